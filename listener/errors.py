@@ -1,0 +1,34 @@
+"""The small exception tree every stage shares.
+
+The CLI maps these to exit codes: ConfigError -> 2, StoreBusyError -> 3,
+SourceError -> 1 (other sources still committed).
+"""
+from __future__ import annotations
+
+
+class ListenerError(Exception):
+    """Base class: the message is written for the person running the command."""
+
+
+class ConfigError(ListenerError):
+    """The configuration (file, key, value or environment) is wrong."""
+
+
+class StoreBusyError(ListenerError):
+    """Another process holds the DuckDB file (a running job or an open writer)."""
+
+
+class SourceError(ListenerError):
+    """A source could not be collected; the others are unaffected."""
+
+
+class TransientError(SourceError):
+    """Worth retrying later: timeouts, 5xx, rate limits past the wait budget."""
+
+
+class TerminalError(SourceError):
+    """Retrying will not help until someone changes something (credentials, URL, plan)."""
+
+
+class ImportFormatError(ListenerError):
+    """An import file cannot be read at all (not a per-row problem)."""

@@ -1,0 +1,307 @@
+"""Canonical mention records -> store tables, in bulk, idempotently.
+
+One path for everything: connectors' pages and `listener import` files both
+arrive as canonical JSON documents (see docs/import-format.md). A batch is
+staged as an Arrow table, parsed and validated by DuckDB in one pass, deduped
+on mention id (last line wins), then merged with `UPDATE ... FROM` plus an
+anti-join `INSERT` (DuckDB's ON CONFLICT DO UPDATE is ~26x slower). Interactions
+and topics of the batch's mentions are replaced, so reloading converges.
+The caller owns the transaction.
+"""
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from analytics.topics import TopicRule, tag_mentions
+from listener.settings import OwnAccounts
+
+# How DuckDB reads one canonical document; fields it cannot cast become NULL.
+_STRUCTURE = """{
+  "source": "VARCHAR", "id": "VARCHAR", "url": "VARCHAR", "created_at": "VARCHAR",
+  "title": "VARCHAR", "text": "VARCHAR", "lang": "VARCHAR", "community": "VARCHAR",
+  "thread_id": "VARCHAR", "parent_id": "VARCHAR", "in_reply_to_author": "VARCHAR",
+  "author": {"id": "VARCHAR", "handle": "VARCHAR", "name": "VARCHAR", "followers": "BIGINT",
+             "following": "BIGINT", "verified": "BOOLEAN", "url": "VARCHAR"},
+  "metrics": {"likes": "BIGINT", "reposts": "BIGINT", "replies": "BIGINT",
+              "quotes": "BIGINT", "score": "BIGINT"},
+  "mentions": "JSON[]", "repost_of": "VARCHAR", "quote_of": "VARCHAR",
+  "referenced_authors": "MAP(VARCHAR, VARCHAR)", "raw": "JSON"
+}"""
+
+_PROBLEM = """
+CASE
+  WHEN r.source IS NULL OR trim(r.source) = '' THEN 'missing required field "source"'
+  WHEN NOT regexp_full_match(r.source, '[a-z][a-z0-9_]{0,31}')
+    THEN 'field "source" must be a short lowercase name such as "x", "reddit" or "rss"'
+  WHEN r.id IS NULL OR trim(r.id) = '' THEN 'missing required field "id"'
+  WHEN r.created_at IS NULL THEN 'missing required field "created_at"'
+  WHEN TRY_CAST(r.created_at AS TIMESTAMPTZ) IS NULL
+    THEN 'field "created_at" is not an ISO-8601 timestamp: ' || left(r.created_at, 40)
+  WHEN coalesce(r.text, r.title) IS NULL THEN 'missing required field "text" (or "title")'
+  WHEN coalesce(nullif(trim(r.author.id), ''), nullif(trim(ltrim(r.author.handle, '@')), '')) IS NULL
+    THEN 'missing required field "author.id" (or "author.handle")'
+END
+"""
+
+BATCH_SCHEMA = pa.schema([("line_no", pa.int64()), ("doc", pa.string())])
+
+
+@dataclass
+class LoadResult:
+    received: int = 0
+    inserted: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, other: LoadResult) -> None:
+        self.received += other.received
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.errors.extend(other.errors)
+
+
+def prepare_own_accounts(conn: duckdb.DuckDBPyConnection, own: OwnAccounts) -> None:
+    """Own accounts as a temp table, so `is_own` is a join, not string-built SQL."""
+    rows = [(source, handle) for source in ("x", "reddit", "rss") for handle in own.for_source(source)]
+    table = pa.table({"source": [r[0] for r in rows], "handle": [r[1] for r in rows]},
+                     schema=pa.schema([("source", pa.string()), ("handle", pa.string())]))
+    conn.register("own_accounts_arrow", table)
+    conn.execute("CREATE OR REPLACE TEMP TABLE own_accounts AS SELECT * FROM own_accounts_arrow")
+    conn.unregister("own_accounts_arrow")
+
+
+def load_batch(
+    conn: duckdb.DuckDBPyConnection,
+    batch: pa.Table,
+    run_id: str | None,
+    rules: list[TopicRule],
+) -> LoadResult:
+    """Merge one batch of (line_no, doc) into the store. Call inside a transaction."""
+    result = LoadResult(received=batch.num_rows)
+    if batch.num_rows == 0:
+        return result
+    conn.register("incoming_arrow", batch)
+    try:
+        _stage(conn)
+    finally:
+        with suppress(duckdb.TransactionException):  # an aborted transaction still rolls back
+            conn.unregister("incoming_arrow")
+    result.errors = [(int(n), str(p)) for n, p in conn.execute(
+        "SELECT line_no, problem FROM staged WHERE problem IS NOT NULL ORDER BY line_no"
+    ).fetchall()]
+    _build_batch(conn, run_id)
+    result.updated, result.inserted = _merge_mentions(conn)
+    _merge_authors(conn)
+    _replace_interactions(conn)
+    tag_mentions(conn, rules, scope="batch")
+    return result
+
+
+def _stage(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE incoming AS
+        SELECT line_no, doc,
+               coalesce(CASE WHEN json_valid(doc) THEN json_type(doc) = 'OBJECT' END, false) AS is_object
+        FROM incoming_arrow
+        """
+    )
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE staged AS
+        WITH parsed AS (
+            SELECT line_no, doc, from_json(doc, '{_STRUCTURE}') AS r
+            FROM incoming WHERE is_object
+        )
+        SELECT line_no, doc, r, {_PROBLEM} AS problem FROM parsed
+        UNION ALL
+        SELECT line_no, doc, NULL,
+               CASE WHEN json_valid(doc) THEN 'not a JSON object' ELSE 'not valid JSON' END
+        FROM incoming WHERE NOT is_object
+        """
+    )
+
+
+def _build_batch(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE batch AS
+        WITH good AS (
+            SELECT line_no, doc, r, trim(r.source) AS source, trim(r.id) AS native_id,
+                   lower(nullif(trim(ltrim(r.author.handle, '@')), '')) AS handle_key,
+                   nullif(trim(r.author.id), '') AS author_native
+            FROM staged WHERE problem IS NULL
+        )
+        SELECT
+            source || ':' || native_id AS mention_id, source, native_id, line_no,
+            nullif(r.url, '') AS url,
+            source || ':' || coalesce(author_native, '@' || handle_key) AS author_id,
+            author_native, handle_key,
+            nullif(trim(ltrim(r.author.handle, '@')), '') AS author_handle,
+            r.author.name AS author_name, r.author.followers AS followers,
+            r.author.following AS following, r.author.verified AS verified,
+            r.author.url AS author_url,
+            r.title AS title, r.text AS text, nullif(r.lang, '') AS lang,
+            CAST(r.created_at AS TIMESTAMPTZ) AS created_at,
+            CASE WHEN nullif(r.parent_id, '') IS NOT NULL THEN source || ':' || r.parent_id END AS parent_id,
+            CASE WHEN nullif(r.thread_id, '') IS NOT NULL THEN source || ':' || r.thread_id END AS thread_id,
+            nullif(r.community, '') AS community,
+            r.metrics.likes AS like_count, r.metrics.reposts AS repost_count,
+            r.metrics.replies AS reply_count, r.metrics.quotes AS quote_count,
+            r.metrics.score AS score,
+            CASE WHEN nullif(r.repost_of, '') IS NOT NULL THEN source || ':' || r.repost_of END AS repost_of,
+            CASE WHEN nullif(r.quote_of, '') IS NOT NULL THEN source || ':' || r.quote_of END AS quote_of,
+            nullif(r.in_reply_to_author, '') AS in_reply_to_author,
+            r.referenced_authors AS referenced_authors, r.mentions AS mentioned,
+            coalesce(r.raw, doc::JSON) AS raw,
+            EXISTS (SELECT 1 FROM own_accounts o WHERE o.source = good.source
+                    AND (o.handle = good.handle_key OR o.handle = lower(good.author_native))) AS is_own,
+            ?::VARCHAR AS run_id
+        FROM good
+        QUALIFY row_number() OVER (PARTITION BY mention_id ORDER BY line_no DESC) = 1
+        """,
+        [run_id],
+    )
+
+
+def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    # A changed text must be scored again.
+    conn.execute(
+        """
+        DELETE FROM sentiment WHERE mention_id IN (
+            SELECT b.mention_id FROM batch b JOIN mentions m USING (mention_id)
+            WHERE m.text IS DISTINCT FROM b.text OR m.title IS DISTINCT FROM b.title)
+        """
+    )
+    updated = conn.execute(
+        """
+        UPDATE mentions SET
+            url = b.url, author_id = b.author_id, title = b.title, text = b.text,
+            lang = coalesce(b.lang, mentions.lang), updated_at = now(),
+            parent_id = b.parent_id, thread_id = b.thread_id, community = b.community,
+            like_count = b.like_count, repost_count = b.repost_count,
+            reply_count = b.reply_count, quote_count = b.quote_count, score = b.score,
+            is_own = b.is_own, run_id = b.run_id, repost_of = b.repost_of,
+            quote_of = b.quote_of, raw = b.raw
+        FROM batch b WHERE mentions.mention_id = b.mention_id
+        """
+    ).fetchone()[0]
+    inserted = conn.execute(
+        """
+        INSERT INTO mentions
+        SELECT b.mention_id, b.source, b.native_id, b.url, b.author_id, b.title, b.text,
+               b.lang, b.created_at, now(), now(), b.parent_id, b.thread_id, b.community,
+               b.like_count, b.repost_count, b.reply_count, b.quote_count, b.score,
+               b.is_own, b.run_id, b.repost_of, b.quote_of, b.raw
+        FROM batch b ANTI JOIN mentions m ON m.mention_id = b.mention_id
+        """
+    ).fetchone()[0]
+    return int(updated), int(inserted)
+
+
+def _merge_authors(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE batch_authors AS
+        SELECT author_id, any_value(source) AS source,
+               arg_max(author_handle, line_no) FILTER (author_handle IS NOT NULL) AS handle,
+               arg_max(author_name, line_no) FILTER (author_name IS NOT NULL) AS display_name,
+               arg_max(followers, line_no) FILTER (followers IS NOT NULL) AS followers_count,
+               arg_max(following, line_no) FILTER (following IS NOT NULL) AS following_count,
+               arg_max(verified, line_no) FILTER (verified IS NOT NULL) AS verified,
+               arg_max(author_url, line_no) FILTER (author_url IS NOT NULL) AS url,
+               bool_or(is_own) AS is_own, min(created_at) AS first_seen, max(created_at) AS last_seen
+        FROM batch GROUP BY author_id
+        """
+    )
+    conn.execute(
+        """
+        UPDATE authors SET
+            handle = coalesce(a.handle, authors.handle),
+            display_name = coalesce(a.display_name, authors.display_name),
+            followers_count = coalesce(a.followers_count, authors.followers_count),
+            following_count = coalesce(a.following_count, authors.following_count),
+            verified = coalesce(a.verified, authors.verified),
+            url = coalesce(a.url, authors.url),
+            is_own = a.is_own OR authors.is_own,
+            first_seen = least(authors.first_seen, a.first_seen),
+            last_seen = greatest(authors.last_seen, a.last_seen)
+        FROM batch_authors a WHERE authors.author_id = a.author_id
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO authors
+        SELECT a.author_id, a.source, a.handle, a.display_name, a.followers_count,
+               a.following_count, a.verified, a.url, a.is_own, a.first_seen, a.last_seen
+        FROM batch_authors a ANTI JOIN authors x ON x.author_id = a.author_id
+        """
+    )
+
+
+def _replace_interactions(conn: duckdb.DuckDBPyConnection) -> None:
+    """Derive reply/comment, mention, repost and quote edges the same way for every source."""
+    conn.execute("DELETE FROM interactions WHERE mention_id IN (SELECT mention_id FROM batch)")
+    conn.execute(
+        """
+        INSERT INTO interactions
+        WITH refs AS (
+            SELECT mention_id, source, author_id, created_at, kind, target, in_reply_to_author,
+                   referenced_authors
+            FROM (
+                SELECT *, CASE WHEN source = 'reddit' THEN 'comment' ELSE 'reply' END AS kind,
+                       parent_id AS target FROM batch WHERE parent_id IS NOT NULL
+                UNION ALL
+                SELECT *, 'repost', repost_of FROM batch WHERE repost_of IS NOT NULL
+                UNION ALL
+                SELECT *, 'quote', quote_of FROM batch WHERE quote_of IS NOT NULL
+            )
+        )
+        SELECT r.mention_id, r.source, r.author_id,
+               coalesce(
+                   r.source || ':' || CASE WHEN r.kind IN ('reply', 'comment') THEN r.in_reply_to_author END,
+                   r.source || ':' || r.referenced_authors[substr(r.target, length(r.source) + 2)],
+                   t.author_id),
+               r.kind, r.created_at, r.target, NULL
+        FROM refs r LEFT JOIN mentions t ON t.mention_id = r.target
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO interactions
+        WITH named AS (
+            SELECT DISTINCT b.mention_id, b.source, b.author_id, b.created_at,
+                   lower(ltrim(CASE WHEN json_type(e) = 'VARCHAR' THEN e ->> '$'
+                                    ELSE e ->> 'handle' END, '@')) AS handle,
+                   CASE WHEN json_type(e) = 'OBJECT' THEN e ->> 'id' END AS native
+            FROM batch b, unnest(b.mentioned) AS u(e)
+            WHERE b.mentioned IS NOT NULL
+        ),
+        known AS (
+            SELECT source, lower(handle) AS handle, min(author_id) AS author_id
+            FROM authors WHERE handle IS NOT NULL AND source IN (SELECT DISTINCT source FROM named)
+            GROUP BY ALL
+        )
+        SELECT n.mention_id, n.source, n.author_id,
+               coalesce(n.source || ':' || n.native, k.author_id, n.source || ':@' || n.handle),
+               'mention', n.created_at, NULL, n.handle
+        FROM named n LEFT JOIN known k ON k.source = n.source AND k.handle = n.handle
+        WHERE coalesce(n.handle, n.native) IS NOT NULL AND n.handle <> ''
+        """
+    )
+
+
+def resolve_pending_interactions(conn: duckdb.DuckDBPyConnection) -> int:
+    """Fill to_author_id for replies/reposts whose target post arrived after them."""
+    row = conn.execute(
+        """
+        UPDATE interactions SET to_author_id = m.author_id
+        FROM mentions m
+        WHERE interactions.to_author_id IS NULL AND m.mention_id = interactions.target_mention_id
+        """
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,83 @@
+"""The record every stage shares: one mention in the canonical mention format.
+
+Connectors map native payloads to `Mention`; `listener import` reads the same
+shape from JSONL/CSV; the store derives authors, interactions and topics from
+it with one SQL path, so collected and imported data are treated alike.
+See docs/import-format.md.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+REQUIRED_FIELDS = ("source", "id", "created_at", "text or title", "author.id or author.handle")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorRef:
+    id: str | None = None
+    handle: str | None = None
+    name: str | None = None
+    followers: int | None = None
+    following: int | None = None
+    verified: bool | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+    score: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MentionRef:
+    """Someone mentioned in a post: a handle, and the native id when the network gives it."""
+
+    handle: str
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    source: str
+    id: str
+    created_at: datetime
+    author: AuthorRef
+    text: str | None = None
+    title: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    community: str | None = None
+    thread_id: str | None = None
+    parent_id: str | None = None
+    in_reply_to_author: str | None = None  # native author id, when the network tells us
+    metrics: Metrics = field(default_factory=Metrics)
+    mentions: tuple[MentionRef, ...] = ()
+    repost_of: str | None = None
+    quote_of: str | None = None
+    referenced_authors: dict[str, str] = field(default_factory=dict)  # native post id -> native author id
+    raw: Any = None
+
+    def to_canonical(self) -> dict[str, Any]:
+        """The JSON object `listener export` writes and `listener import` reads."""
+        doc = asdict(self)
+        doc["created_at"] = iso_utc(self.created_at)
+        doc["mentions"] = [
+            {"handle": m.handle, "id": m.id} if m.id else m.handle for m in self.mentions
+        ]
+        return doc
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_canonical(), ensure_ascii=False, default=str)
+
+
+def iso_utc(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()

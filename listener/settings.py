@@ -1,0 +1,240 @@
+"""TOML + environment -> validated, frozen settings.
+
+A bad key fails early with one line naming the key and the problem; nothing is
+written before settings load. Secrets never live here: they are read from the
+environment (or a `.env` file) by the part that needs them.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from listener.errors import ConfigError
+
+DEFAULT_CONFIG = Path("listener.toml")
+DEFAULT_STORE = Path("data/listener.duckdb")
+
+Minutes = Annotated[int, Field(ge=1, le=7 * 24 * 60)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Competitor(_Strict):
+    name: str = Field(min_length=1)
+    terms: list[str] = Field(min_length=1)
+    exclude_terms: list[str] = []
+
+
+class OwnAccounts(_Strict):
+    x: list[str] = []
+    reddit: list[str] = []
+    rss: list[str] = []
+
+    @field_validator("x", "reddit", "rss")
+    @classmethod
+    def _normalise(cls, handles: list[str]) -> list[str]:
+        return [h.strip().lstrip("@").removeprefix("u/").lower() for h in handles if h.strip()]
+
+    def for_source(self, source: str) -> list[str]:
+        return list(getattr(self, source, []))
+
+
+class Organization(_Strict):
+    name: str = Field(min_length=1)
+    objectives: list[str] = []
+    brand_terms: list[str] = Field(min_length=1)
+    exclude_terms: list[str] = []
+    tracked_terms: list[str] = []
+    competitors: list[Competitor] = []
+    own_accounts: OwnAccounts = OwnAccounts()
+
+
+class Store(_Strict):
+    path: Path = DEFAULT_STORE
+
+
+class Feed(_Strict):
+    url: str
+    name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str) -> str:
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError("feed url must start with http:// or https://")
+        return url
+
+
+class SourceBase(_Strict):
+    enabled: bool = False
+    poll_interval_minutes: Minutes = 60
+    overlap_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 15
+
+
+class RssSource(SourceBase):
+    feeds: list[Feed] = []
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    backoff_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
+    max_feed_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024
+    user_agent: str = "listener-rss/0.1 (+https://github.com/listener)"
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _plain_urls(cls, feeds: Any) -> Any:
+        if isinstance(feeds, list):
+            return [{"url": f} if isinstance(f, str) else f for f in feeds]
+        return feeds
+
+
+class XSource(SourceBase):
+    queries: list[str] = []
+    max_posts_per_run: Annotated[int, Field(ge=1)] = 1000
+    max_rate_limit_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 900
+
+
+class RedditSource(SourceBase):
+    subreddits: list[str] = []
+    search: bool = True
+    user_agent: str = "listener (by u/unknown)"
+    max_items_per_stream: Annotated[int, Field(ge=1, le=1000)] = 1000
+
+
+class Sources(_Strict):
+    rss: RssSource = RssSource()
+    x: XSource = XSource()
+    reddit: RedditSource = RedditSource()
+
+    def enabled(self) -> list[str]:
+        return [name for name in ("rss", "x", "reddit") if getattr(self, name).enabled]
+
+
+class Smtp(_Strict):
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+
+class Digest(_Strict):
+    recipients: list[str] = []
+    sender: str = "listener@localhost"
+    smtp: Smtp = Smtp()
+
+
+class Analytics(_Strict):
+    sentiment_workers: Annotated[int, Field(ge=0, le=64)] = 0  # 0 = one per core
+
+
+class Settings(_Strict):
+    organization: Organization
+    store: Store = Store()
+    sources: Sources = Sources()
+    digest: Digest = Digest()
+    analytics: Analytics = Analytics()
+    config_path: Path | None = None
+
+    @property
+    def store_path(self) -> Path:
+        return self.store.path
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """--config, then LISTENER_CONFIG, then ./listener.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("LISTENER_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    config_path = resolve_config_path(path)
+    if not config_path.is_file():
+        raise ConfigError(
+            f"{config_path}: config file not found (use --config, set LISTENER_CONFIG, "
+            "or copy config/listener.example.toml to ./listener.toml)"
+        )
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{config_path}: not UTF-8 text: {exc}") from None
+    return settings_from_dict(data, config_path)
+
+
+def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) -> Settings:
+    """Validate a parsed config; relative store paths resolve against the config file."""
+    where = f"{config_path}: " if config_path else ""
+    try:
+        settings = Settings.model_validate({**data, "config_path": config_path})
+    except ValidationError as exc:
+        raise ConfigError(where + _first_problem(exc)) from None
+    if "config_path" in data:
+        raise ConfigError(where + "unknown key 'config_path'")
+    return _anchor_store(settings, config_path)
+
+
+def _anchor_store(settings: Settings, config_path: Path | None) -> Settings:
+    store_path = settings.store.path.expanduser()
+    if not store_path.is_absolute() and config_path is not None:
+        store_path = config_path.resolve().parent / store_path
+    return settings.model_copy(update={"store": Store(path=store_path)})
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    key = _dotted(loc)
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{key}'{_suggestion(loc)}"
+    if error["type"] == "missing":
+        return f"missing required key '{key}'"
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+    return f"'{key}': {message}{shown}"
+
+
+def _dotted(loc: list[str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+def _suggestion(loc: list[str]) -> str:
+    model: type[BaseModel] | None = Settings
+    for part in loc[:-1]:
+        if model is None or part.isdigit():
+            continue
+        field = model.model_fields.get(part)
+        model = _model_of(field.annotation) if field else None
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def load_dotenv_file(config_path: Path | None) -> None:
+    """Secrets: a `.env` next to the config (or in the cwd) fills missing variables."""
+    from dotenv import load_dotenv
+
+    for candidate in {Path(".env"), *([config_path.parent / ".env"] if config_path else [])}:
+        if candidate.is_file():
+            load_dotenv(candidate, override=False)

@@ -1,0 +1,143 @@
+"""The DuckDB store: connection, transactions, cursors and the runs ledger.
+
+One file, one writer at a time (DuckDB's own file lock). Every command opens
+the store through `open_store`, which applies pending migrations first.
+Bulk loading of mentions lives in `listener.loader`.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from listener.errors import StoreBusyError
+from listener.migrations import apply_migrations
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        conn = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreBusyError(
+                f"{path}: the database is in use by another process (a running "
+                "`listener` job or an open writer). Try again when it finishes."
+            ) from None
+        raise
+    conn.execute("SET TimeZone = 'UTC'")  # timestamps read back in UTC whatever the host says
+    return conn
+
+
+class Store:
+    """An open DuckDB store. Use as a context manager or call `close()`."""
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = _connect(path, read_only)
+        if not read_only:
+            apply_migrations(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- cursors -----------------------------------------------------------
+    def cursors(self, source: str) -> dict[str, str]:
+        rows = self.conn.execute(
+            "SELECT key, value FROM cursors WHERE source = ?", [source]
+        ).fetchall()
+        return {key: value for key, value in rows}
+
+    def set_cursors(self, source: str, values: Mapping[str, str | None]) -> None:
+        """Call inside the transaction that writes the rows these cursors cover."""
+        for key, value in values.items():
+            self.conn.execute(
+                "INSERT INTO cursors VALUES (?, ?, ?, now()) ON CONFLICT (source, key) "
+                "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [source, key, value],
+            )
+
+    # -- runs ledger -------------------------------------------------------
+    def start_run(self, source: str, command: str) -> RunLedger:
+        ledger = RunLedger(run_id=new_run_id(source), source=source, command=command)
+        self.conn.execute(
+            "INSERT INTO runs (run_id, source, command, started_at, status) "
+            "VALUES (?, ?, ?, now(), 'running')",
+            [ledger.run_id, source, command],
+        )
+        return ledger
+
+    def finish_run(self, ledger: RunLedger) -> None:
+        self.conn.execute(
+            "UPDATE runs SET finished_at = now(), status = ?, fetched = ?, inserted = ?, "
+            "updated = ?, error = ?, warnings = ? WHERE run_id = ?",
+            [
+                ledger.status,
+                ledger.fetched,
+                ledger.inserted,
+                ledger.updated,
+                ledger.error,
+                json.dumps(ledger.warnings) if ledger.warnings else None,
+                ledger.run_id,
+            ],
+        )
+
+
+@dataclass
+class RunLedger:
+    """What one source did in one run; written to `runs` when it ends."""
+
+    run_id: str
+    source: str
+    command: str
+    status: str = "running"
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "source": self.source,
+            "status": self.status,
+            "fetched": self.fetched,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "error": self.error,
+            "warnings": self.warnings,
+        }
+
+
+def new_run_id(source: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{source}-{uuid.uuid4().hex[:8]}"
+
+
+def open_store(path: Path, read_only: bool = False) -> Store:
+    return Store(path, read_only=read_only)
