@@ -1,0 +1,18 @@
+"""Connectors: network I/O plus pure mappers to canonical mentions.
+
+The registry is explicit: a connector that fails to import fails loudly here,
+instead of being skipped by folder scanning.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from connectors.base import Connector, RawPage
+from connectors.rss import RssConnector
+from listener.settings import Settings
+
+REGISTRY: dict[str, Callable[[Settings], Connector]] = {
+    "rss": RssConnector.from_settings,
+}
+
+__all__ = ["REGISTRY", "Connector", "RawPage"]

@@ -1,0 +1,260 @@
+"""The `listener` command: parse, call one pipeline function, map errors to exit codes.
+
+Exit codes: 0 all good; 1 a source failed (the others committed) or rows were
+rejected; 2 usage or config error (nothing written); 3 the store is busy.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from listener import pipeline
+from listener.errors import ConfigError, ImportFormatError, ListenerError, StoreBusyError
+from listener.progress import setup_logging
+from listener.settings import Settings, load_dotenv_file, load_settings, resolve_config_path
+from listener.store import open_store
+
+EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+log = logging.getLogger("listener")
+
+
+class Context:
+    def __init__(self, config: str | None) -> None:
+        self.config = config
+
+    def settings(self, sources: tuple[str, ...] = ()) -> Settings:
+        """Load and fully validate config before anything touches the store."""
+        from analytics.topics import rules_from_organization
+
+        path = resolve_config_path(self.config)
+        load_dotenv_file(path)
+        settings = load_settings(path)
+        rules_from_organization(settings.organization)
+        pipeline.selected_sources(settings, sources or None)
+        return settings
+
+
+def _emit(data: Any, as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        for line in lines:
+            click.echo(line)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "-c", metavar="PATH", help="Config file (default: $LISTENER_CONFIG, then ./listener.toml).")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+@click.option("--quiet", "-q", is_flag=True, help="Warnings and errors only.")
+@click.version_option(package_name="listener")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> None:
+    """Social listening into DuckDB: collect mentions, analyze them, report.
+
+    \b
+    Example (nightly cron):
+      listener --config /etc/listener.toml run
+    """
+    setup_logging(verbose=verbose, quiet=quiet)
+    ctx.obj = Context(config)
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.pass_obj
+def run(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Collect every enabled source, then analyze. The command for cron.
+
+    \b
+    Example:
+      listener run            # exit 1 if a source failed, 3 if the DB is busy
+    """
+    settings = obj.settings(sources)
+    with open_store(settings.store_path) as store:
+        report = pipeline.collect(store, settings, sources or None, command="run")
+        analysis = pipeline.analyze(store, settings)
+    data = {"sources": [r.as_dict() for r in report.runs], "analyze": vars(analysis)}
+    _emit(data, as_json, _collect_lines(report) + [
+        f"analyze: {analysis.scored} mentions scored in {analysis.seconds:.1f}s"])
+    sys.exit(EXIT_SOURCE_FAILED if report.failed else EXIT_OK)
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.pass_obj
+def collect(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Fetch new mentions from enabled sources (no analysis).
+
+    \b
+    Example:
+      listener collect --source rss
+    """
+    settings = obj.settings(sources)
+    with open_store(settings.store_path) as store:
+        report = pipeline.collect(store, settings, sources or None)
+    _emit({"sources": [r.as_dict() for r in report.runs]}, as_json, _collect_lines(report))
+    sys.exit(EXIT_SOURCE_FAILED if report.failed else EXIT_OK)
+
+
+def _collect_lines(report: pipeline.CollectReport) -> list[str]:
+    lines = []
+    for r in report.runs:
+        lines.append(f"{r.source}: {r.status}: fetched {r.fetched}, new {r.inserted}, updated {r.updated}")
+        lines += [f"  warning: {w}" for w in r.warnings[:20]]
+        if len(r.warnings) > 20:
+            lines.append(f"  ... {len(r.warnings) - 20} more warnings (see the runs table)")
+        if r.error:
+            lines.append(f"  error: {r.error}")
+    return lines or ["no sources enabled: set enabled = true under [sources.<name>] in the config"]
+
+
+@cli.command()
+@click.option("--retag", is_flag=True, help="Re-apply topic terms to all mentions (after changing terms).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.pass_obj
+def analyze(obj: Context, retag: bool, as_json: bool) -> None:
+    """Score sentiment and refresh derived data for what is new.
+
+    \b
+    Example:
+      listener analyze --retag
+    """
+    settings = obj.settings()
+    with open_store(settings.store_path) as store:
+        report = pipeline.analyze(store, settings, retag=retag)
+    _emit(vars(report), as_json, [
+        f"scored {report.scored} mentions ({report.distinct_texts} distinct texts), "
+        f"resolved {report.resolved_interactions} interactions in {report.seconds:.1f}s"])
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def status(obj: Context, as_json: bool) -> None:
+    """Last run per source, counts, cursor age and errors.
+
+    \b
+    Example:
+      listener status --json | jq '.sources[] | select(.last_run.status != "ok")'
+    """
+    from listener.status import gather_status, status_lines
+
+    settings = obj.settings()
+    if not settings.store_path.exists():
+        raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` first")
+    with open_store(settings.store_path, read_only=True) as store:
+        data = gather_status(store.conn)
+    _emit(data, as_json, status_lines(data))
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Default: from the file extension.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.pass_obj
+def import_(obj: Context, file: Path, fmt: str | None, as_json: bool) -> None:
+    """Load a canonical mention file (JSONL or CSV), e.g. an export from another tool.
+
+    Bad rows are reported with their line numbers; good rows are kept. Exit 1
+    if any row was rejected.
+
+    \b
+    Example:
+      listener import history.jsonl && listener analyze
+    """
+    from listener.importer import detect_format, read_batches
+
+    settings = obj.settings()
+    kind = detect_format(file, fmt)
+    with open_store(settings.store_path) as store:
+        ledger = store.start_run("import", f"import {file.name}")
+        result = pipeline.load_batches(store, settings, read_batches(file, kind), ledger.run_id)
+        ledger.fetched, ledger.inserted, ledger.updated = result.received, result.inserted, result.updated
+        ledger.warnings = [f"line {n}: {why}" for n, why in result.errors[:1000]]
+        ledger.status = "warning" if result.errors else "ok"
+        store.finish_run(ledger)
+    data = {"file": str(file), "rows": result.received, "inserted": result.inserted,
+            "updated": result.updated, "rejected": len(result.errors),
+            "errors": [{"line": n, "error": why} for n, why in result.errors]}
+    lines = [f"{file}: line {n}: {why}" for n, why in result.errors[:50]]
+    if len(result.errors) > 50:
+        lines.append(f"... and {len(result.errors) - 50} more rejected rows (use --json for all)")
+    lines.append(f"{file}: {result.received} rows, {result.inserted} new, {result.updated} updated, "
+                 f"{len(result.errors)} rejected")
+    _emit(data, as_json, lines)
+    sys.exit(EXIT_SOURCE_FAILED if result.errors else EXIT_OK)
+
+
+@cli.command()
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output file (.jsonl or .csv).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Default: from the extension.")
+@click.pass_obj
+def export(obj: Context, out: Path, fmt: str | None) -> None:
+    """Write all mentions in the canonical mention format (what `import` reads).
+
+    \b
+    Example:
+      listener export --out mentions.jsonl
+    """
+    from listener.exporter import export_mentions
+    from listener.importer import detect_format
+
+    settings = obj.settings()
+    with open_store(settings.store_path) as store:
+        count = export_mentions(store.conn, out, detect_format(out, fmt))
+    click.echo(f"{out}: {count} mentions")
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
+              show_default=True, help="Where to write listener.duckdb.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def demo(out_dir: Path, as_json: bool) -> None:
+    """Run the whole pipeline offline on the bundled sample corpus.
+
+    Serves the sample feeds from 127.0.0.1 and collects them through the real
+    connectors into DEMO/listener.duckdb, then analyzes and prints a summary.
+
+    \b
+    Example:
+      listener demo && duckdb demo/listener.duckdb
+    """
+    from listener.demo import run_demo
+
+    summary, lines = run_demo(out_dir)
+    _emit(summary, as_json, lines)
+    sys.exit(EXIT_SOURCE_FAILED if summary["failed_sources"] else EXIT_OK)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="listener", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except (ConfigError, ImportFormatError) as exc:
+        click.echo(f"listener: config error: {exc}" if isinstance(exc, ConfigError) else f"listener: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except StoreBusyError as exc:
+        click.echo(f"listener: {exc}", err=True)
+        sys.exit(EXIT_BUSY)
+    except ListenerError as exc:
+        click.echo(f"listener: {exc}", err=True)
+        sys.exit(EXIT_SOURCE_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1, temp configs and DuckDB files."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    delay: float = 0.0
+    # statuses to return first, one per request, before the normal answer (e.g. [500, 500])
+    failures: list[int] = field(default_factory=list)
+
+
+class FeedServer:
+    """A tiny web server with per-path behaviour, recording every request."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+                server.requests.append((self.path, dict(self.headers)))
+                route = server.routes.get(self.path)
+                if route is None:
+                    return self._send(404, b"not found", {})
+                if route.delay:
+                    time.sleep(route.delay)
+                if route.failures:
+                    return self._send(route.failures.pop(0), b"oops", {})
+                headers = dict(route.headers)
+                if route.etag:
+                    headers["ETag"] = route.etag
+                if route.last_modified:
+                    headers["Last-Modified"] = route.last_modified
+                fresh = (route.etag and self.headers.get("If-None-Match") == route.etag) or (
+                    route.last_modified and self.headers.get("If-Modified-Since") == route.last_modified
+                )
+                if fresh:
+                    return self._send(304, b"", headers)
+                self._send(route.status, route.body, headers)
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                try:
+                    self.send_response(status)
+                    headers.setdefault("Content-Type", "application/xml")
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    if body and status != 304:
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer()
+    yield server
+    server.close()
+
+
+ORG_TOML = """
+[organization]
+name = "Acme"
+objectives = ["customer engagement"]
+brand_terms = ["acme", "\\"acme coffee\\""]
+exclude_terms = ["\\"acme anvil\\""]
+tracked_terms = ["\\"cold brew\\""]
+[[organization.competitors]]
+name = "Globex"
+terms = ["globex"]
+[organization.own_accounts]
+x = ["acme"]
+rss = ["acme coffee team"]
+"""
+
+
+def write_config(tmp_path: Path, feeds: list[str] | None = None, extra: str = "") -> Path:
+    feed_list = json.dumps(feeds or [])
+    text = ORG_TOML + f"""
+[store]
+path = "{(tmp_path / 'listener.duckdb').as_posix()}"
+[sources.rss]
+enabled = {'true' if feeds else 'false'}
+feeds = {feed_list}
+timeout_seconds = 1.0
+retries = 1
+backoff_seconds = 0
+""" + extra
+    path = tmp_path / "listener.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_for(tmp_path: Path) -> Callable[..., Path]:
+    return lambda feeds=None, extra="": write_config(tmp_path, feeds, extra)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The real command in a real process, as cron would run it."""
+    import os
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "listener", *args], capture_output=True, text=True,
+        timeout=timeout, env=full_env, cwd=ROOT,
+    )
+
+
+def table_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def rss_feed(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
+    parts = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+             "<link>http://example.com/</link><description>d</description>"]
+    for item in items:
+        parts.append("<item>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + "</item>")
+    parts.append("</channel></rss>")
+    return "".join(parts).encode("utf-8")
