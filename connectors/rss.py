@@ -91,7 +91,7 @@ class RssConnector:
             body = b""
             if resp.status_code == 200:
                 body = _read_capped(resp, self.config.max_feed_bytes)
-            kept = {k: v for k, v in resp.headers.items() if k.lower() in _PASSED_HEADERS}
+            kept = {k.lower(): v for k, v in resp.headers.items() if k.lower() in _PASSED_HEADERS}
             kept.setdefault("content-location", resp.url)
             return resp.status_code, kept, body
 

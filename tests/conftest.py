@@ -30,6 +30,7 @@ class Route:
     delay: float = 0.0
     # statuses to return first, one per request, before the normal answer (e.g. [500, 500])
     failures: list[int] = field(default_factory=list)
+    on_request: Callable[[], None] | None = None  # e.g. kill the client mid-run
 
 
 class FeedServer:
@@ -46,6 +47,8 @@ class FeedServer:
                 route = server.routes.get(self.path)
                 if route is None:
                     return self._send(404, b"not found", {})
+                if route.on_request:
+                    route.on_request()
                 if route.delay:
                     time.sleep(route.delay)
                 if route.failures:
@@ -114,7 +117,7 @@ rss = ["acme coffee team"]
 """
 
 
-def write_config(tmp_path: Path, feeds: list[str] | None = None, extra: str = "") -> Path:
+def write_config(tmp_path: Path, feeds: list[str] | None = None, extra: str = "", timeout: float = 1.0) -> Path:
     feed_list = json.dumps(feeds or [])
     text = ORG_TOML + f"""
 [store]
@@ -122,7 +125,7 @@ path = "{(tmp_path / 'listener.duckdb').as_posix()}"
 [sources.rss]
 enabled = {'true' if feeds else 'false'}
 feeds = {feed_list}
-timeout_seconds = 1.0
+timeout_seconds = {timeout}
 retries = 1
 backoff_seconds = 0
 """ + extra

@@ -28,6 +28,7 @@ def test_collect_then_rerun_inserts_nothing_new(tmp_path, feed_server: FeedServe
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert report["sources"][0]["inserted"] == 3
+    assert report["sources"][0]["status"] == "ok", report
     rows = table_rows(_db(tmp_path), "SELECT mention_id, text, created_at FROM mentions ORDER BY 1")
     assert [r[0] for r in rows] == ["rss:http://example.com/p/1", "rss:http://example.com/p/2", "rss:http://example.com/p/3"]
     assert rows[0][1] == "I love Acme coffee!"  # HTML reduced to text
