@@ -75,6 +75,9 @@ SCORER_VERSION: str = importlib.metadata.version("vaderSentiment")
 # saves, so score_texts stays in-process.
 PARALLEL_MIN_TEXTS = 20_000
 
+# Max distinct raw tokens remembered per process (~25 MB when full).
+TOKEN_CACHE_SIZE = 100_000
+
 _PUNCT = string.punctuation
 _NEGATE = frozenset(NEGATE)
 
@@ -139,8 +142,24 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
     punct = _PUNCT
     fabs = math.fabs
     sqrt = math.sqrt
-    lower = str.lower
-    isupper = str.isupper
+
+    # Raw token -> (lowercased stripped token, (valence,) or None, isupper).
+    # Pure function of the token, so caching is exact; it replaces the strip,
+    # lower, isupper and lexicon lookup per token with one dict lookup.
+    # Cleared when full so memory stays bounded on long-tail vocabularies.
+    cache: dict[str, tuple[str, tuple[float] | None, bool]] = {}
+    cache_get = cache.get
+
+    def token_facts(token: str) -> tuple[str, tuple[float] | None, bool]:
+        # SentiText._strip_punc_if_word: keep the token if <= 2 chars remain
+        stripped = token.strip(punct)
+        word = token if len(stripped) <= 2 else stripped
+        lw = word.lower()
+        facts = (lw, lex_get(lw), word.isupper())
+        if len(cache) >= TOKEN_CACHE_SIZE:
+            cache.clear()
+        cache[token] = facts
+        return facts
 
     def score(text: str) -> ScoreTuple:
         if type(text) is not str:
@@ -153,15 +172,20 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
             text = emoji_re.sub(_emoji_sub, text)
         text = text.strip()
 
-        # --- SentiText tokenisation: split, strip punctuation unless <= 2 chars left ---
-        words = [t if len(s := t.strip(punct)) <= 2 else s for t in text.split()]
-        n = len(words)
+        # --- SentiText tokenisation + per-token facts, via the token cache ---
+        tokens = text.split()
+        n = len(tokens)
         if not n:
             return (0.0, 0.0, 0.0, 0.0)
-        low = list(map(lower, words))  # lowercase once per text (VADER: per rule)
-        n_upper = sum(map(isupper, words))
+        ents = list(map(cache_get, tokens))
+        if None in ents:
+            for k in range(n):
+                if ents[k] is None:
+                    ents[k] = token_facts(tokens[k])
+        # low: lower-cased token; vals: (lexicon valence,) or None; ups: isupper()
+        low, vals, ups = zip(*ents)
+        n_upper = ups.count(True)
         is_cap_diff = 0 < n_upper < n  # allcap_differential
-        vals = list(map(lex_get, low))
 
         sentiments: list[float] = [0] * n  # VADER appends int 0 for non-lexicon words
         last = n - 1
@@ -185,7 +209,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
             ):
                 valence = base * N_SCALAR
 
-            if is_cap_diff and isupper(words[i]):
+            if is_cap_diff and ups[i]:
                 if valence > 0:
                     valence += C_INCR
                 else:
@@ -204,7 +228,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
                         s = b
                         if valence < 0:
                             s *= -1
-                        if isupper(words[j]) and is_cap_diff:
+                        if ups[j] and is_cap_diff:
                             if valence > 0:
                                 s += C_INCR
                             else:
@@ -223,7 +247,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
                             s = b
                             if valence < 0:
                                 s *= -1
-                            if isupper(words[j]) and is_cap_diff:
+                            if ups[j] and is_cap_diff:
                                 if valence > 0:
                                     s += C_INCR
                                 else:
@@ -249,7 +273,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
                                 s = b
                                 if valence < 0:
                                     s *= -1
-                                if isupper(words[j]) and is_cap_diff:
+                                if ups[j] and is_cap_diff:
                                     if valence > 0:
                                         s += C_INCR
                                     else:
