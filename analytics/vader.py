@@ -14,24 +14,35 @@ package so that the output follows the installed version, not a copy.
 vaderSentiment quirks that are reproduced on purpose (do not "fix" them, the
 point is identical output):
 
-* Emoji are replaced by their description with a space only *before* them, so
-  ``"a😁b"`` becomes ``"a beaming face with smiling eyesb"``; descriptions can
-  add words, capitals and even ``!`` that then count.
-* Lexicon keys are matched on the lower-cased token, so mixed-case lexicon
-  entries such as ``:D`` never match.
-* ``kind of``, ``sort of``, ``just enough`` only dampen (and the special idioms
-  such as ``the bomb`` / ``the shit`` only apply) when the sentiment word is at
-  least the 4th token and the token three places before it is not a lexicon
-  word.
-* In the 3-words-back negation check ``never so``/``never this`` is parsed as
-  ``(never and so/this) or (previous word is so/this)`` so any ``so``/``this``
-  right before the word multiplies by 1.25 there.
-* ``no`` before a lexicon word gets valence 0.0, but the "preceded by no"
-  rule resets the valence of a word to ``lexicon * N_SCALAR`` afterwards.
-* ``but`` uses ``list.index`` on *values*, so a value equal to an earlier one
-  scales the earlier position instead (possibly several times).
-* Special-idiom valences are ints (e.g. 3), which survive into the sum.
-* Emphasis from ``!``/``?`` counts the whole text, not the sentence words.
+* Emoji: each single-code-point emoji is replaced by its description with a
+  space only *before* it (unless preceded by ' '), so ``"a😁b"`` becomes
+  ``"a beaming face with smiling eyesb"``; descriptions can add words, capitals
+  and ``!`` that then count.  Multi-code-point keys (skin tones, ZWJ
+  sequences, ``☺️`` with VS16) can never match.
+* Lexicon lookups use the lower-cased token, so upper-case lexicon keys such
+  as ``:D`` or ``O_o`` are unreachable (``:D`` scores as ``:d``).
+* Tokens keep their punctuation when stripping would leave <= 2 chars.
+* ``kind of`` / ``sort of`` / ``just enough`` only dampen, and the special
+  idioms (``the bomb``, ``the shit``, ``bad ass``, ``yeah right``, ...) only
+  apply, when the sentiment word is at least the 4th token and the token three
+  places before it is not a lexicon word: ``"the bomb"`` alone is negative,
+  ``"x y the bomb"`` positive.  ``kind`` followed by ``of`` scores 0 itself.
+* In the 3-words-back negation check ``never so``/``never this`` is evaluated
+  as ``(never and so/this) or (previous word is so/this)``, so ``so``/``this``
+  right before a word also multiplies it by 1.25 (on top of the ``so``
+  booster).  ``without doubt`` just blocks the negation of ``without``.
+* ``no`` before a lexicon word gets valence 0.0, but any lexicon word
+  preceded by ``no`` (1-2 back, or 3 back with ``or``/``nor`` right before
+  it) is then set to ``lexicon * N_SCALAR``, so in ``no no good`` the second
+  ``no`` scores 0.888, not 0.0.
+* ``least`` one word before negates unless ``at least`` / ``very least``.
+* ``but`` (first one only) scales by 0.5 before / 1.5 after using
+  ``list.index`` on *values*: a value equal to an already-scaled earlier one
+  rescales that earlier position instead of its own.
+* Special-idiom valences are ints (e.g. 3), which flow into ``sum``.
+* ``!`` (max 4) and ``?`` (2-3, or 0.96 for more) are counted over the whole
+  text and only added when the summed valence is non-zero.
+* Non-lexicon words still count as neutral, so ``neu`` grows with length.
 """
 
 from __future__ import annotations
@@ -74,9 +85,6 @@ SCORER_VERSION: str = importlib.metadata.version("vaderSentiment")
 # Below this many texts a process pool costs more (fork + pickling) than it
 # saves, so score_texts stays in-process.
 PARALLEL_MIN_TEXTS = 20_000
-
-# Max distinct raw tokens remembered per process (~25 MB when full).
-TOKEN_CACHE_SIZE = 100_000
 
 _PUNCT = string.punctuation
 _NEGATE = frozenset(NEGATE)
@@ -139,27 +147,20 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
         k.split(" ")[0] for k in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in k
     )
     negate = _NEGATE
+    # Words that make some rule fire when 1-3 places before a lexicon word.
+    rule_words = (
+        frozenset(BOOSTER_DICT)
+        | negate
+        | first_words
+        | {"no", "never", "without", "so", "this", "least"}
+    )
+    # The fast path relies on lexicon valences being non-zero (x + 0.0 == x).
+    fast_ok = all(v != 0 for v in lexicon.values())
     punct = _PUNCT
     fabs = math.fabs
     sqrt = math.sqrt
-
-    # Raw token -> (lowercased stripped token, (valence,) or None, isupper).
-    # Pure function of the token, so caching is exact; it replaces the strip,
-    # lower, isupper and lexicon lookup per token with one dict lookup.
-    # Cleared when full so memory stays bounded on long-tail vocabularies.
-    cache: dict[str, tuple[str, tuple[float] | None, bool]] = {}
-    cache_get = cache.get
-
-    def token_facts(token: str) -> tuple[str, tuple[float] | None, bool]:
-        # SentiText._strip_punc_if_word: keep the token if <= 2 chars remain
-        stripped = token.strip(punct)
-        word = token if len(stripped) <= 2 else stripped
-        lw = word.lower()
-        facts = (lw, lex_get(lw), word.isupper())
-        if len(cache) >= TOKEN_CACHE_SIZE:
-            cache.clear()
-        cache[token] = facts
-        return facts
+    lower = str.lower
+    isupper = str.isupper
 
     def score(text: str) -> ScoreTuple:
         if type(text) is not str:
@@ -172,20 +173,15 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
             text = emoji_re.sub(_emoji_sub, text)
         text = text.strip()
 
-        # --- SentiText tokenisation + per-token facts, via the token cache ---
-        tokens = text.split()
-        n = len(tokens)
+        # --- SentiText tokenisation: split, strip punctuation unless <= 2 chars left ---
+        words = [t if len(s := t.strip(punct)) <= 2 else s for t in text.split()]
+        n = len(words)
         if not n:
             return (0.0, 0.0, 0.0, 0.0)
-        ents = list(map(cache_get, tokens))
-        if None in ents:
-            for k in range(n):
-                if ents[k] is None:
-                    ents[k] = token_facts(tokens[k])
-        # low: lower-cased token; vals: (lexicon valence,) or None; ups: isupper()
-        low, vals, ups = zip(*ents)
-        n_upper = ups.count(True)
+        low = list(map(lower, words))  # lowercase once per text (VADER: per rule)
+        n_upper = sum(map(isupper, words))
         is_cap_diff = 0 < n_upper < n  # allcap_differential
+        vals = list(map(lex_get, low))
 
         sentiments: list[float] = [0] * n  # VADER appends int 0 for non-lexicon words
         last = n - 1
@@ -199,6 +195,30 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
 
             # ---- sentiment_valence ----
             base = vals[i][0]
+            # Fast path for most hits: the three preceding words exist and none
+            # of them (nor this word) can trigger any rule, so every VADER pass
+            # would add 0.0 to a non-zero valence, i.e. change nothing.
+            if (
+                fast_ok
+                and i > 2
+                and item_lowercase not in first_words
+                and item_lowercase != "no"
+                and (w1 := low[i - 1]) not in rule_words
+                and "n't" not in w1
+                and (w2 := low[i - 2]) not in rule_words
+                and "n't" not in w2
+                and (w3 := low[i - 3]) not in rule_words
+                and "n't" not in w3
+            ):
+                valence = base
+                if is_cap_diff and isupper(words[i]):
+                    if valence > 0:
+                        valence += C_INCR
+                    else:
+                        valence -= C_INCR
+                sentiments[i] = valence
+                continue
+
             valence = base
             if item_lowercase == "no" and i != last and vals[i + 1] is not None:
                 valence = 0.0
@@ -209,7 +229,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
             ):
                 valence = base * N_SCALAR
 
-            if is_cap_diff and ups[i]:
+            if is_cap_diff and isupper(words[i]):
                 if valence > 0:
                     valence += C_INCR
                 else:
@@ -228,7 +248,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
                         s = b
                         if valence < 0:
                             s *= -1
-                        if ups[j] and is_cap_diff:
+                        if isupper(words[j]) and is_cap_diff:
                             if valence > 0:
                                 s += C_INCR
                             else:
@@ -247,7 +267,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
                             s = b
                             if valence < 0:
                                 s *= -1
-                            if ups[j] and is_cap_diff:
+                            if isupper(words[j]) and is_cap_diff:
                                 if valence > 0:
                                     s += C_INCR
                                 else:
@@ -273,7 +293,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
                                 s = b
                                 if valence < 0:
                                     s *= -1
-                                if ups[j] and is_cap_diff:
+                                if isupper(words[j]) and is_cap_diff:
                                     if valence > 0:
                                         s += C_INCR
                                     else:
@@ -478,10 +498,12 @@ def score_texts(
     if workers <= 1 or n <= PARALLEL_MIN_TEXTS:
         return _score_chunk(texts)
 
-    # Load the lexicon before forking so every worker inherits it.
-    _get_analyzer()
     chunks = [list(texts[i : i + chunk_size]) for i in range(0, n, chunk_size)]
     workers = min(workers, len(chunks))
+    if workers <= 1:  # one giant chunk: nothing to parallelise
+        return _score_chunk(chunks[0])
+    # Load the lexicon before forking so every worker inherits it.
+    _get_analyzer()
     out: list[ScoreTuple] = []
     # ProcessPoolExecutor (unlike multiprocessing.Pool) raises BrokenProcessPool
     # if a worker dies instead of hanging; shutdown() joins every worker.
