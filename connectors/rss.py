@@ -12,6 +12,7 @@ import logging
 import warnings
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
+from email.utils import parseaddr
 from time import struct_time
 from typing import Any
 from urllib.parse import urlparse
@@ -162,7 +163,7 @@ def map_entry(entry: Any, feed: Any, feed_url: str, community: str, fetched_at: 
         title=title or None,
         text=text or None,
         url=_http_url(entry.get("link")),
-        lang=_lang(entry.get("language") or feed.get("language")),
+        lang=_lang(_entry_language(entry) or feed.get("language")),
         community=community,
         raw=_raw(entry),
     )
@@ -205,6 +206,15 @@ def _entry_body(entry: Any) -> str:
     return _text(entry.get("summary"), entry.get("summary_detail"))
 
 
+def _entry_language(entry: Any) -> str | None:
+    """Atom's xml:lang lands on the text constructs, not on the entry."""
+    details = [entry.get("title_detail"), entry.get("summary_detail"), *(entry.get("content") or [])]
+    for detail in [entry, *details]:
+        if isinstance(detail, Mapping) and isinstance(detail.get("language"), str) and detail["language"]:
+            return detail["language"]
+    return None
+
+
 def _entry_date(entry: Any, feed: Any) -> datetime | None:
     for source in (entry, feed):
         for key in ("published_parsed", "updated_parsed", "created_parsed"):
@@ -220,12 +230,20 @@ def _entry_date(entry: Any, feed: Any) -> datetime | None:
 def _entry_author(entry: Any, feed: Any, feed_url: str) -> AuthorRef:
     host = urlparse(feed_url).netloc.lower() or feed_url
     detail = entry.get("author_detail") or feed.get("author_detail") or {}
-    name = _text(entry.get("author") or detail.get("name") or feed.get("author"))
+    name = _person_name(_text(entry.get("author") or detail.get("name") or feed.get("author")))
     url = _http_url(detail.get("href"))
     if not name:
         name = _text(feed.get("title")) or host
         return AuthorRef(id=host, handle=name, name=name, url=_http_url(feed.get("link")))
     return AuthorRef(id=f"{host}/{name.lower()}"[:300], handle=name[:200], name=name[:200], url=url)
+
+
+def _person_name(value: str) -> str:
+    """RSS <author> is often "jane@example.com (Jane Doe)": keep the name, drop the address."""
+    if "@" not in value:
+        return value
+    name, address = parseaddr(value)
+    return name.strip() or address.split("@")[0] or value
 
 
 def _http_url(value: Any) -> str | None:

@@ -184,7 +184,9 @@ def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) ->
 
 
 def _anchor_store(settings: Settings, config_path: Path | None) -> Settings:
-    store_path = settings.store.path.expanduser()
+    """LISTENER_STORE overrides [store].path (containers); relative paths sit next to the config."""
+    override = os.environ.get("LISTENER_STORE")
+    store_path = Path(override).expanduser() if override else settings.store.path.expanduser()
     if not store_path.is_absolute() and config_path is not None:
         store_path = config_path.resolve().parent / store_path
     return settings.model_copy(update={"store": Store(path=store_path)})
