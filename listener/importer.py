@@ -17,7 +17,7 @@ import pyarrow as pa
 from listener.errors import ImportFormatError
 from listener.loader import BATCH_SCHEMA
 
-BATCH_LINES = 100_000
+BATCH_LINES = 250_000
 _INT_FIELDS = {"author.followers", "author.following", "metrics.likes", "metrics.reposts",
                "metrics.replies", "metrics.quotes", "metrics.score"}
 _BOOL_FIELDS = {"author.verified"}
@@ -42,10 +42,17 @@ def read_batches(path: Path, fmt: str, batch_lines: int = BATCH_LINES) -> Iterat
         numbers.append(line_no)
         docs.append(doc)
         if len(numbers) >= batch_lines:
-            yield pa.table({"line_no": numbers, "doc": docs}, schema=BATCH_SCHEMA)
+            yield _chunked(numbers, docs)
             numbers, docs = [], []
     if numbers:
-        yield pa.table({"line_no": numbers, "doc": docs}, schema=BATCH_SCHEMA)
+        yield _chunked(numbers, docs)
+
+
+def _chunked(numbers: list[int], docs: list[str | None]) -> pa.Table:
+    # DuckDB scans an Arrow table one record batch per thread: many small
+    # batches let both cores parse JSON (one big chunk used a single core).
+    table = pa.table({"line_no": numbers, "doc": docs}, schema=BATCH_SCHEMA)
+    return pa.Table.from_batches(table.to_batches(max_chunksize=16_384), schema=BATCH_SCHEMA)
 
 
 def _jsonl_lines(path: Path) -> Iterator[tuple[int, str | None]]:

@@ -93,25 +93,27 @@ def load_batch(
         return result
     conn.register("incoming_arrow", batch)
     try:
-        _stage(conn)
+        _stage(conn, run_id)
     finally:
         with suppress(duckdb.TransactionException):  # an aborted transaction still rolls back
             conn.unregister("incoming_arrow")
     result.errors = [(int(n), str(p)) for n, p in conn.execute(
         "SELECT line_no, problem FROM staged WHERE problem IS NOT NULL ORDER BY line_no"
     ).fetchall()]
-    _build_batch(conn, run_id)
+    _build_batch(conn)
     result.updated, result.inserted = _merge_mentions(conn)
     _merge_authors(conn)
     _replace_interactions(conn)
     tag_mentions(conn, rules, scope="batch")
-    conn.execute("DROP TABLE batch")
+    conn.execute("DROP VIEW batch")
+    conn.execute("DROP TABLE superseded")
+    conn.execute("DROP TABLE staged")
     conn.execute("DROP TABLE batch_authors")
     return result
 
 
-def _stage(conn: duckdb.DuckDBPyConnection) -> None:
-    """Parse each line once and keep only the parsed struct (not the text).
+def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
+    """Parse each line once, validate it and project the store's columns, in one pass.
 
     Guarding every row against bad JSON or unknown keys costs 2-3x, so the
     batch is checked first and the guards are used only when needed. `raw`
@@ -119,13 +121,13 @@ def _stage(conn: duckdb.DuckDBPyConnection) -> None:
     does not know (a merge patch with nulls removes the known ones).
     """
     all_valid = conn.execute("SELECT coalesce(bool_and(json_valid(doc)), true) FROM incoming_arrow").fetchone()[0]
-    guard = "" if all_valid else "json_valid(doc) AND "
+    guard = "" if all_valid else "WHERE json_valid(doc) AND json_type(doc) = 'OBJECT'"
     parse = f"from_json(doc, '{_STRUCTURE}')"
     if not all_valid:
         parse = f"CASE WHEN json_valid(doc) THEN {parse} END"
     has_unknown = conn.execute(
-        f"SELECT NOT list_has_all({_KNOWN_KEYS}, coalesce(list_distinct(flatten(list(json_keys(doc)))), [])) "
-        f"FROM incoming_arrow WHERE {guard}json_type(doc) = 'OBJECT'"
+        f"SELECT count(*) FROM (SELECT DISTINCT unnest(json_keys(doc)) AS k FROM incoming_arrow {guard}) "
+        f"WHERE k NOT IN ({_KNOWN_KEYS[1:-1]})"
     ).fetchone()[0]
     raw = "r.raw"
     if has_unknown:
@@ -134,34 +136,18 @@ def _stage(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE staged AS
-        WITH parsed AS (SELECT line_no, doc, {parse} AS r FROM incoming_arrow)
-        SELECT line_no, r, CASE
-            WHEN r IS NULL THEN 'not valid JSON'
-            WHEN r.source IS NULL AND json_type(doc) <> 'OBJECT' THEN 'not a JSON object'
-            ELSE {_PROBLEM} END AS problem,
-            {raw} AS raw
-        FROM parsed
-        """
-    )
-
-
-def _build_batch(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
-    duplicates = conn.execute(
-        "SELECT count(*) - count(DISTINCT (r.source, r.id)) FROM staged WHERE problem IS NULL"
-    ).fetchone()[0]
-    # Duplicate ids inside one batch: the last line wins (DuckDB would keep one at random).
-    dedupe = "QUALIFY row_number() OVER (PARTITION BY mention_id ORDER BY line_no DESC) = 1" if duplicates else ""
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE batch AS
-        WITH good AS (
-            SELECT line_no, r, raw, trim(r.source) AS source, trim(r.id) AS native_id,
+        WITH parsed AS (SELECT line_no, doc, {parse} AS r FROM incoming_arrow),
+        checked AS (
+            SELECT line_no, r, {raw} AS raw, trim(r.source) AS source, trim(r.id) AS native_id,
                    lower(nullif(trim(ltrim(r.author.handle, '@')), '')) AS handle_key,
-                   nullif(trim(r.author.id), '') AS author_native
-            FROM staged WHERE problem IS NULL
+                   nullif(trim(r.author.id), '') AS author_native,
+                   CASE WHEN r IS NULL THEN 'not valid JSON'
+                        WHEN r.source IS NULL AND json_type(doc) <> 'OBJECT' THEN 'not a JSON object'
+                        ELSE {_PROBLEM} END AS problem
+            FROM parsed
         )
         SELECT
-            source || ':' || native_id AS mention_id, source, native_id, line_no,
+            problem, source || ':' || native_id AS mention_id, source, native_id, line_no,
             nullif(r.url, '') AS url,
             source || ':' || coalesce(author_native, '@' || handle_key) AS author_id,
             author_native, handle_key,
@@ -170,7 +156,7 @@ def _build_batch(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
             r.author.following AS following, r.author.verified AS verified,
             r.author.url AS author_url,
             r.title AS title, r.text AS text, nullif(r.lang, '') AS lang,
-            TRY_CAST(r.created_at AS TIMESTAMPTZ) AS created_at,  -- validated in _stage
+            TRY_CAST(r.created_at AS TIMESTAMPTZ) AS created_at,
             CASE WHEN nullif(r.parent_id, '') IS NOT NULL THEN source || ':' || r.parent_id END AS parent_id,
             CASE WHEN nullif(r.thread_id, '') IS NOT NULL THEN source || ':' || r.thread_id END AS thread_id,
             nullif(r.community, '') AS community,
@@ -180,17 +166,36 @@ def _build_batch(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
             CASE WHEN nullif(r.repost_of, '') IS NOT NULL THEN source || ':' || r.repost_of END AS repost_of,
             CASE WHEN nullif(r.quote_of, '') IS NOT NULL THEN source || ':' || r.quote_of END AS quote_of,
             nullif(r.in_reply_to_author, '') AS in_reply_to_author,
-            r.referenced_authors AS referenced_authors, r.mentions AS mentioned,
-            raw,
-            o.own_handle IS NOT NULL AS is_own,
+            r.referenced_authors AS referenced_authors, r.mentions AS mentioned, raw,
+            source || ':' || handle_key IN (SELECT source || ':' || handle FROM own_accounts)
+              OR source || ':' || lower(author_native) IN (SELECT source || ':' || handle FROM own_accounts)
+              AS is_own,
             ?::VARCHAR AS run_id
-        FROM good LEFT JOIN (SELECT DISTINCT source AS own_source, handle AS own_handle FROM own_accounts) o
-          ON o.own_source = good.source AND o.own_handle IN (good.handle_key, lower(good.author_native))
-        {dedupe}
+        FROM checked
         """,
         [run_id],
     )
-    conn.execute("DROP TABLE staged")
+
+
+def _build_batch(conn: duckdb.DuckDBPyConnection) -> None:
+    """The batch's good rows as the view `batch`, without copying them.
+
+    Duplicate ids inside one batch: the last line wins (DuckDB would keep one
+    at random), so the earlier lines of a repeated id are left out.
+    """
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE superseded AS
+        SELECT line_no FROM staged
+        WHERE problem IS NULL AND mention_id IN (
+            SELECT mention_id FROM staged WHERE problem IS NULL GROUP BY mention_id HAVING count(*) > 1)
+        QUALIFY row_number() OVER (PARTITION BY mention_id ORDER BY line_no DESC) > 1
+        """
+    )
+    conn.execute(
+        "CREATE OR REPLACE TEMP VIEW batch AS SELECT * EXCLUDE (problem) FROM staged "
+        "WHERE problem IS NULL AND line_no NOT IN (SELECT line_no FROM superseded)"
+    )
 
 
 def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:

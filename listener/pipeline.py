@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from queue import Queue
+from threading import Thread
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -162,12 +164,39 @@ def analyze(store: Store, settings: Settings, retag: bool = False) -> AnalyzeRep
 
 
 def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], run_id: str) -> LoadResult:
-    """Bulk path for `listener import`: each batch in its own transaction."""
+    """Bulk path for `listener import`: each batch in its own transaction.
+
+    The file is read one batch ahead in a thread while DuckDB loads the
+    previous one, and checkpoints wait until the end (each one rewrites the
+    primary-key indexes, which made big imports quadratic).
+    """
     rules = prepare(store, settings)
     total = LoadResult()
-    with task("import") as progress:
-        for batch in batches:
+    with store.deferred_checkpoints(), task("import") as progress:
+        for batch in read_ahead(batches):
             with store.transaction() as conn:
                 total.add(load_batch(conn, batch, run_id, rules))
             progress.advance(batch.num_rows)
     return total
+
+
+def read_ahead(items: Iterable[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
+    """Iterate in a background thread, `depth` items ahead; errors surface in the caller."""
+    queue: Queue[tuple[str, object]] = Queue(maxsize=depth)
+
+    def produce() -> None:
+        try:
+            for item in items:
+                queue.put(("item", item))
+            queue.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            queue.put(("error", exc))
+
+    Thread(target=produce, name="listener-read-ahead", daemon=True).start()
+    while True:
+        kind, value = queue.get()
+        if kind == "done":
+            return
+        if kind == "error":
+            raise value  # type: ignore[misc]
+        yield value  # type: ignore[misc]

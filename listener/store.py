@@ -65,6 +65,17 @@ class Store:
             raise
         self.conn.execute("COMMIT")
 
+    @contextmanager
+    def deferred_checkpoints(self, threshold: str = "4GB") -> Iterator[None]:
+        """For bulk loads: keep changes in the WAL and checkpoint once at the end."""
+        old = self.conn.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+        self.conn.execute(f"SET checkpoint_threshold = '{threshold}'")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"SET checkpoint_threshold = '{old}'")
+        self.conn.execute("CHECKPOINT")
+
     # -- cursors -----------------------------------------------------------
     def cursors(self, source: str) -> dict[str, str]:
         rows = self.conn.execute(
