@@ -167,8 +167,8 @@ def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
             CASE WHEN nullif(r.quote_of, '') IS NOT NULL THEN source || ':' || r.quote_of END AS quote_of,
             nullif(r.in_reply_to_author, '') AS in_reply_to_author,
             r.referenced_authors AS referenced_authors, r.mentions AS mentioned, raw,
-            source || ':' || handle_key IN (SELECT source || ':' || handle FROM own_accounts)
-              OR source || ':' || lower(author_native) IN (SELECT source || ':' || handle FROM own_accounts)
+            coalesce(source || ':' || handle_key IN (SELECT source || ':' || handle FROM own_accounts), false)
+              OR coalesce(source || ':' || lower(author_native) IN (SELECT source || ':' || handle FROM own_accounts), false)
               AS is_own,
             ?::VARCHAR AS run_id
         FROM checked
