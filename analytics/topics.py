@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from listener.errors import ConfigError
+from listener.terms import split_terms
 from listener.settings import Organization
 
 _BOUNDARY_BEFORE = r"(?:^|[^\pL\pN_])"
@@ -37,21 +38,6 @@ def rules_from_organization(org: Organization) -> list[TopicRule]:
         name = (split_terms([term])[0] or [term])[0]
         rules.append(_rule(name, "term", [term], [], "organization.tracked_terms"))
     return rules
-
-
-def split_terms(terms: list[str]) -> tuple[list[str], list[str]]:
-    """Split config terms into (includes, excludes): one term per entry, quotes optional."""
-    includes: list[str] = []
-    excludes: list[str] = []
-    for term in terms:
-        phrase = term.strip()
-        negated = phrase.startswith("-")
-        phrase = phrase.removeprefix("-").strip()
-        if len(phrase) >= 2 and phrase[0] == phrase[-1] == '"':
-            phrase = phrase[1:-1].strip()
-        if phrase:
-            (excludes if negated else includes).append(phrase)
-    return includes, excludes
 
 
 def term_pattern(phrases: list[str]) -> str:

@@ -26,6 +26,13 @@ class AuthorRef:
     url: str | None = None
 
 
+# When a network does not say who wrote a post (X without expansions) or the
+# account is gone (Reddit "[deleted]"): one documented placeholder per source,
+# `<source>:unknown` / `<source>:[deleted]`, that per-author analysis skips.
+UNKNOWN_AUTHOR = AuthorRef(id="unknown", handle=None, name=None)
+DELETED_AUTHOR = AuthorRef(id="[deleted]", handle="[deleted]", name=None)
+
+
 @dataclass(frozen=True, slots=True)
 class Metrics:
     likes: int | None = None

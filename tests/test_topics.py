@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics.topics import rules_from_organization, split_terms, tag_mentions
+from analytics.topics import rules_from_organization, tag_mentions
+from listener.terms import split_terms
 from listener.settings import settings_from_dict
 from listener.store import Store
 
