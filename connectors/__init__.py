@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from connectors.base import Connector, RawPage
+from connectors.reddit import RedditConnector
 from connectors.rss import RssConnector
+from connectors.x import XConnector
 from listener.settings import Settings
 
 REGISTRY: dict[str, Callable[[Settings], Connector]] = {
     "rss": RssConnector.from_settings,
+    "x": XConnector.from_settings,
+    "reddit": RedditConnector.from_settings,
 }
 
 __all__ = ["REGISTRY", "Connector", "RawPage"]

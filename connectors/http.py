@@ -44,3 +44,24 @@ def describe_http_error(url: str, exc: Exception) -> str:
         reason = str(exc).split("Caused by")[-1].strip(" ()'\"")[:160]
         return f"{url}: could not connect ({reason})"
     return f"{url}: {type(exc).__name__}: {str(exc)[:200]}"
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """Gives every request a timeout: client libraries such as tweepy set none,
+    and a hung connection would otherwise hang the nightly run forever."""
+
+    def __init__(self, timeout: float, **kwargs: object) -> None:
+        self.timeout = timeout
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def, override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+def with_timeout(session: requests.Session, timeout: float) -> requests.Session:
+    adapter = TimeoutAdapter(timeout)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

@@ -1,0 +1,347 @@
+"""X (Twitter) API v2 through tweepy's `Client`: brand searches and own-account activity.
+
+Streams: one recent search per query (default: one per brand/competitor,
+built from config terms), and per own account its mentions and its own posts.
+Each stream's cursor is JSON `{"since_id", "pending_newest", "next_token"}`:
+while a pagination is under way the cursor keeps the old `since_id` and the
+token of the next page, so a crash, a rate limit or the per-run cap resumes
+exactly where it stopped; `since_id` moves to the newest id only when every
+page down to the old one is stored. Fetching is I/O only; `map_response` is
+a pure function of one API response.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+import tweepy
+
+from connectors.base import RawPage
+from connectors.http import with_timeout
+from listener.errors import TerminalError, TransientError
+from listener.models import UNKNOWN_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
+from listener.settings import Settings, XSource
+from listener.terms import query_terms, split_terms
+
+log = logging.getLogger(__name__)
+
+TOKEN_VARIABLE = "X_BEARER_TOKEN"
+EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id",
+              "entities.mentions.username", "in_reply_to_user_id"]
+TWEET_FIELDS = ["created_at", "public_metrics", "lang", "conversation_id", "entities",
+                "referenced_tweets", "in_reply_to_user_id", "author_id"]
+USER_FIELDS = ["username", "name", "public_metrics", "verified", "created_at", "description", "url"]
+SERVER_RETRIES = 4
+BACKOFF_CAP_SECONDS = 60.0
+REQUEST_TIMEOUT_SECONDS = 30.0
+SNOWFLAKE_EPOCH_MS = 1288834974657
+
+
+@dataclass
+class StreamState:
+    """Where one stream stands; stored as JSON in `cursors.value`."""
+
+    since_id: str | None = None
+    pending_newest: str | None = None
+    next_token: str | None = None
+
+    @classmethod
+    def load(cls, value: str | None) -> StreamState:
+        try:
+            data = json.loads(value) if value else {}
+        except json.JSONDecodeError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        return cls(**{k: str(v) for k, v in data.items() if k in ("since_id", "pending_newest", "next_token") and v})
+
+    def dump(self) -> str:
+        return json.dumps({k: v for k, v in vars(self).items() if v}, sort_keys=True)
+
+
+@dataclass
+class Stream:
+    key: str  # cursor key: search:<query>, mentions:<handle>, posts:<handle>
+    call: Callable[..., dict[str, Any]]
+    args: dict[str, Any]
+    token_param: str  # search uses next_token, user timelines pagination_token
+    min_results: int
+    extra_cursor: dict[str, str] = field(default_factory=dict)  # e.g. a resolved user id
+
+
+class XConnector:
+    name = "x"
+
+    def __init__(self, config: XSource, queries: list[str], own_handles: list[str], token: str | None) -> None:
+        self.config = config
+        self.queries = queries
+        self.own_handles = own_handles
+        self.token = token
+        self.posts_read = 0
+        self.rate_limit_waited = 0.0
+        self._client: tweepy.Client | None = None
+        self.known_handles: dict[str, str] = {}  # user id -> handle, for posts without expansions
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> XConnector:
+        config = settings.sources.x
+        queries = list(config.queries) or default_queries(settings)
+        return cls(config, queries, settings.organization.own_accounts.x, os.environ.get(TOKEN_VARIABLE))
+
+    # -- fetching ------------------------------------------------------------
+    @property
+    def client(self) -> tweepy.Client:
+        if not self.token:
+            raise TerminalError(
+                f"{TOKEN_VARIABLE} is not set: create a project and app at https://developer.x.com, "
+                "copy its bearer token into the environment or .env (recent search needs the Basic "
+                "plan or higher), or disable [sources.x]"
+            )
+        if self._client is None:
+            self._client = tweepy.Client(bearer_token=self.token, return_type=dict, wait_on_rate_limit=False)
+            with_timeout(self._client.session, REQUEST_TIMEOUT_SECONDS)
+        return self._client
+
+    def fetch(self, cursors: Mapping[str, str]) -> Iterator[RawPage]:
+        streams = list(self._streams(cursors))
+        for index, stream in enumerate(streams):
+            if isinstance(stream, RawPage):
+                yield stream  # a stream that could not even start (unknown handle)
+                continue
+            # Each stream gets a fair share of what is left of the per-run cap, so a
+            # busy query cannot starve the own-account streams behind it.
+            share = max(1, self._budget_left() // (len(streams) - index))
+            yield from self._paginate(stream, StreamState.load(cursors.get(stream.key)), share)
+        if self._budget_left() <= 0:
+            log.warning("x: max_posts_per_run (%d) reached; the rest resumes next run", self.config.max_posts_per_run)
+
+    def map_page(self, page: RawPage) -> list[Mention]:
+        mentions, problems = map_response(page.payload or {}, self.known_handles)
+        page.warnings.extend(f"{page.stream}: {p}" for p in problems)
+        return mentions
+
+    def _streams(self, cursors: Mapping[str, str]) -> Iterator[Stream | RawPage]:
+        common = {"expansions": EXPANSIONS, "tweet_fields": TWEET_FIELDS, "user_fields": USER_FIELDS}
+        for query in self.queries:
+            yield Stream(f"search:{query}", self.client.search_recent_tweets, {"query": query, **common},
+                         "next_token", 10)
+        for handle in self.own_handles:
+            user_id, resolved = self._user_id(handle, cursors)
+            if user_id is None:
+                yield RawPage(stream=f"user:{handle}", error=f"X account @{handle} not found (check own_accounts.x)")
+                continue
+            self.known_handles[user_id] = handle
+            extra = {f"user:{handle}": user_id} if resolved else {}
+            yield Stream(f"mentions:{handle}", self.client.get_users_mentions, {"id": user_id, **common},
+                         "pagination_token", 5, extra)
+            yield Stream(f"posts:{handle}", self.client.get_users_tweets, {"id": user_id, **common},
+                         "pagination_token", 5, extra)
+
+    def _user_id(self, handle: str, cursors: Mapping[str, str]) -> tuple[str | None, bool]:
+        """Resolve a handle once; the id is cached in `cursors` (key user:<handle>)."""
+        cached = cursors.get(f"user:{handle}")
+        if cached:
+            return cached, False
+        response = self._call(self.client.get_users, usernames=[handle], user_fields=USER_FIELDS)
+        for user in response.get("data") or []:
+            if str(user.get("username", "")).lower() == handle.lower():
+                return str(user["id"]), True
+        return None, False
+
+    def _paginate(self, stream: Stream, state: StreamState, limit: int) -> Iterator[RawPage]:
+        extra = dict(stream.extra_cursor)
+        stop_at = self.posts_read + limit
+        while self.posts_read < stop_at:
+            wanted = min(100, stop_at - self.posts_read)
+            args = dict(stream.args, max_results=max(stream.min_results, wanted))
+            if state.since_id:
+                args["since_id"] = state.since_id
+            if state.next_token:
+                args[stream.token_param] = state.next_token
+            try:
+                response = self._call(stream.call, **args)
+            except tweepy.BadRequest as exc:
+                if state.next_token:  # an expired pagination token: start the gap again
+                    log.warning("x: %s: pagination token refused, restarting from since_id", stream.key)
+                    state = StreamState(since_id=state.since_id)
+                    continue
+                yield RawPage(stream=stream.key, error=f"X rejected the request for {stream.key}: {_api_message(exc)}")
+                return
+            except tweepy.NotFound as exc:
+                yield RawPage(stream=stream.key, error=f"X returned 404 for {stream.key}: {_api_message(exc)}")
+                return
+            state = self._advance(state, response)
+            self.posts_read += len(response.get("data") or [])
+            page = RawPage(stream=stream.key, payload=response, cursor={**extra, stream.key: state.dump()})
+            page.warnings.extend(_partial_errors(stream.key, response))
+            yield page
+            extra = {}
+            if not state.next_token:
+                return
+
+    @staticmethod
+    def _advance(state: StreamState, response: dict[str, Any]) -> StreamState:
+        meta = response.get("meta") or {}
+        newest = state.pending_newest or meta.get("newest_id")
+        token = meta.get("next_token")
+        if token:
+            return StreamState(since_id=state.since_id, pending_newest=newest, next_token=token)
+        return StreamState(since_id=newest or state.since_id)  # every page down to since_id is stored
+
+    def _budget_left(self) -> int:
+        return self.config.max_posts_per_run - self.posts_read
+
+    def _call(self, method: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        """One retry policy: wait out 429s within a budget, back off on 5xx and network errors."""
+        failures = 0
+        while True:
+            try:
+                return method(**kwargs)
+            except tweepy.TooManyRequests as exc:
+                self._wait_for_reset(exc)
+            except (tweepy.TwitterServerError, requests.ConnectionError, requests.Timeout) as exc:
+                failures += 1
+                if failures > SERVER_RETRIES:
+                    raise TransientError(f"X kept failing ({_describe(exc)}) after {SERVER_RETRIES} retries; "
+                                         "stopped with cursors intact, the next run resumes") from None
+                time.sleep(min(BACKOFF_CAP_SECONDS, 2.0 ** failures))
+            except tweepy.Unauthorized:
+                raise TerminalError(f"X returned 401: the token in {TOKEN_VARIABLE} was rejected; create a new "
+                                    "bearer token in the developer portal (https://developer.x.com)") from None
+            except tweepy.Forbidden as exc:
+                raise TerminalError(
+                    f"X returned 403 ({_api_message(exc)}): the app behind {TOKEN_VARIABLE} has no access to "
+                    "this endpoint; recent search and user timelines need the Basic plan or higher and an app "
+                    "attached to a project; or disable [sources.x]") from None
+
+    def _wait_for_reset(self, exc: tweepy.TooManyRequests) -> None:
+        reset = exc.reset_time or _header_int(exc.response, "x-rate-limit-reset")
+        wait = max(1.0, (reset - time.time() + 1) if reset else 60.0)
+        budget = self.config.max_rate_limit_wait_seconds - self.rate_limit_waited
+        if wait > budget:
+            when = datetime.fromtimestamp(reset, timezone.utc).strftime("%H:%M UTC") if reset else "unknown"
+            raise TransientError(
+                f"X rate limit reached; it resets at {when}, {wait:.0f}s away, beyond "
+                f"max_rate_limit_wait_seconds ({self.config.max_rate_limit_wait_seconds}); "
+                "stopped with cursors intact, the next run resumes")
+        log.warning("x: rate limited, waiting %.0fs for the reset", wait)
+        self.rate_limit_waited += wait
+        time.sleep(wait)
+
+
+def default_queries(settings: Settings) -> list[str]:
+    """One search per brand/competitor, from the config terms (X has no prefix wildcard)."""
+    org = settings.organization
+    topics = [(org.brand_terms, org.exclude_terms)] + [(c.terms, c.exclude_terms) for c in org.competitors]
+    queries = []
+    for terms, excludes in topics:
+        includes, inline_excludes = split_terms(terms)
+        extra_in, extra_out = split_terms(excludes)
+        queries.append(query_terms(includes, inline_excludes + extra_in + extra_out))
+    return queries
+
+
+# -- pure mapping -------------------------------------------------------------
+
+def map_response(response: Mapping[str, Any], known_handles: Mapping[str, str] | None = None) -> tuple[list[Mention], list[str]]:
+    """One API v2 response (data + includes) -> mentions; odd tweets are skipped with a reason."""
+    includes = response.get("includes") or {}
+    users = {str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, Mapping)}
+    referenced = {str(t.get("id")): t for t in includes.get("tweets") or [] if isinstance(t, Mapping)}
+    mentions: list[Mention] = []
+    problems: list[str] = []
+    for tweet in response.get("data") or []:
+        try:
+            mentions.append(map_tweet(tweet, users, referenced, known_handles or {}))
+        except Exception as exc:  # one odd tweet must not lose the page
+            problems.append(f"tweet {str(tweet.get('id', '?'))[:30]} skipped ({type(exc).__name__}: {exc})")
+    return mentions, problems
+
+
+def map_tweet(tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]],
+              referenced: Mapping[str, Mapping[str, Any]], known_handles: Mapping[str, str]) -> Mention:
+    tweet_id = str(tweet["id"])
+    author_id = str(tweet["author_id"]) if tweet.get("author_id") else None
+    author = _author(author_id, users.get(author_id or ""), known_handles)
+    refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or [] if isinstance(r, Mapping)}
+    ref_authors = {rid: str(referenced[rid]["author_id"]) for rid in refs.values()
+                   if rid in referenced and referenced[rid].get("author_id")}
+    metrics = tweet.get("public_metrics") or {}
+    entity_mentions = (tweet.get("entities") or {}).get("mentions") or []
+    handle = author.handle or "i/web"
+    return Mention(
+        source="x",
+        id=tweet_id,
+        created_at=_created_at(tweet),
+        author=author,
+        text=str(tweet.get("text") or ""),
+        url=f"https://x.com/{handle}/status/{tweet_id}",
+        lang=None if tweet.get("lang") in (None, "", "und") else str(tweet["lang"]),
+        thread_id=str(tweet["conversation_id"]) if tweet.get("conversation_id") else None,
+        parent_id=refs.get("replied_to"),
+        in_reply_to_author=str(tweet["in_reply_to_user_id"]) if tweet.get("in_reply_to_user_id") else None,
+        metrics=Metrics(likes=metrics.get("like_count"), reposts=metrics.get("retweet_count"),
+                        replies=metrics.get("reply_count"), quotes=metrics.get("quote_count")),
+        mentions=tuple(MentionRef(handle=str(m["username"]), id=str(m["id"]) if m.get("id") else None)
+                       for m in entity_mentions if isinstance(m, Mapping) and m.get("username")),
+        repost_of=refs.get("retweeted"),
+        quote_of=refs.get("quoted"),
+        referenced_authors=ref_authors,
+        raw=dict(tweet),
+    )
+
+
+def _author(author_id: str | None, user: Mapping[str, Any] | None, known_handles: Mapping[str, str]) -> AuthorRef:
+    if author_id is None:
+        return UNKNOWN_AUTHOR
+    if not user:  # no expansions: the id alone, plus the handle if it is one of ours
+        return AuthorRef(id=author_id, handle=known_handles.get(author_id))
+    metrics = user.get("public_metrics") or {}
+    username = user.get("username")
+    return AuthorRef(
+        id=author_id, handle=username, name=user.get("name"),
+        followers=metrics.get("followers_count"), following=metrics.get("following_count"),
+        verified=user.get("verified"), url=f"https://x.com/{username}" if username else None,
+    )
+
+
+def _created_at(tweet: Mapping[str, Any]) -> datetime:
+    value = tweet.get("created_at")
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    # Without tweet.fields the time is still in the id (a snowflake): stable across reruns.
+    millis = (int(tweet["id"]) >> 22) + SNOWFLAKE_EPOCH_MS
+    return datetime.fromtimestamp(millis / 1000, timezone.utc)
+
+
+def _partial_errors(stream: str, response: Mapping[str, Any]) -> list[str]:
+    """X reports missing referenced posts/users in `errors` next to good data."""
+    errors = response.get("errors") or []
+    if not errors:
+        return []
+    kinds = sorted({str(e.get("title") or e.get("type") or "error") for e in errors if isinstance(e, Mapping)})
+    return [f"{stream}: X reported {len(errors)} partial errors ({', '.join(kinds)[:200]})"]
+
+
+def _header_int(response: Any, name: str) -> int | None:
+    try:
+        return int(response.headers[name])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _api_message(exc: tweepy.HTTPException) -> str:
+    messages = list(getattr(exc, "api_messages", []) or []) or list(getattr(exc, "api_errors", []) or [])
+    return "; ".join(str(m) for m in messages)[:300] or f"HTTP {getattr(exc.response, 'status_code', '?')}"
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, tweepy.HTTPException):
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
