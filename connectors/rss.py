@@ -78,7 +78,7 @@ class RssConnector:
                 f"{feed.url}: ill-formed feed ({_bozo_reason(parsed)}); {len(parsed.entries)} entries kept"
             )
         page.payload = parsed
-        page.cursor = {feed.url: _dump_cursor(headers) or page.cursor[feed.url]}
+        page.cursor = {feed.url: _dump_cursor(headers) or "{}"}  # also marks the last good fetch
         return page
 
     def _get(self, url: str, cursor: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
