@@ -8,6 +8,7 @@ Connectors never import the store or analytics.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -38,3 +39,14 @@ class Connector(Protocol):
     def map_page(self, page: RawPage) -> list[Mention]:
         """Pure: the page's payload -> canonical mentions (never raises on odd items)."""
         ...
+
+
+def load_json_cursor(value: str | None) -> dict[str, Any]:
+    """A cursor value as a dict; anything unreadable counts as no cursor (start over, upserts dedupe)."""
+    if not value:
+        return {}
+    try:
+        loaded = json.loads(value)
+    except json.JSONDecodeError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}

@@ -44,7 +44,7 @@ from prawcore.exceptions import (
     TooManyRequests,
 )
 
-from connectors.base import RawPage
+from connectors.base import RawPage, load_json_cursor
 from listener.errors import TerminalError, TransientError
 from listener.models import DELETED_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
 from listener.settings import Organization, RedditSource, Settings
@@ -293,15 +293,8 @@ def _plain(value: Any) -> Any:
 
 
 def load_cursor(value: str | None) -> dict[str, Any]:
-    if not value:
-        return {}
-    try:
-        loaded = json.loads(value)
-    except json.JSONDecodeError:
-        return {}
-    if not isinstance(loaded, dict) or _number(loaded.get("created_utc")) is None:
-        return {}
-    return loaded
+    loaded = load_json_cursor(value)
+    return loaded if _number(loaded.get("created_utc")) is not None else {}
 
 
 def dump_cursor(cursor: dict[str, Any] | None) -> str | None:

@@ -21,7 +21,7 @@ import feedparser
 import requests
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
-from connectors.base import RawPage
+from connectors.base import RawPage, load_json_cursor
 from connectors.http import describe_http_error, make_session
 from listener.models import AuthorRef, Mention
 from listener.settings import Feed, RssSource, Settings
@@ -108,13 +108,7 @@ def _read_capped(resp: requests.Response, limit: int) -> bytes:
 
 
 def _load_cursor(value: str | None) -> dict[str, str]:
-    if not value:
-        return {}
-    try:
-        loaded = json.loads(value)
-    except json.JSONDecodeError:
-        return {}
-    return {k: v for k, v in loaded.items() if isinstance(v, str)} if isinstance(loaded, dict) else {}
+    return {k: v for k, v in load_json_cursor(value).items() if isinstance(v, str)}
 
 
 def _dump_cursor(headers: Mapping[str, str]) -> str | None:

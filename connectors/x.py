@@ -23,7 +23,7 @@ from typing import Any
 import requests
 import tweepy
 
-from connectors.base import RawPage
+from connectors.base import RawPage, load_json_cursor
 from connectors.http import with_timeout
 from listener.errors import TerminalError, TransientError
 from listener.models import UNKNOWN_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
@@ -54,11 +54,7 @@ class StreamState:
 
     @classmethod
     def load(cls, value: str | None) -> StreamState:
-        try:
-            data = json.loads(value) if value else {}
-        except json.JSONDecodeError:
-            data = {}
-        data = data if isinstance(data, dict) else {}
+        data = load_json_cursor(value)
         return cls(**{k: str(v) for k, v in data.items() if k in ("since_id", "pending_newest", "next_token") and v})
 
     def dump(self) -> str:

@@ -162,3 +162,19 @@ def rss_feed(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
         parts.append("<item>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + "</item>")
     parts.append("</channel></rss>")
     return "".join(parts).encode("utf-8")
+
+
+CONTENT_QUERIES = {  # what a rerun must reproduce exactly (collection times and run ids aside)
+    "mentions": "SELECT mention_id, source, native_id, url, author_id, title, text, lang, created_at, parent_id, "
+                "thread_id, community, like_count, repost_count, reply_count, quote_count, score, is_own, raw "
+                "FROM mentions ORDER BY mention_id",
+    "authors": "SELECT * FROM authors ORDER BY author_id",
+    "interactions": "SELECT * FROM interactions ORDER BY ALL",
+    "mention_topics": "SELECT * FROM mention_topics ORDER BY ALL",
+    "sentiment": "SELECT mention_id, compound, pos, neu, neg, label, scorer FROM sentiment ORDER BY mention_id",
+    "cursors": "SELECT source, key, value FROM cursors ORDER BY ALL",
+}
+
+
+def content_snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    return {name: table_rows(db, sql) for name, sql in CONTENT_QUERIES.items()}

@@ -10,19 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, FeedServer, Route, rss_feed, run_cli, table_rows, write_config
-
-CONTENT_QUERIES = {
-    "mentions": "SELECT mention_id, source, native_id, url, author_id, title, text, lang, created_at, parent_id, "
-                "thread_id, community, like_count, repost_count, reply_count, quote_count, score, is_own, raw "
-                "FROM mentions ORDER BY mention_id",
-    "authors": "SELECT * FROM authors ORDER BY author_id",
-    "interactions": "SELECT * FROM interactions ORDER BY ALL",
-    "mention_topics": "SELECT * FROM mention_topics ORDER BY ALL",
-    "sentiment": "SELECT mention_id, compound, pos, neu, neg, label, scorer FROM sentiment ORDER BY mention_id",
-    "cursors": "SELECT source, key, value FROM cursors ORDER BY ALL",
-}
-
+from conftest import ROOT, content_snapshot, FeedServer, Route, rss_feed, run_cli, table_rows, write_config
 
 def _feeds(server: FeedServer, count: int) -> list[str]:
     urls = []
@@ -33,10 +21,6 @@ def _feeds(server: FeedServer, count: int) -> list[str]:
         server.routes[f"/f{n}.xml"] = Route(body=rss_feed(items, title=f"Feed {n}"), etag=f'"e{n}"')
         urls.append(server.url(f"/f{n}.xml"))
     return urls
-
-
-def _snapshot(db: Path) -> dict[str, list]:
-    return {name: table_rows(db, sql) for name, sql in CONTENT_QUERIES.items()}
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
@@ -59,13 +43,13 @@ def test_sigkill_between_pages_then_rerun_converges(tmp_path: Path, feed_server:
 
     rerun = run_cli("--config", str(crash_cfg), "run")
     assert rerun.returncode == 0, rerun.stderr
-    assert _snapshot(crash_dir / "listener.duckdb") == _snapshot(clean_dir / "listener.duckdb")
+    assert content_snapshot(crash_dir / "listener.duckdb") == content_snapshot(clean_dir / "listener.duckdb")
     statuses = table_rows(crash_dir / "listener.duckdb", "SELECT status FROM runs ORDER BY started_at")
     assert statuses == [("interrupted",), ("ok",)]
     # And once more: a third run changes nothing.
-    before = _snapshot(crash_dir / "listener.duckdb")
+    before = content_snapshot(crash_dir / "listener.duckdb")
     assert run_cli("--config", str(crash_cfg), "run").returncode == 0
-    assert _snapshot(crash_dir / "listener.duckdb") == before
+    assert content_snapshot(crash_dir / "listener.duckdb") == before
 
 
 def test_second_writer_exits_with_clear_message(tmp_path: Path, feed_server: FeedServer):

@@ -28,7 +28,7 @@ import requests
 import vcr
 
 import connectors
-from conftest import FIXTURES, SHARED, table_rows
+from conftest import FIXTURES, SHARED, content_snapshot, table_rows
 from connectors.base import RawPage
 from connectors.reddit import RedditConnector, item_data, map_items, search_queries
 from listener.models import DELETED_AUTHOR, MentionRef
@@ -45,15 +45,6 @@ REPLAY = vcr.VCR(
 )
 T0 = datetime(2026, 11, 20, 12, tzinfo=timezone.utc).timestamp()  # newest item of pages.json
 BRAND_QUERY = '(acme OR "acme coffee")'
-CONTENT_QUERIES = {
-    "mentions": "SELECT mention_id, source, native_id, url, author_id, title, text, lang, created_at, parent_id, "
-                "thread_id, community, like_count, repost_count, reply_count, quote_count, score, is_own, raw "
-                "FROM mentions ORDER BY mention_id",
-    "authors": "SELECT * FROM authors ORDER BY author_id",
-    "interactions": "SELECT * FROM interactions ORDER BY ALL",
-    "mention_topics": "SELECT * FROM mention_topics ORDER BY ALL",
-    "cursors": "SELECT source, key, value FROM cursors ORDER BY ALL",
-}
 needs_shared = pytest.mark.skipif(not SHARED_REDDIT.is_dir(), reason="../shared/data/reddit (real recordings) is absent")
 
 
@@ -124,7 +115,7 @@ def cursors(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
-    return {name: rows(settings, sql) for name, sql in CONTENT_QUERIES.items()}
+    return content_snapshot(settings.store_path)
 
 
 def seed_cursors(settings: Settings, values: dict[str, str]) -> None:
