@@ -109,6 +109,83 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "analytics_tables",
+        """
+        ALTER TABLE sentiment ADD COLUMN supported BOOLEAN DEFAULT true;
+        ALTER TABLE mentions ADD COLUMN lang_detected BOOLEAN DEFAULT false;
+        CREATE TABLE influencers (
+            period_kind   VARCHAR NOT NULL,
+            period_start  DATE NOT NULL,
+            period_end    DATE NOT NULL,
+            scope         VARCHAR NOT NULL,
+            author_id     VARCHAR NOT NULL,
+            rank          INTEGER NOT NULL,
+            score         DOUBLE NOT NULL,
+            engagement    DOUBLE,
+            pagerank      DOUBLE,
+            reach         BIGINT,
+            mentions      BIGINT,
+            avg_sentiment DOUBLE,
+            is_new        BOOLEAN,
+            components    JSON,
+            computed_at   TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE communities (
+            period_start  DATE NOT NULL,
+            community_id  VARCHAR NOT NULL,
+            kind          VARCHAR NOT NULL,
+            source        VARCHAR,
+            label         VARCHAR,
+            size          BIGINT,
+            mentions      BIGINT,
+            avg_sentiment DOUBLE,
+            top_terms     JSON,
+            computed_at   TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE community_members (
+            period_start DATE NOT NULL,
+            community_id VARCHAR NOT NULL,
+            author_id    VARCHAR NOT NULL
+        );
+        CREATE TABLE conversation_shapes (
+            period_start DATE NOT NULL,
+            period_end   DATE NOT NULL,
+            scope        VARCHAR NOT NULL,
+            shape        VARCHAR NOT NULL,
+            measures     JSON,
+            computed_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE alerts (
+            alert_id    VARCHAR PRIMARY KEY,
+            kind        VARCHAR NOT NULL,
+            topic       VARCHAR NOT NULL,
+            day         DATE NOT NULL,
+            observed    DOUBLE NOT NULL,
+            baseline    DOUBLE,
+            score       DOUBLE,
+            mention_ids JSON,
+            created_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE kpi_baselines (
+            kpi          VARCHAR PRIMARY KEY,
+            period_start DATE NOT NULL,
+            period_end   DATE NOT NULL,
+            value        DOUBLE,
+            recorded_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE kpi_values (
+            kpi          VARCHAR NOT NULL,
+            period_start DATE NOT NULL,
+            period_end   DATE NOT NULL,
+            value        DOUBLE,
+            baseline     DOUBLE,
+            change       DOUBLE,
+            computed_at  TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -130,8 +131,25 @@ class Digest(_Strict):
     smtp: Smtp = Smtp()
 
 
+KPI_NAMES = ("share_of_voice", "net_sentiment", "mentions", "engaged_authors", "engagement",
+             "response_rate", "median_response_minutes")
+
+
+class Baseline(_Strict):
+    start: date
+    end: date
+
+
 class Analytics(_Strict):
     sentiment_workers: Annotated[int, Field(ge=0, le=64)] = 0  # 0 = one per core
+    rolling_days: Annotated[int, Field(ge=1, le=365)] = 28
+    top_influencers: Annotated[int, Field(ge=1, le=1000)] = 50
+    spike_window_days: Annotated[int, Field(ge=7, le=365)] = 28
+    spike_threshold: Annotated[float, Field(gt=0, le=50)] = 3.5
+    kpis: Annotated[list[Literal[KPI_NAMES]], Field(max_length=5)] = [  # type: ignore[valid-type]
+        "share_of_voice", "net_sentiment", "engaged_authors", "response_rate"]
+    baseline: Baseline | None = None  # default: the first 28 days with data, recorded once
+    lexicon: dict[str, Annotated[float, Field(ge=-4, le=4)]] = {}  # domain overrides of VADER's lexicon
 
 
 class Settings(_Strict):
