@@ -73,7 +73,7 @@ def _store_chunk(conn: duckdb.DuckDBPyConnection, start: int, scores: list[tuple
         conn.execute("BEGIN TRANSACTION")
         inserted = conn.execute(
             """
-            INSERT INTO sentiment
+            INSERT INTO sentiment (mention_id, compound, pos, neu, neg, label, scorer, scored_at)
             SELECT p.mention_id, c.compound, c.pos, c.neu, c.neg,
                    CASE WHEN c.compound >= ? THEN 'positive'
                         WHEN c.compound <= ? THEN 'negative' ELSE 'neutral' END,

@@ -92,7 +92,7 @@ def tag_mentions(
         )
     conn.execute(
         f"""
-        INSERT INTO mention_topics
+        INSERT INTO mention_topics (mention_id, topic, kind)
         WITH scoped AS (
             SELECT mention_id, concat_ws(' ', title, text) AS txt FROM mentions {where}
         )

@@ -222,7 +222,10 @@ def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     ).fetchone()[0]
     inserted = conn.execute(
         """
-        INSERT INTO mentions
+        INSERT INTO mentions (mention_id, source, native_id, url, author_id, title, text, lang, created_at,
+                              collected_at, updated_at, parent_id, thread_id, community, like_count,
+                              repost_count, reply_count, quote_count, score, is_own, run_id, repost_of,
+                              quote_of, raw)
         SELECT b.mention_id, b.source, b.native_id, b.url, b.author_id, b.title, b.text,
                b.lang, b.created_at, now(), now(), b.parent_id, b.thread_id, b.community,
                b.like_count, b.repost_count, b.reply_count, b.quote_count, b.score,
@@ -265,7 +268,8 @@ def _merge_authors(conn: duckdb.DuckDBPyConnection) -> None:
     )
     conn.execute(
         """
-        INSERT INTO authors
+        INSERT INTO authors (author_id, source, handle, display_name, followers_count, following_count,
+                             verified, url, is_own, first_seen, last_seen)
         SELECT a.author_id, a.source, a.handle, a.display_name, a.followers_count,
                a.following_count, a.verified, a.url, a.is_own, a.first_seen, a.last_seen
         FROM batch_authors a ANTI JOIN authors x ON x.author_id = a.author_id
@@ -278,7 +282,8 @@ def _replace_interactions(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DELETE FROM interactions WHERE mention_id IN (SELECT mention_id FROM batch)")
     conn.execute(
         """
-        INSERT INTO interactions
+        INSERT INTO interactions (mention_id, source, from_author_id, to_author_id, kind, created_at,
+                                  target_mention_id, target_handle)
         WITH refs AS (
             SELECT mention_id, source, author_id, created_at, kind, target, in_reply_to_author,
                    referenced_authors
@@ -302,7 +307,8 @@ def _replace_interactions(conn: duckdb.DuckDBPyConnection) -> None:
     )
     conn.execute(
         """
-        INSERT INTO interactions
+        INSERT INTO interactions (mention_id, source, from_author_id, to_author_id, kind, created_at,
+                                  target_mention_id, target_handle)
         WITH named AS (
             SELECT DISTINCT b.mention_id, b.source, b.author_id, b.created_at,
                    lower(ltrim(CASE WHEN json_type(e) = 'VARCHAR' THEN e ->> '$'

@@ -87,7 +87,7 @@ class Store:
         """Call inside the transaction that writes the rows these cursors cover."""
         for key, value in values.items():
             self.conn.execute(
-                "INSERT INTO cursors VALUES (?, ?, ?, now()) ON CONFLICT (source, key) "
+                "INSERT INTO cursors (source, key, value, updated_at) VALUES (?, ?, ?, now()) ON CONFLICT (source, key) "
                 "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 [source, key, value],
             )
