@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from queue import Queue
 from threading import Thread
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 import pyarrow as pa
 
@@ -51,6 +53,8 @@ class AnalyzeReport:
     distinct_texts: int = 0
     resolved_interactions: int = 0
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step
+    details: dict[str, Any] = field(default_factory=dict)  # each step's own report
 
 
 def prepare(store: Store, settings: Settings) -> list[TopicRule]:
@@ -142,25 +146,47 @@ def mentions_to_batch(mentions: list[Mention]) -> pa.Table:
     )
 
 
-def analyze(store: Store, settings: Settings, retag: bool = False) -> AnalyzeReport:
+def analyze(store: Store, settings: Settings, retag: bool = False, today: date | None = None) -> AnalyzeReport:
+    """Every analysis step, in data-flow order, each timed and reported."""
     started = time.monotonic()
     rules = prepare(store, settings)
     report = AnalyzeReport()
+
+    def step(name: str, work: Callable[[], Any]) -> Any:
+        began = time.monotonic()
+        result = work()
+        report.steps[name] = round(time.monotonic() - began, 3)
+        report.details[name] = result
+        log.info("analyze: %s done in %.1fs", name, report.steps[name])
+        return result
+
     if retag:
-        with store.transaction() as conn:
-            tag_mentions(conn, rules)
+        step("topics", lambda: _in_transaction(store, lambda conn: tag_mentions(conn, rules)))
+    report.resolved_interactions = step(
+        "interactions", lambda: _in_transaction(store, resolve_pending_interactions))
+    report.scored, report.distinct_texts = step("sentiment", lambda: _score(store, settings))
+    for name, run in analysis_steps():
+        step(name, lambda run=run: run(store.conn, settings, today))
+    report.seconds = round(time.monotonic() - started, 3)
+    log.info("analyze: scored %d mentions (%d distinct texts), resolved %d interactions in %.1fs",
+             report.scored, report.distinct_texts, report.resolved_interactions, report.seconds)
+    return report
+
+
+def analysis_steps() -> list[tuple[str, Callable[..., Any]]]:
+    """The store-only analytics after sentiment, in the order their inputs appear."""
+    return []
+
+
+def _in_transaction(store: Store, work: Callable[[Any], Any]) -> Any:
     with store.transaction() as conn:
-        report.resolved_interactions = resolve_pending_interactions(conn)
+        return work(conn)
+
+
+def _score(store: Store, settings: Settings) -> tuple[int, int]:
     workers = settings.analytics.sentiment_workers or None
     with task("sentiment") as progress:
-        scored = score_pending(store.conn, workers=workers, on_chunk=lambda n: progress.advance(n))
-    report.scored, report.distinct_texts = scored
-    report.seconds = time.monotonic() - started
-    log.info(
-        "analyze: scored %d mentions (%d distinct texts), resolved %d interactions in %.1fs",
-        report.scored, report.distinct_texts, report.resolved_interactions, report.seconds,
-    )
-    return report
+        return score_pending(store.conn, workers=workers, on_chunk=lambda n: progress.advance(n))
 
 
 def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], run_id: str) -> LoadResult:
