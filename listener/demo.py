@@ -1,21 +1,53 @@
 """`listener demo`: the whole pipeline, offline, on the bundled sample corpus.
 
 The sample feeds are served from 127.0.0.1 and go through the real RSS
-connector, loader, topic matching and sentiment; nothing is short-cut.
+connector; the X and Reddit samples are recorded HTTP exchanges
+(demo_data/recordings/, written by demo_data/make_recordings.py) that vcrpy
+replays to the real tweepy and praw clients inside the real connectors.
+Nothing reaches the network: the replay answers only what was recorded and
+fails on anything else, and localhost (the feed server) is left alone. Then
+loader, topic matching and sentiment run as always; nothing is short-cut.
 """
 from __future__ import annotations
 
+import logging
+import os
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import duckdb
+import vcr
+from vcr.persisters.filesystem import CassetteNotFoundError
+from vcr.serialize import deserialize
 
 from listener import pipeline
 from listener.localserve import serve_directory
 from listener.settings import settings_from_dict
 from listener.store import open_store
+
+# What the replayed connectors read from the environment, for the demo only:
+# placeholders, so a real token the user has set is never used or sent.
+DEMO_CREDENTIALS = {
+    "X_BEARER_TOKEN": "demo-x-bearer-token-not-real",
+    "REDDIT_CLIENT_ID": "demo-reddit-client-id",
+    "REDDIT_CLIENT_SECRET": "demo-reddit-client-secret-not-real",
+}
+# Set aside while the demo runs: they would point it at the user's own store
+# (LISTENER_STORE) or change what praw asks for (praw_* settings).
+SET_ASIDE = ("LISTENER_STORE",)
+SET_ASIDE_PREFIXES = ("praw_",)
+# RSS ids and author ids carry the feed URL, so the feeds are served on one
+# fixed port (outside the usual ephemeral ranges) to make every run identical.
+FEED_PORT = 28471
+X_HOST = "api.twitter.com"
+# X requests match on the parameters that decide what comes back (as in
+# tests/x_api.py): max_results follows the per-run budget, not the data.
+X_DECIDING_PARAMS = ("query", "since_id", "next_token", "pagination_token", "usernames")
 
 EXAMPLE_QUERIES = (
     "SELECT topic, count(*) FROM mention_topics GROUP BY ALL ORDER BY 2 DESC;",
@@ -36,7 +68,7 @@ def run_demo(out_dir: Path) -> tuple[dict[str, Any], list[str]]:
         stale.unlink(missing_ok=True)  # the demo always starts from an empty store
     config = tomllib.loads((root / "demo.toml").read_text(encoding="utf-8"))
     feeds = sorted(p.name for p in (root / "feeds").iterdir() if p.is_file())
-    with serve_directory(root) as base_url:
+    with demo_environment(), serve_directory(root, FEED_PORT) as base_url, replay(root / "recordings") as tape:
         config["sources"]["rss"]["feeds"] = [f"{base_url}/feeds/{name}" for name in feeds]
         config["store"] = {"path": str(db_path.resolve())}
         settings = settings_from_dict(config)
@@ -47,7 +79,82 @@ def run_demo(out_dir: Path) -> tuple[dict[str, Any], list[str]]:
     summary["database"] = str(db_path)
     summary["failed_sources"] = [r.source for r in report.failed]
     summary["warnings"] = [w for r in report.runs for w in r.warnings]
+    if not base_url.endswith(f":{FEED_PORT}"):
+        summary["warnings"].append(f"demo: port {FEED_PORT} was busy, so the RSS ids differ from other demo runs")
+    if not tape.all_played:  # a connector asked for less than was recorded: the recordings are stale
+        unplayed = len(tape.data) - tape.play_count
+        summary["warnings"].append(f"demo: {unplayed} recorded X/Reddit responses were never asked for")
     return summary, summary_lines(summary)
+
+
+@contextmanager
+def demo_environment() -> Iterator[None]:
+    """Placeholder credentials while the demo runs; the environment is restored afterwards.
+
+    The local feed server is also kept off any HTTP proxy the environment names.
+    """
+    no_proxy = ",".join(filter(None, (os.environ.get("no_proxy") or os.environ.get("NO_PROXY"), "127.0.0.1,localhost")))
+    overrides = {**DEMO_CREDENTIALS, "no_proxy": no_proxy, "NO_PROXY": no_proxy}
+    names = [*overrides, *SET_ASIDE, *(n for n in os.environ if n.startswith(SET_ASIDE_PREFIXES))]
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        for name in names:
+            os.environ.pop(name, None)
+        os.environ.update(overrides)
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def replay(recordings: Path) -> Iterator[Any]:
+    """vcrpy over every cassette in `recordings`, replay only; localhost passes through."""
+    recorder = vcr.VCR(serializer="json", record_mode="none", ignore_localhost=True,
+                       match_on=("method", "scheme", "host", "port", "path", "deciding_query"))
+    recorder.register_matcher("deciding_query", _same_query)
+    recorder.register_persister(_Recordings)
+    chatty = logging.getLogger("vcr")  # logs every recorded exchange at INFO
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)
+    try:
+        with recorder.use_cassette(str(recordings)) as tape:
+            yield tape
+    finally:
+        chatty.setLevel(level)
+
+
+def _same_query(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: X on its deciding parameters, everything else on the whole query."""
+    if r1.host == X_HOST:
+        q1, q2 = parse_qs(urlparse(r1.uri).query), parse_qs(urlparse(r2.uri).query)
+        for name in X_DECIDING_PARAMS:
+            assert q1.get(name) == q2.get(name), f"{name}: {q1.get(name)} != {q2.get(name)}"
+    else:
+        assert r1.query == r2.query, f"{r1.query} != {r2.query}"
+
+
+class _Recordings:
+    """vcrpy persister: the cassette files of a folder (x.json, reddit.json), read as one cassette."""
+
+    @staticmethod
+    def load_cassette(cassette_path: str, serializer: Any) -> tuple[list[Any], list[Any]]:
+        requests: list[Any] = []
+        responses: list[Any] = []
+        for path in sorted(Path(cassette_path).glob("*.json")):
+            loaded = deserialize(path.read_text(encoding="utf-8"), serializer)
+            requests += loaded[0]
+            responses += loaded[1]
+        if not requests:
+            raise CassetteNotFoundError(f"no recordings in {cassette_path}")
+        return requests, responses
+
+    @staticmethod
+    def save_cassette(cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
+        raise RuntimeError("the demo recordings are replayed, never re-recorded")
 
 
 def summarize(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -15,10 +15,16 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve_directory(root: Path) -> Iterator[str]:
-    """Yield the base URL (http://127.0.0.1:PORT) of a server for `root`."""
+def serve_directory(root: Path, preferred_port: int = 0) -> Iterator[str]:
+    """Yield the base URL (http://127.0.0.1:PORT) of a server for `root`.
+
+    `preferred_port` is tried first (any free port when it is taken or 0).
+    """
     handler = functools.partial(_QuietHandler, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", preferred_port), handler)
+    except OSError:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="listener-demo-http", daemon=True)
     thread.start()
     try:

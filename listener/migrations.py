@@ -186,6 +186,126 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "analyst_views",
+        # Pasted from analytics/views.py when this migration shipped; a later
+        # change to a view is a new migration, never an edit of this one.
+        """
+        CREATE OR REPLACE VIEW daily_sentiment AS
+        WITH tm AS (
+            SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,
+                   (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
+                   (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
+                   s.label, s.compound,
+                   s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
+                   s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
+            FROM mention_topics t
+            JOIN mentions m ON m.mention_id = t.mention_id
+            LEFT JOIN sentiment s ON s.mention_id = m.mention_id
+            WHERE NOT m.is_own
+        ),
+        agg AS (
+            SELECT day, topic, kind, source,
+                   count(*) AS mentions,
+                   count(*) FILTER (scored) AS scored,
+                   count(*) FILTER (unsupported) AS unsupported,
+                   avg(compound) FILTER (scored) AS avg_compound,
+                   count(*) FILTER (scored AND label = 'positive') AS positive,
+                   count(*) FILTER (scored AND label = 'neutral') AS neutral,
+                   count(*) FILTER (scored AND label = 'negative') AS negative
+            FROM tm GROUP BY day, topic, kind, source
+        )
+        SELECT day, topic, kind, source,
+               CAST(mentions AS BIGINT) AS mentions, CAST(scored AS BIGINT) AS scored,
+               CAST(unsupported AS BIGINT) AS unsupported, CAST(avg_compound AS DOUBLE) AS avg_compound,
+               CAST(positive AS BIGINT) AS positive, CAST(neutral AS BIGINT) AS neutral,
+               CAST(negative AS BIGINT) AS negative,
+               CAST((positive - negative) / nullif(scored, 0) AS DOUBLE) AS net_sentiment
+        FROM agg;
+
+        CREATE OR REPLACE VIEW share_of_voice AS
+        WITH tm AS (SELECT * FROM (
+            SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,
+                   (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
+                   (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
+                   s.label, s.compound,
+                   s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
+                   s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
+            FROM mention_topics t
+            JOIN mentions m ON m.mention_id = t.mention_id
+            LEFT JOIN sentiment s ON s.mention_id = m.mention_id
+            WHERE NOT m.is_own
+        ) WHERE kind IN ('brand', 'competitor')),
+        topics AS (SELECT DISTINCT topic, kind FROM tm),
+        days AS (
+            SELECT CAST(unnest(generate_series(min(day), max(day), INTERVAL 1 DAY)) AS DATE) AS day FROM tm
+        ),
+        periods AS (
+            SELECT 'day' AS grain, day AS period_start, day AS period_end FROM days
+            UNION
+            SELECT 'week', CAST(date_trunc('week', day) AS DATE), CAST(date_trunc('week', day) AS DATE) + 6 FROM days
+        ),
+        tagged AS (
+            SELECT 'day' AS grain, day AS period_start, * FROM tm
+            UNION ALL
+            SELECT 'week', CAST(date_trunc('week', day) AS DATE), * FROM tm
+        ),
+        agg AS (
+            SELECT grain, period_start, topic,
+                   count(*) AS mentions,
+                   count(DISTINCT author_id) FILTER (NOT regexp_full_match(coalesce(author_id, ''), '[^:]*:(unknown|\[deleted\])')) AS authors,
+                   sum(engagement) AS engagement,
+                   (count(*) FILTER (scored AND label = 'positive') - count(*) FILTER (scored AND label = 'negative'))
+                     / nullif(count(*) FILTER (scored), 0) AS net_sentiment
+            FROM tagged GROUP BY grain, period_start, topic
+        ),
+        filled AS (
+            SELECT p.grain, p.period_start, p.period_end, t.topic, t.kind,
+                   CAST(coalesce(a.mentions, 0) AS BIGINT) AS mentions,
+                   CAST(coalesce(a.authors, 0) AS BIGINT) AS authors,
+                   CAST(coalesce(a.engagement, 0) AS BIGINT) AS engagement,
+                   CAST(a.net_sentiment AS DOUBLE) AS net_sentiment
+            FROM periods p CROSS JOIN topics t
+            LEFT JOIN agg a ON a.grain = p.grain AND a.period_start = p.period_start AND a.topic = t.topic
+        )
+        SELECT grain, period_start, period_end, topic, kind, mentions, authors, engagement, net_sentiment,
+               CAST(mentions / nullif(sum(mentions) OVER period, 0) AS DOUBLE) AS share_of_voice,
+               CAST(authors / nullif(sum(authors) OVER period, 0) AS DOUBLE) AS share_of_authors,
+               CAST(engagement / nullif(sum(engagement) OVER period, 0) AS DOUBLE) AS share_of_engagement
+        FROM filled
+        WINDOW period AS (PARTITION BY grain, period_start);
+
+        CREATE OR REPLACE VIEW top_influencers_current AS
+        WITH latest AS (
+            SELECT period_start, period_end FROM influencers
+            WHERE period_kind = 'rolling' AND scope = 'all'
+            ORDER BY period_end DESC, computed_at DESC LIMIT 1
+        )
+        SELECT i.period_start, i.period_end, i.rank, i.author_id,
+               a.handle, a.display_name, a.source, a.followers_count,
+               i.score, i.engagement, i.pagerank, i.reach, i.mentions, i.avg_sentiment, i.is_new, i.computed_at
+        FROM influencers i
+        JOIN latest l ON l.period_start = i.period_start AND l.period_end = i.period_end
+        LEFT JOIN authors a ON a.author_id = i.author_id
+        WHERE i.period_kind = 'rolling' AND i.scope = 'all'
+        ORDER BY i.rank;
+
+        CREATE OR REPLACE VIEW community_overview AS
+        WITH latest AS (SELECT max(period_start) AS last_week FROM communities)
+        SELECT c.period_start, CAST(c.period_start + 6 AS DATE) AS period_end,
+               c.community_id, c.kind, c.source, c.label, c.size, c.mentions,
+               p.mentions AS prev_mentions,
+               CAST(c.mentions - coalesce(p.mentions, 0) AS BIGINT) AS mentions_change,
+               p.community_id IS NULL AS is_new,
+               c.avg_sentiment, c.top_terms, c.computed_at
+        FROM communities c
+        CROSS JOIN latest
+        LEFT JOIN communities p ON p.community_id = c.community_id AND p.period_start = c.period_start - 7
+        WHERE c.period_start > latest.last_week - 56
+        ORDER BY c.period_start DESC, c.mentions DESC, c.community_id;
+        """,
+    ),
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from analytics.metrics import detect_spikes, update_kpis
 from analytics.sentiment import score_pending
 from analytics.topics import TopicRule, rules_from_organization, tag_mentions
 from connectors import REGISTRY
@@ -146,7 +147,8 @@ def mentions_to_batch(mentions: list[Mention]) -> pa.Table:
     )
 
 
-def analyze(store: Store, settings: Settings, retag: bool = False, today: date | None = None) -> AnalyzeReport:
+def analyze(store: Store, settings: Settings, retag: bool = False, today: date | None = None,
+            rebaseline: bool = False) -> AnalyzeReport:
     """Every analysis step, in data-flow order, each timed and reported."""
     started = time.monotonic()
     rules = prepare(store, settings)
@@ -167,6 +169,7 @@ def analyze(store: Store, settings: Settings, retag: bool = False, today: date |
     report.scored, report.distinct_texts = step("sentiment", lambda: _score(store, settings))
     for name, run in analysis_steps():
         step(name, lambda run=run: run(store.conn, settings, today))
+    step("kpis", lambda: update_kpis(store.conn, settings, today, rebaseline=rebaseline))
     report.seconds = round(time.monotonic() - started, 3)
     log.info("analyze: scored %d mentions (%d distinct texts), resolved %d interactions in %.1fs",
              report.scored, report.distinct_texts, report.resolved_interactions, report.seconds)
@@ -175,7 +178,7 @@ def analyze(store: Store, settings: Settings, retag: bool = False, today: date |
 
 def analysis_steps() -> list[tuple[str, Callable[..., Any]]]:
     """The store-only analytics after sentiment, in the order their inputs appear."""
-    return []
+    return [("spikes", detect_spikes)]
 
 
 def _in_transaction(store: Store, work: Callable[[Any], Any]) -> Any:

@@ -1,36 +1,221 @@
-"""`listener demo` runs the real pipeline offline and leaves a queryable store."""
+"""`listener demo` runs the real pipeline offline and leaves a queryable store.
+
+RSS comes from a local server through the RSS connector; X and Reddit are
+recorded exchanges (listener/demo_data/recordings/) replayed by vcrpy to the
+real tweepy and praw clients inside the real connectors.
+"""
 from __future__ import annotations
 
+import base64
+import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
-from conftest import run_cli, table_rows
+import duckdb
+import pytest
+import requests
+
+from conftest import ROOT, run_cli, table_rows
+from listener import demo
+
+REAL_LOOKING = {"X_BEARER_TOKEN": "AAAA-users-real-x-token", "REDDIT_CLIENT_ID": "users-real-reddit-id",
+                "REDDIT_CLIENT_SECRET": "users-real-reddit-secret"}
+VOLATILE = {"collected_at", "updated_at", "run_id", "scored_at", "started_at", "finished_at", "applied_at",
+            "computed_at", "recorded_at", "alerts.created_at"}
 
 
-def test_demo_builds_a_store_and_prints_a_summary(tmp_path: Path):
-    result = run_cli("demo", "--out", str(tmp_path), "--json")
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """`listener demo --json` in a real process, with the user's own credentials and store in the environment."""
+    out = tmp_path_factory.mktemp("demo-cli")
+    elsewhere = out / "users-own-store.duckdb"
+    result = run_cli("demo", "--out", str(out), "--json", env={**REAL_LOOKING, "LISTENER_STORE": str(elsewhere)})
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    db = tmp_path / "listener.duckdb"
+    assert not elsewhere.exists()  # LISTENER_STORE does not redirect the demo into the user's store
+    for secret in REAL_LOOKING.values():
+        assert secret not in result.stdout + result.stderr
+    return json.loads(result.stdout), out / "listener.duckdb"
+
+
+@pytest.fixture(scope="module")
+def inprocess_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, str | None]], dict, dict]:
+    """run_demo() in this process, recording every request the clients send (before vcrpy answers it)."""
+    out = tmp_path_factory.mktemp("demo-inprocess")
+    sent: list[tuple[str, str | None]] = []
+    real_send = requests.Session.send
+
+    def spy(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        sent.append((request.url or "", request.headers.get("Authorization")))
+        return real_send(self, request, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in REAL_LOOKING.items():
+            mp.setenv(name, value)
+        mp.setattr(requests.Session, "send", spy)
+        before = dict(os.environ)
+        summary, _ = demo.run_demo(out)
+        after = dict(os.environ)
+    return out / "listener.duckdb", sent, summary, {"before": before, "after": after}
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    return table_rows(db, sql)
+
+
+def test_demo_builds_a_store_and_prints_a_summary(cli_run):
+    summary, db = cli_run
     assert summary["database"] == str(db)
-    assert summary["mentions_per_source"]["rss"] >= 150
+    assert summary["failed_sources"] == []
+    per_source = summary["mentions_per_source"]
+    assert per_source["rss"] >= 150 and 120 <= per_source["x"] <= 160 and 80 <= per_source["reddit"] <= 120
     topics = {t["topic"]: t["mentions"] for t in summary["mentions_per_topic"]}
     assert topics["Acme"] > topics["Globex"] > topics["Initech"] > 0
     assert set(summary["sentiment"]) == {"positive", "neutral", "negative"}
     assert any("ill-formed feed" in w for w in summary["warnings"])  # the broken sample feed is kept
+    assert not any(w.startswith("demo:") for w in summary["warnings"])  # every recorded exchange was asked for
     assert summary["most_active_authors"][0]["own"] is True
-    # Every mention is scored; the Atom xml:lang entries keep their language.
-    assert table_rows(db, "SELECT count(*) FROM mentions m ANTI JOIN sentiment s USING (mention_id)") == [(0,)]
-    langs = {r[0] for r in table_rows(db, "SELECT DISTINCT lang FROM mentions WHERE lang IS NOT NULL")}
-    assert {"en", "fr"} <= langs
-    # "Acme anvil" cartoons are excluded from the brand.
-    anvil = table_rows(db, "SELECT count(*) FROM mentions m JOIN mention_topics t USING (mention_id) "
-                           "WHERE t.topic = 'Acme' AND lower(m.text) LIKE '%acme anvil%' "
-                           "AND NOT regexp_matches(replace(lower(m.text), 'acme anvil', ''), '\\bacme\\b')")
+    assert rows(db, "SELECT source, status, error FROM runs ORDER BY started_at") == [
+        ("rss", "warning", None), ("x", "ok", None), ("reddit", "ok", None)]
+    # Every mention is scored; the Atom xml:lang entries keep their language, and so do tweets.
+    assert rows(db, "SELECT count(*) FROM mentions m ANTI JOIN sentiment s USING (mention_id)") == [(0,)]
+    langs = {(r[0], r[1]) for r in rows(db, "SELECT DISTINCT source, lang FROM mentions WHERE lang IS NOT NULL")}
+    assert {("rss", "en"), ("rss", "fr"), ("x", "es"), ("x", "fr")} <= langs
+    # "Acme anvil" cartoons are excluded from the brand, whichever source they come from.
+    anvil = rows(db, "SELECT count(*) FROM mentions m JOIN mention_topics t USING (mention_id) "
+                     "WHERE t.topic = 'Acme' AND lower(coalesce(m.title, '') || ' ' || m.text) LIKE '%acme anvil%' "
+                     "AND NOT regexp_matches(replace(lower(coalesce(m.title, '') || ' ' || m.text), 'acme anvil', ''), "
+                     "'\\bacme\\b')")
     assert anvil == [(0,)]
+    assert rows(db, "SELECT count(*) FROM mentions WHERE source = 'reddit' AND lower(title) LIKE '%acme anvil%'") == [(1,)]
 
 
 def test_demo_human_output_explains_how_to_query(tmp_path: Path):
     result = run_cli("demo", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "Mentions per topic:" in result.stdout and "Open it: duckdb" in result.stdout
+    for source in ("rss", "x", "reddit"):
+        assert f"\n  {source} " in result.stdout
+    assert "Playing response" not in result.stderr  # vcrpy's per-request log stays quiet
+
+
+def test_own_accounts_are_marked_on_x_and_reddit(cli_run):
+    _, db = cli_run
+    own = dict(rows(db, "SELECT m.source, count(*) FROM mentions m JOIN authors a USING (author_id) "
+                        "WHERE m.is_own GROUP BY 1"))
+    assert own["x"] >= 40 and own["reddit"] >= 15 and own["rss"] >= 15
+    assert rows(db, "SELECT a.handle, m.is_own, count(*) FROM mentions m JOIN authors a USING (author_id) "
+                    "WHERE m.source IN ('x', 'reddit') AND (m.is_own OR a.handle IN ('acme', 'acme_official')) "
+                    "GROUP BY ALL ORDER BY 1") == [("acme", True, own["x"]), ("acme_official", True, own["reddit"])]
+    assert rows(db, "SELECT source, handle FROM authors WHERE is_own AND source <> 'rss' ORDER BY 1") == [
+        ("reddit", "acme_official"), ("x", "acme")]
+
+
+def test_interactions_of_every_kind(cli_run):
+    _, db = cli_run
+    kinds = rows(db, "SELECT source, kind, count(*), count(*) FILTER (to_author_id IS NULL) FROM interactions "
+                     "WHERE source <> 'rss' GROUP BY ALL ORDER BY ALL")
+    counts = {(s, k): n for s, k, n, _ in kinds}
+    assert {("x", "reply"), ("x", "mention"), ("x", "repost"), ("x", "quote"),
+            ("reddit", "comment"), ("reddit", "mention")} <= set(counts)
+    assert counts[("x", "reply")] >= 30 and counts[("x", "repost")] >= 10 and counts[("reddit", "comment")] >= 40
+    assert all(unresolved == 0 for *_, unresolved in kinds)  # every target of the sample is in it
+    acme = rows(db, "SELECT author_id FROM authors WHERE source = 'x' AND handle = 'acme'")[0][0]
+    # Acme answers customers, quotes and reposts them; customers repost and quote Acme.
+    edges = dict(rows(db, f"SELECT kind || CASE WHEN from_author_id = '{acme}' THEN ' by acme' ELSE ' to acme' END, "
+                          f"count(*) FROM interactions WHERE source = 'x' AND '{acme}' IN (from_author_id, to_author_id) "
+                          "AND from_author_id <> to_author_id GROUP BY 1"))
+    assert edges["reply by acme"] >= 25 and edges["reply to acme"] >= 5
+    assert edges["quote by acme"] >= 2 and edges["repost by acme"] >= 1
+    assert edges["repost to acme"] >= 8 and edges["quote to acme"] >= 3 and edges["mention to acme"] >= 50
+
+
+def test_threads_comment_trees_and_authors(cli_run):
+    _, db = cli_run
+    # Multi-turn X conversations between @acme and one customer share a conversation id.
+    threads = rows(db, "SELECT thread_id FROM mentions WHERE source = 'x' GROUP BY 1 "
+                       "HAVING count(*) >= 4 AND bool_or(is_own) AND bool_or(NOT is_own)")
+    assert len(threads) >= 3
+    # Reddit comment trees: replies to comments, every thread's submission collected, deleted authors kept.
+    assert rows(db, "SELECT count(*) FROM mentions WHERE source = 'reddit' AND parent_id LIKE 'reddit:t1_%'")[0][0] >= 10
+    assert rows(db, "SELECT count(*) FROM mentions WHERE source = 'reddit' AND native_id LIKE 't1_%' "
+                    "AND thread_id NOT IN (SELECT mention_id FROM mentions)") == [(0,)]
+    assert rows(db, "SELECT count(*) FROM mentions WHERE author_id = 'reddit:[deleted]'")[0][0] >= 3
+    assert {r[0] for r in rows(db, "SELECT DISTINCT community FROM mentions WHERE source = 'reddit'")} >= {
+        "r/espresso", "r/Coffee", "r/ColdBrew"}
+    # A few big accounts among the people talking about Acme.
+    assert rows(db, "SELECT count(*) FROM authors WHERE source = 'x' AND followers_count >= 100000")[0][0] >= 3
+
+
+def test_streams_finished_their_pagination(cli_run):
+    _, db = cli_run
+    cursors = dict(rows(db, "SELECT source || ' ' || key, value FROM cursors WHERE source <> 'rss'"))
+    assert len(cursors) == 6 + 9  # x: 3 searches, handle, mentions, posts; reddit: 3 searches, 2 x 2 subreddits, 2 own
+    for key, value in cursors.items():
+        if key == "x user:acme":
+            assert value.isdigit()
+        elif key.startswith("x "):
+            assert list(json.loads(value)) == ["since_id"], key  # every page down to the end was stored
+        else:
+            assert set(json.loads(value)) == {"created_utc", "name"}, key
+    assert rows(db, "SELECT fetched > inserted, updated > 0 FROM runs WHERE source IN ('x', 'reddit')") == [
+        (True, True), (True, True)]  # streams overlap (a search also finds a mention): upserts, not duplicates
+
+
+def test_the_story_shows_in_weekly_sentiment(cli_run):
+    _, db = cli_run
+    weekly = dict(rows(db, "SELECT date_trunc('week', created_at)::DATE::VARCHAR, avg(compound) FROM mentions "
+                           "JOIN sentiment USING (mention_id) WHERE source IN ('x', 'reddit') GROUP BY 1"))
+    assert min(weekly, key=weekly.get) == "2026-11-09"  # the burnt cold brew and the recall
+    assert weekly["2026-11-09"] < 0 < 0.2 < weekly["2026-10-19"]  # the Caldera launch
+    assert min(weekly) == "2026-09-28" and max(weekly) == "2026-11-16"
+
+
+def test_placeholder_credentials_only_and_the_environment_is_restored(inprocess_run):
+    db, sent, summary, env = inprocess_run
+    assert summary["failed_sources"] == [] and summary["mentions_per_source"]["x"] > 0
+    assert env["after"] == env["before"]
+    hosts = {r.split("/")[2] for r, _ in sent}
+    assert hosts == {"127.0.0.1:28471", "api.twitter.com", "www.reddit.com", "oauth.reddit.com"}
+    auth = " ".join(_readable(a) for _, a in sent if a)
+    assert f"Bearer {demo.DEMO_CREDENTIALS['X_BEARER_TOKEN']}" in auth
+    assert f"Basic {demo.DEMO_CREDENTIALS['REDDIT_CLIENT_ID']}:{demo.DEMO_CREDENTIALS['REDDIT_CLIENT_SECRET']}" in auth
+    assert not any(secret in auth for secret in REAL_LOOKING.values())
+
+
+def _readable(authorization: str) -> str:
+    scheme, _, value = authorization.partition(" ")
+    return f"Basic {base64.b64decode(value).decode()}" if scheme == "Basic" else authorization
+
+
+def test_two_runs_are_identical(cli_run, inprocess_run):
+    first, second = cli_run[1], inprocess_run[0]
+    assert _contents(first) == _contents(second)
+
+
+def _contents(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table, without the columns that say when something happened or which run did it."""
+    with duckdb.connect(str(db), read_only=True) as conn:
+        tables = [t for (t,) in conn.execute("SELECT table_name FROM information_schema.tables "
+                                             "WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+        out = {}
+        for table in tables:
+            columns = [c for (c,) in conn.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                                  "table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+                       if c not in VOLATILE and f"{table}.{c}" not in VOLATILE]
+            out[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL").fetchall()
+    assert out["mentions"]
+    return out
+
+
+def test_recordings_are_what_the_story_script_writes(monkeypatch):
+    script = ROOT / "listener" / "demo_data" / "make_recordings.py"
+    spec = importlib.util.spec_from_file_location("make_recordings", script)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    for name, text in module.build().items():
+        assert (script.parent / "recordings" / name).read_text(encoding="utf-8") == text, (
+            f"recordings/{name} is stale: run {script.relative_to(ROOT)}")
