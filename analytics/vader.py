@@ -47,8 +47,10 @@ point is identical output):
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.resources
+import json
 import math
 import multiprocessing
 import os
@@ -56,8 +58,9 @@ import re
 import string
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from itertools import compress
 
 # Rule constants come from the installed package so we follow its version.
@@ -74,6 +77,8 @@ __all__ = [
     "SCORER_VERSION",
     "PARALLEL_MIN_TEXTS",
     "FastVader",
+    "normalise_overrides",
+    "overrides_hash",
     "score_texts",
     "label_for",
 ]
@@ -90,6 +95,31 @@ _PUNCT = string.punctuation
 _NEGATE = frozenset(NEGATE)
 
 ScoreTuple = tuple[float, float, float, float]
+# Domain overrides of lexicon valences, normalised: sorted (lower-cased word, valence) pairs.
+Overrides = tuple[tuple[str, float], ...]
+
+
+def normalise_overrides(lexicon: Mapping[str, float] | None) -> Overrides:
+    """Lower-case single words, sorted; VADER looks tokens up lower-cased.
+
+    Multi-word entries are refused: VADER's lexicon is matched one token at a
+    time, so "not bad" could never be found.
+    """
+    pairs: dict[str, float] = {}
+    for word, valence in (lexicon or {}).items():
+        key = word.strip().lower()
+        if not key or any(ch.isspace() for ch in key):
+            raise ValueError(f"lexicon override {word!r}: only single words are supported")
+        value = float(valence)
+        if not math.isfinite(value) or not -4.0 <= value <= 4.0:
+            raise ValueError(f"lexicon override {word!r}: valence must be between -4 and 4, got {valence!r}")
+        pairs[key] = value
+    return tuple(sorted(pairs.items()))
+
+
+def overrides_hash(overrides: Overrides) -> str:
+    """8 hex chars identifying a set of overrides (recorded in the scorer name)."""
+    return hashlib.sha256(json.dumps(list(overrides)).encode("utf-8")).hexdigest()[:8]
 
 
 def _read_package_text(name: str) -> str:
@@ -432,12 +462,18 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
 
 
 class FastVader:
-    """Drop-in, bit-identical replacement for VADER's polarity_scores."""
+    """Drop-in, bit-identical replacement for VADER's polarity_scores.
+
+    ``overrides`` (word -> valence) replace or add single-word lexicon entries,
+    exactly as if they had been written into vader_lexicon.txt; without them
+    the output is VADER's.
+    """
 
     __slots__ = ("lexicon", "emojis", "_score")
 
-    def __init__(self) -> None:
+    def __init__(self, overrides: Mapping[str, float] | None = None) -> None:
         self.lexicon: dict[str, float] = _load_lexicon()
+        self.lexicon.update(normalise_overrides(overrides))
         self.emojis: dict[str, str] = _load_emojis()
         self._score: Callable[[str], ScoreTuple] = _make_scorer(self.lexicon, self.emojis)
 
@@ -451,25 +487,26 @@ class FastVader:
         return {"neg": neg, "neu": neu, "pos": pos, "compound": compound}
 
 
-# One analyzer per process, created lazily; fork children inherit the parent's.
-_ANALYZER: FastVader | None = None
+# One analyzer per set of overrides and process, created lazily; fork children
+# inherit the parent's.
+_ANALYZERS: dict[Overrides, FastVader] = {}
 _ANALYZER_LOCK = threading.Lock()
 
 
-def _get_analyzer() -> FastVader:
-    global _ANALYZER
-    analyzer = _ANALYZER
+def _get_analyzer(overrides: Overrides = ()) -> FastVader:
+    analyzer = _ANALYZERS.get(overrides)
     if analyzer is None:
         with _ANALYZER_LOCK:
-            analyzer = _ANALYZER
+            analyzer = _ANALYZERS.get(overrides)
             if analyzer is None:
-                analyzer = _ANALYZER = FastVader()
+                analyzer = _ANALYZERS[overrides] = FastVader(dict(overrides))
     return analyzer
 
 
-def _score_chunk(texts: Sequence[str]) -> list[ScoreTuple]:
-    # Top-level so it pickles for the process pool.
-    score = _get_analyzer()._score
+def _score_chunk(texts: Sequence[str], overrides: Overrides = ()) -> list[ScoreTuple]:
+    # Top-level so it pickles for the process pool; the overrides travel with
+    # each chunk (a spawned worker builds its own analyzer from them).
+    score = _get_analyzer(overrides)._score
     return [score(t) for t in texts]
 
 
@@ -482,34 +519,39 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 
 
 def score_texts(
-    texts: Sequence[str], workers: int | None = None, chunk_size: int = 2000
+    texts: Sequence[str],
+    workers: int | None = None,
+    chunk_size: int = 2000,
+    lexicon: Mapping[str, float] | None = None,
 ) -> list[ScoreTuple]:
     """Score texts, returning (compound, pos, neu, neg) per text, in order.
 
     Batches larger than PARALLEL_MIN_TEXTS use a process pool of ``workers``
     processes (default os.cpu_count()); smaller ones, or workers <= 1, run
     in-process, where a pool would only add start-up and pickling cost.
+    ``lexicon`` holds domain overrides (see FastVader); empty means plain VADER.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
+    overrides = normalise_overrides(lexicon)
     n = len(texts)
     if workers is None:
         workers = os.cpu_count() or 1
     if workers <= 1 or n <= PARALLEL_MIN_TEXTS:
-        return _score_chunk(texts)
+        return _score_chunk(texts, overrides)
 
     chunks = [list(texts[i : i + chunk_size]) for i in range(0, n, chunk_size)]
     workers = min(workers, len(chunks))
     if workers <= 1:  # one giant chunk: nothing to parallelise
-        return _score_chunk(chunks[0])
+        return _score_chunk(chunks[0], overrides)
     # Load the lexicon before forking so every worker inherits it.
-    _get_analyzer()
+    _get_analyzer(overrides)
     out: list[ScoreTuple] = []
     # ProcessPoolExecutor (unlike multiprocessing.Pool) raises BrokenProcessPool
     # if a worker dies instead of hanging; shutdown() joins every worker.
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
     try:
-        for part in executor.map(_score_chunk, chunks):
+        for part in executor.map(partial(_score_chunk, overrides=overrides), chunks):
             out.extend(part)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -117,21 +119,25 @@ def _collect_lines(report: pipeline.CollectReport) -> list[str]:
 
 @cli.command()
 @click.option("--retag", is_flag=True, help="Re-apply topic terms to all mentions (after changing terms).")
+@click.option("--rebaseline", is_flag=True,
+              help="Re-measure the KPI baseline over the configured [analytics] baseline period.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @click.pass_obj
-def analyze(obj: Context, retag: bool, as_json: bool) -> None:
-    """Score sentiment and refresh derived data for what is new.
+def analyze(obj: Context, retag: bool, rebaseline: bool, as_json: bool) -> None:
+    """Refresh every analysis for what is new: languages, sentiment,
+    influencers, communities, conversation shapes, spikes and KPIs.
 
     \b
     Example:
-      listener analyze --retag
+      listener analyze --retag    # after changing brand or competitor terms
     """
     settings = obj.settings()
     with open_store(settings.store_path) as store:
-        report = pipeline.analyze(store, settings, retag=retag)
+        report = pipeline.analyze(store, settings, retag=retag, rebaseline=rebaseline)
     _emit(vars(report), as_json, [
         f"scored {report.scored} mentions ({report.distinct_texts} distinct texts), "
-        f"resolved {report.resolved_interactions} interactions in {report.seconds:.1f}s"])
+        f"resolved {report.resolved_interactions} interactions in {report.seconds:.1f}s",
+        "steps: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.steps.items())])
 
 
 @cli.command()
@@ -193,24 +199,136 @@ def import_(obj: Context, file: Path, fmt: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output file (.jsonl or .csv).")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Default: from the extension.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file: all mentions (.jsonl or .csv), or with --table the table (.parquet or .csv).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]),
+              help="Default: from the extension. Mentions: jsonl|csv; --table: parquet|csv.")
+@click.option("--table", "table", metavar="NAME",
+              help="Write this store table or view (e.g. sentiment, influencers) to --out via DuckDB COPY.")
+@click.option("--graph", "graph", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.gexf",
+              help="Write the author interaction graph as GEXF 1.3 (Gephi, networkx, igraph).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="--graph: only interactions on or after this day (UTC), e.g. 2026-11-01.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="--graph: only interactions up to and including this day (UTC), e.g. 2026-11-30.")
 @click.pass_obj
-def export(obj: Context, out: Path, fmt: str | None) -> None:
-    """Write all mentions in the canonical mention format (what `import` reads).
+def export(obj: Context, out: Path | None, fmt: str | None, table: str | None, graph: Path | None,
+           since: datetime | None, until: datetime | None) -> None:
+    """Write mentions (canonical format), one store table, or the interaction graph.
+
+    Exit 2 for an unknown table or a bad combination of options.
+
+    \b
+    Examples:
+      listener export --out mentions.jsonl                  # all mentions, what `import` reads
+      listener export --out mentions.csv --format csv       # same, flat CSV
+      listener export --table sentiment --out sentiment.parquet
+      listener export --table influencers --out influencers.csv
+      listener export --table mentions --out m.data --format parquet
+      listener export --graph week.gexf --since 2026-11-23 --until 2026-11-29
+    """
+    from listener import exporter
+
+    if graph and (table or out):
+        raise click.UsageError("--graph writes its own file; use it without --out/--table")
+    if not graph and not out:
+        raise click.UsageError("give --out FILE (mentions or --table), or --graph FILE.gexf")
+    if (since or until) and not graph:
+        raise click.UsageError("--since/--until only apply to --graph")
+    settings = obj.settings()
+    with open_store(settings.store_path) as store:
+        if graph:
+            end = until + timedelta(days=1) if until else None
+            nodes, edges = exporter.export_graph(store.conn, graph, _utc(since), _utc(end))
+            click.echo(f"{graph}: {nodes} authors, {edges} edges")
+        elif table:
+            try:
+                kind = exporter.table_format(out, fmt)
+            except ValueError as exc:
+                raise click.UsageError(str(exc)) from None
+            if kind not in ("parquet", "csv"):
+                raise click.UsageError("--table writes parquet or csv")
+            try:
+                count = exporter.export_table(store.conn, table, out, kind)
+            except KeyError:
+                known = ", ".join(exporter.store_relations(store.conn))
+                raise click.BadParameter(f"unknown table {table!r}; tables and views: {known}",
+                                         param_hint="--table") from None
+            click.echo(f"{out}: {count} rows of {table} ({kind})")
+        else:
+            from listener.importer import detect_format
+
+            if fmt == "parquet":
+                raise click.UsageError("mentions are written as jsonl or csv; use --table mentions for parquet")
+            count = exporter.export_mentions(store.conn, out, detect_format(out, fmt))
+            click.echo(f"{out}: {count} mentions")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value else None
+
+
+@cli.group()
+def sentiment() -> None:
+    """Check how far to trust the sentiment scores.
 
     \b
     Example:
-      listener export --out mentions.jsonl
+      listener sentiment evaluate my_labelled_posts.csv
     """
-    from listener.exporter import export_mentions
-    from listener.importer import detect_format
 
-    settings = obj.settings()
-    with open_store(settings.store_path) as store:
-        count = export_mentions(store.conn, out, detect_format(out, fmt))
-    click.echo(f"{out}: {count} mentions")
+
+@sentiment.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--text-column", metavar="C", help="Column with the text (default: text, sentence, content, ...).")
+@click.option("--label-column", metavar="L",
+              help="Column with the label: positive/neutral/negative (pos/neu/neg, 1/0/-1) or a numeric "
+                   "rating on any scale (default: label, rating, sentiment, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.pass_obj
+def evaluate(obj: Context, file: Path, text_column: str | None, label_column: str | None, as_json: bool) -> None:
+    """Score your own labelled sample and compare with your labels.
+
+    FILE is CSV or TSV with a header (told by extension, else sniffed), or a
+    headerless id<TAB>rating<TAB>text file like VADER's published ground truth.
+    Prints Pearson r (numeric ratings), accuracy, macro-F1 and the confusion
+    matrix, using the scorer `analyze` uses (with [analytics] lexicon when a
+    config is found). Bad rows are reported with their line numbers. Exit 1
+    if no row is usable, 2 for a missing file or column. See docs/sentiment.md.
+
+    \b
+    Examples:
+      listener sentiment evaluate sample.csv --text-column body --label-column stars
+      listener sentiment evaluate ../shared/data/sentiment/movieReviewSnippets_GroundTruth.txt --json
+    """
+    from analytics.evaluate import SampleError, evaluate as run_evaluation, read_sample, report_lines
+    from analytics.sentiment import scorer_label
+
+    lexicon = _lexicon_if_configured(obj)
+    try:
+        sample = read_sample(file, text_column, label_column)
+    except SampleError as exc:
+        click.echo(f"listener: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    result = run_evaluation(sample, lexicon)
+    result = {"file": str(file), "layout": sample.layout, "text_column": sample.text_column,
+              "label_column": sample.label_column, "scorer": scorer_label(lexicon), **result,
+              "errors": [{"line": n, "error": why} for n, why in sample.errors]}
+    lines = [f"{file}: line {n}: {why}" for n, why in sample.errors[:50]]
+    if len(sample.errors) > 50:
+        lines.append(f"... and {len(sample.errors) - 50} more rejected rows (use --json for all)")
+    lines.append(f"{file}: scorer {result['scorer']}")
+    lines += report_lines(result)
+    _emit(result, as_json, lines)
+    sys.exit(EXIT_OK if result["rows"] else EXIT_SOURCE_FAILED)
+
+
+def _lexicon_if_configured(obj: Context) -> dict[str, float]:
+    """The config's lexicon overrides when a config exists; evaluate also works without one."""
+    path = resolve_config_path(obj.config)
+    if not path.is_file() and not obj.config and not os.environ.get("LISTENER_CONFIG"):
+        return {}
+    return dict(obj.settings().analytics.lexicon)
 
 
 @cli.command()

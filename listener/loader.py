@@ -211,7 +211,14 @@ def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         """
         UPDATE mentions SET
             url = b.url, author_id = b.author_id, title = b.title, text = b.text,
-            lang = coalesce(b.lang, mentions.lang), updated_at = now(),
+            -- A language the source gives wins; a detected one is dropped when the text
+            -- changes, so the detector looks at the new text.
+            lang = CASE WHEN b.lang IS NOT NULL THEN b.lang
+                        WHEN mentions.lang_detected AND mentions.text IS DISTINCT FROM b.text THEN NULL
+                        ELSE mentions.lang END,
+            lang_detected = CASE WHEN b.lang IS NOT NULL OR mentions.text IS DISTINCT FROM b.text THEN false
+                                 ELSE mentions.lang_detected END,
+            updated_at = now(),
             parent_id = b.parent_id, thread_id = b.thread_id, community = b.community,
             like_count = b.like_count, repost_count = b.repost_count,
             reply_count = b.reply_count, quote_count = b.quote_count, score = b.score,
@@ -332,12 +339,25 @@ def _replace_interactions(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def resolve_pending_interactions(conn: duckdb.DuckDBPyConnection) -> int:
-    """Fill to_author_id for replies/reposts whose target post arrived after them."""
-    row = conn.execute(
+    """Fill to_author_id for replies/reposts whose target post arrived after them.
+
+    The mentions whose edges change are marked updated, so the weekly graph
+    analytics recompute their weeks.
+    """
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE resolvable AS
+        SELECT DISTINCT i.mention_id FROM interactions i JOIN mentions m ON m.mention_id = i.target_mention_id
+        WHERE i.to_author_id IS NULL
+        """
+    )
+    resolved = conn.execute(
         """
         UPDATE interactions SET to_author_id = m.author_id
         FROM mentions m
         WHERE interactions.to_author_id IS NULL AND m.mention_id = interactions.target_mention_id
         """
-    ).fetchone()
-    return int(row[0]) if row else 0
+    ).fetchall()[0][0]
+    conn.execute("UPDATE mentions SET updated_at = now() WHERE mention_id IN (SELECT mention_id FROM resolvable)")
+    conn.execute("DROP TABLE resolvable")
+    return int(resolved)

@@ -191,7 +191,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "analyst_views",
         # Pasted from analytics/views.py when this migration shipped; a later
         # change to a view is a new migration, never an edit of this one.
-        """
+        r"""
         CREATE OR REPLACE VIEW daily_sentiment AS
         WITH tm AS (
             SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,

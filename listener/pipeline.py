@@ -19,7 +19,9 @@ from typing import Any
 import pyarrow as pa
 
 from analytics.metrics import detect_spikes, update_kpis
-from analytics.sentiment import score_pending
+from analytics import communities, influencers, shapes
+from analytics.language import detect_missing
+from analytics.sentiment import mark_supported, score_pending
 from analytics.topics import TopicRule, rules_from_organization, tag_mentions
 from connectors import REGISTRY
 from connectors.base import Connector
@@ -162,11 +164,14 @@ def analyze(store: Store, settings: Settings, retag: bool = False, today: date |
         log.info("analyze: %s done in %.1fs", name, report.steps[name])
         return result
 
-    if retag:
-        step("topics", lambda: _in_transaction(store, lambda conn: tag_mentions(conn, rules)))
+    if retag:  # every week's topics may change: the weekly analytics start over
+        step("topics", lambda: _in_transaction(store, lambda conn: _retag(conn, rules)))
     report.resolved_interactions = step(
         "interactions", lambda: _in_transaction(store, resolve_pending_interactions))
+    if settings.analytics.detect_language:
+        step("language", lambda: detect_missing(store.conn, settings))
     report.scored, report.distinct_texts = step("sentiment", lambda: _score(store, settings))
+    step("supported", lambda: mark_supported(store.conn))
     for name, run in analysis_steps():
         step(name, lambda run=run: run(store.conn, settings, today))
     step("kpis", lambda: update_kpis(store.conn, settings, today, rebaseline=rebaseline))
@@ -178,7 +183,19 @@ def analyze(store: Store, settings: Settings, retag: bool = False, today: date |
 
 def analysis_steps() -> list[tuple[str, Callable[..., Any]]]:
     """The store-only analytics after sentiment, in the order their inputs appear."""
-    return [("spikes", detect_spikes)]
+    return [
+        ("influencers", influencers.run),
+        ("communities", communities.run),
+        ("shapes", shapes.run),
+        ("spikes", detect_spikes),
+    ]
+
+
+def _retag(conn: Any, rules: list[TopicRule]) -> int:
+    tagged = tag_mentions(conn, rules)
+    for table in ("influencers", "communities", "community_members", "conversation_shapes"):
+        conn.execute(f"DELETE FROM {table}")
+    return tagged
 
 
 def _in_transaction(store: Store, work: Callable[[Any], Any]) -> Any:
@@ -189,7 +206,8 @@ def _in_transaction(store: Store, work: Callable[[Any], Any]) -> Any:
 def _score(store: Store, settings: Settings) -> tuple[int, int]:
     workers = settings.analytics.sentiment_workers or None
     with task("sentiment") as progress:
-        return score_pending(store.conn, workers=workers, on_chunk=lambda n: progress.advance(n))
+        return score_pending(store.conn, workers=workers, on_chunk=lambda n: progress.advance(n),
+                             lexicon=settings.analytics.lexicon)
 
 
 def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], run_id: str) -> LoadResult:

@@ -150,6 +150,15 @@ class Analytics(_Strict):
         "share_of_voice", "net_sentiment", "engaged_authors", "response_rate"]
     baseline: Baseline | None = None  # default: the first 28 days with data, recorded once
     lexicon: dict[str, Annotated[float, Field(ge=-4, le=4)]] = {}  # domain overrides of VADER's lexicon
+    detect_language: bool = True  # fill mentions.lang where the source gave none (lingua; ~10k texts/s)
+
+    @field_validator("lexicon")
+    @classmethod
+    def _single_words(cls, lexicon: dict[str, float]) -> dict[str, float]:
+        for word in lexicon:
+            if not word.strip() or any(ch.isspace() for ch in word.strip()):
+                raise ValueError(f"lexicon overrides are single words; {word!r} is not")
+        return lexicon
 
 
 class Settings(_Strict):

@@ -1,0 +1,156 @@
+"""Benchmark: network analytics (influencers, communities, shapes) on 1M mentions.
+
+    python bench/bench_analyze.py                 # 1,000,000 mentions, 200,000 authors, 8 weeks
+    python bench/bench_analyze.py --n 200000 --authors 40000 --keep
+
+Generates canonical mentions with a heavy-tailed interaction graph (authors
+post with Zipf activity; replies, reposts and mentions go to Zipf-popular
+targets of the same network, i.e. preferential attachment), loads them with
+the real import path (`listener.pipeline.load_batches`), runs
+`listener.pipeline.analyze` (sentiment etc.), then each analytics step, and
+prints seconds per step and peak memory (RSS). A second pass shows the
+incremental cost when nothing changed. Run by hand; not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from analytics import communities, influencers, shapes  # noqa: E402
+from listener import pipeline  # noqa: E402
+from listener.loader import BATCH_SCHEMA  # noqa: E402
+from listener.settings import Settings, settings_from_dict  # noqa: E402
+from listener.store import Store  # noqa: E402
+
+START = datetime(2026, 9, 7, tzinfo=timezone.utc)  # a Monday
+DAYS = 56
+WORDS = ("great awful coffee beans grinder espresso latte price service delivery broken love hate slow fast "
+         "barista roast decaf refund support app update launch review crema milk foam cup morning").split()
+BRANDS = ("acme", "Acme coffee", "globex", "initech", "acme", "cold brew")
+STEPS = {"influencers": influencers.run, "communities": communities.run, "shapes": shapes.run}
+
+
+def zipf_index(rng: np.random.Generator, size: int, n: int, a: float = 1.6) -> np.ndarray:
+    """Heavy-tailed picks in 0..n-1 (rank 0 the most popular)."""
+    return (rng.zipf(a, size) - 1) % n
+
+
+def sentences(rng: np.random.Generator, count: int = 20_000) -> list[str]:
+    out = []
+    for i in range(count):
+        words = " ".join(rng.choice(WORDS, 5))
+        tag = f" #{WORDS[i % len(WORDS)]}{i % 7}" if i % 3 == 0 else ""
+        out.append(f"{BRANDS[i % len(BRANDS)]} {words}{tag}")
+    return out
+
+
+def batches(n: int, n_authors: int, seed: int = 7, size: int = 100_000) -> Iterator[pa.Table]:
+    rng = np.random.default_rng(seed)
+    texts = sentences(rng)
+    popularity = rng.permutation(n_authors)  # who is popular is unrelated to the author number
+    followers = (rng.pareto(1.2, n_authors) * 50).astype(np.int64)
+    for lo in range(0, n, size):
+        k = min(size, n - lo)
+        # half the posts from Zipf-active authors, half from anyone: a long tail that covers most authors
+        authors = np.where(rng.random(k) < 0.5, popularity[zipf_index(rng, k, n_authors, 1.3)],
+                           rng.integers(0, n_authors, k))
+        # same residue mod 10 keeps a target on the author's network (x or reddit)
+        targets = (popularity[zipf_index(rng, k, n_authors // 10, 1.5)] // 10 * 10 + authors % 10) % n_authors
+        kind = rng.random(k)
+        seconds = rng.integers(0, DAYS * 86400, k)
+        text_ix = zipf_index(rng, k, len(texts), 1.2)
+        likes = (rng.pareto(1.5, k) * 2).astype(np.int64)
+        docs = [_doc(lo + i, int(authors[i]), int(targets[i]), float(kind[i]), int(seconds[i]),
+                     texts[text_ix[i]], int(followers[authors[i]]), int(likes[i])) for i in range(k)]
+        table = pa.table({"line_no": np.arange(lo + 1, lo + k + 1), "doc": docs}, schema=BATCH_SCHEMA)
+        yield pa.Table.from_batches(table.to_batches(max_chunksize=16_384), schema=BATCH_SCHEMA)
+
+
+def _doc(i: int, author: int, target: int, kind: float, seconds: int, text: str, followers: int, likes: int) -> str:
+    source = "x" if author % 10 < 7 else "reddit"
+    doc: dict = {
+        "source": source, "id": f"m{i}", "created_at": (START + timedelta(seconds=seconds)).isoformat(),
+        "text": text, "lang": "en", "author": {"id": f"a{author}", "handle": f"user{author}", "followers": followers},
+        "metrics": {"likes": likes, "reposts": likes // 4, "replies": likes // 3, "quotes": 0,
+                    "score": likes if source == "reddit" else None},
+    }
+    if source == "reddit":
+        doc["community"] = f"r/sub{(author * 7919) % 200 if author % 3 else author % 5}"
+    if target != author and kind < 0.35:
+        doc["parent_id"], doc["in_reply_to_author"] = f"p{i}", f"a{target}"
+    elif target != author and kind < 0.50:
+        doc["repost_of"], doc["referenced_authors"] = f"o{i}", {f"o{i}": f"a{target}"}
+    elif target != author and kind < 0.60:
+        doc["mentions"] = [f"user{target}"]
+    return json.dumps(doc)
+
+
+def peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def timed_steps(store: Store, settings: Settings, today: date) -> dict[str, float]:
+    out = {}
+    for name, step in STEPS.items():
+        t0 = time.perf_counter()
+        report = step(store.conn, settings, today=today)
+        out[name] = time.perf_counter() - t0
+        print(f"  {name:12s} {out[name]:6.1f}s  periods {len(report['periods'])}, rows {report['rows']:,}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--authors", type=int, default=200_000)
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="listener-bench-analyze-"))
+    settings = settings_from_dict({"organization": {
+        "name": "Acme", "brand_terms": ["acme", '"acme coffee"'], "tracked_terms": ['"cold brew"'],
+        "competitors": [{"name": "Globex", "terms": ["globex"]}], "own_accounts": {"x": ["user1"]}},
+        "store": {"path": str(work / "bench.duckdb")}})
+    today = (START + timedelta(days=DAYS - 1)).date()
+    with Store(settings.store_path) as store:
+        t0 = time.perf_counter()
+        pipeline.load_batches(store, settings, batches(args.n, args.authors), run_id="bench")
+        counts = store.conn.execute(
+            "SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM authors), "
+            "(SELECT count(*) FROM interactions WHERE to_author_id IS NOT NULL)").fetchall()[0]
+        print(f"generate + load: {time.perf_counter() - t0:.1f}s (mentions {counts[0]:,}, authors {counts[1]:,}, "
+              f"edges {counts[2]:,}); peak {peak_rss_mb():,.0f} MB")
+        t0 = time.perf_counter()
+        report = pipeline.analyze(store, settings)
+        steps = getattr(report, "steps", None) or {}
+        print(f"pipeline.analyze: {time.perf_counter() - t0:.1f}s " + " ".join(f"{k}={v:.1f}s" for k, v in steps.items()))
+        if not set(STEPS) <= set(steps):  # analyze does not run them yet: time them here
+            print("network analytics, first run:")
+            first = timed_steps(store, settings, today)
+            print(f"  total        {sum(first.values()):6.1f}s")
+        print("network analytics, rerun with nothing new (incremental):")
+        again = timed_steps(store, settings, today)
+        print(f"  total        {sum(again.values()):6.1f}s")
+    print(f"peak memory (RSS, max of process and children): {peak_rss_mb():,.0f} MB")
+    print(f"work folder: {work}" + ("" if args.keep else " (deleted)"))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Communities: planted groups are found, karate splits well, ids survive from week to week."""
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import igraph as ig
+
+from analytics import communities
+from listener.store import Store
+from test_influencers import MONDAY, Posts, load, new_store
+
+NEXT_MONDAY = MONDAY + timedelta(days=7)
+
+
+def add_graph(p: Posts, graph: ig.Graph, names: list[str], day: date = MONDAY,
+              words: list[str] | None = None) -> None:
+    """Each edge becomes a reply; every author also posts once (so nobody is unseen)."""
+    for v, name in enumerate(names):
+        word = f" {words[v]} " if words else " "
+        p.post(name, day=day, text=f"acme{word}coffee #beans")
+    for a, b in graph.get_edgelist():
+        word = f" {words[a]}" if words else ""
+        p.post(names[a], day=day, text=f"@{names[b]} acme{word} indeed", reply_to=names[b])
+
+
+def detected(store: Store, week: date) -> dict[str, set[str]]:
+    groups: dict[str, set[str]] = {}
+    for cid, author in store.conn.execute(
+        "SELECT m.community_id, m.author_id FROM community_members m JOIN communities c "
+        "USING (period_start, community_id) WHERE c.kind = 'detected' AND m.period_start = ?", [week]
+    ).fetchall():
+        groups.setdefault(cid, set()).add(author)
+    return groups
+
+
+def membership(groups: dict[str, set[str]], names: list[str], prefix: str = "x:") -> list[int]:
+    index = {f"{prefix}{n}": i for i, n in enumerate(names)}
+    out = list(range(1000, 1000 + len(names)))  # unassigned authors: singletons
+    for k, members in enumerate(sorted(groups.values(), key=sorted)):
+        for author in members:
+            out[index[author]] = k
+    return out
+
+
+def test_planted_blocks_are_recovered_and_labelled(tmp_path: Path):
+    store, settings = new_store(tmp_path)
+    sizes = [30, 25, 25, 20, 20]
+    pref = [[0.35 if i == j else 0.01 for j in range(5)] for i in range(5)]
+    random.seed(5)
+    graph = ig.Graph.SBM(pref, sizes, directed=False)
+    planted = [b for b, size in enumerate(sizes) for _ in range(size)]
+    names = [f"u{v}" for v in range(graph.vcount())]
+    words = [f"topic{b}" for b in planted]
+    p = Posts()
+    add_graph(p, graph, names, words=words)
+    load(store, settings, p.docs)
+    report = communities.run(store.conn, settings)
+    assert report["periods"] == ["week:2026-03-02"]
+    groups = detected(store, MONDAY)
+    nmi = ig.compare_communities(membership(groups, names), planted, method="nmi")
+    assert nmi >= 0.9, nmi
+    for cid, members in groups.items():
+        block = max(range(5), key=lambda b: sum(planted[int(a[3:])] == b for a in members))
+        terms, label, size = store.conn.execute(
+            "SELECT top_terms, label, size FROM communities WHERE community_id = ?", [cid]).fetchone()
+        assert json.loads(terms)[0] == f"topic{block}"
+        assert label.startswith(f"topic{block}") and "@u" in label
+        assert size == len(members)
+    native = store.conn.execute(
+        "SELECT community_id, size FROM communities WHERE kind = 'native'").fetchall()
+    assert native == [("native:x:#beans", graph.vcount())]
+
+
+def test_karate_club_splits_into_a_few_modular_groups(tmp_path: Path):
+    store, settings = new_store(tmp_path)
+    karate = ig.Graph.Famous("Zachary")
+    names = [f"k{v}" for v in range(karate.vcount())]
+    p = Posts()
+    add_graph(p, karate, names)
+    load(store, settings, p.docs)
+    communities.run(store.conn, settings)
+    groups = detected(store, MONDAY)
+    assert 2 <= len(groups) <= 5
+    assert karate.modularity(membership(groups, names)) > 0.35
+
+
+def test_ids_are_stable_across_weeks_and_reruns(tmp_path: Path):
+    store, settings = new_store(tmp_path)
+    blocks = 3
+    random.seed(11)
+    graph = ig.Graph.SBM([[0.6 if i == j else 0.0 for j in range(blocks)] for i in range(blocks)],
+                         [10] * blocks, directed=False)
+    names = [f"a{v}" for v in range(graph.vcount())]
+    p = Posts()
+    add_graph(p, graph, names)
+    # Next week: the same groups with one member of each replaced, plus a brand-new group.
+    week2 = [f"new{v}" if v % 10 == 0 else n for v, n in enumerate(names)]
+    add_graph(p, graph, week2, day=NEXT_MONDAY)
+    fresh = ig.Graph.Full(5)
+    add_graph(p, fresh, [f"b{v}" for v in range(5)], day=NEXT_MONDAY)
+    load(store, settings, p.docs)
+    communities.run(store.conn, settings)
+
+    first, second = detected(store, MONDAY), detected(store, NEXT_MONDAY)
+    assert len(first) == 3 and len(second) == 4
+    for cid, members in first.items():
+        kept = {a for a in members if not a.endswith("0")}
+        assert kept <= second[cid]  # same id for the group that mostly stayed
+    (new_id,) = set(second) - set(first)
+    assert second[new_id] == {f"x:b{v}" for v in range(5)}
+    assert new_id == f"c{max(int(c[1:]) for c in first) + 1}"
+
+    query = "SELECT * EXCLUDE (computed_at) FROM communities ORDER BY ALL"
+    before = (store.conn.execute(query).fetchall(),
+              store.conn.execute("SELECT * FROM community_members ORDER BY ALL").fetchall())
+    load(store, settings, p.docs)  # everything written again: both weeks recomputed
+    assert communities.run(store.conn, settings)["periods"] == ["week:2026-03-02", "week:2026-03-09"]
+    after = (store.conn.execute(query).fetchall(),
+             store.conn.execute("SELECT * FROM community_members ORDER BY ALL").fetchall())
+    assert after == before
+    assert communities.run(store.conn, settings)["periods"] == []
