@@ -306,6 +306,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         ORDER BY c.period_start DESC, c.mentions DESC, c.community_id;
         """,
     ),
+    Migration(
+        4,
+        "maturity_assessments",
+        """
+        CREATE TABLE maturity_assessments (
+            assessed_at     TIMESTAMPTZ NOT NULL,
+            window_start    DATE NOT NULL,
+            window_end      DATE NOT NULL,
+            level           VARCHAR NOT NULL,
+            level_index     INTEGER NOT NULL,
+            scores          JSON,
+            evidence        JSON,
+            org_model       VARCHAR,
+            path            VARCHAR,
+            recommendations JSON
+        );
+        """,
+    ),
 )
 
 

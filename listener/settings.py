@@ -161,12 +161,19 @@ class Analytics(_Strict):
         return lexicon
 
 
+class Maturity(_Strict):
+    window_days: Annotated[int, Field(ge=7, le=730)] = 90
+    # metric name -> threshold; names are checked against analytics.maturity's metrics
+    thresholds: dict[str, float] = {}
+
+
 class Settings(_Strict):
     organization: Organization
     store: Store = Store()
     sources: Sources = Sources()
     digest: Digest = Digest()
     analytics: Analytics = Analytics()
+    maturity: Maturity = Maturity()
     config_path: Path | None = None
 
     @property
