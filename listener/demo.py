@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -56,6 +57,11 @@ EXAMPLE_QUERIES = (
 )
 
 
+# The sample story ends on 2026-11-22: the demo analyzes as of the next day, so
+# rolling windows and KPIs show the same picture whenever it is run.
+DEMO_AS_OF = date(2026, 11, 23)
+
+
 def demo_root() -> Path:
     return Path(str(resources.files("listener") / "demo_data"))
 
@@ -74,7 +80,7 @@ def run_demo(out_dir: Path) -> tuple[dict[str, Any], list[str]]:
         settings = settings_from_dict(config)
         with open_store(settings.store_path) as store:
             report = pipeline.collect(store, settings, command="demo")
-            pipeline.analyze(store, settings)
+            pipeline.analyze(store, settings, today=DEMO_AS_OF)
             summary = summarize(store.conn)
     summary["database"] = str(db_path)
     summary["failed_sources"] = [r.source for r in report.failed]
@@ -176,6 +182,25 @@ def summarize(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
                 "GROUP BY ALL ORDER BY 3 DESC, 1 LIMIT 5"
             )
         ],
+        "top_influencers": [
+            {"rank": r, "author": h, "source": src, "score": round(sc, 3), "followers": f, "mentions": n}
+            for r, h, src, sc, f, n in rows(
+                "SELECT rank, coalesce(handle, author_id), source, score, followers_count, mentions "
+                "FROM top_influencers_current ORDER BY rank LIMIT 5"
+            )
+        ],
+        "alerts": [
+            {"day": str(d), "kind": k, "topic": t, "observed": int(o), "score": round(z, 1)}
+            for d, k, t, o, z in rows("SELECT day, kind, topic, observed, score FROM alerts ORDER BY day, kind, topic")
+        ],
+        "kpis_last_week": [
+            {"kpi": k, "week": str(w), "value": v, "baseline": b}
+            for k, w, v, b in rows(
+                "SELECT kpi, period_start, value, baseline FROM kpi_values "
+                "WHERE period_end < (SELECT max(period_end) FROM kpi_values) "
+                "QUALIFY period_start = max(period_start) OVER () ORDER BY kpi"
+            )
+        ],
     }
 
 
@@ -191,9 +216,21 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"  {a['author'][:30]:<30} {a['source']:<7} {a['mentions']:>4}" + ("  (own account)" if a["own"] else "")
         for a in summary["most_active_authors"]
     ]
+    lines.append("Top influencers (rolling window):")
+    lines += [f"  {i['rank']:>2}. {str(i['author'])[:28]:<28} {i['source']:<7} score {i['score']:.2f}"
+              for i in summary["top_influencers"]]
+    lines.append(f"Spike alerts ({len(summary['alerts'])}):")
+    lines += [f"  {a['day']} {a['kind']:<8} {a['topic']:<12} {a['observed']:>4} (z {a['score']})"
+              for a in summary["alerts"][:8]]
+    lines.append("KPIs, last complete week vs baseline:")
+    lines += [f"  {k['kpi']:<16} {_num(k['value']):>8}  baseline {_num(k['baseline'])}" for k in summary["kpis_last_week"]]
     if summary["warnings"]:
         lines.append(f"Warnings ({len(summary['warnings'])}):")
         lines += [f"  {w}" for w in summary["warnings"][:10]]
     lines += ["", f"Open it: duckdb {summary['database']}   (or python -c \"import duckdb; ...\")",
               "Try:"] + [f"  {q}" for q in EXAMPLE_QUERIES]
     return lines
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
