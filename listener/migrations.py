@@ -324,6 +324,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        5,
+        "digests",
+        """
+        CREATE TABLE digests (
+            week       VARCHAR NOT NULL,
+            recipient  VARCHAR NOT NULL,
+            message_id VARCHAR,
+            sent_at    TIMESTAMPTZ,
+            status     VARCHAR NOT NULL,
+            error      VARCHAR,
+            attempts   INTEGER NOT NULL DEFAULT 0,
+            updated_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (week, recipient)
+        );
+        """,
+    ),
 )
 
 
