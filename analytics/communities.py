@@ -20,7 +20,6 @@ two of the group's posts.
 """
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,9 +27,10 @@ import duckdb
 import numpy as np
 
 from analytics.graph import (
-    Period, drop_period, leiden, load_graph, placeholder, stage_period, stale_weeks, to_sql, undirected,
+    Period, drop_period, leiden, load_graph, placeholder, run_stale_weeks, stage_period, to_sql, undirected,
 )
 from listener.settings import Settings
+from listener.store import transaction
 
 MIN_MEMBERS = 3
 KEEP_ID_JACCARD = 0.3
@@ -51,19 +51,12 @@ yourself yourselves i'm you're i've it’s amp via http https www com really one
 
 def run(conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None = None) -> dict[str, Any]:
     """Recompute the stale ISO weeks, oldest first (ids chain from week to week)."""
-    started = time.perf_counter()
-    weeks = stale_weeks(conn, "communities")
-    rows = 0
-    for week in weeks:
-        rows += compute_week(conn, week)
-    return {"periods": [f"week:{w.start}" for w in weeks], "rows": rows,
-            "seconds": round(time.perf_counter() - started, 3)}
+    return run_stale_weeks(conn, "communities", compute_week)
 
 
 def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
     """Replace one week's communities and members in one transaction; returns communities written."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         stage_period(conn, week)
         _stage_docs(conn, week)
         _stage_native(conn)
@@ -72,10 +65,6 @@ def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
         for table in ("week_docs", "week_tokens", "groups", "group_members", "group_docs", "detected"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         drop_period(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return written
 
 

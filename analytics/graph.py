@@ -22,7 +22,8 @@ that decides which of them must be recomputed.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -220,3 +221,13 @@ def to_sql(conn: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.nda
 def drop_period(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DROP TABLE IF EXISTS period_edges")
     conn.execute("DROP TABLE IF EXISTS period_vertices")
+
+
+def run_stale_weeks(conn: duckdb.DuckDBPyConnection, table: str,
+                    compute_week: Callable[[duckdb.DuckDBPyConnection, Period], int]) -> dict[str, object]:
+    """The weekly steps' common run: recompute the stale ISO weeks oldest first, report them."""
+    started = time.perf_counter()
+    weeks = stale_weeks(conn, table)
+    rows = sum(compute_week(conn, week) for week in weeks)
+    return {"periods": [f"week:{w.start}" for w in weeks], "rows": rows,
+            "seconds": round(time.perf_counter() - started, 3)}

@@ -39,6 +39,7 @@ from analytics.graph import (
     stage_period, stale_weeks, to_sql, utc_today,
 )
 from listener.settings import Settings
+from listener.store import transaction
 
 WEIGHTS: dict[str, float] = {"engagement": 0.40, "pagerank": 0.30, "reach": 0.15, "volume": 0.15}
 DAMPEN_AFTER_POSTS = 3  # a few unanswered posts is normal, a stream of them is not
@@ -63,8 +64,7 @@ def run(conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None 
 
 def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period) -> int:
     """Replace one period's rows (all scopes) in one transaction; returns rows written."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         stage_period(conn, period)
         _stage_brand_authors(conn, period)
         _stage_pagerank(conn)
@@ -74,10 +74,6 @@ def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
         for table in ("brand_authors", "metric_sources", "period_rank"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         drop_period(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return written
 
 
@@ -209,8 +205,7 @@ def refresh_is_new(conn: duckdb.DuckDBPyConnection) -> None:
     is the latest one computed before it. Recomputed over the whole (small)
     table, so a recomputed week also corrects the week after it.
     """
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(
             """
             UPDATE influencers SET is_new = x.is_new
@@ -232,7 +227,3 @@ def refresh_is_new(conn: duckdb.DuckDBPyConnection) -> None:
               AND influencers.is_new IS DISTINCT FROM x.is_new
             """
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

@@ -23,6 +23,7 @@ import duckdb
 from analytics.views import SUPPORTED, engagement, is_placeholder, iso_week, utc_day
 from listener.errors import ConfigError
 from listener.settings import Settings
+from listener.store import transaction
 
 AUTO_BASELINE_DAYS = 28
 RESPONSE_WINDOW_HOURS = 72  # a reply later than this does not count as a response
@@ -132,13 +133,9 @@ def update_kpis(
     """Record missing baselines (once) and recompute the configured KPIs for every ISO week up to `today`."""
     today = today or datetime.now(timezone.utc).date()
     kpis = list(settings.analytics.kpis)
-    conn.execute("BEGIN TRANSACTION")
     try:
-        report = _update(conn, settings, kpis, today, rebaseline)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        with transaction(conn):
+            report = _update(conn, settings, kpis, today, rebaseline)
     finally:
         for temp in ("kpi_periods", "kpi_brand", "kpi_results"):
             conn.execute(f"DROP TABLE IF EXISTS {temp}")

@@ -26,7 +26,6 @@ sum(max d - d_i) / (n - 1)^2, 1 for a perfect star, about 0 when even.
 from __future__ import annotations
 
 import json
-import time
 from datetime import date
 from typing import Any
 
@@ -35,9 +34,10 @@ import igraph as ig
 import numpy as np
 
 from analytics.graph import (
-    Period, drop_period, leiden, load_graph, period_scopes, stage_period, stale_weeks, undirected,
+    Period, drop_period, leiden, load_graph, period_scopes, run_stale_weeks, stage_period, undirected,
 )
 from listener.settings import Settings
+from listener.store import transaction
 
 THRESHOLDS: dict[str, float] = {
     "min_connected": 3,
@@ -55,18 +55,11 @@ THRESHOLDS: dict[str, float] = {
 
 def run(conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None = None) -> dict[str, Any]:
     """Recompute the stale ISO weeks (all scopes each)."""
-    started = time.perf_counter()
-    weeks = stale_weeks(conn, "conversation_shapes")
-    rows = 0
-    for week in weeks:
-        rows += compute_week(conn, week)
-    return {"periods": [f"week:{w.start}" for w in weeks], "rows": rows,
-            "seconds": round(time.perf_counter() - started, 3)}
+    return run_stale_weeks(conn, "conversation_shapes", compute_week)
 
 
 def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         stage_period(conn, week)
         results = [(scope, *classify(measure(load_graph(conn, scope).graph))) for scope in period_scopes(conn)]
         conn.execute("DELETE FROM conversation_shapes WHERE period_start = ?", [week.start])
@@ -77,10 +70,6 @@ def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
                 [[week.start, week.end, scope, shape, json.dumps(m, sort_keys=True)] for scope, shape, m in results],
             )
         drop_period(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(results)
 
 

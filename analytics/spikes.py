@@ -35,6 +35,7 @@ import duckdb
 
 from analytics.views import SUPPORTED, engagement, utc_day
 from listener.settings import Settings
+from listener.store import transaction
 
 MIN_HISTORY_DAYS = 14  # fewer trailing days than this: median/MAD mean little
 MIN_COUNT = 5  # an alert needs at least this many mentions that day
@@ -66,15 +67,11 @@ def detect_spikes(conn: duckdb.DuckDBPyConnection, settings: Settings, today: da
     today = today or datetime.now(timezone.utc).date()
     window = settings.analytics.spike_window_days
     threshold = settings.analytics.spike_threshold
-    conn.execute("BEGIN TRANSACTION")
     try:
-        series, days = _score_days(conn, today, window)
-        found = _flag_alerts(conn, threshold, today)
-        changes = _upsert_alerts(conn, today)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        with transaction(conn):
+            series, days = _score_days(conn, today, window)
+            found = _flag_alerts(conn, threshold, today)
+            changes = _upsert_alerts(conn, today)
     finally:
         _drop_temp(conn)
     return {"series": series, "days_scored": days, "alerts": found, **changes,
