@@ -31,12 +31,14 @@ class Context:
 
     def settings(self, sources: tuple[str, ...] = ()) -> Settings:
         """Load and fully validate config before anything touches the store."""
+        from analytics.maturity import validate_thresholds
         from analytics.topics import rules_from_organization
 
         path = resolve_config_path(self.config)
         load_dotenv_file(path)
         settings = load_settings(path)
         rules_from_organization(settings.organization)
+        validate_thresholds(settings)
         pipeline.selected_sources(settings, sources or None)
         return settings
 
@@ -121,23 +123,62 @@ def _collect_lines(report: pipeline.CollectReport) -> list[str]:
 @click.option("--retag", is_flag=True, help="Re-apply topic terms to all mentions (after changing terms).")
 @click.option("--rebaseline", is_flag=True,
               help="Re-measure the KPI baseline over the configured [analytics] baseline period.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="Analyze as if today were DATE (UTC): rolling windows, KPI weeks and the maturity "
+                   "assessment end that day (backfills).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @click.pass_obj
-def analyze(obj: Context, retag: bool, rebaseline: bool, as_json: bool) -> None:
+def analyze(obj: Context, retag: bool, rebaseline: bool, as_of: datetime | None, as_json: bool) -> None:
     """Refresh every analysis for what is new: languages, sentiment,
-    influencers, communities, conversation shapes, spikes and KPIs.
+    influencers, communities, conversation shapes, spikes, KPIs, and record
+    a maturity assessment.
 
     \b
-    Example:
+    Examples:
       listener analyze --retag    # after changing brand or competitor terms
+      listener analyze --as-of 2026-06-30
     """
     settings = obj.settings()
     with open_store(settings.store_path) as store:
-        report = pipeline.analyze(store, settings, retag=retag, rebaseline=rebaseline)
+        report = pipeline.analyze(store, settings, retag=retag, rebaseline=rebaseline,
+                                  today=as_of.date() if as_of else None)
+    level = report.details.get("maturity") or {}
     _emit(vars(report), as_json, [
         f"scored {report.scored} mentions ({report.distinct_texts} distinct texts), "
         f"resolved {report.resolved_interactions} interactions in {report.seconds:.1f}s",
-        "steps: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.steps.items())])
+        "steps: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.steps.items()),
+        f"maturity: {level.get('level')} (`listener maturity` for the evidence)"])
+
+
+@cli.command()
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="Assess the window ending DATE (UTC), using only data created up to that day.")
+@click.option("--record", is_flag=True, help="Also store the assessment in maturity_assessments.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def maturity(obj: Context, as_of: datetime | None, record: bool, as_json: bool) -> None:
+    """Where the organization stands on the engagement ladder (Monitor, Discover,
+    Share, Participate, Co-create): level, evidence per rung, organizational
+    model, path and next steps. Computes a fresh assessment from the store
+    (read-only unless --record); `listener analyze` records one every run.
+    See docs/maturity.md.
+
+    \b
+    Examples:
+      listener maturity
+      listener maturity --json --as-of 2026-06-30 | jq '.rungs[] | select(.pass | not)'
+    """
+    from analytics.maturity import assess, record as record_assessment, report_lines
+
+    settings = obj.settings()
+    if not settings.store_path.exists():
+        raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` or `listener import` first")
+    with open_store(settings.store_path, read_only=not record) as store:
+        assessment = assess(store.conn, settings, as_of.date() if as_of else None)
+        if record:
+            with store.transaction() as conn:
+                record_assessment(conn, assessment)
+    _emit(assessment, as_json, report_lines(assessment))
 
 
 @cli.command()

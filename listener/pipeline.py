@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable, Iterator
 from queue import Queue
 from threading import Thread
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import date
 from typing import Any
 
 import pyarrow as pa
 
 from analytics.metrics import detect_spikes, update_kpis
-from analytics import communities, influencers, shapes
+from analytics import communities, influencers, maturity, shapes
 from analytics.language import detect_missing
 from analytics.sentiment import mark_supported, score_pending
 from analytics.topics import TopicRule, rules_from_organization, tag_mentions
@@ -172,22 +173,26 @@ def analyze(store: Store, settings: Settings, retag: bool = False, today: date |
         step("language", lambda: detect_missing(store.conn, settings))
     report.scored, report.distinct_texts = step("sentiment", lambda: _score(store, settings))
     step("supported", lambda: mark_supported(store.conn))
-    for name, run in analysis_steps():
+    for name, run in analysis_steps(rebaseline):
         step(name, lambda run=run: run(store.conn, settings, today))
-    step("kpis", lambda: update_kpis(store.conn, settings, today, rebaseline=rebaseline))
     report.seconds = round(time.monotonic() - started, 3)
     log.info("analyze: scored %d mentions (%d distinct texts), resolved %d interactions in %.1fs",
              report.scored, report.distinct_texts, report.resolved_interactions, report.seconds)
     return report
 
 
-def analysis_steps() -> list[tuple[str, Callable[..., Any]]]:
-    """The store-only analytics after sentiment, in the order their inputs appear."""
+def analysis_steps(rebaseline: bool = False) -> list[tuple[str, Callable[..., Any]]]:
+    """The store-only analytics after sentiment, in the order their inputs appear.
+
+    Maturity comes last: it reads influencers, communities and sentiment for its window.
+    """
     return [
         ("influencers", influencers.run),
         ("communities", communities.run),
         ("shapes", shapes.run),
         ("spikes", detect_spikes),
+        ("kpis", partial(update_kpis, rebaseline=rebaseline)),
+        ("maturity", maturity.run),
     ]
 
 
