@@ -393,6 +393,11 @@ def demo(out_dir: Path, as_json: bool) -> None:
     sys.exit(EXIT_SOURCE_FAILED if summary["failed_sources"] else EXIT_OK)
 
 
+from listener.digest.cli import digest_command  # noqa: E402 - registered after Context exists
+
+cli.add_command(digest_command)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="listener", standalone_mode=False)
