@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from listener.store import registered, transaction
+
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
@@ -203,20 +205,12 @@ def _store_chunk(conn: duckdb.DuckDBPyConnection, found: list[tuple[int, str]]) 
         return 0
     chunk = pa.table({"tid": pa.array([t for t, _ in found], pa.int64()),
                       "lang": pa.array([lang for _, lang in found], pa.string())})
-    conn.register("detected_chunk", chunk)
-    try:
-        conn.execute("BEGIN TRANSACTION")
+    with registered(conn, "detected_chunk", chunk), transaction(conn):
         changed = conn.execute(
-            f"""
+            """
             UPDATE mentions SET lang = d.lang, lang_detected = true
             FROM (SELECT p.txt, c.lang FROM lang_pending p JOIN detected_chunk c USING (tid)) d
             WHERE mentions.lang IS NULL AND concat_ws(chr(10), mentions.title, mentions.text) = d.txt
             """
-        ).fetchone()[0]
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.unregister("detected_chunk")
+        ).fetchall()[0][0]
     return int(changed)

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from analytics.vader import SCORER_NAME, SCORER_VERSION, normalise_overrides, overrides_hash, score_texts
+from listener.store import registered, transaction
 
 CHUNK_TEXTS = 200_000
 POSITIVE, NEGATIVE = 0.05, -0.05  # VADER's own convention for labels
@@ -98,9 +99,7 @@ def _store_chunk(conn: duckdb.DuckDBPyConnection, start: int,
         "compound": pa.array(compound, pa.float64()), "pos": pa.array(pos, pa.float64()),
         "neu": pa.array(neu, pa.float64()), "neg": pa.array(neg, pa.float64()),
     })
-    conn.register("scored_chunk", chunk)
-    try:
-        conn.execute("BEGIN TRANSACTION")
+    with registered(conn, "scored_chunk", chunk), transaction(conn):
         # Rows scored by another scorer are replaced in the same transaction.
         conn.execute(
             "DELETE FROM sentiment WHERE mention_id IN "
@@ -117,13 +116,7 @@ def _store_chunk(conn: duckdb.DuckDBPyConnection, start: int,
             FROM pending_ids p JOIN scored_chunk c USING (tid)
             """,
             [POSITIVE, NEGATIVE, scorer],
-        ).fetchone()[0]
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.unregister("scored_chunk")
+        ).fetchall()[0][0]
     return int(inserted)
 
 

@@ -11,7 +11,6 @@ The caller owns the transaction.
 from __future__ import annotations
 
 import json
-from contextlib import suppress
 from dataclasses import dataclass, field
 
 import duckdb
@@ -19,6 +18,7 @@ import pyarrow as pa
 
 from analytics.topics import TopicRule, tag_mentions
 from listener.settings import OwnAccounts
+from listener.store import registered
 
 # How DuckDB reads one canonical document; fields it cannot cast become NULL.
 _STRUCTURE = """{
@@ -91,12 +91,8 @@ def load_batch(
     result = LoadResult(received=batch.num_rows)
     if batch.num_rows == 0:
         return result
-    conn.register("incoming_arrow", batch)
-    try:
+    with registered(conn, "incoming_arrow", batch):
         _stage(conn, run_id)
-    finally:
-        with suppress(duckdb.TransactionException):  # an aborted transaction still rolls back
-            conn.unregister("incoming_arrow")
     result.errors = [(int(n), str(p)) for n, p in conn.execute(
         "SELECT line_no, problem FROM staged WHERE problem IS NOT NULL ORDER BY line_no"
     ).fetchall()]

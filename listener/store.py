@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +45,17 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+@contextmanager
+def registered(conn: duckdb.DuckDBPyConnection, name: str, table: object) -> Iterator[str]:
+    """Expose an Arrow table to SQL as `name` for the duration of the block."""
+    conn.register(name, table)
+    try:
+        yield name
+    finally:
+        with suppress(duckdb.TransactionException):  # an aborted transaction still rolls back
+            conn.unregister(name)
 
 
 class Store:
