@@ -83,10 +83,26 @@ def run(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
     with open_store(settings.store_path) as store:
         report = pipeline.collect(store, settings, sources or None, command="run")
         analysis = pipeline.analyze(store, settings)
-    data = {"sources": [r.as_dict() for r in report.runs], "analyze": vars(analysis)}
+        snapshot = _publish_snapshot(store, settings)
+    data = {"sources": [r.as_dict() for r in report.runs], "analyze": vars(analysis), "snapshot": snapshot}
     _emit(data, as_json, _collect_lines(report) + [
-        f"analyze: {analysis.scored} mentions scored in {analysis.seconds:.1f}s"])
-    sys.exit(EXIT_SOURCE_FAILED if report.failed else EXIT_OK)
+        f"analyze: {analysis.scored} mentions scored in {analysis.seconds:.1f}s",
+        f"snapshot: {snapshot.get('database')} ({snapshot.get('seconds')}s)" if "error" not in snapshot
+        else f"snapshot: not refreshed: {snapshot['error']}"])
+    sys.exit(EXIT_SOURCE_FAILED if report.failed or "error" in snapshot else EXIT_OK)
+
+
+def _publish_snapshot(store: Any, settings: Settings) -> dict[str, Any]:
+    """Refresh the analysts' read-only copy; a failure is reported (exit 1), the run's data stays committed."""
+    import duckdb
+
+    from listener.snapshot import default_snapshot_dir, publish_snapshot
+
+    try:
+        return publish_snapshot(store.conn, default_snapshot_dir(settings)).as_dict()
+    except (OSError, ValueError, duckdb.Error, StoreBusyError) as exc:
+        log.error("snapshot not refreshed: %s", exc)
+        return {"error": str(exc)}
 
 
 @cli.command()
@@ -396,6 +412,10 @@ def demo(out_dir: Path, as_json: bool) -> None:
 from listener.digest.cli import digest_command  # noqa: E402 - registered after Context exists
 
 cli.add_command(digest_command)
+
+from listener.snapshot_cli import snapshot_command  # noqa: E402 - registered after Context exists
+
+cli.add_command(snapshot_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,6 +59,7 @@ class Organization(_Strict):
 
 class Store(_Strict):
     path: Path = DEFAULT_STORE
+    snapshot_dir: Path | None = None  # `listener snapshot` output; default <store dir>/snapshot
 
 
 class Feed(_Strict):
@@ -223,7 +224,12 @@ def _anchor_store(settings: Settings, config_path: Path | None) -> Settings:
     store_path = Path(override).expanduser() if override else settings.store.path.expanduser()
     if not store_path.is_absolute() and config_path is not None:
         store_path = config_path.resolve().parent / store_path
-    return settings.model_copy(update={"store": Store(path=store_path)})
+    snapshot_dir = settings.store.snapshot_dir
+    if snapshot_dir is not None:
+        snapshot_dir = snapshot_dir.expanduser()
+        if not snapshot_dir.is_absolute() and config_path is not None:
+            snapshot_dir = config_path.resolve().parent / snapshot_dir
+    return settings.model_copy(update={"store": Store(path=store_path, snapshot_dir=snapshot_dir)})
 
 
 def _first_problem(exc: ValidationError) -> str:
