@@ -417,6 +417,10 @@ from listener.snapshot_cli import snapshot_command  # noqa: E402 - registered af
 
 cli.add_command(snapshot_command)
 
+from listener.schedule_cli import schedule_command  # noqa: E402 - registered after Context exists
+
+cli.add_command(schedule_command)
+
 
 def main(argv: list[str] | None = None) -> None:
     try:

@@ -168,6 +168,16 @@ class Maturity(_Strict):
     thresholds: dict[str, float] = {}
 
 
+class Schedule(_Strict):
+    analyze_cron: str = "15 3 * * *"  # nightly `analyze` (crontab: m h dom mon dow; 0/7 = Sunday)
+    digest_cron: str = "30 6 * * 1"  # weekly `digest --send`
+    timezone: str = "UTC"  # IANA name for both cron expressions
+    jitter_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    misfire_grace_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] = 600
+    heartbeat_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    heartbeat_file: Path | None = None  # default: scheduler-heartbeat.json next to the store
+
+
 class Settings(_Strict):
     organization: Organization
     store: Store = Store()
@@ -175,6 +185,7 @@ class Settings(_Strict):
     digest: Digest = Digest()
     analytics: Analytics = Analytics()
     maturity: Maturity = Maturity()
+    schedule: Schedule = Schedule()
     config_path: Path | None = None
 
     @property
