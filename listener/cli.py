@@ -19,6 +19,8 @@ from listener import pipeline
 from listener.errors import ConfigError, ImportFormatError, ListenerError, StoreBusyError
 from listener.progress import setup_logging
 from listener.settings import Settings, load_dotenv_file, load_settings, resolve_config_path
+from listener.gate import StoreGate
+from listener.spool import Spool
 from listener.store import open_store
 
 EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -75,13 +77,23 @@ def cli(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> N
 def run(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
     """Collect every enabled source, then analyze. The command for cron.
 
+    Pages are fetched into the spool without locking the store, then loaded in
+    short transactions. While an analyst holds the file, loading waits up to
+    [store] lock_timeout_seconds; past that the pages stay in the spool, the
+    command exits 3, and the next run loads them.
+
     \b
     Example:
-      listener run            # exit 1 if a source failed, 3 if the DB is busy
+      listener run            # exit 1 if a source failed, 3 if the DB stayed busy
     """
     settings = obj.settings(sources)
-    with open_store(settings.store_path) as store:
-        report = pipeline.collect(store, settings, sources or None, command="run")
+    gate = store_gate(settings)
+    report = pipeline.collect(gate, settings, sources or None, command="run")
+    if report.busy:
+        _emit({"sources": [r.as_dict() for r in report.runs], "busy": report.busy, "spool": report.spool},
+              as_json, _collect_lines(report))
+        sys.exit(EXIT_BUSY)
+    with gate.writer() as store:
         analysis = pipeline.analyze(store, settings)
         snapshot = _publish_snapshot(store, settings)
     data = {"sources": [r.as_dict() for r in report.runs], "analyze": vars(analysis), "snapshot": snapshot}
@@ -90,6 +102,11 @@ def run(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
         f"snapshot: {snapshot.get('database')} ({snapshot.get('seconds')}s)" if "error" not in snapshot
         else f"snapshot: not refreshed: {snapshot['error']}"])
     sys.exit(EXIT_SOURCE_FAILED if report.failed or "error" in snapshot else EXIT_OK)
+
+
+def store_gate(settings: Settings) -> StoreGate:
+    """The store, opened only around each write, waiting up to [store] lock_timeout_seconds."""
+    return StoreGate(settings.store_path, settings.store.lock_timeout_seconds)
 
 
 def _publish_snapshot(store: Any, settings: Settings) -> dict[str, Any]:
@@ -112,15 +129,19 @@ def _publish_snapshot(store: Any, settings: Settings) -> dict[str, Any]:
 def collect(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
     """Fetch new mentions from enabled sources (no analysis).
 
+    Exit 3 when the store stayed locked: the fetched pages wait in the spool.
+
     \b
     Example:
       listener collect --source rss
     """
     settings = obj.settings(sources)
-    with open_store(settings.store_path) as store:
-        report = pipeline.collect(store, settings, sources or None)
-    _emit({"sources": [r.as_dict() for r in report.runs]}, as_json, _collect_lines(report))
-    sys.exit(EXIT_SOURCE_FAILED if report.failed else EXIT_OK)
+    report = pipeline.collect(store_gate(settings), settings, sources or None)
+    data: dict[str, Any] = {"sources": [r.as_dict() for r in report.runs]}
+    if report.busy:
+        data.update(busy=report.busy, spool=report.spool)
+    _emit(data, as_json, _collect_lines(report))
+    sys.exit(EXIT_BUSY if report.busy else EXIT_SOURCE_FAILED if report.failed else EXIT_OK)
 
 
 def _collect_lines(report: pipeline.CollectReport) -> list[str]:
@@ -132,7 +153,13 @@ def _collect_lines(report: pipeline.CollectReport) -> list[str]:
             lines.append(f"  ... {len(r.warnings) - 20} more warnings (see the runs table)")
         if r.error:
             lines.append(f"  error: {r.error}")
-    return lines or ["no sources enabled: set enabled = true under [sources.<name>] in the config"]
+    if not report.runs:
+        lines.append("no sources enabled: set enabled = true under [sources.<name>] in the config")
+    if report.busy:
+        spool = report.spool
+        lines.append(f"store busy: {spool.get('pages', 0)} fetched pages ({spool.get('mentions', 0)} mentions) "
+                     f"wait in {spool.get('directory')}; the next run loads them. {report.busy}")
+    return lines
 
 
 @cli.command()
@@ -155,7 +182,7 @@ def analyze(obj: Context, retag: bool, rebaseline: bool, as_of: datetime | None,
       listener analyze --as-of 2026-06-30
     """
     settings = obj.settings()
-    with open_store(settings.store_path) as store:
+    with store_gate(settings).writer() as store:
         report = pipeline.analyze(store, settings, retag=retag, rebaseline=rebaseline,
                                   today=as_of.date() if as_of else None)
     level = report.details.get("maturity") or {}
@@ -214,6 +241,7 @@ def status(obj: Context, as_json: bool) -> None:
         raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` first")
     with open_store(settings.store_path, read_only=True) as store:
         data = gather_status(store.conn)
+    data["spool"] = Spool(settings.spool_dir).summary().as_dict()
     _emit(data, as_json, status_lines(data))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,7 @@ def run_demo(out_dir: Path) -> tuple[dict[str, Any], list[str]]:
         config["sources"]["rss"]["feeds"] = [f"{base_url}/feeds/{name}" for name in feeds]
         config["store"] = {"path": str(db_path.resolve())}
         settings = settings_from_dict(config)
+        shutil.rmtree(settings.spool_dir, ignore_errors=True)
         with open_store(settings.store_path) as store:
             report = pipeline.collect(store, settings, command="demo")
             pipeline.analyze(store, settings, today=DEMO_AS_OF)

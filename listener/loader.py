@@ -57,6 +57,11 @@ END
 BATCH_SCHEMA = pa.schema([("line_no", pa.int64()), ("doc", pa.string())])
 
 
+def documents_batch(documents: list[str]) -> pa.Table:
+    """Canonical JSON documents as a batch for `load_batch`, numbered from 1."""
+    return pa.table({"line_no": list(range(1, len(documents) + 1)), "doc": documents}, schema=BATCH_SCHEMA)
+
+
 @dataclass
 class LoadResult:
     received: int = 0

@@ -341,6 +341,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        6,
+        "spool_segments",
+        """
+        CREATE TABLE spool_segments (
+            segment   VARCHAR PRIMARY KEY,
+            source    VARCHAR NOT NULL,
+            run_id    VARCHAR NOT NULL,
+            kind      VARCHAR NOT NULL,
+            mentions  BIGINT NOT NULL DEFAULT 0,
+            loaded_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 )
 
 

@@ -25,19 +25,22 @@ from analytics.language import detect_missing
 from analytics.sentiment import mark_supported, score_pending
 from analytics.topics import TopicRule, rules_from_organization, tag_mentions
 from connectors import REGISTRY
-from connectors.base import Connector
-from listener.errors import ConfigError, SourceError
+from connectors.base import Connector, RawPage
+from listener.errors import ConfigError, SourceError, StoreBusyError
 from listener.loader import (
-    BATCH_SCHEMA,
+    documents_batch,
     LoadResult,
     load_batch,
     prepare_own_accounts,
     resolve_pending_interactions,
 )
+from listener.gate import StoreAccess, access_for
 from listener.models import Mention
 from listener.progress import task
+from listener.runs import load_segment, prune_segment_ledger
 from listener.settings import Settings
-from listener.store import RunLedger, Store
+from listener.spool import SourceBusy, Spool
+from listener.store import RunLedger, Store, new_run_id, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class CollectReport:
     runs: list[RunLedger] = field(default_factory=list)
+    busy: str | None = None  # the store stayed locked past the limit: fetched pages wait in the spool
+    spool: dict[str, Any] = field(default_factory=dict)  # what is still waiting, when anything is
 
     @property
     def failed(self) -> list[RunLedger]:
@@ -64,16 +69,7 @@ class AnalyzeReport:
 def prepare(store: Store, settings: Settings) -> list[TopicRule]:
     """Per-connection setup every writing command needs."""
     prepare_own_accounts(store.conn, settings.organization.own_accounts)
-    mark_interrupted_runs(store)
     return rules_from_organization(settings.organization)
-
-
-def mark_interrupted_runs(store: Store) -> None:
-    # We hold the only write lock, so any run still 'running' died mid-way.
-    store.conn.execute(
-        "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()) "
-        "WHERE status = 'running'"
-    )
 
 
 def selected_sources(settings: Settings, only: Iterable[str] | None) -> list[str]:
@@ -85,36 +81,61 @@ def selected_sources(settings: Settings, only: Iterable[str] | None) -> list[str
     return names
 
 
-def collect(store: Store, settings: Settings, only: Iterable[str] | None = None, command: str = "collect") -> CollectReport:
-    rules = prepare(store, settings)
+# --- collect: fetch into the spool, load it in short transactions ------------------------------
+
+def collect(target: Store | StoreAccess, settings: Settings, only: Iterable[str] | None = None,
+            command: str = "collect", should_stop: Callable[[], bool] | None = None) -> CollectReport:
+    """Fetch every selected source into the spool, loading pages whenever the store is free.
+
+    Leftovers of an earlier run are loaded first. When the store stays locked
+    past `[store] lock_timeout_seconds`, the fetched pages stay in the spool
+    (`report.busy` says so) and the next run loads them.
+    """
+    access = access_for(target)
+    spool = Spool(settings.spool_dir)
+    rules = rules_from_organization(settings.organization)
+    names = selected_sources(settings, only)
     report = CollectReport()
-    for name in selected_sources(settings, only):
-        report.runs.append(collect_source(store, settings, name, rules, command))
+    live: dict[str, RunLedger] = {}
+    drain(access, spool, settings, rules, live, wait=False)
+    for name in names:
+        if should_stop and should_stop():
+            log.info("stop requested: %s not collected this time", name)
+            break
+        ledger = collect_source(access, spool, settings, name, rules, command, live, should_stop)
+        report.runs.append(ledger)
+    try:
+        drain(access, spool, settings, rules, live, wait=True)
+    except StoreBusyError as exc:
+        report.busy = str(exc)
+    waiting = spool.summary()
+    if waiting.pages or waiting.runs:
+        report.spool = waiting.as_dict()
+    if report.busy:
+        log.error("store busy: %d pages (%d mentions) wait in %s; the next run loads them. %s",
+                  waiting.pages, waiting.mentions, waiting.directory, report.busy)
     return report
 
 
-def collect_source(store: Store, settings: Settings, name: str, rules: list[TopicRule], command: str) -> RunLedger:
-    ledger = store.start_run(name, command)
+def collect_source(access: StoreAccess, spool: Spool, settings: Settings, name: str, rules: list[TopicRule],
+                   command: str, live: dict[str, RunLedger] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> RunLedger:
+    """One source: fetch page by page into the spool, then spool the end of the run."""
+    ledger = RunLedger(run_id=new_run_id(name), source=name, command=command)
+    live = live if live is not None else {}
     started = time.monotonic()
-    errors: list[str] = []
     try:
-        connector = REGISTRY[name](settings)
-        with task(f"collect {name}") as progress:
-            for page in connector.fetch(store.cursors(name)):
-                _store_page(store, connector, page, ledger, rules)
-                if page.error:
-                    errors.append(page.error)
-                    log.warning("%s: %s", name, page.error)
-                progress.advance(note=f"{name}: {ledger.inserted} new, {ledger.updated} updated")
-    except SourceError as exc:
-        errors.append(str(exc))
-        log.error("%s: %s", name, exc)
-    except Exception as exc:  # a bug in one source must not stop the others; it is recorded
-        errors.append(f"unexpected {type(exc).__name__}: {exc}")
-        log.exception("%s: unexpected error", name)
-    ledger.error = "; ".join(errors)[:4000] or None
-    ledger.status = _status(ledger, errors)
-    store.finish_run(ledger)
+        with spool.source_lock(name):
+            live[ledger.run_id] = ledger
+            errors = _fetch_into_spool(access, spool, settings, name, rules, ledger, live, should_stop)
+            ledger.error = "; ".join(errors)[:4000] or None
+            ledger.status = _status(ledger, errors)
+            ledger.finished_at = utc_now()
+            spool.append_run_end(ledger.as_record())
+    except SourceBusy as exc:
+        ledger.status, ledger.error = "skipped", str(exc)
+        log.warning("%s: skipped: %s", name, exc)
+        return ledger
     log.info(
         "%s: %s in %.1fs: fetched %d, inserted %d, updated %d%s",
         name, ledger.status, time.monotonic() - started, ledger.fetched,
@@ -123,31 +144,74 @@ def collect_source(store: Store, settings: Settings, name: str, rules: list[Topi
     return ledger
 
 
+def _fetch_into_spool(access: StoreAccess, spool: Spool, settings: Settings, name: str,
+                      rules: list[TopicRule], ledger: RunLedger, live: dict[str, RunLedger],
+                      should_stop: Callable[[], bool] | None) -> list[str]:
+    errors: list[str] = []
+    try:
+        connector = REGISTRY[name](settings)
+        # Where this source stopped: the store's cursors, moved on by pages still in the spool.
+        cursors = {**access.cursors(name), **spool.pending_cursors(name)}
+        with task(f"collect {name}") as progress:
+            for page in connector.fetch(cursors):
+                _spool_page(spool, connector, page, ledger)
+                if page.error:
+                    errors.append(page.error)
+                    log.warning("%s: %s", name, page.error)
+                drain(access, spool, settings, rules, live, wait=False)
+                progress.advance(note=f"{name}: {ledger.fetched} fetched, {ledger.inserted} new")
+                if should_stop and should_stop():
+                    log.info("%s: stop requested; stopping after this page", name)
+                    break
+    except (SourceError, StoreBusyError) as exc:
+        errors.append(str(exc))
+        log.error("%s: %s", name, exc)
+    except Exception as exc:  # a bug in one source must not stop the others; it is recorded
+        errors.append(f"unexpected {type(exc).__name__}: {exc}")
+        log.exception("%s: unexpected error", name)
+    return errors
+
+
 def _status(ledger: RunLedger, errors: list[str]) -> str:
     if errors:
-        return "partial" if (ledger.fetched or ledger.inserted or ledger.updated) else "failed"
+        return "partial" if ledger.fetched else "failed"
     return "warning" if ledger.warnings else "ok"
 
 
-def _store_page(store: Store, connector: Connector, page, ledger: RunLedger, rules: list[TopicRule]) -> None:
+def _spool_page(spool: Spool, connector: Connector, page: RawPage, ledger: RunLedger) -> None:
     mentions = connector.map_page(page) if page.payload is not None else []
     ledger.warnings.extend(page.warnings)
+    ledger.page_warnings.extend(page.warnings)
     if page.error or (not mentions and not any(page.cursor.values())):
         return  # a failed stream keeps its cursor exactly as it was
-    with store.transaction() as conn:
-        result = load_batch(conn, mentions_to_batch(mentions), ledger.run_id, rules)
-        store.set_cursors(connector.name, {k: v for k, v in page.cursor.items() if v is not None})
+    spool.append_page(source=connector.name, run_id=ledger.run_id, command=ledger.command,
+                      stream=page.stream, documents=[m.to_json() for m in mentions],
+                      cursor=page.cursor, started_at=ledger.started_at)
     ledger.fetched += len(mentions)
-    ledger.inserted += result.inserted
-    ledger.updated += result.updated
-    ledger.warnings.extend(f"{page.stream}: record {n} rejected: {why}" for n, why in result.errors)
+
+
+def drain(access: StoreAccess, spool: Spool, settings: Settings, rules: list[TopicRule],
+          live: dict[str, RunLedger] | None = None, wait: bool = True) -> int:
+    """Load every waiting spool segment, each in its own transaction; returns how many.
+
+    With `wait=False` a busy store is left alone (the segments wait); with
+    `wait=True` StoreBusyError says the wait ran out.
+    """
+    if not spool.pending():
+        return 0
+    with access.writer(wait=wait) as store:
+        if store is None:
+            return 0
+        prepare_own_accounts(store.conn, settings.organization.own_accounts)
+        loaded = 0
+        for segment in spool.pending():  # listed again: another process may have loaded some
+            loaded += load_segment(store, spool, segment, rules, live or {})
+        prune_segment_ledger(store)
+        return loaded
 
 
 def mentions_to_batch(mentions: list[Mention]) -> pa.Table:
-    return pa.table(
-        {"line_no": list(range(1, len(mentions) + 1)), "doc": [m.to_json() for m in mentions]},
-        schema=BATCH_SCHEMA,
-    )
+    return documents_batch([m.to_json() for m in mentions])
 
 
 def analyze(store: Store, settings: Settings, retag: bool = False, today: date | None = None,

@@ -29,9 +29,11 @@ def schedule_command(obj: Context, check: bool, heartbeat_file: Path | None) -> 
     `analyze` nightly and `digest --send` weekly, from the [schedule] config
     (cron expressions and a time zone).
 
-    Each job opens the database only while it runs; a database held by another
-    process is logged and retried at the next tick. SIGTERM or Ctrl-C lets the
-    running job finish and commit, then exits 0. A heartbeat JSON file (pid,
+    Collect jobs fetch into the spool and open the database only to load each
+    page; a database held by another process past [store] lock_timeout_seconds
+    is logged, the pages wait in the spool and load at the next tick. SIGTERM
+    or Ctrl-C lets a collect job finish the page in hand (analyze and digest
+    run to the end), then exits 0. A heartbeat JSON file (pid,
     last tick, per-job last run, status and next run) is rewritten every
     [schedule] heartbeat_seconds and after each job.
 

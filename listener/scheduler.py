@@ -6,16 +6,16 @@ Jobs (APScheduler 3.x, one BackgroundScheduler, one worker thread):
   analyze           `[schedule] analyze_cron` (default "15 3 * * *") in `[schedule] timezone`;
   digest            `[schedule] digest_cron` (default "30 6 * * 1"): `listener digest --send`.
 
-Every job opens the store only for its own run, so the file is free between
-runs. The executor has a single worker: DuckDB allows one writer per file, and
-two jobs in one process would share one database instance (and `prepare`
-marks any other 'running' run as interrupted). A job that finds the store
-held by another process (StoreBusyError) is logged as `busy` and simply runs
-again at its next tick.
+Collect jobs fetch into the spool without holding the store and load each
+page in a short transaction (`listener.gate`), so the file is free between
+writes. The executor has a single worker: DuckDB allows one writer per file,
+and two jobs in one process would share one database instance. A job that
+finds the store held by another process past `[store] lock_timeout_seconds`
+is logged as `busy` (its pages wait in the spool) and runs again at its next tick.
 
-SIGTERM/SIGINT: no new job starts; the running job finishes (the pipeline
-commits per page) and the daemon exits 0. A second signal exits at once (130):
-committed pages stay, the page in flight is rolled back by DuckDB.
+SIGTERM/SIGINT: no new job starts; a running collect job finishes the page in
+hand (spooled and, when the store is free, loaded) and stops; the daemon exits 0.
+A second signal exits at once (130): spooled pages stay and load next time.
 
 The heartbeat is a JSON file, replaced atomically (temp file + os.replace)
 every `heartbeat_seconds` and after each job; `is_fresh` (`listener schedule
@@ -46,6 +46,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from listener import pipeline
 from listener.errors import ConfigError, StoreBusyError
 from listener.settings import Settings
+from listener.gate import StoreGate
 from listener.store import open_store
 
 log = logging.getLogger(__name__)
@@ -171,18 +172,24 @@ class JobState:
 
 # --- the jobs: each opens the store for its own run only ---------------------------------------
 
-def collect_job(settings: Settings, name: str) -> tuple[str, str]:
-    with open_store(settings.store_path) as store:
-        report = pipeline.collect(store, settings, [name], command="schedule")
+def collect_job(settings: Settings, name: str, should_stop: Callable[[], bool] | None = None) -> tuple[str, str]:
+    """Fetch into the spool without the store lock; load it whenever the store is free."""
+    gate = StoreGate(settings.store_path, settings.store.lock_timeout_seconds)
+    report = pipeline.collect(gate, settings, [name], command="schedule", should_stop=should_stop)
+    if not report.runs:
+        return "skipped", "stop requested before it started"
     run = report.runs[0]
     summary = f"fetched {run.fetched}, inserted {run.inserted}, updated {run.updated}"
     if run.error:
         summary += f"; error: {run.error[:300]}"
+    if report.busy:
+        return "busy", (f"{summary}; {report.spool.get('pages')} pages wait in the spool and load at the "
+                        f"next tick: {report.busy}")
     return run.status, summary
 
 
 def analyze_job(settings: Settings) -> tuple[str, str]:
-    with open_store(settings.store_path) as store:
+    with StoreGate(settings.store_path, settings.store.lock_timeout_seconds).writer() as store:
         report = pipeline.analyze(store, settings)
     return "ok", (f"scored {report.scored} mentions, resolved {report.resolved_interactions} interactions, "
                   f"maturity {(report.details.get('maturity') or {}).get('level')}")
@@ -325,7 +332,7 @@ def build_scheduler(settings: Settings, config: ScheduleConfig | None = None,
         minutes = getattr(settings.sources, name).poll_interval_minutes
         seconds = interval_override_seconds if interval_override_seconds is not None else minutes * 60
         jitter = min(config.jitter_seconds, int(seconds / 4)) or None  # never jitter past a quarter interval
-        _add(daemon, f"collect:{name}", lambda name=name: collect_job(settings, name),
+        _add(daemon, f"collect:{name}", lambda name=name: collect_job(settings, name, daemon.stopping.is_set),
              IntervalTrigger(seconds=seconds, jitter=jitter, timezone=zone), now if run_at_start else None)
     _add(daemon, "analyze", lambda: analyze_job(settings), config.cron("analyze_cron"), None)
     _add(daemon, "digest", lambda: digest_job(settings), config.cron("digest_cron"), None)

@@ -60,6 +60,8 @@ class Organization(_Strict):
 class Store(_Strict):
     path: Path = DEFAULT_STORE
     snapshot_dir: Path | None = None  # `listener snapshot` output; default <store dir>/snapshot
+    spool_dir: Path | None = None  # fetched pages wait here for the store; default <store dir>/<name>.spool
+    lock_timeout_seconds: float = Field(default=300, ge=0, le=86400)  # wait for a reader to let go
 
 
 class Feed(_Strict):
@@ -192,6 +194,10 @@ class Settings(_Strict):
     def store_path(self) -> Path:
         return self.store.path
 
+    @property
+    def spool_dir(self) -> Path:
+        return self.store.spool_dir or self.store.path.parent / f"{self.store.path.stem}.spool"
+
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
     """--config, then LISTENER_CONFIG, then ./listener.toml."""
@@ -235,12 +241,15 @@ def _anchor_store(settings: Settings, config_path: Path | None) -> Settings:
     store_path = Path(override).expanduser() if override else settings.store.path.expanduser()
     if not store_path.is_absolute() and config_path is not None:
         store_path = config_path.resolve().parent / store_path
-    snapshot_dir = settings.store.snapshot_dir
-    if snapshot_dir is not None:
-        snapshot_dir = snapshot_dir.expanduser()
-        if not snapshot_dir.is_absolute() and config_path is not None:
-            snapshot_dir = config_path.resolve().parent / snapshot_dir
-    return settings.model_copy(update={"store": Store(path=store_path, snapshot_dir=snapshot_dir)})
+    anchored = {"path": store_path}
+    for key in ("snapshot_dir", "spool_dir"):
+        folder = getattr(settings.store, key)
+        if folder is not None:
+            folder = folder.expanduser()
+            if not folder.is_absolute() and config_path is not None:
+                folder = config_path.resolve().parent / folder
+        anchored[key] = folder
+    return settings.model_copy(update={"store": settings.store.model_copy(update=anchored)})
 
 
 def _first_problem(exc: ValidationError) -> str:

@@ -75,4 +75,10 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         )
         if run["error"]:
             lines.append(f"{'':8} error: {run['error']}")
+    spool = status.get("spool") or {}
+    if spool.get("pages") or spool.get("runs"):
+        lines.append(f"spool: {spool['pages']} fetched pages ({spool['mentions']} mentions) wait in "
+                     f"{spool['directory']}; the next run loads them")
+    if spool.get("rejected"):
+        lines.append(f"spool: {spool['rejected']} unreadable files set aside in {spool['directory']}/rejected")
     return lines

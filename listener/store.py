@@ -136,7 +136,7 @@ class Store:
 
 @dataclass
 class RunLedger:
-    """What one source did in one run; written to `runs` when it ends."""
+    """What one source did in one run; its spool segments write it to `runs`."""
 
     run_id: str
     source: str
@@ -146,7 +146,10 @@ class RunLedger:
     inserted: int = 0
     updated: int = 0
     error: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # everything, for the report
+    page_warnings: list[str] = field(default_factory=list)  # the fetch's own, written at the run's end
+    started_at: str = field(default_factory=lambda: utc_now())
+    finished_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -159,6 +162,17 @@ class RunLedger:
             "error": self.error,
             "warnings": self.warnings,
         }
+
+    def as_record(self) -> dict[str, Any]:
+        """The end of the run as the spool keeps it (load results are added by the store)."""
+        return {"run_id": self.run_id, "source": self.source, "command": self.command,
+                "status": self.status, "fetched": self.fetched, "error": self.error,
+                "warnings": self.page_warnings, "started_at": self.started_at,
+                "finished_at": self.finished_at}
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat()
 
 
 def new_run_id(source: str) -> str:

@@ -164,6 +164,20 @@ def rss_feed(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
     return "".join(parts).encode("utf-8")
 
 
+def serve_feeds(server: FeedServer, count: int, items: int = 5) -> list[str]:
+    """`count` RSS feeds of `items` posts each, with ETags, on the test server; their URLs."""
+    urls = []
+    for n in range(count):
+        posts = [{"title": f"Acme post {n}-{i}", "guid": f"http://example.com/{n}/{i}",
+                  "pubDate": f"Tue, 1{i % 10} Nov 2026 0{n % 10}:{i // 10:02d}:00 GMT",
+                  "author": f"a{i}@example.com (Writer {i})",
+                  "description": f"acme and globex, take {n}.{i}: {'great' if i % 2 else 'awful'}"}
+                 for i in range(items)]
+        server.routes[f"/f{n}.xml"] = Route(body=rss_feed(posts, title=f"Feed {n}"), etag=f'"e{n}"')
+        urls.append(server.url(f"/f{n}.xml"))
+    return urls
+
+
 CONTENT_QUERIES = {  # what a rerun must reproduce exactly (collection times and run ids aside)
     "mentions": "SELECT mention_id, source, native_id, url, author_id, title, text, lang, created_at, parent_id, "
                 "thread_id, community, like_count, repost_count, reply_count, quote_count, score, is_own, raw "

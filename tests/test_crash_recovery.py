@@ -10,22 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, content_snapshot, FeedServer, Route, rss_feed, run_cli, table_rows, write_config
-
-def _feeds(server: FeedServer, count: int) -> list[str]:
-    urls = []
-    for n in range(count):
-        items = [{"title": f"Acme post {n}-{i}", "guid": f"http://example.com/{n}/{i}",
-                  "pubDate": f"Tue, 1{i} Nov 2026 0{n}:00:00 GMT", "author": f"a{i}@example.com (Writer {i})",
-                  "description": f"acme and globex, take {n}.{i}: {'great' if i % 2 else 'awful'}"} for i in range(5)]
-        server.routes[f"/f{n}.xml"] = Route(body=rss_feed(items, title=f"Feed {n}"), etag=f'"e{n}"')
-        urls.append(server.url(f"/f{n}.xml"))
-    return urls
+from conftest import ROOT, content_snapshot, FeedServer, run_cli, serve_feeds, table_rows, write_config
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
 def test_sigkill_between_pages_then_rerun_converges(tmp_path: Path, feed_server: FeedServer):
-    urls = _feeds(feed_server, 4)
+    urls = serve_feeds(feed_server, 4)
     clean_dir, crash_dir = tmp_path / "clean", tmp_path / "crash"
     clean_dir.mkdir(), crash_dir.mkdir()
     clean_cfg, crash_cfg = write_config(clean_dir, urls), write_config(crash_dir, urls)
@@ -52,17 +42,21 @@ def test_sigkill_between_pages_then_rerun_converges(tmp_path: Path, feed_server:
     assert content_snapshot(crash_dir / "listener.duckdb") == before
 
 
-def test_second_writer_exits_with_clear_message(tmp_path: Path, feed_server: FeedServer):
-    urls = _feeds(feed_server, 1)
+def test_second_run_while_the_first_fetches_skips_that_source(tmp_path: Path, feed_server: FeedServer):
+    """The first run holds no store lock while it fetches; a second one skips the source in hand."""
+    urls = serve_feeds(feed_server, 1)
     cfg = write_config(tmp_path, urls, timeout=30)
-    feed_server.routes["/f0.xml"].delay = 4  # keep the first run busy inside collect
+    feed_server.routes["/f0.xml"].delay = 4  # keep the first run busy inside its fetch
     first = subprocess.Popen([sys.executable, "-m", "listener", "--config", str(cfg), "run"],
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 20
     while not any(path == "/f0.xml" for path, _ in feed_server.requests) and time.time() < deadline:
         time.sleep(0.05)
     second = run_cli("--config", str(cfg), "run")
-    assert second.returncode == 3
-    assert "in use by another process" in second.stderr
+    assert second.returncode == 0, second.stderr
+    assert "rss: skipped" in second.stdout and "another process is collecting 'rss'" in second.stdout
     first.communicate(timeout=60)
     assert first.returncode == 0
+    assert table_rows(tmp_path / "listener.duckdb", "SELECT count(*), count(DISTINCT mention_id) FROM mentions") \
+        == [(5, 5)]
+    assert table_rows(tmp_path / "listener.duckdb", "SELECT status FROM runs") == [("ok",)]

@@ -24,7 +24,8 @@ from listener import demo
 REAL_LOOKING = {"X_BEARER_TOKEN": "AAAA-users-real-x-token", "REDDIT_CLIENT_ID": "users-real-reddit-id",
                 "REDDIT_CLIENT_SECRET": "users-real-reddit-secret"}
 VOLATILE = {"collected_at", "updated_at", "run_id", "scored_at", "started_at", "finished_at", "applied_at",
-            "computed_at", "recorded_at", "alerts.created_at", "assessed_at"}
+            "computed_at", "recorded_at", "alerts.created_at", "assessed_at", "spool_segments.segment",
+            "loaded_at"}
 
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,7 @@ def test_a_slow_source_never_overlaps_itself(tmp_path, feed_server: FeedServer, 
 def test_a_busy_store_is_logged_and_retried_at_the_next_tick(tmp_path, feed_server: FeedServer, config_for, caplog):
     feed_server.routes["/a.xml"] = Route(body=rss_feed(ITEMS))
     settings = load_settings(config_for([feed_server.url("/a.xml")]))
+    settings = settings.model_copy(update={"store": settings.store.model_copy(update={"lock_timeout_seconds": 0.5})})
     db = settings.store_path
     holder = subprocess.Popen(  # another process holds the write lock, like an open notebook writer
         [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
@@ -132,7 +133,7 @@ def test_a_busy_store_is_logged_and_retried_at_the_next_tick(tmp_path, feed_serv
     finally:
         holder.kill()
         holder.wait()
-    assert "busy" in caplog.text and "retrying at the next tick" in caplog.text
+    assert "busy" in caplog.text and "wait in the spool" in caplog.text and "next tick" in caplog.text
     assert _mentions(db) == len(ITEMS)
 
 
@@ -219,3 +220,36 @@ def test_crontab_day_numbers_mean_what_cron_means(field, expected):
     # APScheduler 3's from_crontab reads "1" as Tuesday; the config means Monday like cron does
     from listener.scheduler import crontab_day_of_week
     assert crontab_day_of_week(field) == expected
+
+
+def test_sigterm_mid_collect_stops_after_the_page_in_hand(tmp_path, feed_server: FeedServer, config_for):
+    """Ten slow feeds: SIGTERM during the second one ends the job after that page, not after all ten."""
+    second = threading.Event()
+    urls = []
+    for n in range(10):
+        items = [dict(item, guid=f"{item['guid']}/{n}") for item in ITEMS]
+        feed_server.routes[f"/f{n}.xml"] = Route(body=rss_feed(items), delay=0.5,
+                                                  on_request=second.set if n == 1 else None)
+        urls.append(feed_server.url(f"/f{n}.xml"))
+    config = config_for(urls)
+    proc = subprocess.Popen(_schedule_argv(config), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "LISTENER_CONFIG": ""})
+    try:
+        assert second.wait(30), "the collect job never reached the second feed"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    db = tmp_path / "listener.duckdb"
+    assert _mentions(db) == 2 * len(ITEMS)  # the page in hand was kept; no further feed was asked for
+    assert len([path for path, _ in feed_server.requests]) == 2
+    assert table_rows(db, "SELECT status, fetched FROM runs") == [("ok", 2 * len(ITEMS))]
+    assert "stop requested; stopping after this page" in err
+    # The next run picks up exactly where it stopped.
+    settings = load_settings(config)
+    from listener.gate import StoreGate
+    from listener import pipeline
+    report = pipeline.collect(StoreGate(settings.store_path, 5), settings)
+    assert report.runs[0].inserted == 8 * len(ITEMS)
+    assert _mentions(db) == 10 * len(ITEMS)

@@ -1,0 +1,84 @@
+"""kill -9 of `listener run` and of `listener schedule` at random moments, several seeds.
+
+Whatever instant the process dies at (mid-fetch, mid-spool-write, mid-load,
+mid-analyze), the next `listener run` must converge: the same mention ids,
+rows and cursors as one uninterrupted run, no duplicates, an empty spool.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, FeedServer, content_snapshot, run_cli, serve_feeds, table_rows, write_config
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
+
+FEEDS, ITEMS, DELAY = 8, 12, 0.15
+
+
+def _setup(tmp_path: Path, feed_server: FeedServer) -> tuple[list[str], dict, float]:
+    urls = serve_feeds(feed_server, FEEDS, items=ITEMS)
+    for n in range(FEEDS):
+        feed_server.routes[f"/f{n}.xml"].delay = DELAY  # a run that lasts long enough to be cut anywhere
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    began = time.monotonic()
+    result = run_cli("--config", str(write_config(clean, urls)), "run")
+    assert result.returncode == 0, result.stderr
+    return urls, content_snapshot(clean / "listener.duckdb"), time.monotonic() - began
+
+
+def _kill_at_random(command: list[str], cfg: Path, at: float) -> int | None:
+    proc = subprocess.Popen([sys.executable, "-m", "listener", "--config", str(cfg), *command], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return proc.wait(timeout=at)  # finished before its moment came
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return None
+
+
+def _assert_converged(work: Path, expected: dict) -> None:
+    db = work / "listener.duckdb"
+    assert table_rows(db, "SELECT count(*) - count(DISTINCT mention_id) FROM mentions") == [(0,)]
+    assert content_snapshot(db) == expected
+    spool = work / "listener.spool"
+    assert not list(spool.glob("*.jsonl")) and not list(spool.glob(".*.tmp"))
+    assert table_rows(db, "SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_kill_run_at_random_moments_then_rerun_converges(tmp_path: Path, feed_server: FeedServer, seed: int):
+    urls, expected, clean_seconds = _setup(tmp_path, feed_server)
+    rng = random.Random(seed)
+    work = tmp_path / "work"
+    work.mkdir()
+    cfg = write_config(work, urls)
+    for _ in range(2):  # killed twice in a row, at different moments
+        _kill_at_random(["run"], cfg, at=rng.uniform(0.3, clean_seconds))
+    rerun = run_cli("--config", str(cfg), "run")
+    assert rerun.returncode == 0, rerun.stderr
+    _assert_converged(work, expected)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_kill_scheduler_at_random_moments_then_rerun_converges(tmp_path: Path, feed_server: FeedServer, seed: int):
+    urls, expected, clean_seconds = _setup(tmp_path, feed_server)
+    rng = random.Random(seed)
+    work = tmp_path / "work"
+    work.mkdir()
+    cfg = write_config(work, urls)
+    for _ in range(2):  # the daemon collects at start-up; cut it anywhere in that first job
+        code = _kill_at_random(["schedule"], cfg, at=rng.uniform(0.3, clean_seconds))
+        assert code is None  # a daemon never exits on its own
+    rerun = run_cli("--config", str(cfg), "run")
+    assert rerun.returncode == 0, rerun.stderr
+    _assert_converged(work, expected)
