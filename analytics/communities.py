@@ -144,7 +144,7 @@ def _stage_detected(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
     to_sql(conn, "detected", {"k": membership[keep].astype(np.int64), "vid": pg.vids[keep].astype(np.int64),
                               "strength": strength[keep]})
     ids = _stable_ids(conn, week)
-    to_sql(conn, "detected_ids", {"k": np.array(list(ids), dtype=np.int64), "community_id": list(ids.values())})
+    to_sql(conn, "detected_ids", {"k": np.array(list(ids), dtype=np.int64), "community_id": np.array(list(ids.values()), dtype=object).astype(str)})
     conn.execute(
         """
         INSERT INTO group_members

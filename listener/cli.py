@@ -106,7 +106,7 @@ def run(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
 
 def store_gate(settings: Settings) -> StoreGate:
     """The store, opened only around each write, waiting up to [store] lock_timeout_seconds."""
-    return StoreGate(settings.store_path, settings.store.lock_timeout_seconds)
+    return StoreGate(settings.store, settings.store.lock_timeout_seconds)
 
 
 def _publish_snapshot(store: Any, settings: Settings) -> dict[str, Any]:
@@ -214,9 +214,9 @@ def maturity(obj: Context, as_of: datetime | None, record: bool, as_json: bool) 
     from analytics.maturity import assess, record as record_assessment, report_lines
 
     settings = obj.settings()
-    if not settings.store_path.exists():
+    if not settings.has_store:
         raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` or `listener import` first")
-    with open_store(settings.store_path, read_only=not record) as store:
+    with open_store(settings.store, read_only=not record) as store:
         assessment = assess(store.conn, settings, as_of.date() if as_of else None)
         if record:
             with store.transaction() as conn:
@@ -237,9 +237,9 @@ def status(obj: Context, as_json: bool) -> None:
     from listener.status import gather_status, status_lines
 
     settings = obj.settings()
-    if not settings.store_path.exists():
+    if not settings.has_store:
         raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` first")
-    with open_store(settings.store_path, read_only=True) as store:
+    with open_store(settings.store, read_only=True) as store:
         data = gather_status(store.conn)
     data["spool"] = Spool(settings.spool_dir).summary().as_dict()
     _emit(data, as_json, status_lines(data))
@@ -264,7 +264,7 @@ def import_(obj: Context, file: Path, fmt: str | None, as_json: bool) -> None:
 
     settings = obj.settings()
     kind = detect_format(file, fmt)
-    with open_store(settings.store_path) as store:
+    with open_store(settings.store) as store:
         ledger = store.start_run("import", f"import {file.name}")
         result = pipeline.load_batches(store, settings, read_batches(file, kind), ledger.run_id)
         ledger.fetched, ledger.inserted, ledger.updated = result.received, result.inserted, result.updated
@@ -321,7 +321,7 @@ def export(obj: Context, out: Path | None, fmt: str | None, table: str | None, g
     if (since or until) and not graph:
         raise click.UsageError("--since/--until only apply to --graph")
     settings = obj.settings()
-    with open_store(settings.store_path) as store:
+    with open_store(settings.store) as store:
         if graph:
             end = until + timedelta(days=1) if until else None
             nodes, edges = exporter.export_graph(store.conn, graph, _utc(since), _utc(end))

@@ -80,7 +80,7 @@ def run_demo(out_dir: Path) -> tuple[dict[str, Any], list[str]]:
         config["store"] = {"path": str(db_path.resolve())}
         settings = settings_from_dict(config)
         shutil.rmtree(settings.spool_dir, ignore_errors=True)
-        with open_store(settings.store_path) as store:
+        with open_store(settings.store) as store:
             report = pipeline.collect(store, settings, command="demo")
             pipeline.analyze(store, settings, today=DEMO_AS_OF)
             summary = summarize(store.conn)

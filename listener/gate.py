@@ -15,10 +15,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from listener.errors import StoreBusyError
-from listener.store import Store
+from listener.store import Store, open_store
+
+if TYPE_CHECKING:
+    from listener.settings import Store as StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +51,36 @@ class HeldStore:
 
 
 class StoreGate:
-    """Opens the store per write and closes it after, so readers get in between."""
+    """Opens the store per write and closes it after, so readers get in between.
 
-    def __init__(self, path: Path, timeout_seconds: float, first_delay: float = 0.2,
+    On DuckLake nobody holds a lock (readers never block writers), so the gate
+    keeps one connection for all its writes instead.
+    """
+
+    def __init__(self, location: Path | StoreSettings, timeout_seconds: float, first_delay: float = 0.2,
                  max_delay: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.path = path
+        self.location = location
         self.timeout_seconds = timeout_seconds
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.sleep = sleep
+        self._kept: Store | None = None
+
+    @property
+    def is_lake(self) -> bool:
+        return not isinstance(self.location, Path) and self.location.backend == "ducklake"
+
+    @property
+    def path(self) -> Path:
+        return self.location if isinstance(self.location, Path) else self.location.path
 
     @contextmanager
     def writer(self, wait: bool = True) -> Iterator[Store | None]:
+        if self.is_lake:
+            if self._kept is None:
+                self._kept = self._open(read_only=False, wait=True)
+            yield self._kept
+            return
         store = self._open(read_only=False, wait=wait)
         try:
             yield store
@@ -68,6 +89,10 @@ class StoreGate:
                 store.close()
 
     def cursors(self, source: str) -> dict[str, str]:
+        if self.is_lake:
+            with self.writer() as store:
+                assert store is not None
+                return store.cursors(source)
         if not self.path.exists():
             return {}
         store = self._open(read_only=True, wait=True)
@@ -77,13 +102,18 @@ class StoreGate:
         finally:
             store.close()
 
+    def close(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
+
     def _open(self, read_only: bool, wait: bool) -> Store | None:
         deadline = time.monotonic() + self.timeout_seconds
         delay = self.first_delay
         told = False
         while True:
             try:
-                return Store(self.path, read_only=read_only)
+                return open_store(self.location, read_only=read_only)
             except StoreBusyError as exc:
                 if not wait:
                     return None

@@ -96,6 +96,10 @@ def load_batch(
     result = LoadResult(received=batch.num_rows)
     if batch.num_rows == 0:
         return result
+    # Every load updates this one row: on DuckLake two workers loading at once then conflict at
+    # COMMIT and one re-runs after the other (the anti-join sees its rows), instead of both
+    # appending the same mention, since DuckLake has no primary key to stop them.
+    conn.execute("UPDATE store_writes SET writes = writes + 1, updated_at = now()")
     with registered(conn, "incoming_arrow", batch):
         _stage(conn, run_id)
     result.errors = [(int(n), str(p)) for n, p in conn.execute(

@@ -6,6 +6,7 @@ leaves the previous version intact.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -355,15 +356,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        7,
+        "store_writes",
+        """
+        CREATE TABLE store_writes (
+            writes     BIGINT NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        INSERT INTO store_writes VALUES (0, now());
+        """,
+    ),
 )
 
 
-def apply_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Bring the schema up to date; returns the names of migrations applied now."""
-    conn.execute(
+def apply_migrations(conn: duckdb.DuckDBPyConnection,
+                     dialect: Callable[[str], str] | None = None) -> list[str]:
+    """Bring the schema up to date; returns the names of migrations applied now.
+
+    `dialect` rewrites each migration's SQL for another backend (DuckLake: no key constraints).
+    """
+    dialect = dialect or (lambda sql: sql)
+    conn.execute(dialect(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
-    )
+    ))
     done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for migration in MIGRATIONS:
@@ -371,7 +388,7 @@ def apply_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:
             continue
         conn.execute("BEGIN TRANSACTION")
         try:
-            conn.execute(migration.sql)
+            conn.execute(dialect(migration.sql))
             conn.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, now())",
                 [migration.version, migration.name],

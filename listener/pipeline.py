@@ -268,8 +268,15 @@ def _retag(conn: Any, rules: list[TopicRule]) -> int:
 
 
 def _in_transaction(store: Store, work: Callable[[Any], Any]) -> Any:
+    def once() -> Any:
+        with store.transaction() as conn:
+            return work(conn)
+    return store.write(once, "analyze")
+
+
+def _load_in_transaction(store: Store, batch: pa.Table, run_id: str, rules: list[TopicRule]) -> LoadResult:
     with store.transaction() as conn:
-        return work(conn)
+        return load_batch(conn, batch, run_id, rules)
 
 
 def _score(store: Store, settings: Settings) -> tuple[int, int]:
@@ -290,8 +297,7 @@ def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], 
     total = LoadResult()
     with store.deferred_checkpoints(), task("import") as progress:
         for batch in read_ahead(batches):
-            with store.transaction() as conn:
-                total.add(load_batch(conn, batch, run_id, rules))
+            total.add(store.write(lambda batch=batch: _load_in_transaction(store, batch, run_id, rules), "import"))
             progress.advance(batch.num_rows)
     return total
 

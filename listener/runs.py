@@ -29,6 +29,19 @@ def load_segment(store: Store, spool: Spool, segment: Segment, rules: list[Topic
     except (OSError, UnicodeDecodeError, SpoolError) as exc:
         spool.reject(segment.path, str(exc))
         return 0
+    seen, result = store.write(lambda: _load_once(store, segment, documents, rules), f"load {segment.name}")
+    spool.remove(segment)
+    ledger = live.get(str(segment.header["run_id"]))
+    if ledger is not None and not seen:
+        ledger.inserted += result.inserted
+        ledger.updated += result.updated
+        ledger.warnings.extend(_rejections(segment, result))
+    return 0 if seen else 1
+
+
+def _load_once(store: Store, segment: Segment, documents: list[str],
+               rules: list[TopicRule]) -> tuple[bool, LoadResult]:
+    """One transaction: (already loaded?, what loading did)."""
     result = LoadResult()
     with store.transaction() as conn:
         seen = bool(conn.execute("SELECT 1 FROM spool_segments WHERE segment = ?", [segment.name]).fetchall())
@@ -40,13 +53,7 @@ def load_segment(store: Store, spool: Spool, segment: Segment, rules: list[Topic
                 _finish_run_row(conn, segment.header["run"])
             conn.execute("INSERT INTO spool_segments VALUES (?, ?, ?, ?, ?, now())",
                          [segment.name, segment.source, segment.header["run_id"], segment.kind, len(documents)])
-    spool.remove(segment)
-    ledger = live.get(str(segment.header["run_id"]))
-    if ledger is not None and not seen:
-        ledger.inserted += result.inserted
-        ledger.updated += result.updated
-        ledger.warnings.extend(_rejections(segment, result))
-    return 0 if seen else 1
+    return seen, result
 
 
 def _load_page(store: Store, segment: Segment, documents: list[str], rules: list[TopicRule]) -> LoadResult:

@@ -174,7 +174,7 @@ class JobState:
 
 def collect_job(settings: Settings, name: str, should_stop: Callable[[], bool] | None = None) -> tuple[str, str]:
     """Fetch into the spool without the store lock; load it whenever the store is free."""
-    gate = StoreGate(settings.store_path, settings.store.lock_timeout_seconds)
+    gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
     report = pipeline.collect(gate, settings, [name], command="schedule", should_stop=should_stop)
     if not report.runs:
         return "skipped", "stop requested before it started"
@@ -189,7 +189,7 @@ def collect_job(settings: Settings, name: str, should_stop: Callable[[], bool] |
 
 
 def analyze_job(settings: Settings) -> tuple[str, str]:
-    with StoreGate(settings.store_path, settings.store.lock_timeout_seconds).writer() as store:
+    with StoreGate(settings.store, settings.store.lock_timeout_seconds).writer() as store:
         report = pipeline.analyze(store, settings)
     return "ok", (f"scored {report.scored} mentions, resolved {report.resolved_interactions} interactions, "
                   f"maturity {(report.details.get('maturity') or {}).get('level')}")
@@ -210,9 +210,9 @@ def digest_job(settings: Settings) -> tuple[str, str]:
     if not recipients:
         return "skipped", "no [digest] recipients configured"
     smtp_password(settings.digest.smtp)  # a missing password fails before anything is written
-    if not settings.store_path.exists():
+    if not settings.has_store:
         return "skipped", f"{settings.store_path}: no store yet"
-    with open_store(settings.store_path) as store:
+    with open_store(settings.store) as store:
         rendered = render(gather(store.conn, settings, week))
         outcomes = deliver(store.conn, rendered, settings.digest, recipients)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("sent", "skipped", "failed")}

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from listener.errors import ConfigError
 
@@ -57,11 +57,37 @@ class Organization(_Strict):
     own_accounts: OwnAccounts = OwnAccounts()
 
 
+class DuckLake(_Strict):
+    """`[store.ducklake]`: a DuckLake catalog (PostgreSQL) plus a data directory, shared by several workers."""
+
+    catalog: str = Field(min_length=1)  # after "ducklake:", e.g. "postgres:dbname=listener host=db user=listener"
+    data_path: str = Field(min_length=1)  # Parquet files: a folder (relative to the config) or s3://...
+    commit_retries: int = Field(default=8, ge=0, le=100)  # re-run a load that lost a write conflict
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog(cls, catalog: str) -> str:
+        if "password" in catalog.lower():
+            raise ValueError("put the catalog password in PGPASSWORD (environment or .env), not in the config")
+        if not catalog.startswith(("postgres:", "sqlite:", "duckdb:", "mysql:")):
+            raise ValueError('must name its database, e.g. "postgres:dbname=listener host=db user=listener" '
+                             '(or sqlite:/duckdb: and a file for a single machine)')
+        return catalog
+
+
 class Store(_Strict):
+    backend: Literal["duckdb", "ducklake"] = "duckdb"
+    ducklake: DuckLake | None = None  # required when backend = "ducklake"
     path: Path = DEFAULT_STORE
     snapshot_dir: Path | None = None  # `listener snapshot` output; default <store dir>/snapshot
     spool_dir: Path | None = None  # fetched pages wait here for the store; default <store dir>/<name>.spool
     lock_timeout_seconds: float = Field(default=300, ge=0, le=86400)  # wait for a reader to let go
+
+    @model_validator(mode="after")
+    def _backend_complete(self) -> Store:
+        if self.backend == "ducklake" and self.ducklake is None:
+            raise ValueError('backend = "ducklake" needs a [store.ducklake] section with catalog and data_path')
+        return self
 
 
 class Feed(_Strict):
@@ -195,6 +221,11 @@ class Settings(_Strict):
         return self.store.path
 
     @property
+    def has_store(self) -> bool:
+        """False only when the store is a DuckDB file not created yet (a lake is assumed to exist)."""
+        return self.store.backend == "ducklake" or self.store.path.exists()
+
+    @property
     def spool_dir(self) -> Path:
         return self.store.spool_dir or self.store.path.parent / f"{self.store.path.stem}.spool"
 
@@ -241,7 +272,13 @@ def _anchor_store(settings: Settings, config_path: Path | None) -> Settings:
     store_path = Path(override).expanduser() if override else settings.store.path.expanduser()
     if not store_path.is_absolute() and config_path is not None:
         store_path = config_path.resolve().parent / store_path
-    anchored = {"path": store_path}
+    anchored: dict[str, Any] = {"path": store_path}
+    lake = settings.store.ducklake
+    if lake is not None and "://" not in lake.data_path and config_path is not None:
+        data_path = Path(lake.data_path).expanduser()
+        if not data_path.is_absolute():
+            anchored["ducklake"] = lake.model_copy(
+                update={"data_path": str(config_path.resolve().parent / data_path)})
     for key in ("snapshot_dir", "spool_dir"):
         folder = getattr(settings.store, key)
         if folder is not None:
@@ -262,7 +299,8 @@ def _first_problem(exc: ValidationError) -> str:
         return f"missing required key '{key}'"
     message = error["msg"].removeprefix("Value error, ")
     got = error.get("input")
-    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
+    secret = isinstance(got, str) and "password" in got.lower()  # never echo a credential
+    shown = "" if isinstance(got, (dict, list)) or got is None or secret else f" (got {got!r})"
     return f"'{key}': {message}{shown}"
 
 

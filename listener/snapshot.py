@@ -73,16 +73,19 @@ def default_snapshot_dir(settings: Any) -> Path:
     return Path(configured) if configured else settings.store_path.parent / "snapshot"
 
 
-def snapshot_store(store_path: Path, out_dir: Path) -> SnapshotResult:
-    """`listener snapshot`: open the live store read-only just for the copy, then publish."""
-    if not store_path.exists():
+def snapshot_store(location: Path | Any, out_dir: Path) -> SnapshotResult:
+    """`listener snapshot`: open the live store (a file path or `[store]` settings) read-only
+    just for the copy, then publish."""
+    store_path = location if isinstance(location, Path) else location.path
+    is_file = isinstance(location, Path) or location.backend == "duckdb"
+    if is_file and not store_path.exists():
         raise ConfigError(f"{store_path}: no store yet; run `listener run` or `listener import` first")
     _refuse_live_target(store_path, out_dir)
     with _publisher_lock(out_dir):
         staging = _new_staging(out_dir)
         try:
             started = time.monotonic()
-            with open_store(store_path, read_only=True) as store:
+            with open_store(location, read_only=True) as store:
                 _copy_database(store.conn, staging / DB_NAME)
             return _finish(out_dir, staging, started, time.monotonic() - started)
         finally:

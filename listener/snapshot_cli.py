@@ -40,7 +40,7 @@ def snapshot_command(obj: Context, out_dir: Path | None, as_json: bool) -> None:
     settings = obj.settings()
     out = out_dir or default_snapshot_dir(settings)
     try:
-        result = snapshot_store(settings.store_path, out)
+        result = snapshot_store(settings.store, out)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
 from listener.errors import StoreBusyError
+from listener.lake import connect_lake, lake_dialect, retry_conflicts
 from listener.migrations import apply_migrations
+
+if TYPE_CHECKING:
+    from listener.settings import DuckLake as DuckLakeSettings
+    from listener.settings import Store as StoreSettings
+
+T = TypeVar("T")
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -59,15 +66,30 @@ def registered(conn: duckdb.DuckDBPyConnection, name: str, table: object) -> Ite
 
 
 class Store:
-    """An open DuckDB store. Use as a context manager or call `close()`."""
+    """An open store: one DuckDB file, or a DuckLake catalog (`lake`). Use as a context manager or call `close()`."""
 
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False, lake: DuckLakeSettings | None = None) -> None:
         self.path = path
+        self.lake = lake
+        if lake is not None:
+            self.conn = connect_lake(lake.catalog, lake.data_path, read_only)
+        else:
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = _connect(path, read_only)
         if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = _connect(path, read_only)
-        if not read_only:
-            apply_migrations(self.conn)
+            self.write(lambda: apply_migrations(self.conn, lake_dialect if lake else None), "migrations")
+
+    @property
+    def where(self) -> str:
+        """For messages: the file, or the lake's data path."""
+        return f"DuckLake {self.lake.data_path}" if self.lake else str(self.path)
+
+    def write(self, work: Callable[[], T], what: str) -> T:
+        """Run one whole write transaction; on DuckLake, again after a conflict with another worker."""
+        if self.lake is None:
+            return work()
+        return retry_conflicts(work, self.lake.commit_retries, what)
 
     def close(self) -> None:
         self.conn.close()
@@ -101,10 +123,12 @@ class Store:
 
     def set_cursors(self, source: str, values: Mapping[str, str | None]) -> None:
         """Call inside the transaction that writes the rows these cursors cover."""
-        for key, value in values.items():
+        for key, value in values.items():  # MERGE, not ON CONFLICT: DuckLake has no primary keys
             self.conn.execute(
-                "INSERT INTO cursors (source, key, value, updated_at) VALUES (?, ?, ?, now()) ON CONFLICT (source, key) "
-                "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                "MERGE INTO cursors c USING (SELECT ?::VARCHAR AS source, ?::VARCHAR AS key, ?::VARCHAR AS value) n "
+                "ON c.source = n.source AND c.key = n.key "
+                "WHEN MATCHED THEN UPDATE SET value = n.value, updated_at = now() "
+                "WHEN NOT MATCHED THEN INSERT (source, key, value, updated_at) VALUES (n.source, n.key, n.value, now())",
                 [source, key, value],
             )
 
@@ -180,5 +204,9 @@ def new_run_id(source: str) -> str:
     return f"{stamp}-{source}-{uuid.uuid4().hex[:8]}"
 
 
-def open_store(path: Path, read_only: bool = False) -> Store:
-    return Store(path, read_only=read_only)
+def open_store(location: Path | StoreSettings, read_only: bool = False) -> Store:
+    """Open by path (a DuckDB file) or by the `[store]` settings (file or DuckLake)."""
+    if isinstance(location, Path):
+        return Store(location, read_only=read_only)
+    lake = location.ducklake if location.backend == "ducklake" else None
+    return Store(location.path, read_only=read_only, lake=lake)

@@ -75,9 +75,9 @@ def digest_command(obj: Context, week: Week | None, send: bool, out_dir: Path | 
     if send:
         _check_sendable(week, today, recipients, force)
         smtp_password(settings.digest.smtp)  # a missing password stops here, before anything is written
-    if not settings.store_path.exists():
+    if not settings.has_store:
         raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` first")
-    with open_store(settings.store_path, read_only=not send) as store:
+    with open_store(settings.store, read_only=not send) as store:
         rendered = render(gather(store.conn, settings, week))
         if send:
             outcomes = deliver(store.conn, rendered, settings.digest, recipients, force=force)

@@ -333,7 +333,7 @@ class _Query:
             f"""SELECT a.day, a.kind, a.topic, a.observed, a.baseline, a.score,
                        left(coalesce(nullif(m.title, ''), m.text, ''), {MAX_TEXT}), left(m.url, {MAX_TEXT})
                 FROM alerts a
-                LEFT JOIN mentions m ON ? AND m.mention_id = a.mention_ids ->> '$[0]'
+                LEFT JOIN mentions m ON ? AND m.mention_id = (a.mention_ids ->> '$[0]')
                 WHERE a.day >= ? AND a.day <= ? AND a.kind IN (SELECT unnest(?::VARCHAR[]))
                   AND (? OR a.topic IN (SELECT unnest(?::VARCHAR[])))
                 ORDER BY a.score DESC, a.day, a.topic LIMIT ?""",

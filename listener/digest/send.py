@@ -107,14 +107,20 @@ def ledger_row(conn: duckdb.DuckDBPyConnection, week: str, recipient: str) -> tu
 
 def _record(conn: duckdb.DuckDBPyConnection, week: str, recipient: str, message_id: str, status: str,
             error: str | None, attempt: int = 0) -> None:
+    # MERGE, not ON CONFLICT: a DuckLake store has no primary keys to conflict on.
     conn.execute(
-        """INSERT INTO digests (week, recipient, message_id, sent_at, status, error, attempts, updated_at)
-           VALUES (?, ?, ?, CASE WHEN ? = 'sent' THEN now() END, ?, ?, ?, now())
-           ON CONFLICT (week, recipient) DO UPDATE SET
-             message_id = excluded.message_id, status = excluded.status, error = excluded.error,
-             sent_at = CASE WHEN excluded.status = 'sent' THEN now() ELSE digests.sent_at END,
-             attempts = digests.attempts + excluded.attempts, updated_at = now()""",
-        [week, recipient, message_id, status, status, error, attempt])
+        """MERGE INTO digests d
+           USING (SELECT ?::VARCHAR AS week, ?::VARCHAR AS recipient, ?::VARCHAR AS message_id,
+                         ?::VARCHAR AS status, ?::VARCHAR AS error, ?::INTEGER AS attempts) AS n
+           ON d.week = n.week AND d.recipient = n.recipient
+           WHEN MATCHED THEN UPDATE SET
+             message_id = n.message_id, status = n.status, error = n.error,
+             sent_at = CASE WHEN n.status = 'sent' THEN now() ELSE d.sent_at END,
+             attempts = d.attempts + n.attempts, updated_at = now()
+           WHEN NOT MATCHED THEN INSERT (week, recipient, message_id, sent_at, status, error, attempts, updated_at)
+             VALUES (n.week, n.recipient, n.message_id, CASE WHEN n.status = 'sent' THEN now() END,
+                     n.status, n.error, n.attempts, now())""",
+        [week, recipient, message_id, status, error, attempt])
 
 
 # -- SMTP ------------------------------------------------------------------------------
