@@ -61,6 +61,12 @@ def test_the_pipeline_gives_the_same_data_on_ducklake_as_on_a_file(tmp_path: Pat
     assert status["totals"]["mentions"] == 15 and status["totals"]["schema_version"] >= 7
     snapshot = json.loads(result.stdout)["snapshot"]
     assert snapshot["tables"]["mentions"] == 15
+    # The maintenance docs/operations.md recommends runs as written and changes no data.
+    with open_store(load_settings(cfg).store) as store:
+        store.conn.execute("CALL ducklake_merge_adjacent_files('lake')").fetchall()
+        store.conn.execute("CALL ducklake_expire_snapshots('lake', older_than => now() - INTERVAL 7 DAY)").fetchall()
+        store.conn.execute("CALL ducklake_cleanup_old_files('lake', cleanup_all => true)").fetchall()
+    assert lake_snapshot(cfg) == before
 
 
 def test_two_workers_collect_into_one_lake_at_once(tmp_path: Path, feed_server: FeedServer, lake_catalog: str):

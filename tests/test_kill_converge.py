@@ -55,30 +55,18 @@ def _assert_converged(work: Path, expected: dict) -> None:
     assert table_rows(db, "SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_kill_run_at_random_moments_then_rerun_converges(tmp_path: Path, feed_server: FeedServer, seed: int):
+@pytest.mark.parametrize("command, seed", [("run", 1), ("run", 2), ("run", 3), ("run", 4),
+                                           ("schedule", 11), ("schedule", 12)])
+def test_kill_at_random_moments_then_rerun_converges(tmp_path: Path, feed_server: FeedServer, command: str,
+                                                    seed: int):
+    """`listener run` killed twice in a row, or the daemon killed in its start-up collect, then one rerun."""
     urls, expected, clean_seconds = _setup(tmp_path, feed_server)
     rng = random.Random(seed)
     work = tmp_path / "work"
     work.mkdir()
     cfg = write_config(work, urls)
-    outcomes = [_kill_at_random(["run"], cfg, at=rng.uniform(0.3, clean_seconds)) for _ in range(2)]
-    assert None in outcomes  # at least one run really was cut short
-    rerun = run_cli("--config", str(cfg), "run")
-    assert rerun.returncode == 0, rerun.stderr
-    _assert_converged(work, expected)
-
-
-@pytest.mark.parametrize("seed", [11, 12])
-def test_kill_scheduler_at_random_moments_then_rerun_converges(tmp_path: Path, feed_server: FeedServer, seed: int):
-    urls, expected, clean_seconds = _setup(tmp_path, feed_server)
-    rng = random.Random(seed)
-    work = tmp_path / "work"
-    work.mkdir()
-    cfg = write_config(work, urls)
-    for _ in range(2):  # the daemon collects at start-up; cut it anywhere in that first job
-        code = _kill_at_random(["schedule"], cfg, at=rng.uniform(0.3, clean_seconds))
-        assert code is None  # a daemon never exits on its own
+    outcomes = [_kill_at_random([command], cfg, at=rng.uniform(0.3, clean_seconds)) for _ in range(2)]
+    assert None in outcomes  # at least one process really was cut short (a daemon never exits by itself)
     rerun = run_cli("--config", str(cfg), "run")
     assert rerun.returncode == 0, rerun.stderr
     _assert_converged(work, expected)

@@ -123,7 +123,7 @@ def test_writer_elsewhere_past_the_limit_exits_3_with_a_clear_message(tmp_path: 
 
 def _collect(cfg: Path) -> pipeline.CollectReport:
     settings = load_settings(cfg)
-    return pipeline.collect(StoreGate(settings.store_path, 5), settings)
+    return pipeline.collect(StoreGate(settings.store, 5), settings)
 
 
 def test_a_segment_left_behind_after_its_commit_is_not_loaded_twice(tmp_path: Path, feed_server: FeedServer,
@@ -146,7 +146,7 @@ def test_a_segment_left_behind_after_its_commit_is_not_loaded_twice(tmp_path: Pa
     for left in kept.iterdir():  # every segment comes back, as after the crash
         shutil.move(left, tmp_path / "listener.spool" / left.name)
     settings = load_settings(cfg)
-    loaded = pipeline.drain(StoreGate(settings.store_path, 5), Spool(settings.spool_dir), settings, [])
+    loaded = pipeline.drain(StoreGate(settings.store, 5), Spool(settings.spool_dir), settings, [])
     assert loaded == 0
     assert Spool(settings.spool_dir).pending() == []
     assert (content_snapshot(db), table_rows(db, "SELECT run_id, status, fetched, inserted, updated FROM runs")) \
