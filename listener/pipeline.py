@@ -199,7 +199,7 @@ def drain(access: StoreAccess, spool: Spool, settings: Settings, rules: list[Top
     """
     if not spool.pending():
         return 0
-    with access.writer(wait=wait) as store:
+    with access.writer(wait=wait, brief=not wait) as store:
         if store is None:
             return 0
         prepare_own_accounts(store.conn, settings.organization.own_accounts)
