@@ -133,3 +133,9 @@ def test_a_password_in_the_catalog_string_is_refused(tmp_path: Path):
 def test_migrations_lose_only_their_key_constraints_on_ducklake(sql: str, expected: str):
     from listener.lake import lake_dialect
     assert lake_dialect(sql) == expected
+
+
+def test_the_documented_ducklake_example_config_is_valid():
+    settings = load_settings(ROOT / "docs" / "examples" / "listener-ducklake.toml")
+    assert settings.store.backend == "ducklake" and settings.store.ducklake is not None
+    assert settings.store.ducklake.catalog.startswith("postgres:") and settings.spool_dir.name == "spool"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (ROOT, FeedServer, content_snapshot, run_cli, serve_feeds, table_rows,
+from conftest import (FeedServer, content_snapshot, run_cli, serve_feeds, table_rows,
                       write_config)
 from listener import pipeline
 from listener.gate import StoreGate
