@@ -96,6 +96,16 @@ class StoreGate:
             if store is not None:
                 store.close()
 
+    @contextmanager
+    def reader(self) -> Iterator[Store]:
+        """The store open read-only (waiting while a writer holds the file), closed after."""
+        store = self._open(read_only=True, wait=True)
+        assert store is not None
+        try:
+            yield store
+        finally:
+            store.close()
+
     def cursors(self, source: str) -> dict[str, str]:
         if self.is_lake:
             with self.writer() as store:

@@ -47,7 +47,6 @@ from listener import pipeline
 from listener.errors import ConfigError, StoreBusyError
 from listener.settings import Settings
 from listener.gate import StoreGate
-from listener.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +211,10 @@ def digest_job(settings: Settings) -> tuple[str, str]:
     smtp_password(settings.digest.smtp)  # a missing password fails before anything is written
     if not settings.has_store:
         return "skipped", f"{settings.store_path}: no store yet"
-    with open_store(settings.store) as store:
+    gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
+    with gate.reader() as store:  # closed before any e-mail goes out
         rendered = render(gather(store.conn, settings, week))
-        outcomes = deliver(store.conn, rendered, settings.digest, recipients)
+    outcomes = deliver(gate, rendered, settings.digest, recipients)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("sent", "skipped", "failed")}
     summary = f"{week.label}: sent {counts['sent']}, already sent {counts['skipped']}, failed {counts['failed']}"
     return ("failed" if counts["failed"] else "ok"), summary

@@ -5,8 +5,11 @@ from __future__ import annotations
 import email
 import shutil
 import ssl
+import subprocess
+import sys
 from email import policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -222,3 +225,22 @@ def test_usage_and_config_errors_exit_2_and_send_nothing(tmp_path, db, server, c
     assert run("--config", str(config), "digest", "--week", WEEK, "--send",
                "--to", "a@acme.example\r\nBcc: evil@example.com") == 2
     assert server.inbox.messages == [] and ledger(db) == []
+
+
+def test_the_store_is_free_while_the_smtp_server_takes_its_time(tmp_path, db, server):
+    """--send reads the digest, closes the store, and opens it only to write the ledger."""
+    config = plain_config(tmp_path, db, server.port)
+    seen: list[str] = []
+    accept = server.inbox.handle_DATA
+
+    async def slow_server(smtp: Any, session: Any, envelope: Any) -> str:
+        probe = subprocess.run(  # an analyst opening the store while the digest is on the wire
+            [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+                                   "print(c.execute('SELECT status FROM digests').fetchall())", str(db)],
+            capture_output=True, text=True, timeout=60)
+        seen.append(probe.stdout.strip() or probe.stderr.strip())
+        return await accept(smtp, session, envelope)
+    server.inbox.handle_DATA = slow_server
+    assert run("--config", str(config), "digest", "--week", WEEK, "--send") == 0
+    assert seen == ["[('failed',)]"]  # it could read: the attempt was recorded, the lock released
+    assert [r[2] for r in ledger(db)] == ["sent"]

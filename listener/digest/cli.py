@@ -18,7 +18,7 @@ from listener.digest.gather import Week, gather
 from listener.digest.render import Rendered, render
 from listener.digest.send import address, build_message, deliver, eml_bytes, new_message_id, smtp_password
 from listener.errors import ConfigError
-from listener.store import open_store
+from listener.gate import StoreGate
 
 if TYPE_CHECKING:
     from listener.cli import Context
@@ -77,10 +77,11 @@ def digest_command(obj: Context, week: Week | None, send: bool, out_dir: Path | 
         smtp_password(settings.digest.smtp)  # a missing password stops here, before anything is written
     if not settings.has_store:
         raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` first")
-    with open_store(settings.store, read_only=not send) as store:
+    gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
+    with gate.reader() as store:  # closed before any e-mail goes out
         rendered = render(gather(store.conn, settings, week))
-        if send:
-            outcomes = deliver(store.conn, rendered, settings.digest, recipients, force=force)
+    if send:
+        outcomes = deliver(gate, rendered, settings.digest, recipients, force=force)
     if out_dir:
         files = write_review(rendered, out_dir, sender, recipients)
         _emit({"week": week.label, "files": [str(f) for f in files]}, as_json,

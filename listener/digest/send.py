@@ -16,7 +16,8 @@ import os
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -28,6 +29,7 @@ import duckdb
 
 from listener.digest.render import Rendered
 from listener.errors import ConfigError
+from listener.gate import StoreAccess
 from listener.settings import Digest as DigestSettings, Smtp
 
 PASSWORD_ENV = "LISTENER_SMTP_PASSWORD"
@@ -217,26 +219,45 @@ def _text(answer: Any) -> str:
 
 
 # -- delivery ------------------------------------------------------------------------------
-def deliver(conn: duckdb.DuckDBPyConnection, rendered: Rendered, settings: DigestSettings, recipients: list[str],
-            force: bool = False, ssl_context: ssl.SSLContext | None = None, retry_delay: float | None = None,
-            sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+Ledger = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
+def ledger_of(target: duckdb.DuckDBPyConnection | StoreAccess) -> Ledger:
+    """The `digests` ledger: an open connection, or a gate that opens the store only per write,
+    so the database is not held while an SMTP server takes its time."""
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        return lambda: nullcontext(target)
+
+    @contextmanager
+    def briefly() -> Iterator[duckdb.DuckDBPyConnection]:
+        with target.writer() as store:
+            assert store is not None
+            yield store.conn
+    return briefly
+
+
+def deliver(target: duckdb.DuckDBPyConnection | StoreAccess, rendered: Rendered, settings: DigestSettings,
+            recipients: list[str], force: bool = False, ssl_context: ssl.SSLContext | None = None,
+            retry_delay: float | None = None, sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
     """Send the digest to each recipient not yet sent this week; every attempt is recorded in `digests`."""
     mailer = Mailer(settings.smtp, smtp_password(settings.smtp), ssl_context)
     delay = RETRY_DELAY_SECONDS if retry_delay is None else retry_delay
     sender = address(settings.sender, "digest.sender")
+    ledger = ledger_of(target)
     outcomes = []
     try:
         for recipient in recipients:
-            outcomes.append(_deliver_one(conn, mailer, rendered, sender, recipient, force, delay, sleep))
+            outcomes.append(_deliver_one(ledger, mailer, rendered, sender, recipient, force, delay, sleep))
     finally:
         mailer.close()
     return outcomes
 
 
-def _deliver_one(conn: duckdb.DuckDBPyConnection, mailer: Mailer, rendered: Rendered, sender: str,
+def _deliver_one(ledger: Ledger, mailer: Mailer, rendered: Rendered, sender: str,
                  recipient: str, force: bool, retry_delay: float, sleep: Callable[[float], None]) -> Outcome:
     week = rendered.week
-    previous = ledger_row(conn, week, recipient)
+    with ledger() as conn:
+        previous = ledger_row(conn, week, recipient)
     if previous and previous[0] == "sent" and not force:
         return Outcome(recipient, "skipped", previous[1], 0)
     # a retried delivery keeps its Message-ID; a forced resend is a new message
@@ -244,18 +265,21 @@ def _deliver_one(conn: duckdb.DuckDBPyConnection, mailer: Mailer, rendered: Rend
     msg = build_message(rendered, sender, recipient, message_id)
     error = None
     for attempt in range(1, ATTEMPTS_PER_RUN + 1):
-        _record(conn, week, recipient, message_id, "failed", INTERRUPTED, attempt=1)
+        with ledger() as conn:
+            _record(conn, week, recipient, message_id, "failed", INTERRUPTED, attempt=1)
         try:
-            mailer.send(msg, sender, recipient)
+            mailer.send(msg, sender, recipient)  # the store is not held while the server answers
         except SendFailed as exc:
             error = str(exc)
-            _record(conn, week, recipient, message_id, "failed", error)
+            with ledger() as conn:
+                _record(conn, week, recipient, message_id, "failed", error)
             log.warning("digest %s to %s: attempt %d failed: %s", week, recipient, attempt, error)
             if not exc.retry or attempt == ATTEMPTS_PER_RUN:
                 return Outcome(recipient, "failed", message_id, attempt, error)
             sleep(retry_delay)
             continue
-        _record(conn, week, recipient, message_id, "sent", None)
+        with ledger() as conn:
+            _record(conn, week, recipient, message_id, "sent", None)
         log.info("digest %s sent to %s (%s)", week, recipient, message_id)
         return Outcome(recipient, "sent", message_id, attempt)
     return Outcome(recipient, "failed", message_id, ATTEMPTS_PER_RUN, error)  # not reached
