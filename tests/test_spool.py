@@ -85,6 +85,9 @@ def test_reader_past_the_limit_leaves_the_spool_and_the_rerun_loads_it(tmp_path:
         # Readers still see the store as it was; nothing was half-written.
         spool = Spool(work / "listener.spool")
         assert [s.kind for s in spool.pending()] == ["page"] * 4 + ["run"]
+        status = run_cli("--config", str(cfg), "status")  # read-only: fine next to the reader
+        assert status.returncode == 0, status.stderr
+        assert "spool: 4 fetched pages (20 mentions) wait in" in status.stdout
     finally:
         reader.kill()
         reader.wait()
