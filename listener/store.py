@@ -51,7 +51,12 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    try:
+        conn.execute("COMMIT")
+    except duckdb.Error:  # a lost write conflict (DuckLake) can leave the transaction open: end it
+        with suppress(duckdb.Error):
+            conn.execute("ROLLBACK")
+        raise
 
 
 @contextmanager

@@ -139,3 +139,26 @@ def test_the_documented_ducklake_example_config_is_valid():
     settings = load_settings(ROOT / "docs" / "examples" / "listener-ducklake.toml")
     assert settings.store.backend == "ducklake" and settings.store.ducklake is not None
     assert settings.store.ducklake.catalog.startswith("postgres:") and settings.spool_dir.name == "spool"
+
+
+def test_a_lost_write_conflict_is_run_again_in_a_fresh_snapshot(tmp_path: Path, lake_catalog: str):
+    from listener.lake import connect_lake
+    from listener.store import transaction
+
+    catalog, data = "postgres:" + lake_catalog, str(tmp_path / "lake-data")
+    with open_store(load_settings(lake_config(tmp_path, [], lake_catalog)).store) as store:
+        other = connect_lake(catalog, data)
+        other.execute("BEGIN")
+        other.execute("UPDATE store_writes SET writes = writes + 10")  # another worker, mid-load
+        attempts = []
+
+        def load() -> None:
+            attempts.append(1)
+            with transaction(store.conn) as conn:
+                conn.execute("UPDATE store_writes SET writes = writes + 1")
+                if len(attempts) == 1:
+                    other.execute("COMMIT")  # the other worker commits first: ours must lose
+        store.write(load, "test")
+        assert len(attempts) == 2
+        assert store.conn.execute("SELECT writes FROM store_writes").fetchall() == [(11,)]
+        other.close()
