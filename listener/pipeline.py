@@ -206,7 +206,8 @@ def drain(access: StoreAccess, spool: Spool, settings: Settings, rules: list[Top
         loaded = 0
         for segment in spool.pending():  # listed again: another process may have loaded some
             loaded += load_segment(store, spool, segment, rules, live or {})
-        prune_segment_ledger(store)
+        if wait:  # once per run, not between pages
+            prune_segment_ledger(store)
         return loaded
 
 
@@ -268,15 +269,7 @@ def _retag(conn: Any, rules: list[TopicRule]) -> int:
 
 
 def _in_transaction(store: Store, work: Callable[[Any], Any]) -> Any:
-    def once() -> Any:
-        with store.transaction() as conn:
-            return work(conn)
-    return store.write(once, "analyze")
-
-
-def _load_in_transaction(store: Store, batch: pa.Table, run_id: str, rules: list[TopicRule]) -> LoadResult:
-    with store.transaction() as conn:
-        return load_batch(conn, batch, run_id, rules)
+    return store.write_transaction(work, "analyze")
 
 
 def _score(store: Store, settings: Settings) -> tuple[int, int]:
@@ -297,7 +290,8 @@ def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], 
     total = LoadResult()
     with store.deferred_checkpoints(), task("import") as progress:
         for batch in read_ahead(batches):
-            total.add(store.write(lambda batch=batch: _load_in_transaction(store, batch, run_id, rules), "import"))
+            total.add(store.write_transaction(
+                lambda conn, batch=batch: load_batch(conn, batch, run_id, rules), "import"))
             progress.advance(batch.num_rows)
     return total
 

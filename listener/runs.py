@@ -29,7 +29,8 @@ def load_segment(store: Store, spool: Spool, segment: Segment, rules: list[Topic
     except (OSError, UnicodeDecodeError, SpoolError) as exc:
         spool.reject(segment.path, str(exc))
         return 0
-    seen, result = store.write(lambda: _load_once(store, segment, documents, rules), f"load {segment.name}")
+    seen, result = store.write_transaction(lambda conn: _load_once(store, segment, documents, rules),
+                                           f"load {segment.name}")
     spool.remove(segment)
     ledger = live.get(str(segment.header["run_id"]))
     if ledger is not None and not seen:
@@ -41,18 +42,18 @@ def load_segment(store: Store, spool: Spool, segment: Segment, rules: list[Topic
 
 def _load_once(store: Store, segment: Segment, documents: list[str],
                rules: list[TopicRule]) -> tuple[bool, LoadResult]:
-    """One transaction: (already loaded?, what loading did)."""
+    """Inside the caller's transaction: (already loaded?, what loading did)."""
+    conn = store.conn
     result = LoadResult()
-    with store.transaction() as conn:
-        seen = bool(conn.execute("SELECT 1 FROM spool_segments WHERE segment = ?", [segment.name]).fetchall())
-        if not seen:
-            _start_run_row(conn, segment.header)
-            if segment.kind == "page":
-                result = _load_page(store, segment, documents, rules)
-            else:
-                _finish_run_row(conn, segment.header["run"])
-            conn.execute("INSERT INTO spool_segments VALUES (?, ?, ?, ?, ?, now())",
-                         [segment.name, segment.source, segment.header["run_id"], segment.kind, len(documents)])
+    seen = bool(conn.execute("SELECT 1 FROM spool_segments WHERE segment = ?", [segment.name]).fetchall())
+    if not seen:
+        _start_run_row(conn, segment.header)
+        if segment.kind == "page":
+            result = _load_page(store, segment, documents, rules)
+        else:
+            _finish_run_row(conn, segment.header["run"])
+        conn.execute("INSERT INTO spool_segments VALUES (?, ?, ?, ?, ?, now())",
+                     [segment.name, segment.source, segment.header["run_id"], segment.kind, len(documents)])
     return seen, result
 
 

@@ -96,6 +96,13 @@ class Store:
             return work()
         return retry_conflicts(work, self.lake.commit_retries, what)
 
+    def write_transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:
+        """`work(conn)` inside BEGIN ... COMMIT, through `write` (re-run after a lost conflict)."""
+        def once() -> T:
+            with self.transaction() as conn:
+                return work(conn)
+        return self.write(once, what)
+
     def close(self) -> None:
         self.conn.close()
 
