@@ -9,6 +9,7 @@ count as Acme while "acme anvil and acme coffee" still does.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import duckdb
@@ -47,22 +48,71 @@ def term_pattern(phrases: list[str]) -> str:
 
 def _phrase_regex(phrase: str) -> str:
     prefix = phrase.endswith("*")
-    words = phrase.rstrip("*").split()
+    words = unicodedata.normalize("NFC", phrase.rstrip("*")).split()  # texts are NFC-normalized too
     body = r"\s+".join(_escape(w) for w in words)
     return body + (r"[\pL\pN_]*" if prefix else "")
 
 
+_APOSTROPHES = "'\u2019\u2018\u02bc"  # Macy's and Macy’s are the same name
+_APOSTROPHE_CLASS = "[" + "".join(f"\\x{{{ord(c):X}}}" for c in _APOSTROPHES) + "]"
+
+
 def _escape(word: str) -> str:
-    return "".join(ch if ch.isalnum() or ch == "_" else "\\" + ch for ch in word)
+    """Letters, digits and _ as themselves; anything else as RE2's \\x{hex}, valid for any code point."""
+    return "".join(
+        _APOSTROPHE_CLASS if ch in _APOSTROPHES else ch if ch.isalnum() or ch == "_" else f"\\x{{{ord(ch):X}}}"
+        for ch in word)
 
 
 def _rule(topic: str, kind: str, terms: list[str], extra_excludes: list[str], where: str) -> TopicRule:
+    for term in [*terms, *extra_excludes]:
+        _check_term(term, where)
     includes, excludes = split_terms(terms)
     extra_in, extra_out = split_terms(extra_excludes)
     excludes += extra_in + extra_out  # in exclude_terms the '-' is optional
     if not includes:
         raise ConfigError(f"'{where}': needs at least one term that is not an exclusion")
-    return TopicRule(topic, kind, term_pattern(includes), term_pattern(excludes) if excludes else None)
+    rule = TopicRule(topic, kind, term_pattern(includes), term_pattern(excludes) if excludes else None)
+    _check_patterns(rule, includes + excludes, where)
+    return rule
+
+
+def _check_term(term: str, where: str) -> None:
+    """A term must name something: not empty, not only wildcards, quotes or a minus sign."""
+    core = term.strip().removeprefix("-").strip().strip('"').strip().rstrip("*").strip()
+    if not core:
+        raise ConfigError(f"'{where}': term {term!r} matches every mention or none; "
+                          "give a word or phrase such as \"acme\" or \"acme coffee\"")
+
+
+# Texts that mention nothing: a pattern that matches one of them matches (almost) every mention.
+_NEUTRAL_TEXTS = ("", " ", ".", "zzqxj vvkw 0")
+
+
+def _check_patterns(rule: TopicRule, terms: list[str], where: str) -> None:
+    """Compile the rule with the store's own regex engine (RE2) and reject terms that match everything
+    or cannot match even their own text."""
+    import duckdb
+
+    with duckdb.connect(":memory:") as conn:
+        for name, pattern in (("term", rule.include), ("exclusion", rule.exclude)):
+            if pattern is None:
+                continue
+            try:
+                hits = conn.execute("SELECT bool_or(regexp_matches(t, ?)) FROM unnest(?::VARCHAR[]) u(t)",
+                                    [pattern, list(_NEUTRAL_TEXTS)]).fetchone()[0]
+            except duckdb.Error as exc:
+                raise ConfigError(f"'{where}': a {name} of topic {rule.topic!r} cannot be compiled "
+                                  f"({str(exc).splitlines()[0][:160]})") from None
+            if hits:
+                raise ConfigError(f"'{where}': a {name} of topic {rule.topic!r} matches every mention; "
+                                  "make each term a whole word or phrase")
+        for term in terms:
+            literal = " " + unicodedata.normalize("NFC", term.rstrip("*")) + " "  # as texts are matched
+            single = term_pattern([term])
+            if not conn.execute("SELECT regexp_matches(?, ?)", [literal, single]).fetchone()[0]:
+                raise ConfigError(f"'{where}': term {term!r} of topic {rule.topic!r} can never match, "
+                                  "not even its own text")
 
 
 def _literal(value: str) -> str:
@@ -94,7 +144,7 @@ def tag_mentions(
         f"""
         INSERT INTO mention_topics (mention_id, topic, kind)
         WITH scoped AS (
-            SELECT mention_id, concat_ws(' ', title, text) AS txt FROM mentions {where}
+            SELECT mention_id, nfc_normalize(concat_ws(' ', title, text)) AS txt FROM mentions {where}
         )
         {' UNION ALL '.join(selects)}
         """

@@ -1,29 +1,37 @@
 """The `listener` command: parse, call one pipeline function, map errors to exit codes.
 
-Exit codes: 0 all good; 1 a source failed (the others committed) or rows were
-rejected; 2 usage or config error (nothing written); 3 the store is busy.
+Exit codes: 0 all good; 1 a source failed (the others committed), rows were
+rejected or an output could not be written; 2 usage or config error (nothing
+written); 3 the store is busy; 4 the store file is damaged.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import click
+import duckdb
 
 from listener import pipeline
-from listener.errors import ConfigError, ImportFormatError, ListenerError, StoreBusyError
+from listener.errors import ConfigError, ImportFormatError, ListenerError, StoreBusyError, StoreDamagedError
+from listener.faults import describe, recovery_advice
 from listener.progress import setup_logging
+from listener.redact import mask, mask_all, secret_values
 from listener.settings import Settings, load_dotenv_file, load_settings, resolve_config_path
 from listener.gate import StoreGate
+from listener.outfile import atomic_output, check_writable_target, refuse_protected
 from listener.spool import Spool
-from listener.store import open_store
+from listener.runs import INTERRUPTED, close_dead_runs, dead_runs
+from listener.store import RunLedger, Store, open_store
 
-EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_DAMAGED = 0, 1, 2, 3, 4
 log = logging.getLogger("listener")
 
 
@@ -42,15 +50,23 @@ class Context:
         rules_from_organization(settings.organization)
         validate_thresholds(settings)
         pipeline.selected_sources(settings, sources or None)
+        global _loaded_settings
+        _loaded_settings = settings
         return settings
 
 
+_loaded_settings: Settings | None = None  # for messages about the store once a command has failed
+
+
 def _emit(data: Any, as_json: bool, lines: list[str]) -> None:
+    """Print the report; every string in it has secrets masked (an API may echo a token back)."""
+    secrets = secret_values()
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        plain = json.loads(json.dumps(data, default=str))
+        click.echo(json.dumps(mask_all(plain, secrets), indent=2))
     else:
         for line in lines:
-            click.echo(line)
+            click.echo(mask(line, secrets))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -239,9 +255,16 @@ def status(obj: Context, as_json: bool) -> None:
     settings = obj.settings()
     if not settings.has_store:
         raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` first")
+    spool = Spool(settings.spool_dir)
     with open_store(settings.store, read_only=True) as store:
         data = gather_status(store.conn)
-    data["spool"] = Spool(settings.spool_dir).summary().as_dict()
+        dead = set(dead_runs(store, spool))
+    for source in data["sources"]:  # read-only: shown as it will be recorded by the next writing command
+        run = source["last_run"]
+        if run and run["run_id"] in dead:
+            run["status"] = "interrupted"
+            run["error"] = run["error"] or INTERRUPTED
+    data["spool"] = spool.summary().as_dict()
     _emit(data, as_json, status_lines(data))
 
 
@@ -264,9 +287,10 @@ def import_(obj: Context, file: Path, fmt: str | None, as_json: bool) -> None:
 
     settings = obj.settings()
     kind = detect_format(file, fmt)
-    with open_store(settings.store) as store:
-        ledger = store.start_run("import", f"import {file.name}")
-        result = pipeline.load_batches(store, settings, read_batches(file, kind), ledger.run_id)
+    batches = _first_batch_read(read_batches(file, kind))  # a file that cannot be read creates nothing
+    with store_gate(settings).writer() as store:  # waits up to lock_timeout_seconds, like `run`
+        assert store is not None
+        result, ledger = _import_into(store, settings, file, batches)
         ledger.fetched, ledger.inserted, ledger.updated = result.received, result.inserted, result.updated
         ledger.warnings = [f"line {n}: {why}" for n, why in result.errors[:1000]]
         ledger.status = "warning" if result.errors else "ok"
@@ -281,6 +305,28 @@ def import_(obj: Context, file: Path, fmt: str | None, as_json: bool) -> None:
                  f"{len(result.errors)} rejected")
     _emit(data, as_json, lines)
     sys.exit(EXIT_SOURCE_FAILED if result.errors else EXIT_OK)
+
+
+def _first_batch_read(batches: Iterator[Any]) -> Iterator[Any]:
+    """Read the first batch now, so a missing, unreadable or wrongly encoded file fails before the store
+    is opened or created; the rest stream on."""
+    first = next(batches, None)
+    return iter(()) if first is None else itertools.chain([first], batches)
+
+
+def _import_into(store: Store, settings: Settings, file: Path, batches: Iterator[Any]) -> tuple[Any, RunLedger]:
+    """Load the batches under a `runs` row that says what happened even if the import dies half-way:
+    each batch adds its counts to the row in its own transaction; a failure marks the row failed."""
+    spool = Spool(settings.spool_dir)
+    close_dead_runs(store, spool)
+    ledger = store.start_run("import", f"import {file.name}")
+    with spool.run_lock(ledger.run_id):
+        try:
+            return pipeline.load_batches(store, settings, batches, ledger.run_id), ledger
+        except (duckdb.Error, OSError, ListenerError) as exc:
+            problem = describe(exc, settings.store_path) or exc
+            store.mark_run_failed(ledger.run_id, str(problem))
+            raise problem from None
 
 
 @cli.command()
@@ -321,10 +367,17 @@ def export(obj: Context, out: Path | None, fmt: str | None, table: str | None, g
     if (since or until) and not graph:
         raise click.UsageError("--since/--until only apply to --graph")
     settings = obj.settings()
-    with open_store(settings.store) as store:
+    target = graph or out
+    assert target is not None
+    refuse_protected(target, settings)
+    check_writable_target(target)
+    if not settings.has_store:
+        raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` or `listener import` first")
+    with open_store(settings.store, read_only=True) as store:
         if graph:
             end = until + timedelta(days=1) if until else None
-            nodes, edges = exporter.export_graph(store.conn, graph, _utc(since), _utc(end))
+            with atomic_output(graph) as partial:
+                nodes, edges = exporter.export_graph(store.conn, partial, _utc(since), _utc(end))
             click.echo(f"{graph}: {nodes} authors, {edges} edges")
         elif table:
             try:
@@ -334,7 +387,8 @@ def export(obj: Context, out: Path | None, fmt: str | None, table: str | None, g
             if kind not in ("parquet", "csv"):
                 raise click.UsageError("--table writes parquet or csv")
             try:
-                count = exporter.export_table(store.conn, table, out, kind)
+                with atomic_output(out) as partial:
+                    count = exporter.export_table(store.conn, table, partial, kind)
             except KeyError:
                 known = ", ".join(exporter.store_relations(store.conn))
                 raise click.BadParameter(f"unknown table {table!r}; tables and views: {known}",
@@ -345,7 +399,9 @@ def export(obj: Context, out: Path | None, fmt: str | None, table: str | None, g
 
             if fmt == "parquet":
                 raise click.UsageError("mentions are written as jsonl or csv; use --table mentions for parquet")
-            count = exporter.export_mentions(store.conn, out, detect_format(out, fmt))
+            kind = detect_format(out, fmt)
+            with atomic_output(out) as partial:
+                count = exporter.export_mentions(store.conn, partial, kind)
             click.echo(f"{out}: {count} mentions")
 
 
@@ -465,11 +521,33 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"listener: config error: {exc}" if isinstance(exc, ConfigError) else f"listener: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     except StoreBusyError as exc:
-        click.echo(f"listener: {exc}", err=True)
-        sys.exit(EXIT_BUSY)
+        _fail(str(exc), EXIT_BUSY)
+    except StoreDamagedError as exc:
+        _fail(f"{exc}. {_recovery(exc.path)}", EXIT_DAMAGED)
     except ListenerError as exc:
-        click.echo(f"listener: {exc}", err=True)
-        sys.exit(EXIT_SOURCE_FAILED)
+        _fail(str(exc), EXIT_SOURCE_FAILED)
+    except (duckdb.Error, OSError) as exc:  # a fault, not a bug: one line, never a traceback
+        store = _loaded_settings.store_path if _loaded_settings else None
+        problem = describe(exc, store)
+        if problem is None:
+            raise
+        if isinstance(problem, StoreDamagedError):
+            _fail(f"{problem}. {_recovery(problem.path)}", EXIT_DAMAGED)
+        _fail(str(problem), EXIT_SOURCE_FAILED)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"listener: {mask(' '.join(message.split()))}", err=True)
+    sys.exit(code)
+
+
+def _recovery(path: str) -> str:
+    snapshot = None
+    if _loaded_settings is not None:
+        from listener.snapshot import DB_NAME, default_snapshot_dir
+
+        snapshot = default_snapshot_dir(_loaded_settings) / DB_NAME
+    return recovery_advice(path, snapshot)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The small exception tree every stage shares.
 
-The CLI maps these to exit codes: ConfigError -> 2, StoreBusyError -> 3,
-SourceError -> 1 (other sources still committed).
+The CLI maps these to exit codes: ConfigError -> 2, StoreBusyError -> 3, StoreDamagedError -> 4,
+SourceError and OutputError -> 1 (other sources still committed).
 """
 from __future__ import annotations
 
@@ -32,3 +32,15 @@ class TerminalError(SourceError):
 
 class ImportFormatError(ListenerError):
     """An import file cannot be read at all (not a per-row problem)."""
+
+
+class StoreDamagedError(ListenerError):
+    """The store file is not readable as a DuckDB database (corrupt, truncated, overwritten)."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path, self.detail = path, detail
+        super().__init__(f"{path}: the store is damaged ({detail})")
+
+
+class OutputError(ListenerError):
+    """A file or folder could not be written (disk full, read-only, not a regular file)."""

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 REQUIRED_FIELDS = ("source", "id", "created_at", "text or title", "author.id or author.handle")
-
 
 @dataclass(frozen=True, slots=True)
 class AuthorRef:
@@ -88,3 +87,28 @@ def iso_utc(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).isoformat()
+
+
+# The time stamps the store accepts, for imported and collected posts alike: a post
+# from before 2000 or from days ahead is a bad clock or a bad field, and one such
+# row (year 9999, -infinity) breaks every weekly analysis after it. The loader's SQL
+# uses these same bounds.
+EARLIEST_CREATED_AT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_FUTURE = timedelta(days=1)
+
+# Longer text or title is cut to this many characters when loaded (with a warning):
+# one 50 MB post made the next `analyze` take minutes.
+MAX_TEXT_CHARS = 100_000
+
+
+def created_at_in_range(value: datetime, now: datetime | None = None) -> bool:
+    """True if `value` lies in [EARLIEST_CREATED_AT, now + MAX_FUTURE]; naive times are UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    try:
+        return EARLIEST_CREATED_AT <= value <= now + MAX_FUTURE
+    except (OverflowError, ValueError):  # an offset that pushes year 1 or 9999 past what datetime holds
+        return False

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from queue import Queue
 from threading import Thread
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from analytics.metrics import detect_spikes, update_kpis
@@ -27,6 +28,7 @@ from analytics.topics import TopicRule, rules_from_organization, tag_mentions
 from connectors import REGISTRY
 from connectors.base import Connector, RawPage
 from listener.errors import ConfigError, SourceError, StoreBusyError
+from listener.faults import describe, disk_problem
 from listener.loader import (
     documents_batch,
     LoadResult,
@@ -35,9 +37,11 @@ from listener.loader import (
     resolve_pending_interactions,
 )
 from listener.gate import StoreAccess, access_for
-from listener.models import Mention
+from listener.models import EARLIEST_CREATED_AT, MAX_TEXT_CHARS, Mention, created_at_in_range
 from listener.progress import task
-from listener.runs import load_segment, prune_segment_ledger
+from listener.redact import mask
+from listener.repair import repair_stored_values
+from listener.runs import close_dead_runs, load_segment, prune_segment_ledger, upsert_run
 from listener.settings import Settings
 from listener.spool import SourceBusy, Spool
 from listener.store import RunLedger, Store, new_run_id, utc_now
@@ -127,11 +131,17 @@ def collect_source(access: StoreAccess, spool: Spool, settings: Settings, name: 
     try:
         with spool.source_lock(name):
             live[ledger.run_id] = ledger
-            errors = _fetch_into_spool(access, spool, settings, name, rules, ledger, live, should_stop)
+            errors = [mask(e) for e in _fetch_into_spool(access, spool, settings, name, rules, ledger, live,
+                                                        should_stop)]
             ledger.error = "; ".join(errors)[:4000] or None
             ledger.status = _status(ledger, errors)
             ledger.finished_at = utc_now()
-            spool.append_run_end(ledger.as_record())
+            try:
+                spool.append_run_end(ledger.as_record())
+            except OSError as exc:  # the spool's disk is full: record the run in the store directly
+                ledger.error = "; ".join(filter(None, [ledger.error, str(disk_problem(exc, spool.root))]))
+                ledger.status = "failed" if not ledger.fetched else "partial"
+                record_run_directly(access, ledger)
     except SourceBusy as exc:
         ledger.status, ledger.error = "skipped", str(exc)
         log.warning("%s: skipped: %s", name, exc)
@@ -166,10 +176,28 @@ def _fetch_into_spool(access: StoreAccess, spool: Spool, settings: Settings, nam
     except (SourceError, StoreBusyError) as exc:
         errors.append(str(exc))
         log.error("%s: %s", name, exc)
+    except (OSError, duckdb.Error) as exc:  # disk full, read-only folder, damaged store: say so in one line
+        problem = describe(exc, settings.store_path)
+        if problem is None:
+            raise
+        errors.append(str(problem))
+        log.error("%s: %s", name, problem)
     except Exception as exc:  # a bug in one source must not stop the others; it is recorded
         errors.append(f"unexpected {type(exc).__name__}: {exc}")
         log.exception("%s: unexpected error", name)
     return errors
+
+
+def record_run_directly(access: StoreAccess, ledger: RunLedger) -> None:
+    """Best effort when the spool cannot take the run's end: write its row straight to the store.
+    If that fails too, the next command marks the run interrupted with what it committed."""
+    try:
+        with access.writer(wait=False) as store:
+            if store is None:
+                return
+            store.write_transaction(lambda conn: upsert_run(store, ledger), "runs")
+    except (OSError, duckdb.Error, StoreBusyError) as exc:
+        log.error("%s: the run could not be recorded either: %s", ledger.source, describe(exc, None) or exc)
 
 
 def _status(ledger: RunLedger, errors: list[str]) -> str:
@@ -180,14 +208,47 @@ def _status(ledger: RunLedger, errors: list[str]) -> str:
 
 def _spool_page(spool: Spool, connector: Connector, page: RawPage, ledger: RunLedger) -> None:
     mentions = connector.map_page(page) if page.payload is not None else []
-    ledger.warnings.extend(page.warnings)
-    ledger.page_warnings.extend(page.warnings)
+    mentions, fixes = sane_mentions(mentions, page.stream)
+    warnings = [mask(w) for w in page.warnings + fixes]
+    ledger.warnings.extend(warnings)
+    ledger.page_warnings.extend(warnings)
     if page.error or (not mentions and not any(page.cursor.values())):
         return  # a failed stream keeps its cursor exactly as it was
     spool.append_page(source=connector.name, run_id=ledger.run_id, command=ledger.command,
                       stream=page.stream, documents=[m.to_json() for m in mentions],
                       cursor=page.cursor, started_at=ledger.started_at)
     ledger.fetched += len(mentions)
+
+
+def sane_mentions(mentions: list[Mention], stream: str, now: datetime | None = None) -> tuple[list[Mention], list[str]]:
+    """Collected posts with an absurd time get the fetch time, oversized texts are cut; each fix is a warning.
+
+    A platform (or a hostile feed) may say a post is from year 9999 or 0001; stored as is, that one
+    value used to stop every later analysis. Imports reject such rows instead (the loader).
+    """
+    now = now or datetime.now(timezone.utc)
+    fixed, warnings = [], []
+    for mention in mentions:
+        changes: dict[str, Any] = {}
+        if not isinstance(mention.created_at, datetime) or not created_at_in_range(mention.created_at, now):
+            changes["created_at"] = now
+            warnings.append(f"{stream}: item {mention.id}: time {_shown_time(mention.created_at)} is outside "
+                            f"{EARLIEST_CREATED_AT.date()} .. now + 1 day; stored with the fetch time instead")
+        for name in ("text", "title"):
+            value = getattr(mention, name)
+            if value is not None and len(value) > MAX_TEXT_CHARS:
+                changes[name] = value[:MAX_TEXT_CHARS]
+                warnings.append(f"{stream}: item {mention.id}: {name} cut from {len(value):,} to "
+                                f"{MAX_TEXT_CHARS:,} characters")
+        fixed.append(replace(mention, **changes) if changes else mention)
+    return fixed, warnings
+
+
+def _shown_time(value: datetime) -> str:
+    try:
+        return value.isoformat()
+    except (ValueError, OverflowError):
+        return repr(value)
 
 
 def drain(access: StoreAccess, spool: Spool, settings: Settings, rules: list[TopicRule],
@@ -208,6 +269,7 @@ def drain(access: StoreAccess, spool: Spool, settings: Settings, rules: list[Top
             loaded += load_segment(store, spool, segment, rules, live or {})
         if wait:  # once per run, not between pages
             prune_segment_ledger(store)
+            close_dead_runs(store, spool)
         return loaded
 
 
@@ -230,6 +292,8 @@ def analyze(store: Store, settings: Settings, retag: bool = False, today: date |
         log.info("analyze: %s done in %.1fs", name, report.steps[name])
         return result
 
+    close_dead_runs(store, Spool(settings.spool_dir))
+    step("repair", lambda: _in_transaction(store, repair_stored_values))
     if retag:  # every week's topics may change: the weekly analytics start over
         step("topics", lambda: _in_transaction(store, lambda conn: _retag(conn, rules)))
     report.resolved_interactions = step(
@@ -291,9 +355,18 @@ def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], 
     with store.deferred_checkpoints(), task("import") as progress:
         for batch in read_ahead(batches):
             total.add(store.write_transaction(
-                lambda conn, batch=batch: load_batch(conn, batch, run_id, rules), "import"))
+                lambda conn, batch=batch: _load_counted(conn, batch, run_id, rules), "import"))
             progress.advance(batch.num_rows)
     return total
+
+
+def _load_counted(conn: Any, batch: pa.Table, run_id: str, rules: list[TopicRule]) -> LoadResult:
+    """One import batch and its counts in the run's `runs` row, committed together: if the import
+    dies later, the row says exactly what was kept."""
+    result = load_batch(conn, batch, run_id, rules)
+    conn.execute("UPDATE runs SET fetched = fetched + ?, inserted = inserted + ?, updated = updated + ? "
+                 "WHERE run_id = ?", [result.received, result.inserted, result.updated, run_id])
+    return result
 
 
 def read_ahead(items: Iterable[pa.Table], depth: int = 1) -> Iterator[pa.Table]:

@@ -12,13 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-SECRET_VARIABLES = (
-    "X_BEARER_TOKEN",
-    "REDDIT_CLIENT_ID",
-    "REDDIT_CLIENT_SECRET",
-    "REDDIT_PASSWORD",
-    "LISTENER_SMTP_PASSWORD",
-)
+from listener.redact import mask, secret_values
+
 
 log = logging.getLogger("listener")
 
@@ -64,13 +59,14 @@ def task(label: str, total: int | None = None, bars: bool | None = None) -> Iter
 
 
 class RedactSecrets(logging.Filter):
+    """Masks secrets in the message and in any traceback attached to it."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = [os.environ[name] for name in SECRET_VARIABLES if len(os.environ.get(name, "")) >= 4]
-        if secrets:
-            message = record.getMessage()
-            for secret in secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+        secrets = secret_values()
+        record.msg, record.args = mask(record.getMessage(), secrets), None
+        if record.exc_info:
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info), secrets)
+            record.exc_info = None
         return True
 
 

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from analytics.topics import TopicRule
+from listener.redact import mask, mask_optional
 from listener.loader import LoadResult, documents_batch, load_batch
 from listener.spool import Segment, Spool, SpoolError
 from listener.store import RunLedger, Store
@@ -67,8 +68,7 @@ def _load_page(store: Store, segment: Segment, documents: list[str], rules: list
     conn.execute(
         "UPDATE runs SET fetched = fetched + ?, inserted = inserted + ?, updated = updated + ?, "
         "warnings = ? WHERE run_id = ?",
-        [len(documents), result.inserted, result.updated, json.dumps(warnings) if warnings else None,
-         segment.header["run_id"]],
+        [len(documents), result.inserted, result.updated, _warnings_json(warnings), segment.header["run_id"]],
     )
     return result
 
@@ -100,9 +100,14 @@ def _finish_run_row(conn: Any, run: dict[str, Any]) -> None:
     warnings = list(run.get("warnings") or []) + _run_warnings(conn, run["run_id"])
     conn.execute(
         "UPDATE runs SET status = ?, finished_at = ?, fetched = ?, error = ?, warnings = ? WHERE run_id = ?",
-        [run["status"], run.get("finished_at"), int(run.get("fetched") or 0), run.get("error"),
-         json.dumps(warnings) if warnings else None, run["run_id"]],
+        [run["status"], run.get("finished_at"), int(run.get("fetched") or 0), mask_optional(run.get("error")),
+         _warnings_json(warnings), run["run_id"]],
     )
+
+
+def _warnings_json(warnings: list[str]) -> str | None:
+    """The `runs.warnings` value: masked, as JSON, or NULL."""
+    return json.dumps([mask(w) for w in warnings]) if warnings else None
 
 
 def _rejections(segment: Segment, result: LoadResult) -> list[str]:
@@ -121,3 +126,48 @@ def _run_warnings(conn: Any, run_id: str) -> list[str]:
 
 def prune_segment_ledger(store: Store) -> None:
     store.conn.execute(f"DELETE FROM spool_segments WHERE loaded_at < now() - INTERVAL {LEDGER_DAYS} DAY")
+
+
+INTERRUPTED = ("the process ended before the run finished (killed, crashed, or out of disk); "
+               "what it committed is counted here and a rerun continues from there")
+
+
+def dead_runs(store: Store, spool: Spool) -> list[str]:
+    """Ids of rows still 'running' whose process is gone (see `close_dead_runs`)."""
+    if store.lake is not None:  # other machines' workers hold locks in their own spools: cannot tell
+        return []
+    rows = store.conn.execute("SELECT run_id, source FROM runs WHERE status = 'running'").fetchall()
+    if not rows:
+        return []
+    waiting = {str(segment.header.get("run_id")) for segment in spool.pending()}
+    return [run_id for run_id, source in rows
+            if run_id not in waiting and not spool.is_active(source, run_id if source == "import" else None)]
+
+
+def close_dead_runs(store: Store, spool: Spool) -> int:
+    """Rows left 'running' by a process that died become 'interrupted', keeping their committed counts.
+
+    A run is alive while its process holds its lock (a collector's source lock, an import's run lock)
+    or while its segments still wait in the spool (they carry its end).
+    """
+    dead = dead_runs(store, spool)
+    for run_id in dead:
+        store.conn.execute(
+            """
+            UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()),
+                   error = coalesce(error, ?),
+                   inserted = CASE WHEN fetched = 0 AND inserted = 0 AND updated = 0
+                                   THEN (SELECT count(*) FROM mentions WHERE run_id = ?) ELSE inserted END
+            WHERE run_id = ? AND status = 'running'
+            """, [INTERRUPTED, run_id, run_id])
+    if dead:
+        log.warning("runs: %d run(s) whose process ended early marked interrupted: %s", len(dead), ", ".join(dead))
+    return len(dead)
+
+
+def upsert_run(store: Store, ledger: RunLedger) -> None:
+    """The run's whole row from the ledger in hand (inside the caller's transaction)."""
+    if not store.conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [ledger.run_id]).fetchall():
+        store.conn.execute("INSERT INTO runs (run_id, source, command, started_at, status) VALUES (?, ?, ?, ?, ?)",
+                           [ledger.run_id, ledger.source, ledger.command, ledger.started_at, ledger.status])
+    store.finish_run(ledger)

@@ -44,6 +44,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from listener import pipeline
+from listener.faults import describe
 from listener.errors import ConfigError, StoreBusyError
 from listener.settings import Settings
 from listener.gate import StoreGate
@@ -254,8 +255,12 @@ class Daemon:
             except ConfigError as exc:
                 status, summary = "error", f"config error: {exc}"
             except Exception as exc:  # a failing job must never stop the daemon; it is logged and retried
-                log.exception("%s: unexpected error", job_id)
-                status, summary = "error", f"unexpected {type(exc).__name__}: {exc}"
+                known = describe(exc, self.settings.store_path)
+                if known is None:
+                    log.exception("%s: unexpected error", job_id)
+                    status, summary = "error", f"unexpected {type(exc).__name__}: {exc}"
+                else:  # a damaged store, a full disk: one line, and the next tick tries again
+                    status, summary = "error", str(known)
             finally:
                 with self._lock:
                     self._running -= 1

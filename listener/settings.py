@@ -240,18 +240,35 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     config_path = resolve_config_path(path)
+    if config_path.is_dir():
+        raise ConfigError(f"{config_path}: is a folder, not a config file (give the .toml file's path)")
     if not config_path.is_file():
         raise ConfigError(
             f"{config_path}: config file not found (use --config, set LISTENER_CONFIG, "
             "or copy config/listener.example.toml to ./listener.toml)"
         )
     try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        text = config_path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{config_path}: not valid TOML: {_toml_position(str(exc), text)}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{config_path}: not UTF-8 text: {exc}") from None
+        line = config_path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{config_path}: not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
+                          f"at line {line} (save the file as UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read the config file: {exc.strerror or exc}") from None
     return settings_from_dict(data, config_path)
+
+
+def _toml_position(message: str, text: str) -> str:
+    """tomllib says '(at end of document)' for an unclosed bracket or string: name the last line instead."""
+    if "(at end of document)" in message:
+        lines = text.splitlines() or [""]
+        where = f"(at line {len(lines)}, column {len(lines[-1]) + 1}: the end of the file; " \
+                "look for an unclosed bracket or quote above)"
+        return message.replace("(at end of document)", where)
+    return message
 
 
 def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) -> Settings:

@@ -39,6 +39,7 @@ from typing import Any
 import duckdb
 
 from listener.errors import ConfigError, StoreBusyError
+from listener.redact import mask, secret_values
 from listener.store import open_store
 
 DB_NAME = "listener.duckdb"
@@ -123,9 +124,25 @@ def _copy_database(conn: duckdb.DuckDBPyConnection, target: Path) -> None:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        _mask_run_ledger(conn, alias)
         conn.execute(f"CHECKPOINT {_ident(alias)}")
     finally:
         conn.execute(f"DETACH {_ident(alias)}")
+
+
+def _mask_run_ledger(conn: duckdb.DuckDBPyConnection, alias: str) -> None:
+    """Secrets never reach the analysts' copy, even from `runs` rows written before they were masked."""
+    table = f"{_ident(alias)}.runs"
+    if not conn.execute("SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND table_name = 'runs'",
+                        [alias]).fetchall():
+        return
+    secrets = secret_values()
+    rows = conn.execute(f"SELECT run_id, error, warnings FROM {table} "
+                        "WHERE error IS NOT NULL OR warnings IS NOT NULL").fetchall()
+    for run_id, error, warnings in rows:
+        clean = (mask(error, secrets) if error else error, mask(warnings, secrets) if warnings else warnings)
+        if clean != (error, warnings):
+            conn.execute(f"UPDATE {table} SET error = ?, warnings = ? WHERE run_id = ?", [*clean, run_id])
 
 
 def _finish(out_dir: Path, staging: Path, started: float, copy_seconds: float) -> SnapshotResult:

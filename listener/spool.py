@@ -124,13 +124,17 @@ class Spool:
         header = {**header, "segment": name, "written_at": datetime.now(timezone.utc).isoformat()}
         final = self.root / f"{name}{SUFFIX}"
         temporary = self.root / f".{name}.tmp"
-        with temporary.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps(header, ensure_ascii=False) + "\n")
-            for doc in documents:
-                fh.write(doc.replace("\n", " ") + "\n")  # canonical JSON never holds a raw newline
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temporary, final)
+        try:
+            with temporary.open("w", encoding="utf-8") as fh:
+                fh.write(json.dumps(header, ensure_ascii=False) + "\n")
+                for doc in documents:
+                    fh.write(doc.replace("\n", " ") + "\n")  # canonical JSON never holds a raw newline
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(temporary, final)
+        except OSError:  # disk full, read-only: no half segment stays behind
+            temporary.unlink(missing_ok=True)
+            raise
         _fsync_directory(self.root)
         return Segment(final, header)
 
@@ -198,6 +202,30 @@ class Spool:
             yield
         finally:
             lock.release()
+
+    @contextmanager
+    def run_lock(self, run_id: str) -> Iterator[None]:
+        """Held by a process for the life of one run that the spool does not carry (an import),
+        so the next command can tell a run still going from one whose process died."""
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        path = locks / f"run-{run_id}.lock"
+        with FileLock(str(path)):
+            yield
+        path.unlink(missing_ok=True)
+
+    def is_active(self, source: str, run_id: str | None = None) -> bool:
+        """Whether a live process holds `source`'s collector lock (or, with `run_id`, that run's lock)."""
+        path = self.root / "locks" / (f"run-{run_id}.lock" if run_id else f"{source}.lock")
+        if not path.exists():
+            return False
+        lock = FileLock(str(path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            return True
+        lock.release()
+        return False
 
     def _remove_stale_temporaries(self, source: str) -> None:
         # Only this source's collector writes its temporaries, and we hold its lock.

@@ -15,7 +15,11 @@ def gather_status(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         WITH last_run AS (
             SELECT * FROM runs QUALIFY row_number() OVER (PARTITION BY source ORDER BY started_at DESC) = 1
         ),
-        counts AS (SELECT source, count(*) AS mentions, max(created_at) AS newest FROM mentions GROUP BY source),
+        -- an absurd stored time (year 10000) must not break status: `analyze` repairs those rows
+        counts AS (SELECT source, count(*) AS mentions,
+                          max(created_at) FILTER (created_at >= TIMESTAMPTZ '2000-01-01 00:00:00+00'
+                                                  AND created_at <= now() + INTERVAL 1 DAY) AS newest
+                   FROM mentions GROUP BY source),
         cur AS (SELECT source, max(updated_at) AS cursor_updated FROM cursors GROUP BY source),
         names AS (SELECT source FROM last_run UNION SELECT source FROM counts)
         SELECT n.source, r.run_id, r.started_at, r.finished_at, r.status, r.fetched, r.inserted,

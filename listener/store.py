@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 
 from listener.errors import StoreBusyError
+from listener.faults import damaged, disk_problem, is_damage, is_disk_fault, is_lock_conflict
 from listener.lake import connect_lake, lake_dialect, retry_conflicts
 from listener.migrations import apply_migrations
+from listener.redact import mask, mask_optional
 
 if TYPE_CHECKING:
     from listener.settings import DuckLake as DuckLakeSettings
@@ -31,12 +33,16 @@ T = TypeVar("T")
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         conn = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
+    except duckdb.Error as exc:
+        if is_lock_conflict(exc):
             raise StoreBusyError(
                 f"{path}: the database is in use by another process (a running "
                 "`listener` job or an open writer). Try again when it finishes."
             ) from None
+        if is_damage(exc):
+            raise damaged(path, exc) from None
+        if is_disk_fault(exc):
+            raise disk_problem(exc, path) from None
         raise
     conn.execute("SET TimeZone = 'UTC'")  # timestamps read back in UTC whatever the host says
     return conn
@@ -83,7 +89,15 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = _connect(path, read_only)
         if not read_only:
-            self.write(lambda: apply_migrations(self.conn, lake_dialect if lake else None), "migrations")
+            try:
+                self.write(lambda: apply_migrations(self.conn, lake_dialect if lake else None), "migrations")
+            except duckdb.Error as exc:
+                self.conn.close()
+                if is_damage(exc):
+                    raise damaged(path, exc) from None
+                if is_disk_fault(exc):
+                    raise disk_problem(exc, path) from None
+                raise
 
     @property
     def where(self) -> str:
@@ -154,6 +168,17 @@ class Store:
         )
         return ledger
 
+    def mark_run_failed(self, run_id: str, error: str) -> None:
+        """Best effort after a fault: status and error only (each batch already committed its counts).
+        If even this cannot be written, the next command marks the run interrupted."""
+        with suppress(duckdb.Error):
+            self.conn.execute("ROLLBACK")
+        try:
+            self.conn.execute("UPDATE runs SET status = 'failed', finished_at = now(), error = ? WHERE run_id = ?",
+                              [mask(error), run_id])
+        except duckdb.Error:
+            pass
+
     def finish_run(self, ledger: RunLedger) -> None:
         self.conn.execute(
             "UPDATE runs SET finished_at = now(), status = ?, fetched = ?, inserted = ?, "
@@ -163,8 +188,8 @@ class Store:
                 ledger.fetched,
                 ledger.inserted,
                 ledger.updated,
-                ledger.error,
-                json.dumps(ledger.warnings) if ledger.warnings else None,
+                mask_optional(ledger.error),
+                json.dumps([mask(w) for w in ledger.warnings]) if ledger.warnings else None,
                 ledger.run_id,
             ],
         )

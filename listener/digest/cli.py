@@ -17,6 +17,7 @@ import click
 from listener.digest.gather import Week, gather
 from listener.digest.render import Rendered, render
 from listener.digest.send import address, build_message, deliver, eml_bytes, new_message_id, smtp_password
+from listener.outfile import atomic_output, refuse_protected
 from listener.errors import ConfigError
 from listener.gate import StoreGate
 
@@ -68,6 +69,8 @@ def digest_command(obj: Context, week: Week | None, send: bool, out_dir: Path | 
     if force and not send:
         raise click.UsageError("--force only applies to --send")
     settings = obj.settings()
+    if out_dir:
+        refuse_protected(out_dir, settings)
     today = datetime.now(timezone.utc).date()
     week = week or Week.last_complete(today)
     recipients = _recipients(to, settings.digest.recipients)
@@ -115,21 +118,25 @@ def _check_sendable(week: Week, today: date, recipients: list[str], force: bool)
 
 def write_review(rendered: Rendered, out_dir: Path, sender: str, recipients: list[str]) -> list[Path]:
     """The .eml as it would be sent, and an .html that opens in a browser (charts as files next to it)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"digest-{rendered.week}"
     html = rendered.html
     files = []
     for image in rendered.images:
         path = out_dir / f"{stem}-{image.filename}"
-        path.write_bytes(image.data)
+        _write(path, image.data)
         html = html.replace(f'src="cid:{image.cid}"', f'src="{path.name}"')  # our own cids, never data
         files.append(path)
     html_path = out_dir / f"{stem}.html"
-    html_path.write_text(html, encoding="utf-8")
+    _write(html_path, html.encode("utf-8"))
     eml_path = out_dir / f"{stem}.eml"
     msg = build_message(rendered, sender, recipients or [sender], new_message_id(sender))
-    eml_path.write_bytes(eml_bytes(msg))
+    _write(eml_path, eml_bytes(msg))
     return [eml_path, html_path, *files]
+
+
+def _write(path: Path, data: bytes) -> None:
+    with atomic_output(path) as partial:
+        partial.write_bytes(data)
 
 
 def _outcome_line(week: Week, outcome: Any) -> str:
