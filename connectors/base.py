@@ -9,11 +9,15 @@ Connectors never import the store or analytics.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from listener.models import Mention
+
+# Default wall time for one source's whole fetch; `max_fetch_seconds` in [sources.*] once settings has it.
+MAX_FETCH_SECONDS = 3600.0
 
 
 @dataclass
@@ -50,3 +54,47 @@ def load_json_cursor(value: str | None) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {}
     return loaded if isinstance(loaded, dict) else {}
+
+
+class MalformedResponse(ValueError):
+    """A 200 answer that is not what the API documents (an HTML page from a proxy, a truncated or
+    reshaped body): the page fails, its stream's cursor stays where it was."""
+
+
+def json_kind(value: Any) -> str:
+    """How a JSON value reads in a message: 'a list', 'null', 'a string'."""
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), type(value).__name__)
+
+
+def fetch_limit(config: object, override: float | None) -> float:
+    """The source's wall-time limit: the constructor's override, the config key once it exists, the default."""
+    if override is not None:
+        return override
+    configured = getattr(config, "max_fetch_seconds", None)
+    return float(configured) if isinstance(configured, (int, float)) and configured > 0 else MAX_FETCH_SECONDS
+
+
+class FetchDeadline:
+    """A source's wall-time limit, checked before each request that starts new work.
+
+    Checked between pages, after the pipeline has stored the last one, so every
+    cursor is either committed with its page or untouched; the request under
+    way when the limit passes can overrun it by at most its own deadline.
+    """
+
+    def __init__(self, source: str, seconds: float) -> None:
+        self.source = source
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.ends
+
+    def page(self, left: str) -> RawPage:
+        """The error page that ends the fetch; `left` says what was not fetched."""
+        return RawPage(stream=self.source, error=(
+            f"{self.source}: stopped at the per-source time limit (max_fetch_seconds = {self.seconds:g}s) "
+            f"with {left} not fetched; what was stored keeps its cursors, the rest resumes next run"))

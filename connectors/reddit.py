@@ -15,13 +15,19 @@ user fails only that stream.
 
 Fetching turns praw objects back into plain dicts (the item's JSON data);
 the pure mapper `map_items` turns those into canonical mentions.
+
+Every listing is screened before praw parses it (`_screen_listing`): a body
+that is not a Listing fails only its stream, cursor unchanged; children praw
+cannot parse are dropped with a warning so the good items on the page are kept.
 """
 from __future__ import annotations
 
+import copy
 import json
+import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -32,6 +38,7 @@ import requests
 from praw.models.base import PRAWBase
 from praw.models.reddit.base import RedditBase
 from prawcore.exceptions import (
+    BadJSON,
     Forbidden,
     InvalidToken,
     NotFound,
@@ -44,7 +51,8 @@ from prawcore.exceptions import (
     TooManyRequests,
 )
 
-from connectors.base import RawPage, load_json_cursor
+from connectors.base import FetchDeadline, MalformedResponse, RawPage, fetch_limit, json_kind, load_json_cursor
+from connectors.http import DeadlineExceeded, network_reason, with_timeout
 from listener.errors import TerminalError, TransientError
 from listener.models import DELETED_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
 from listener.settings import Organization, RedditSource, Settings
@@ -52,6 +60,7 @@ from listener.terms import query_terms, split_terms
 
 SITE = "https://www.reddit.com"
 PAGE_SIZE = 100  # Reddit's largest listing page
+PRAWCORE_TIMEOUT_SECONDS = 16.0  # what prawcore passes with every request (praw's `timeout` is not used)
 CREDENTIAL_VARS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET")
 APPS_URL = "https://www.reddit.com/prefs/apps"
 _TOKEN_PATH = "/api/v1/access_token"
@@ -61,6 +70,10 @@ _WHAT = {"search": "search", "new": "subreddit", "comments": "subreddit",
          "submitted": "account", "user_comments": "account"}
 # u/name or /u/name as a word of its own (not the tail of a URL); Reddit names are 3-20 of [A-Za-z0-9_-].
 _USER_REF = re.compile(r"(?<![\w/])/?u/([A-Za-z0-9_-]{3,20})(?![A-Za-z0-9_-])")
+
+
+class MalformedToken(MalformedResponse):
+    """The access-token answer is unusable: no stream can be read."""
 
 
 @dataclass(frozen=True)
@@ -85,11 +98,19 @@ class RedditConnector:
     name = "reddit"
 
     def __init__(
-        self, config: RedditSource, organization: Organization, session: requests.Session | None = None
+        self, config: RedditSource, organization: Organization, session: requests.Session | None = None,
+        endpoints: Mapping[str, str] | None = None, request_deadline_seconds: float | None = None,
+        max_fetch_seconds: float | None = None,
     ) -> None:
         self.config = config
         self.organization = organization
-        self.session = session  # the HTTP session praw uses (tests add hooks); None = praw's own
+        self.session = session  # the HTTP session praw uses (tests add hooks); None = a new one
+        self.endpoints = dict(endpoints or {})  # praw's oauth_url/reddit_url: a test server on 127.0.0.1
+        # prawcore reads with a fixed 16 s timeout: the whole response within 4 x that, unless set here.
+        self.request_deadline_seconds = request_deadline_seconds
+        self.max_fetch_seconds = fetch_limit(config, max_fetch_seconds)
+        self._screened: list[str] = []  # what the listing screen dropped, for the next page's warnings
+        self._reddit: praw.Reddit | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedditConnector:
@@ -111,9 +132,16 @@ class RedditConnector:
                 "reddit: nothing to collect (set sources.reddit.subreddits, search = true, "
                 "or organization.own_accounts.reddit)"])
             return
+        deadline = FetchDeadline(self.name, self.max_fetch_seconds)
         reddit = self._client()
-        for stream in streams:
-            yield from self._fetch_stream(reddit, stream, load_cursor(cursors.get(stream.key)))
+        for index, stream in enumerate(streams):
+            if deadline.passed():
+                yield deadline.page(f"{len(streams) - index} of {len(streams)} streams")
+                return
+            cut = yield from self._fetch_stream(reddit, stream, load_cursor(cursors.get(stream.key)), deadline)
+            if cut:
+                yield deadline.page(f"the rest of {stream.key} and {len(streams) - index - 1} more streams")
+                return
 
     def map_page(self, page: RawPage) -> list[Mention]:
         if not page.payload:
@@ -131,32 +159,102 @@ class RedditConnector:
                 f"next to the config. Create a read-only app at {APPS_URL} (type \"script\" or \"web\"): "
                 "the client id is the string under the app's name, the secret is labelled \"secret\""
             )
-        extra = {"requestor_kwargs": {"session": self.session}} if self.session is not None else {}
+        session = self.session if self.session is not None else requests.Session()
+        with_timeout(session, PRAWCORE_TIMEOUT_SECONDS, deadline=self.request_deadline_seconds)
+        if self._screen_listing not in session.hooks["response"]:
+            session.hooks["response"].append(self._screen_listing)
+        extra: dict[str, Any] = {"requestor_kwargs": {"session": session}, **self.endpoints}
         try:
-            return praw.Reddit(
+            self._reddit = praw.Reddit(
                 client_id=values["REDDIT_CLIENT_ID"], client_secret=values["REDDIT_CLIENT_SECRET"],
                 user_agent=self.config.user_agent, check_for_updates=False, **extra,
             )
         except prawcore.exceptions.InvalidInvocation as exc:  # e.g. a user agent Reddit would reject
             raise TerminalError(f"Reddit: {exc}; check sources.reddit.user_agent") from None
+        return self._reddit
 
-    def _fetch_stream(self, reddit: praw.Reddit, stream: Stream, cursor: dict[str, Any]) -> Iterator[RawPage]:
+    def _screen_listing(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """A requests hook: check a listing before praw parses it.
+
+        praw turns a whole listing into objects at once and fails on the first
+        child that is not an object, losing every good item on the page; such
+        children are dropped here (with a warning). A body that is no listing at
+        all raises MalformedResponse, which fails only this stream.
+        """
+        if response.status_code != 200:
+            return  # errors are prawcore's to report
+        try:
+            body = response.json()
+        except ValueError as exc:
+            start = " ".join(response.text[:60].split())
+            problem = f"the body is not JSON ({exc}); it starts {start!r}"
+            raise (MalformedToken if response.request.method == "POST" else MalformedResponse)(problem) from None
+        if response.request.method == "POST":  # the token request
+            if not (isinstance(body, Mapping) and isinstance(body.get("access_token"), str)
+                    and _number(body.get("expires_in")) is not None):
+                raise MalformedToken(f"expected an object with access_token and expires_in, got {json_kind(body)}")
+            return
+        problem = listing_problem(body)
+        if problem:
+            raise MalformedResponse(problem)
+        children = body["data"]["children"]
+        verdicts = [(child, self._child_problem(child)) for child in children]
+        dropped = [problem for _, problem in verdicts if problem]
+        if dropped:
+            shown = "; ".join(dropped[:3]) + (f"; and {len(dropped) - 3} more" if len(dropped) > 3 else "")
+            self._screened.append(f"{len(dropped)} listing entries skipped ({shown})")
+            body["data"]["children"] = [child for child, problem in verdicts if not problem]
+            response._content = json.dumps(body).encode("utf-8")  # what praw will parse instead
+
+    def _child_problem(self, child: Any) -> str | None:
+        """Why praw could not parse this listing child on its own, or None; tried on a copy."""
+        if not _is_thing(child):
+            return f"{json_kind(child) if not isinstance(child, Mapping) else 'an object without kind/data'}, " \
+                   "not a Reddit object"
+        objector = getattr(self._reddit, "_objector", None)  # praw's parser; absent, praw finds out itself
+        if objector is None:
+            return None
+        try:
+            objector.objectify(data=copy.deepcopy(child))
+        except Exception as exc:  # praw's parser on hostile data can fail in any way
+            name = child["data"].get("name") or child["data"].get("id") or "no id"
+            return f"{child['kind']} {str(name)[:30]}: {type(exc).__name__}: {str(exc)[:80]}"
+        return None
+
+    def _take_screened(self, stream: Stream) -> list[str]:
+        taken, self._screened = self._screened, []
+        return [f"{stream.key}: {w}" for w in taken]
+
+    def _fetch_stream(self, reddit: praw.Reddit, stream: Stream, cursor: dict[str, Any],
+                      deadline: FetchDeadline | None = None) -> Generator[RawPage, None, bool]:
+        """One stream's pages; returns True when the deadline cut it short (its cursor untouched)."""
         limit = self.config.max_items_per_stream
         since = cursor.get("created_utc")
         floor = since - self.config.overlap_minutes * 60 if since is not None else None
         listing = open_listing(reddit, stream, limit)
         newest = cursor or None
         batch: list[dict[str, Any]] = []
+        warnings: list[str] = []
         count = 0
         while True:
             try:
                 thing = next(listing, None)
             except PrawcoreException as exc:
+                yield from self._flush(stream, batch, warnings)
                 yield RawPage(stream=stream.key, error=stream_error(stream, exc))
-                return
+                return False
+            except Exception as exc:  # praw's parser choking on a body that is no listing it knows
+                yield from self._flush(stream, batch, warnings)
+                yield RawPage(stream=stream.key, error=malformed_message(stream, f"{type(exc).__name__}: {exc}"))
+                return False
+            warnings += self._take_screened(stream)
             if thing is None:
                 break
-            data = item_data(thing)
+            try:
+                data = item_data(thing)
+            except Exception as exc:  # e.g. a name that is a number: praw's __str__ raises
+                warnings.append(f"{stream.key}: listing entry skipped ({type(exc).__name__}: {str(exc)[:120]})")
+                continue
             created = _number(data.get("created_utc"))
             if floor is not None and created is not None and created < floor:
                 if data.get("stickied") or data.get("pinned"):
@@ -167,15 +265,24 @@ class RedditConnector:
             batch.append(data)
             if len(batch) >= PAGE_SIZE:
                 # Cursor left as it was: a crash after this page re-reads from the old cursor.
-                yield RawPage(stream=stream.key, payload=batch)
-                batch = []
-        last = RawPage(stream=stream.key, payload=batch, cursor={stream.key: dump_cursor(newest)})
+                yield from self._flush(stream, batch, warnings)
+                batch, warnings = [], []
+                if deadline is not None and deadline.passed():
+                    return True
+        last = RawPage(stream=stream.key, payload=batch, cursor={stream.key: dump_cursor(newest)}, warnings=warnings)
         if count >= limit:
             last.warnings.append(
                 f"{stream.key}: stopped after max_items_per_stream ({limit}) items; "
                 "older ones were not collected"
             )
         yield last
+        return False
+
+    @staticmethod
+    def _flush(stream: Stream, batch: list[dict[str, Any]], warnings: list[str]) -> Iterator[RawPage]:
+        """The items read so far as a page without a cursor: kept, and re-read next run."""
+        if batch or warnings:
+            yield RawPage(stream=stream.key, payload=list(batch), warnings=list(warnings))
 
 
 # -- fetching helpers ---------------------------------------------------------
@@ -224,6 +331,16 @@ def stream_error(stream: Stream, exc: PrawcoreException) -> str:
     retried and waited where Reddit allows it.
     """
     status = exc.response.status_code if isinstance(exc, ResponseException) else None
+    original = exc.original_exception if isinstance(exc, RequestException) else None
+    if isinstance(original, MalformedToken):  # every stream needs the token
+        raise TransientError(
+            f"Reddit's token endpoint answered with a malformed response ({original}) on {stream.key}: stopped "
+            "collecting Reddit for this run; unfinished streams keep their cursors"
+        ) from None
+    if isinstance(original, MalformedResponse):  # from the listing screen: this stream only
+        return malformed_message(stream, str(original))
+    if isinstance(exc, BadJSON) and not _is_token_request(exc):
+        return malformed_message(stream, f"HTTP {status} with a body that is not JSON")
     token_refused = type(exc) is ResponseException and _is_token_request(exc)
     if isinstance(exc, (OAuthException, InvalidToken)) or (token_refused and status == 401):
         detail = f"{exc.error}" if isinstance(exc, OAuthException) else f"HTTP {status}"
@@ -241,9 +358,13 @@ def stream_error(stream: Stream, exc: PrawcoreException) -> str:
             f"Reddit server error (HTTP {status}) on {stream.key}, still failing after prawcore's retries: "
             "stopped collecting Reddit for this run; unfinished streams keep their cursors"
         ) from None
+    if isinstance(original, DeadlineExceeded):
+        raise TransientError(
+            f"Reddit answered too slowly on {stream.key} ({original}): stopped collecting Reddit for this run; "
+            "unfinished streams keep their cursors"
+        ) from None
     if isinstance(exc, RequestException):
-        original = exc.original_exception
-        reason = (str(original).splitlines() or [""])[0][:160]
+        reason = network_reason(original) or (str(original).splitlines() or [""])[0][:160]
         raise TransientError(
             f"could not reach Reddit on {stream.key} ({type(original).__name__}: {reason}), "
             "still failing after prawcore's retries: stopped collecting Reddit for this run; "
@@ -270,8 +391,36 @@ def _is_token_request(exc: ResponseException) -> bool:
     return exc.response.url.split("?")[0].endswith(_TOKEN_PATH)
 
 
+def malformed_message(stream: Stream, reason: str) -> str:
+    return (f"{stream.key}: Reddit answered with a malformed listing ({reason[:200]}); "
+            "the stream's cursor is unchanged, the next run reads it again")
+
+
+def listing_problem(body: Any) -> str | None:
+    """Why a JSON body is not a Reddit Listing (`{kind: Listing, data: {children: [...]}}`), or None."""
+    if not isinstance(body, Mapping):
+        return f"expected a Listing object, got {json_kind(body)}"
+    if body.get("kind") != "Listing":
+        return f"expected kind Listing, got {str(body.get('kind'))[:40]!r}"
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        return f"the listing's `data` is {json_kind(data)}, not an object"
+    if not isinstance(data.get("children"), list):
+        return f"the listing's `children` is {json_kind(data.get('children'))}, not a list"
+    if data.get("after") is not None and not isinstance(data.get("after"), str):
+        return f"the listing's `after` is {json_kind(data.get('after'))}, not a name"
+    return None
+
+
+def _is_thing(child: Any) -> bool:
+    """A listing child praw can parse: {kind: "t3", data: {...}}."""
+    return isinstance(child, Mapping) and isinstance(child.get("kind"), str) and isinstance(child.get("data"), Mapping)
+
+
 def item_data(thing: Any) -> dict[str, Any]:
     """A praw object -> its JSON data in plain values (author -> name, subreddit -> display name)."""
+    if not isinstance(thing, PRAWBase):
+        raise TypeError(f"{json_kind(thing)}, not a Reddit object")
     return {
         key: _plain(value) for key, value in vars(thing).items()
         if not key.startswith("_") and key not in _PRAW_SETTINGS
@@ -309,7 +458,11 @@ def _newer(cursor: dict[str, Any] | None, data: dict[str, Any]) -> dict[str, Any
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A finite number, else None (Python's json reads NaN and Infinity, which would poison a cursor)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 # -- pure mapping -------------------------------------------------------------
@@ -318,7 +471,12 @@ def map_items(items: list[dict[str, Any]]) -> tuple[list[Mention], list[str]]:
     """Reddit items (submissions t3, comments t1) -> mentions. Odd items are skipped with a reason."""
     mentions: list[Mention] = []
     problems: list[str] = []
+    if not isinstance(items, list):
+        return [], [f"page skipped ({json_kind(items)}, not a list of items)"]
     for index, data in enumerate(items):
+        if not isinstance(data, Mapping):
+            problems.append(f"item {index} skipped ({json_kind(data)}, not an object)")
+            continue
         try:
             mention = map_item(data)
         except Exception as exc:  # one odd item must not lose the rest of the page
@@ -421,4 +579,7 @@ def _str(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = _number(value)
+    return int(number) if number is not None else None

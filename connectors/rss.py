@@ -21,7 +21,7 @@ import feedparser
 import requests
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
-from connectors.base import RawPage, load_json_cursor
+from connectors.base import FetchDeadline, RawPage, fetch_limit, json_kind, load_json_cursor
 from connectors.http import describe_http_error, make_session
 from listener.models import AuthorRef, Mention
 from listener.settings import Feed, RssSource, Settings
@@ -34,16 +34,26 @@ _PASSED_HEADERS = ("content-type", "content-location", "content-language", "etag
 class RssConnector:
     name = "rss"
 
-    def __init__(self, config: RssSource) -> None:
+    def __init__(self, config: RssSource, max_fetch_seconds: float | None = None) -> None:
         self.config = config
-        self.session = make_session(config.user_agent, config.retries, config.backoff_seconds)
+        # The adapter reads each body within its deadline (4 x timeout_seconds) and refuses one
+        # larger than max_feed_bytes before it is all in memory.
+        self.session = make_session(config.user_agent, config.retries, config.backoff_seconds,
+                                    timeout=config.timeout_seconds, max_body_bytes=config.max_feed_bytes,
+                                    limit_name="max_feed_bytes")
+        self.max_fetch_seconds = fetch_limit(config, max_fetch_seconds)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RssConnector:
         return cls(settings.sources.rss)
 
     def fetch(self, cursors: Mapping[str, str]) -> Iterator[RawPage]:
-        for feed in self.config.feeds:
+        deadline = FetchDeadline(self.name, self.max_fetch_seconds)
+        feeds = self.config.feeds
+        for index, feed in enumerate(feeds):
+            if deadline.passed():
+                yield deadline.page(f"{len(feeds) - index} of {len(feeds)} feeds")
+                return
             yield self._fetch_feed(feed, _load_cursor(cursors.get(feed.url)))
 
     def map_page(self, page: RawPage) -> list[Mention]:
@@ -88,23 +98,11 @@ class RssConnector:
         if cursor.get("modified"):
             headers["If-Modified-Since"] = cursor["modified"]
         timeout = self.config.timeout_seconds
-        with self.session.get(url, headers=headers, timeout=(timeout, timeout), stream=True) as resp:
-            body = b""
-            if resp.status_code == 200:
-                body = _read_capped(resp, self.config.max_feed_bytes)
+        with self.session.get(url, headers=headers, timeout=(timeout, timeout)) as resp:
+            body = resp.content if resp.status_code == 200 else b""
             kept = {k.lower(): v for k, v in resp.headers.items() if k.lower() in _PASSED_HEADERS}
             kept.setdefault("content-location", resp.url)
             return resp.status_code, kept, body
-
-
-def _read_capped(resp: requests.Response, limit: int) -> bytes:
-    chunks, size = [], 0
-    for chunk in resp.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise ValueError(f"{resp.url}: feed larger than max_feed_bytes ({limit} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _load_cursor(value: str | None) -> dict[str, str]:
@@ -129,11 +127,17 @@ def map_feed(
     parsed: Any, feed_url: str, feed_name: str | None, fetched_at: datetime
 ) -> tuple[list[Mention], list[str]]:
     """A parsed feed -> mentions. Odd entries are skipped with a reason, never raised."""
-    feed = parsed.get("feed", {}) or {}
+    if not isinstance(parsed, Mapping):
+        return [], [f"{feed_url}: feed skipped (parsed into {json_kind(parsed)}, not a feed)"]
+    feed = parsed.get("feed") if isinstance(parsed.get("feed"), Mapping) else {}
+    entries = parsed.get("entries") if isinstance(parsed.get("entries"), list) else []
     community = feed_name or _text(feed.get("title")) or feed_url
     mentions: list[Mention] = []
     problems: list[str] = []
-    for index, entry in enumerate(parsed.get("entries", [])):
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            problems.append(f"{feed_url}: entry {index} skipped ({json_kind(entry)}, not an entry)")
+            continue
         try:
             mention = map_entry(entry, feed, feed_url, community, fetched_at)
         except Exception as exc:  # one odd entry must not lose the rest of the feed
@@ -194,7 +198,7 @@ def _text(value: Any, detail: Any = None) -> str:
 
 
 def _entry_body(entry: Any) -> str:
-    for block in entry.get("content") or []:
+    for block in _blocks(entry):
         if isinstance(block, Mapping) and block.get("value"):
             return _text(block["value"], block)
     return _text(entry.get("summary"), entry.get("summary_detail"))
@@ -202,7 +206,7 @@ def _entry_body(entry: Any) -> str:
 
 def _entry_language(entry: Any) -> str | None:
     """Atom's xml:lang lands on the text constructs, not on the entry."""
-    details = [entry.get("title_detail"), entry.get("summary_detail"), *(entry.get("content") or [])]
+    details = [entry.get("title_detail"), entry.get("summary_detail"), *_blocks(entry)]
     for detail in [entry, *details]:
         if isinstance(detail, Mapping) and isinstance(detail.get("language"), str) and detail["language"]:
             return detail["language"]
@@ -210,20 +214,26 @@ def _entry_language(entry: Any) -> str | None:
 
 
 def _entry_date(entry: Any, feed: Any) -> datetime | None:
+    """The first date that is a real calendar time; None (the fetch time) if none is.
+
+    feedparser gives year 0 for some absurd dates ("0001-01-01T00:00:00+05:00")
+    and no tuple at all for garbage; a far-off year such as 9999 is kept as it
+    is, the pipeline decides what is out of range.
+    """
     for source in (entry, feed):
         for key in ("published_parsed", "updated_parsed", "created_parsed"):
             value = source.get(key)
             if isinstance(value, struct_time):
                 try:
                     return datetime(*value[:6], tzinfo=timezone.utc)
-                except ValueError:
+                except (ValueError, OverflowError, TypeError):
                     continue
     return None
 
 
 def _entry_author(entry: Any, feed: Any, feed_url: str) -> AuthorRef:
     host = urlparse(feed_url).netloc.lower() or feed_url
-    detail = entry.get("author_detail") or feed.get("author_detail") or {}
+    detail = next((d for d in (entry.get("author_detail"), feed.get("author_detail")) if isinstance(d, Mapping) and d), {})
     name = _person_name(_text(entry.get("author") or detail.get("name") or feed.get("author")))
     url = _http_url(detail.get("href"))
     if not name:
@@ -254,4 +264,10 @@ def _lang(value: Any) -> str | None:
 
 def _raw(entry: Any) -> dict[str, Any]:
     """The entry as feedparser gave it, minus parsed time tuples (their text form is kept)."""
-    return {k: v for k, v in entry.items() if not k.endswith("_parsed")}
+    return {str(k): v for k, v in entry.items() if not str(k).endswith("_parsed")}
+
+
+def _blocks(entry: Any) -> list[Any]:
+    """Atom content blocks; anything but a list counts as none."""
+    content = entry.get("content")
+    return content if isinstance(content, list) else []

@@ -106,6 +106,8 @@ class SourceBase(_Strict):
     enabled: bool = False
     poll_interval_minutes: Minutes = 60
     overlap_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 15
+    # wall time for one source's whole fetch; checked between pages (connectors.base.FetchDeadline)
+    max_fetch_seconds: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] = 3600.0
 
 
 class RssSource(SourceBase):
