@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -51,10 +52,18 @@ from prawcore.exceptions import (
     TooManyRequests,
 )
 
-from connectors.base import FetchDeadline, MalformedResponse, RawPage, fetch_limit, json_kind, load_json_cursor
+from connectors.base import (
+    UNKNOWN_TIME,
+    FetchDeadline,
+    MalformedResponse,
+    RawPage,
+    fetch_limit,
+    json_kind,
+    load_json_cursor,
+)
 from connectors.http import DeadlineExceeded, network_reason, with_timeout
 from listener.errors import TerminalError, TransientError
-from listener.models import DELETED_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
+from listener.models import DELETED_AUTHOR, MAX_FUTURE, AuthorRef, Mention, MentionRef, Metrics
 from listener.settings import Organization, RedditSource, Settings
 from listener.terms import query_terms, split_terms
 
@@ -454,7 +463,18 @@ def _newer(cursor: dict[str, Any] | None, data: dict[str, Any]) -> dict[str, Any
     created = _number(data.get("created_utc"))
     if created is None or (cursor and created <= cursor["created_utc"]):
         return cursor
+    if created > time.time() + MAX_FUTURE.total_seconds():
+        return cursor  # a post "from next year" would make every later run stop before today's posts
     return {"created_utc": created, "name": data.get("name")}
+
+
+def _time(value: Any) -> datetime:
+    """`created_utc` as a time; unreadable (missing, 1e300) gives UNKNOWN_TIME: kept, with the fetch time."""
+    seconds = _number(value)
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds is not None else UNKNOWN_TIME
+    except (ValueError, OverflowError, OSError):
+        return UNKNOWN_TIME
 
 
 def _number(value: Any) -> float | None:
@@ -489,9 +509,6 @@ def map_items(items: list[dict[str, Any]]) -> tuple[list[Mention], list[str]]:
 
 def map_item(data: dict[str, Any]) -> Mention:
     fullname = _fullname(data)
-    created = _number(data.get("created_utc"))
-    if created is None:
-        raise ValueError("no created_utc")
     is_comment = fullname.startswith("t1_")
     subreddit = _str(data.get("subreddit"))
     if is_comment:
@@ -507,7 +524,7 @@ def map_item(data: dict[str, Any]) -> Mention:
     return Mention(
         source="reddit",
         id=fullname,
-        created_at=datetime.fromtimestamp(created, tz=timezone.utc),
+        created_at=_time(data.get("created_utc")),
         author=_author(data),
         title=title,
         text=text,

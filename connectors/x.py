@@ -27,7 +27,15 @@ from typing import Any
 import requests
 import tweepy
 
-from connectors.base import FetchDeadline, MalformedResponse, RawPage, fetch_limit, json_kind, load_json_cursor
+from connectors.base import (
+    UNKNOWN_TIME,
+    FetchDeadline,
+    MalformedResponse,
+    RawPage,
+    fetch_limit,
+    json_kind,
+    load_json_cursor,
+)
 from connectors.http import DeadlineExceeded, network_reason, with_timeout
 from listener.errors import TerminalError, TransientError
 from listener.models import UNKNOWN_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
@@ -414,14 +422,21 @@ def _author(author_id: str | None, user: Mapping[str, Any] | None, known_handles
 
 
 def _created_at(tweet: Mapping[str, Any], tweet_id: str) -> datetime:
+    """`created_at`, else the time inside the id (a snowflake: stable across reruns), else the epoch,
+    which the pipeline replaces with the fetch time and a warning: the post itself is kept."""
     value = tweet.get("created_at")
     if isinstance(value, str) and value:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-    # Without tweet.fields the time is still in the id (a snowflake): stable across reruns.
-    if not tweet_id.isdigit():
-        raise ValueError(f"no created_at, and the id {tweet_id[:30]!r} is not a snowflake")
-    millis = (int(tweet_id) >> 22) + SNOWFLAKE_EPOCH_MS
-    return datetime.fromtimestamp(millis / 1000, timezone.utc)
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+        except (ValueError, OverflowError):
+            pass
+    if tweet_id.isdigit() and len(tweet_id) <= 20:
+        try:
+            millis = (int(tweet_id) >> 22) + SNOWFLAKE_EPOCH_MS
+            return datetime.fromtimestamp(millis / 1000, timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            pass
+    return UNKNOWN_TIME
 
 
 def _partial_errors(stream: str, response: Mapping[str, Any]) -> list[str]:

@@ -26,6 +26,7 @@ import requests
 import connectors
 import x_api as X
 from conftest import rss_feed, run_cli, table_rows, write_config
+from connectors.base import UNKNOWN_TIME
 from connectors.reddit import RedditConnector, map_items
 from connectors.rss import RssConnector, map_feed
 from connectors.x import XConnector, map_response
@@ -451,8 +452,10 @@ ODD_REDDIT_ITEMS = [None, 1, "x", [], {}, {"name": ["t3_x"], "created_utc": T0},
 
 def test_item08_reddit_mapper_never_raises():
     mentions, problems = map_items(ODD_REDDIT_ITEMS)
-    assert [m.id for m in mentions] == ["t3_c"] and len(problems) == len(ODD_REDDIT_ITEMS) - 1
-    (odd,) = mentions
+    # an unreadable time keeps the post (UNKNOWN_TIME: the pipeline gives it the fetch time)
+    assert [m.id for m in mentions] == ["t3_a", "t3_b", "t3_c"] and len(problems) == len(ODD_REDDIT_ITEMS) - 3
+    assert mentions[0].created_at == mentions[1].created_at == UNKNOWN_TIME
+    odd = mentions[2]
     assert (odd.metrics.score, odd.metrics.replies, odd.community, odd.url, odd.text) == (None, None, None, None, None)
     odd.to_json()
     assert map_items("not a list") == ([], ["page skipped (a string, not a list of items)"])
@@ -696,3 +699,12 @@ def test_item13_oversized_body_is_refused_while_reading(server):
     config = settings.sources.rss.model_copy(update={"max_feed_bytes": 1024})
     (page,) = list(RssConnector(config).fetch({}))
     assert page.error == f"{server.url('/big.xml')}: response larger than max_feed_bytes (1024 bytes)"
+
+
+def test_item02_reddit_future_post_never_moves_the_cursor_past_today():
+    from connectors.reddit import _newer
+
+    now = time.time()
+    cursor = _newer(None, {"created_utc": now - 60, "name": "t3_ok"})
+    assert _newer(cursor, {"created_utc": now + 400 * 86400, "name": "t3_future"}) == cursor
+    assert _newer(cursor, {"created_utc": now, "name": "t3_new"})["name"] == "t3_new"
