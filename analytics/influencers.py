@@ -21,14 +21,15 @@ source that reports engagement, `min(1, sqrt((engagement + incoming edge
 weight + 1) / brand posts))`; 500 posts nobody answers gives 0.045.
 
 Own accounts and placeholder authors are never ranked. Periods: ISO weeks and
-the rolling window ending today; scopes: `all` and each source. See
+the rolling window ending today (plus, once, the window of the same length
+before it, which `is_new` compares with); scopes: `all` and each source. See
 docs/analytics-network.md.
 """
 from __future__ import annotations
 
 import json
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -53,13 +54,37 @@ def run(conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None 
     """Recompute stale ISO weeks and the rolling window; returns what was done."""
     started = time.perf_counter()
     periods = stale_weeks(conn, "influencers", "period_kind = 'week'")
-    periods.append(rolling_window(utc_today(today), settings.analytics.rolling_days))
+    current = rolling_window(utc_today(today), settings.analytics.rolling_days)
+    before = previous_window(current)
+    if _needs_window(conn, before):  # what `is_new` compares the current window with
+        periods.append(before)
+    periods.append(current)
     rows = 0
     for period in periods:
         rows += compute_period(conn, settings, period)
     refresh_is_new(conn)
     return {"periods": [f"{p.kind}:{p.start}" for p in periods], "rows": rows,
             "seconds": round(time.perf_counter() - started, 3)}
+
+
+def previous_window(window: Period) -> Period:
+    """The rolling window of the same length that ends the day before `window` starts."""
+    days = (window.end - window.start).days + 1
+    return Period("rolling", window.start - timedelta(days=days), window.start - timedelta(days=1))
+
+
+def _needs_window(conn: duckdb.DuckDBPyConnection, window: Period) -> bool:
+    """True when `window` was never ranked although there are mentions up to its end.
+
+    A nightly run finds it computed (it was the current window `rolling_days` ago); a
+    first run or a backfill computes it once, so `is_new` means the same from the start.
+    """
+    lo, hi = window.bounds
+    return bool(conn.execute(
+        """SELECT NOT EXISTS (SELECT 1 FROM influencers WHERE period_kind = 'rolling'
+                              AND period_start = ? AND period_end = ?)
+                  AND EXISTS (SELECT 1 FROM mentions WHERE created_at < ?)""",
+        [window.start, window.end, hi]).fetchone()[0])
 
 
 def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period) -> int:
@@ -202,27 +227,25 @@ def refresh_is_new(conn: duckdb.DuckDBPyConnection) -> None:
     """is_new = not ranked in the previous period of the same kind and scope.
 
     The previous week is the calendar week before; the previous rolling window
-    is the latest one computed before it. Recomputed over the whole (small)
-    table, so a recomputed week also corrects the week after it.
+    is the one of the same length ending the day before it starts (`run`
+    computes it when it is missing). Recomputed over the whole (small) table,
+    so a recomputed week also corrects the week after it.
     """
     with transaction(conn):
         conn.execute(
             """
             UPDATE influencers SET is_new = x.is_new
             FROM (
-                WITH periods AS (
-                    SELECT *, CASE WHEN period_kind = 'week' THEN period_end - 7 ELSE
-                              lag(period_end) OVER (PARTITION BY period_kind, scope ORDER BY period_end) END AS prev_end
-                    FROM (SELECT DISTINCT period_kind, scope, period_end FROM influencers)
-                )
-                SELECT i.period_kind, i.scope, i.period_end, i.author_id,
+                SELECT i.period_kind, i.scope, i.period_start, i.period_end, i.author_id,
                        p.author_id IS NULL AS is_new
                 FROM influencers i
-                JOIN periods USING (period_kind, scope, period_end)
                 LEFT JOIN influencers p ON p.period_kind = i.period_kind AND p.scope = i.scope
-                     AND p.period_end = periods.prev_end AND p.author_id = i.author_id
+                     AND p.period_end = i.period_start - 1
+                     AND p.period_start = i.period_start - CAST(i.period_end - i.period_start + 1 AS INTEGER)
+                     AND p.author_id = i.author_id
             ) x
             WHERE influencers.period_kind = x.period_kind AND influencers.scope = x.scope
+              AND influencers.period_start = x.period_start
               AND influencers.period_end = x.period_end AND influencers.author_id = x.author_id
               AND influencers.is_new IS DISTINCT FROM x.is_new
             """

@@ -184,7 +184,7 @@ def _collect_lines(report: pipeline.CollectReport) -> list[str]:
               help="Re-measure the KPI baseline over the configured [analytics] baseline period.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
               help="Analyze as if today were DATE (UTC): rolling windows, KPI weeks and the maturity "
-                   "assessment end that day (backfills).")
+                   "assessment end that day (backfills; default: [analytics] as_of, else today).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @click.pass_obj
 def analyze(obj: Context, retag: bool, rebaseline: bool, as_of: datetime | None, as_json: bool) -> None:
@@ -211,7 +211,8 @@ def analyze(obj: Context, retag: bool, rebaseline: bool, as_of: datetime | None,
 
 @cli.command()
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="Assess the window ending DATE (UTC), using only data created up to that day.")
+              help="Assess the window ending DATE (UTC), using only data created up to that day "
+                   "(default: [analytics] as_of, else today).")
 @click.option("--record", is_flag=True, help="Also store the assessment in maturity_assessments.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -233,7 +234,7 @@ def maturity(obj: Context, as_of: datetime | None, record: bool, as_json: bool) 
     if not settings.has_store:
         raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` or `listener import` first")
     with open_store(settings.store, read_only=not record) as store:
-        assessment = assess(store.conn, settings, as_of.date() if as_of else None)
+        assessment = assess(store.conn, settings, as_of.date() if as_of else settings.today())
         if record:
             with store.transaction() as conn:
                 record_assessment(conn, assessment)
@@ -246,18 +247,22 @@ def maturity(obj: Context, as_of: datetime | None, record: bool, as_json: bool) 
 def status(obj: Context, as_json: bool) -> None:
     """Last run per source, counts, cursor age and errors.
 
+    Exit 1 when the last run of an enabled source failed, was partial or was
+    interrupted (disabled sources are shown, never failing); else 0.
+
     \b
     Example:
       listener status --json | jq '.sources[] | select(.last_run.status != "ok")'
+      listener status > /dev/null || echo "a source is failing"
     """
-    from listener.status import gather_status, status_lines
+    from listener.status import gather_status, refresh_health, status_lines
 
     settings = obj.settings()
     if not settings.has_store:
         raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` first")
     spool = Spool(settings.spool_dir)
     with open_store(settings.store, read_only=True) as store:
-        data = gather_status(store.conn)
+        data = gather_status(store.conn, settings.sources.enabled())
         dead = set(dead_runs(store, spool))
     for source in data["sources"]:  # read-only: shown as it will be recorded by the next writing command
         run = source["last_run"]
@@ -265,11 +270,13 @@ def status(obj: Context, as_json: bool) -> None:
             run["status"] = "interrupted"
             run["error"] = run["error"] or INTERRUPTED
     data["spool"] = spool.summary().as_dict()
+    refresh_health(data)
     _emit(data, as_json, status_lines(data))
+    sys.exit(EXIT_OK if data["healthy"] else EXIT_SOURCE_FAILED)
 
 
 @cli.command(name="import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(readable=False, path_type=Path))  # the importer says what is wrong
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Default: from the file extension.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @click.pass_obj
@@ -277,32 +284,45 @@ def import_(obj: Context, file: Path, fmt: str | None, as_json: bool) -> None:
     """Load a canonical mention file (JSONL or CSV), e.g. an export from another tool.
 
     Bad rows are reported with their line numbers; good rows are kept. Exit 1
-    if any row was rejected.
+    if any row was rejected; warnings alone (a text cut to length, columns kept
+    in raw, an empty file) exit 0.
 
     \b
     Example:
       listener import history.jsonl && listener analyze
     """
-    from listener.importer import detect_format, read_batches
+    from listener.importer import check_file, detect_format, read_batches
 
     settings = obj.settings()
+    check_file(file)  # a FIFO, device, directory or UTF-16 file is named as such, before its format
     kind = detect_format(file, fmt)
-    batches = _first_batch_read(read_batches(file, kind))  # a file that cannot be read creates nothing
+    notes: list[tuple[int, str]] = []  # the reader's, about the file (line 0: the whole file)
+    batches = _first_batch_read(read_batches(file, kind, warnings=notes))  # a file that cannot be read creates nothing
     with store_gate(settings).writer() as store:  # waits up to lock_timeout_seconds, like `run`
         assert store is not None
         result, ledger = _import_into(store, settings, file, batches)
         ledger.fetched, ledger.inserted, ledger.updated = result.received, result.inserted, result.updated
-        ledger.warnings = [f"line {n}: {why}" for n, why in result.errors[:1000]]
-        ledger.status = "warning" if result.errors else "ok"
+        warnings = sorted(notes + result.warnings)
+        where = [(f"line {n}: " if n else "", why) for n, why in warnings]
+        ledger.warnings = ([f"line {n}: {why}" for n, why in result.errors[:1000]]
+                           + [f"{at}warning: {why}" for at, why in where[:1000]])
+        ledger.status = "warning" if result.errors or warnings else "ok"
         store.finish_run(ledger)
     data = {"file": str(file), "rows": result.received, "inserted": result.inserted,
             "updated": result.updated, "rejected": len(result.errors),
-            "errors": [{"line": n, "error": why} for n, why in result.errors]}
+            "errors": [{"line": n, "error": why} for n, why in result.errors],
+            "warnings": [{"line": n or None, "warning": why} for n, why in warnings]}
     lines = [f"{file}: line {n}: {why}" for n, why in result.errors[:50]]
     if len(result.errors) > 50:
         lines.append(f"... and {len(result.errors) - 50} more rejected rows (use --json for all)")
-    lines.append(f"{file}: {result.received} rows, {result.inserted} new, {result.updated} updated, "
-                 f"{len(result.errors)} rejected")
+    lines += [f"{file}: {at}warning: {why}" for at, why in where[:50]]
+    if len(warnings) > 50:
+        lines.append(f"... and {len(warnings) - 50} more warnings (use --json for all)")
+    summary = (f"{file}: {result.received} rows, {result.inserted} new, {result.updated} updated, "
+               f"{len(result.errors)} rejected")
+    if warnings:
+        summary += f", {len(warnings)} warning" + ("s" if len(warnings) > 1 else "")
+    lines.append(summary)
     _emit(data, as_json, lines)
     sys.exit(EXIT_SOURCE_FAILED if result.errors else EXIT_OK)
 
@@ -440,7 +460,7 @@ def evaluate(obj: Context, file: Path, text_column: str | None, label_column: st
     \b
     Examples:
       listener sentiment evaluate sample.csv --text-column body --label-column stars
-      listener sentiment evaluate ../shared/data/sentiment/movieReviewSnippets_GroundTruth.txt --json
+      listener sentiment evaluate ratings.tsv --json     # id<TAB>rating<TAB>text, like VADER's ground truth
     """
     from analytics.evaluate import SampleError, evaluate as run_evaluation, read_sample, report_lines
     from analytics.sentiment import scorer_label
@@ -474,21 +494,33 @@ def _lexicon_if_configured(obj: Context) -> dict[str, float]:
 
 @cli.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
-              show_default=True, help="Where to write listener.duckdb.")
+              show_default=True, help="Where to write listener.duckdb, listener.toml and snapshot/.")
+@click.option("--today", "today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="Place the story before DATE instead of today (UTC): its last week becomes the last "
+                   "complete ISO week before DATE. Any day up to today.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def demo(out_dir: Path, as_json: bool) -> None:
+def demo(out_dir: Path, today: datetime | None, as_json: bool) -> None:
     """Run the whole pipeline offline on the bundled sample corpus.
 
     Serves the sample feeds from 127.0.0.1 and collects them through the real
-    connectors into DEMO/listener.duckdb, then analyzes and prints a summary.
+    connectors into OUT/listener.duckdb, places the story's last week in the
+    last complete week, analyzes, writes OUT/listener.toml (a config for that
+    store) and the analysts' snapshot OUT/snapshot/, and prints a summary that
+    ends with the commands to run next.
 
     \b
-    Example:
-      listener demo && duckdb demo/listener.duckdb
+    Examples:
+      listener demo && listener --config demo/listener.toml digest
+      listener demo --today 2026-11-25 --out /tmp/demo --json
     """
-    from listener.demo import run_demo
+    from listener.demo import check_today, run_demo
 
-    summary, lines = run_demo(out_dir)
+    if today is not None:
+        try:
+            check_today(today.date())
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--today") from None
+    summary, lines = run_demo(out_dir, today.date() if today else None)
     _emit(summary, as_json, lines)
     sys.exit(EXIT_SOURCE_FAILED if summary["failed_sources"] else EXIT_OK)
 
@@ -504,6 +536,10 @@ cli.add_command(snapshot_command)
 from listener.schedule_cli import schedule_command  # noqa: E402 - registered after Context exists
 
 cli.add_command(schedule_command)
+
+from listener.sql_cli import sql_command  # noqa: E402 - registered after Context exists
+
+cli.add_command(sql_command)
 
 
 def main(argv: list[str] | None = None) -> None:

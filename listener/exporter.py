@@ -15,6 +15,8 @@ from typing import Any
 
 import duckdb
 
+from analytics.views import is_placeholder
+
 CANONICAL_SELECT = """
 SELECT
     m.source, m.native_id AS id, m.url,
@@ -117,6 +119,7 @@ SELECT from_author_id, to_author_id, count(*) AS weight,
        {kind_counts}
 FROM interactions
 WHERE from_author_id IS NOT NULL AND to_author_id IS NOT NULL
+  AND NOT {placeholder_from} AND NOT {placeholder_to}
   AND (?::TIMESTAMPTZ IS NULL OR created_at >= ?::TIMESTAMPTZ)
   AND (?::TIMESTAMPTZ IS NULL OR created_at < ?::TIMESTAMPTZ)
 GROUP BY ALL
@@ -148,14 +151,17 @@ def export_graph(conn: duckdb.DuckDBPyConnection, out: Path,
 
     Nodes are authors at either end of an edge, with handle, source,
     followers and is_own; an edge aggregates every interaction from one author
-    to another: weight = count, plus one count per kind. Elements are
+    to another: weight = count, plus one count per kind. Placeholder authors
+    (`x:unknown`, `reddit:[deleted]`: no one in particular) are left out, as in
+    every per-author analysis (docs/schema.md). Elements are
     serialised one at a time by ElementTree (escaping), rows are fetched in
     batches, so memory stays bounded whatever the graph's size.
     """
     kind_counts = ", ".join(f"count(*) FILTER (kind = '{k}') AS {k}" for k in EDGE_KINDS)
     window = [since, since, until, until]
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE graph_edges AS {GRAPH_EDGES_SQL.format(kind_counts=kind_counts)}",
-                 window)
+    edges_sql = GRAPH_EDGES_SQL.format(kind_counts=kind_counts, placeholder_from=is_placeholder("from_author_id"),
+                                       placeholder_to=is_placeholder("to_author_id"))
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE graph_edges AS {edges_sql}", window)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", encoding="utf-8", newline="\n") as handle:

@@ -92,13 +92,14 @@ def describe(exc: BaseException, store_path: Path | str | None) -> ListenerError
     if is_disk_fault(exc):
         return disk_problem(exc, store_path)
     if isinstance(exc, duckdb.Error) and _INVALIDATED in _text(exc):
-        return OutputError(f"{store_path}: the database stopped after an earlier write failure "
+        return OutputError(f"{store_path or 'the store'}: the database stopped after an earlier write failure "
                            f"({short(exc, 160)}); free disk space and run the command again")
     if isinstance(exc, OSError):
         target = exc.filename or store_path
         return OutputError(f"{target}: {exc.strerror or type(exc).__name__}")
     if isinstance(exc, duckdb.Error):
-        return ListenerError(f"{store_path}: database error: {short(exc)}")
+        return ListenerError(f"{store_path}: database error: {short(exc)}" if store_path
+                             else f"database error: {short(exc)}")
     return None
 
 

@@ -12,26 +12,30 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import duckdb
 import pyarrow as pa
 
 from analytics.topics import TopicRule, tag_mentions
+from listener.models import EARLIEST_CREATED_AT, MAX_FUTURE, MAX_TEXT_CHARS
 from listener.settings import OwnAccounts
 from listener.store import registered
 
-# How DuckDB reads one canonical document; fields it cannot cast become NULL.
+# How DuckDB reads one canonical document. Ids, counts, booleans and the nested lists
+# and objects come as JSON text, so their JSON type is checked from the same single
+# parse (a plain cast would turn 1e3 into "1000.0", "many" into NULL and drop
+# "notalist"); text fields are read as text.
 _STRUCTURE = """{
-  "source": "VARCHAR", "id": "VARCHAR", "url": "VARCHAR", "created_at": "VARCHAR",
+  "source": "VARCHAR", "id": "JSON", "url": "VARCHAR", "created_at": "VARCHAR",
   "title": "VARCHAR", "text": "VARCHAR", "lang": "VARCHAR", "community": "VARCHAR",
-  "thread_id": "VARCHAR", "parent_id": "VARCHAR", "in_reply_to_author": "VARCHAR",
-  "author": {"id": "VARCHAR", "handle": "VARCHAR", "name": "VARCHAR", "followers": "BIGINT",
-             "following": "BIGINT", "verified": "BOOLEAN", "url": "VARCHAR"},
-  "metrics": {"likes": "BIGINT", "reposts": "BIGINT", "replies": "BIGINT",
-              "quotes": "BIGINT", "score": "BIGINT"},
-  "mentions": "JSON[]", "repost_of": "VARCHAR", "quote_of": "VARCHAR",
-  "referenced_authors": "MAP(VARCHAR, VARCHAR)", "raw": "JSON"
+  "thread_id": "JSON", "parent_id": "JSON", "in_reply_to_author": "JSON",
+  "author": {"id": "JSON", "handle": "VARCHAR", "name": "VARCHAR", "followers": "JSON",
+             "following": "JSON", "verified": "JSON", "url": "VARCHAR"},
+  "metrics": "JSON", "mentions": "JSON", "repost_of": "JSON", "quote_of": "JSON",
+  "referenced_authors": "JSON", "raw": "JSON"
 }"""
+_METRICS = '{"likes": "JSON", "reposts": "JSON", "replies": "JSON", "quotes": "JSON", "score": "JSON"}'
 
 _KNOWN = ("source", "id", "url", "created_at", "title", "text", "lang", "community", "thread_id",
           "parent_id", "in_reply_to_author", "author", "metrics", "mentions", "repost_of", "quote_of",
@@ -39,22 +43,117 @@ _KNOWN = ("source", "id", "url", "created_at", "title", "text", "lang", "communi
 _KNOWN_KEYS = "[" + ", ".join(f"'{k}'" for k in _KNOWN) + "]"
 _REMOVE_KNOWN = json.dumps({k: None for k in _KNOWN})
 
-_PROBLEM = """
+# field name -> (its JSON text, the SQL column its checked value gets)
+_IDS = {"id": ("r.id", "id_v"), "parent_id": ("r.parent_id", "parent_v"), "thread_id": ("r.thread_id", "thread_v"),
+        "repost_of": ("r.repost_of", "repost_v"), "quote_of": ("r.quote_of", "quote_v"),
+        "in_reply_to_author": ("r.in_reply_to_author", "reply_author_v"), "author.id": ("r.author.id", "author_v")}
+_COUNTS = {"author.followers": ("r.author.followers", "followers_v"),
+           "author.following": ("r.author.following", "following_v"),
+           "metrics.likes": ("m.likes", "likes_v"), "metrics.reposts": ("m.reposts", "reposts_v"),
+           "metrics.replies": ("m.replies", "replies_v"), "metrics.quotes": ("m.quotes", "quotes_v"),
+           "metrics.score": ("m.score", "score_v")}  # a score may be negative (Reddit)
+_WHOLE = "'-?[0-9]+'"
+
+
+def _id_value(j: str) -> str:
+    """A JSON string (unescaped only when it has escapes) or a JSON integer's exact digits, else NULL."""
+    return (f"CASE WHEN starts_with({j}, '\"') THEN CASE WHEN contains({j}, chr(92)) THEN {j} ->> '$' "
+            f"ELSE substr({j}, 2, length({j}) - 2) END "
+            f"WHEN regexp_full_match({j}, {_WHOLE}) THEN {j}::VARCHAR END")
+
+
+def _what(j: str) -> str:
+    """What a wrongly typed JSON value is, for the message (evaluated on rejected rows only)."""
+    return (f"CASE WHEN starts_with({j}, '\"') THEN '\"' || left({j} ->> '$', 40) || '\"' "
+            f"WHEN starts_with({j}, '{{') THEN 'an object' WHEN starts_with({j}, '[') THEN 'a list' "
+            f"WHEN {j}::VARCHAR IN ('true', 'false') THEN 'a boolean' "
+            f"WHEN regexp_full_match({j}, {_WHOLE}) THEN 'a number' "
+            f"ELSE 'a number with a fraction or exponent' END")
+
+
+_MENTION_ITEMS_OK = ("len(list_filter(mentions_v, lambda e: NOT (starts_with(e, '\"') OR starts_with(e, '{')))) = 0")
+
+# True when every checked field has its type; one cheap test for the good rows, the
+# field-by-field CASE below only runs for the others.
+_TYPES_OK = " AND ".join([
+    *(f"({j} IS NULL OR {v} IS NOT NULL)" for j, v in _IDS.values()),
+    *(f"({j} IS NULL OR coalesce({v}::VARCHAR = {j}::VARCHAR, false))" for j, v in _COUNTS.values()),
+    *(f"coalesce({v} >= 0, true)" for f, (_, v) in _COUNTS.items() if f != "metrics.score"),
+    "(r.author.verified IS NULL OR verified_v IS NOT NULL)", "(r.metrics IS NULL OR m IS NOT NULL)",
+    f"(r.mentions IS NULL OR coalesce({_MENTION_ITEMS_OK}, false))",
+    "(r.referenced_authors IS NULL OR refs_v IS NOT NULL)",
+])
+
+
+def _type_problems() -> str:
+    """Which field has the wrong type, and what it is instead."""
+    whens = [f"WHEN {j} IS NOT NULL AND {v} IS NULL THEN 'field \"{f}\" must be a string or a whole number, not ' "
+             f"|| {_what(j)}" for f, (j, v) in _IDS.items()]
+    whens += ["WHEN r.metrics IS NOT NULL AND m IS NULL THEN 'field \"metrics\" must be an object, not ' || "
+              + _what("r.metrics")]
+    for f, (j, v) in _COUNTS.items():
+        kind = "a whole number" if f == "metrics.score" else "a whole number (0 or more)"
+        whens += [f"WHEN {j} IS NOT NULL AND NOT regexp_full_match({j}, {_WHOLE}) "
+                  f"THEN 'field \"{f}\" must be {kind}, not ' || {_what(j)}",
+                  f"WHEN {j} IS NOT NULL AND {v} IS NULL THEN 'field \"{f}\" is too large'"]
+        if f != "metrics.score":
+            whens.append(f"WHEN {v} < 0 THEN 'field \"{f}\" must be {kind}, not ' || {v}")
+    whens += ["WHEN r.author.verified IS NOT NULL AND verified_v IS NULL "
+              "THEN 'field \"author.verified\" must be true or false, not ' || " + _what("r.author.verified"),
+              "WHEN r.mentions IS NOT NULL AND mentions_v IS NULL THEN 'field \"mentions\" must be a list, not ' || "
+              + _what("r.mentions"),
+              f"WHEN NOT {_MENTION_ITEMS_OK} "
+              "THEN 'field \"mentions\" must list handles (strings) or objects with a \"handle\"'",
+              "WHEN r.referenced_authors IS NOT NULL AND refs_v IS NULL "
+              "THEN 'field \"referenced_authors\" must be an object, not ' || " + _what("r.referenced_authors")]
+    return "CASE " + "\n    ".join(whens) + " END"
+
+
+# ISO-8601 / RFC 3339 instants: a date, optionally a time and a UTC offset of at most
+# 14 hours. DuckDB's cast alone also takes "infinity", "epoch", "2026-1-2", "T24:00",
+# time zone names and offsets such as +25:00.
+_DATE = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = "[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
+_ISO_INSTANT = f"{_DATE}({_TIME}(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)?)?"
+_ANY_OFFSET = f"{_DATE}{_TIME}[+-][0-9]{{2}}(:?[0-9]{{2}})?"
+_EARLIEST_SQL = f"TIMESTAMPTZ '{EARLIEST_CREATED_AT.isoformat()}'"
+_LATEST_SQL = f"now() + INTERVAL '{int(MAX_FUTURE.total_seconds())} seconds'"
+_EARLIEST_TEXT = EARLIEST_CREATED_AT.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    n, unit = (seconds // 86400, "day") if seconds % 86400 == 0 else (seconds // 3600, "hour")
+    return f"{n} {unit}" + ("" if n == 1 else "s")
+
+
+_PROBLEM = f"""
 CASE
   WHEN r.source IS NULL OR trim(r.source) = '' THEN 'missing required field "source"'
-  WHEN NOT regexp_full_match(r.source, '[a-z][a-z0-9_]{0,31}')
+  WHEN NOT regexp_full_match(r.source, '[a-z][a-z0-9_]{{0,31}}')
     THEN 'field "source" must be a short lowercase name such as "x", "reddit" or "rss"'
-  WHEN r.id IS NULL OR trim(r.id) = '' THEN 'missing required field "id"'
+  WHEN NOT ({_TYPES_OK}) THEN {_type_problems()}
+  WHEN id_v IS NULL OR trim(id_v) = '' THEN 'missing required field "id"'
   WHEN r.created_at IS NULL THEN 'missing required field "created_at"'
-  WHEN TRY_CAST(r.created_at AS TIMESTAMPTZ) IS NULL
-    THEN 'field "created_at" is not an ISO-8601 timestamp: ' || left(r.created_at, 40)
+  WHEN ts IS NULL THEN 'field "created_at" is not an ISO-8601 timestamp: ' || left(r.created_at, 40)
+  WHEN ts < {_EARLIEST_SQL} THEN 'field "created_at" is before {_EARLIEST_TEXT}: ' || left(r.created_at, 40)
+  WHEN ts > {_LATEST_SQL}
+    THEN 'field "created_at" is more than {_span(MAX_FUTURE)} in the future: ' || left(r.created_at, 40)
+  WHEN NOT regexp_full_match(r.created_at, '{_ISO_INSTANT}') THEN
+    CASE WHEN regexp_full_match(r.created_at, '{_ANY_OFFSET}')
+         THEN 'field "created_at" has a UTC offset beyond 14 hours: ' || left(r.created_at, 40)
+         ELSE 'field "created_at" is not an ISO-8601 timestamp: ' || left(r.created_at, 40) END
   WHEN coalesce(r.text, r.title) IS NULL THEN 'missing required field "text" (or "title")'
-  WHEN coalesce(nullif(trim(r.author.id), ''), nullif(trim(ltrim(r.author.handle, '@')), '')) IS NULL
-    THEN 'missing required field "author.id" (or "author.handle")'
+  WHEN coalesce(nullif(trim(author_v), ''), nullif(trim(ltrim(r.author.handle, '@')), '')) IS NULL THEN
+    CASE WHEN json_type(doc, '$.author') NOT IN ('OBJECT', 'NULL')
+         THEN 'field "author" must be an object, not ' || {_what("json_extract(doc, '$.author')")}
+         ELSE 'missing required field "author.id" (or "author.handle")' END
 END
 """
 
 BATCH_SCHEMA = pa.schema([("line_no", pa.int64()), ("doc", pa.string())])
+# A reader may also say why it could not hand a line over (doc is then NULL).
+READER_SCHEMA = BATCH_SCHEMA.append(pa.field("problem", pa.string()))
 
 
 def documents_batch(documents: list[str]) -> pa.Table:
@@ -67,13 +166,15 @@ class LoadResult:
     received: int = 0
     inserted: int = 0
     updated: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)  # rejected rows: (line, why)
+    warnings: list[tuple[int, str]] = field(default_factory=list)  # kept rows that were changed: (line, what)
 
     def add(self, other: LoadResult) -> None:
         self.received += other.received
         self.inserted += other.inserted
         self.updated += other.updated
         self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
 
 
 def prepare_own_accounts(conn: duckdb.DuckDBPyConnection, own: OwnAccounts) -> None:
@@ -101,10 +202,11 @@ def load_batch(
     # appending the same mention, since DuckLake has no primary key to stop them.
     conn.execute("UPDATE store_writes SET writes = writes + 1, updated_at = now()")
     with registered(conn, "incoming_arrow", batch):
-        _stage(conn, run_id)
+        _stage(conn, run_id, "problem" in batch.schema.names)
     result.errors = [(int(n), str(p)) for n, p in conn.execute(
         "SELECT line_no, problem FROM staged WHERE problem IS NOT NULL ORDER BY line_no"
     ).fetchall()]
+    result.warnings = _warnings(conn)
     _build_batch(conn)
     result.updated, result.inserted = _merge_mentions(conn)
     _merge_authors(conn)
@@ -117,7 +219,7 @@ def load_batch(
     return result
 
 
-def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
+def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bool) -> None:
     """Parse each line once, validate it and project the store's columns, in one pass.
 
     Guarding every row against bad JSON or unknown keys costs 2-3x, so the
@@ -130,6 +232,8 @@ def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
     parse = f"from_json(doc, '{_STRUCTURE}')"
     if not all_valid:
         parse = f"CASE WHEN json_valid(doc) THEN {parse} END"
+    # The reader may have rejected a line already (bad UTF-8, too long): its reason wins.
+    given = "problem" if has_problems else "NULL::VARCHAR"
     has_unknown = conn.execute(
         f"SELECT count(*) FROM (SELECT DISTINCT unnest(json_keys(doc)) AS k FROM incoming_arrow {guard}) "
         f"WHERE k NOT IN ({_KNOWN_KEYS[1:-1]})"
@@ -138,18 +242,37 @@ def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
     if has_unknown:
         raw = (f"CASE WHEN r.raw IS NOT NULL THEN r.raw WHEN r IS NOT NULL AND NOT list_has_all({_KNOWN_KEYS}, "
                f"json_keys(doc)) THEN json_merge_patch(doc, '{_REMOVE_KNOWN}') END")
+    cap = MAX_TEXT_CHARS
+    ids = ", ".join(f"{_id_value(j)} AS {v}" for j, v in _IDS.values())
+    counts = ", ".join(f"TRY_CAST({j} AS BIGINT) AS {v}" for j, v in _COUNTS.values())
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE staged AS
-        WITH parsed AS (SELECT line_no, doc, {parse} AS r FROM incoming_arrow),
+        WITH parsed AS (SELECT line_no, doc, {given} AS given, {parse} AS r FROM incoming_arrow),
+        typed AS (
+            SELECT *, {ids}, TRY_CAST(r.created_at AS TIMESTAMPTZ) AS ts,
+                   CASE WHEN starts_with(r.metrics, '{{') THEN from_json(r.metrics, '{_METRICS}') END AS m,
+                   CASE WHEN starts_with(r.mentions, '[') THEN CAST(r.mentions AS JSON[]) END AS mentions_v,
+                   CASE WHEN starts_with(r.referenced_authors, '{{')
+                        THEN CAST(r.referenced_authors AS MAP(VARCHAR, VARCHAR)) END AS refs_v,
+                   CASE r.author.verified::VARCHAR WHEN 'true' THEN true WHEN 'false' THEN false END AS verified_v
+            FROM parsed
+        ),
+        counted AS (SELECT *, {counts} FROM typed),
         checked AS (
-            SELECT line_no, r, {raw} AS raw, trim(r.source) AS source, trim(r.id) AS native_id,
+            SELECT *, {raw} AS raw_v, trim(r.source) AS source, trim(id_v) AS native_id,
                    lower(nullif(trim(ltrim(r.author.handle, '@')), '')) AS handle_key,
-                   nullif(trim(r.author.id), '') AS author_native,
-                   CASE WHEN r IS NULL THEN 'not valid JSON'
+                   nullif(trim(author_v), '') AS author_native,
+                   -- strlen (bytes) first: counting characters only when it could matter
+                   CASE WHEN strlen(r.text) > {cap} AND length(r.text) > {cap} THEN length(r.text) END AS text_chars,
+                   CASE WHEN strlen(r.title) > {cap} AND length(r.title) > {cap} THEN length(r.title) END AS title_chars,
+                   CASE WHEN given IS NOT NULL THEN given
+                        WHEN r IS NULL THEN CASE WHEN doc IS NULL OR NOT json_valid(doc) THEN 'not valid JSON'
+                                                 WHEN json_type(doc) = 'NULL' THEN 'a JSON null, not an object'
+                                                 ELSE 'not valid JSON' END
                         WHEN r.source IS NULL AND json_type(doc) <> 'OBJECT' THEN 'not a JSON object'
                         ELSE {_PROBLEM} END AS problem
-            FROM parsed
+            FROM counted
         )
         SELECT
             problem, source || ':' || native_id AS mention_id, source, native_id, line_no,
@@ -157,21 +280,20 @@ def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
             source || ':' || coalesce(author_native, '@' || handle_key) AS author_id,
             author_native, handle_key,
             nullif(trim(ltrim(r.author.handle, '@')), '') AS author_handle,
-            r.author.name AS author_name, r.author.followers AS followers,
-            r.author.following AS following, r.author.verified AS verified,
-            r.author.url AS author_url,
-            r.title AS title, r.text AS text, nullif(r.lang, '') AS lang,
-            TRY_CAST(r.created_at AS TIMESTAMPTZ) AS created_at,
-            CASE WHEN nullif(r.parent_id, '') IS NOT NULL THEN source || ':' || r.parent_id END AS parent_id,
-            CASE WHEN nullif(r.thread_id, '') IS NOT NULL THEN source || ':' || r.thread_id END AS thread_id,
+            r.author.name AS author_name, followers_v AS followers, following_v AS following,
+            verified_v AS verified, r.author.url AS author_url,
+            CASE WHEN title_chars IS NULL THEN r.title ELSE left(r.title, {cap}) END AS title,
+            CASE WHEN text_chars IS NULL THEN r.text ELSE left(r.text, {cap}) END AS text,
+            text_chars, title_chars, nullif(r.lang, '') AS lang, ts AS created_at,
+            CASE WHEN nullif(parent_v, '') IS NOT NULL THEN source || ':' || parent_v END AS parent_id,
+            CASE WHEN nullif(thread_v, '') IS NOT NULL THEN source || ':' || thread_v END AS thread_id,
             nullif(r.community, '') AS community,
-            r.metrics.likes AS like_count, r.metrics.reposts AS repost_count,
-            r.metrics.replies AS reply_count, r.metrics.quotes AS quote_count,
-            r.metrics.score AS score,
-            CASE WHEN nullif(r.repost_of, '') IS NOT NULL THEN source || ':' || r.repost_of END AS repost_of,
-            CASE WHEN nullif(r.quote_of, '') IS NOT NULL THEN source || ':' || r.quote_of END AS quote_of,
-            nullif(r.in_reply_to_author, '') AS in_reply_to_author,
-            r.referenced_authors AS referenced_authors, r.mentions AS mentioned, raw,
+            likes_v AS like_count, reposts_v AS repost_count, replies_v AS reply_count,
+            quotes_v AS quote_count, score_v AS score,
+            CASE WHEN nullif(repost_v, '') IS NOT NULL THEN source || ':' || repost_v END AS repost_of,
+            CASE WHEN nullif(quote_v, '') IS NOT NULL THEN source || ':' || quote_v END AS quote_of,
+            nullif(reply_author_v, '') AS in_reply_to_author,
+            refs_v AS referenced_authors, mentions_v AS mentioned, raw_v AS raw,
             coalesce(source || ':' || handle_key IN (SELECT source || ':' || handle FROM own_accounts), false)
               OR coalesce(source || ':' || lower(author_native) IN (SELECT source || ':' || handle FROM own_accounts), false)
               AS is_own,
@@ -180,6 +302,22 @@ def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None) -> None:
         """,
         [run_id],
     )
+
+
+def _warnings(conn: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """Kept rows whose text or title was cut to MAX_TEXT_CHARS, with their line numbers."""
+    cut = f"' to {MAX_TEXT_CHARS:,} characters'"
+    rows = conn.execute(
+        f"""
+        SELECT line_no, 'field "text" cut from ' || format('{{:,}}', text_chars) || {cut} AS message
+        FROM staged WHERE problem IS NULL AND text_chars IS NOT NULL
+        UNION ALL
+        SELECT line_no, 'field "title" cut from ' || format('{{:,}}', title_chars) || {cut}
+        FROM staged WHERE problem IS NULL AND title_chars IS NOT NULL
+        ORDER BY line_no, message DESC
+        """
+    ).fetchall()
+    return [(int(n), str(m)) for n, m in rows]
 
 
 def _build_batch(conn: duckdb.DuckDBPyConnection) -> None:
@@ -198,7 +336,7 @@ def _build_batch(conn: duckdb.DuckDBPyConnection) -> None:
         """
     )
     conn.execute(
-        "CREATE OR REPLACE TEMP VIEW batch AS SELECT * EXCLUDE (problem) FROM staged "
+        "CREATE OR REPLACE TEMP VIEW batch AS SELECT * EXCLUDE (problem, text_chars, title_chars) FROM staged "
         "WHERE problem IS NULL AND line_no NOT IN (SELECT line_no FROM superseded)"
     )
 

@@ -92,13 +92,18 @@ def atomic_output(out: Path) -> Iterator[Path]:
         raise
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync(path: Path) -> None:
-    if path.is_file():
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    if path.is_file():  # a COPY that wrote nothing leaves no file to flush
+        fsync_path(path)
 
 
 def _remove(path: Path) -> None:

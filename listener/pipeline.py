@@ -131,10 +131,10 @@ def collect_source(access: StoreAccess, spool: Spool, settings: Settings, name: 
     try:
         with spool.source_lock(name):
             live[ledger.run_id] = ledger
-            errors = [mask(e) for e in _fetch_into_spool(access, spool, settings, name, rules, ledger, live,
-                                                        should_stop)]
+            found, answered = _fetch_into_spool(access, spool, settings, name, rules, ledger, live, should_stop)
+            errors = [mask(e) for e in found]
             ledger.error = "; ".join(errors)[:4000] or None
-            ledger.status = _status(ledger, errors)
+            ledger.status = _status(ledger, errors, answered)
             ledger.finished_at = utc_now()
             try:
                 spool.append_run_end(ledger.as_record())
@@ -156,8 +156,15 @@ def collect_source(access: StoreAccess, spool: Spool, settings: Settings, name: 
 
 def _fetch_into_spool(access: StoreAccess, spool: Spool, settings: Settings, name: str,
                       rules: list[TopicRule], ledger: RunLedger, live: dict[str, RunLedger],
-                      should_stop: Callable[[], bool] | None) -> list[str]:
+                      should_stop: Callable[[], bool] | None) -> tuple[list[str], int]:
+    """Fetch and spool every page; returns (errors, pages answered without error).
+
+    A page answered without error counts even when it holds nothing new (an RSS
+    304, an empty search): that stream works, so errors elsewhere make the run
+    `partial`, not `failed`.
+    """
     errors: list[str] = []
+    answered = 0
     try:
         connector = REGISTRY[name](settings)
         # Where this source stopped: the store's cursors, moved on by pages still in the spool.
@@ -168,6 +175,8 @@ def _fetch_into_spool(access: StoreAccess, spool: Spool, settings: Settings, nam
                 if page.error:
                     errors.append(page.error)
                     log.warning("%s: %s", name, page.error)
+                else:
+                    answered += 1
                 drain(access, spool, settings, rules, live, wait=False)
                 progress.advance(note=f"{name}: {ledger.fetched} fetched, {ledger.inserted} new")
                 if should_stop and should_stop():
@@ -185,7 +194,7 @@ def _fetch_into_spool(access: StoreAccess, spool: Spool, settings: Settings, nam
     except Exception as exc:  # a bug in one source must not stop the others; it is recorded
         errors.append(f"unexpected {type(exc).__name__}: {exc}")
         log.exception("%s: unexpected error", name)
-    return errors
+    return errors, answered
 
 
 def record_run_directly(access: StoreAccess, ledger: RunLedger) -> None:
@@ -200,9 +209,10 @@ def record_run_directly(access: StoreAccess, ledger: RunLedger) -> None:
         log.error("%s: the run could not be recorded either: %s", ledger.source, describe(exc, None) or exc)
 
 
-def _status(ledger: RunLedger, errors: list[str]) -> str:
+def _status(ledger: RunLedger, errors: list[str], answered: int = 0) -> str:
+    """failed: nothing worked; partial: some streams failed, others answered (new items or not)."""
     if errors:
-        return "partial" if ledger.fetched else "failed"
+        return "partial" if ledger.fetched or answered else "failed"
     return "warning" if ledger.warnings else "ok"
 
 
@@ -279,8 +289,13 @@ def mentions_to_batch(mentions: list[Mention]) -> pa.Table:
 
 def analyze(store: Store, settings: Settings, retag: bool = False, today: date | None = None,
             rebaseline: bool = False) -> AnalyzeReport:
-    """Every analysis step, in data-flow order, each timed and reported."""
+    """Every analysis step, in data-flow order, each timed and reported.
+
+    `today` (UTC) ends the rolling windows, KPI weeks, spike days and the maturity window;
+    default `[analytics] as_of`, else the real date.
+    """
     started = time.monotonic()
+    today = today or settings.analytics.as_of
     rules = prepare(store, settings)
     report = AnalyzeReport()
 

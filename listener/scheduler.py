@@ -201,7 +201,7 @@ def digest_job(settings: Settings) -> tuple[str, str]:
     from listener.digest.render import render
     from listener.digest.send import address, deliver, smtp_password
 
-    week = Week.last_complete(datetime.now(timezone.utc).date())
+    week = Week.last_complete(settings.today())
     recipients: list[str] = []
     for value in settings.digest.recipients:
         addr = address(value, "digest.recipients")

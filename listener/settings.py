@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,6 +19,7 @@ from listener.errors import ConfigError
 
 DEFAULT_CONFIG = Path("listener.toml")
 DEFAULT_STORE = Path("data/listener.duckdb")
+DEMO_CONFIG = Path("demo/listener.toml")  # what `listener demo` writes by default
 
 Minutes = Annotated[int, Field(ge=1, le=7 * 24 * 60)]
 
@@ -181,7 +182,9 @@ class Analytics(_Strict):
         "share_of_voice", "net_sentiment", "engaged_authors", "response_rate"]
     baseline: Baseline | None = None  # default: the first 28 days with data, recorded once
     lexicon: dict[str, Annotated[float, Field(ge=-4, le=4)]] = {}  # domain overrides of VADER's lexicon
-    detect_language: bool = True  # fill mentions.lang where the source gave none (lingua; ~10k texts/s)
+    detect_language: bool = True  # fill mentions.lang where the source gave none (fastText lite model, offline; ~30k texts/s)
+    # "Today" for analyze, maturity and digest: a store replayed as of a fixed day (the demo's); default: the real date
+    as_of: date | None = None
 
     @field_validator("lexicon")
     @classmethod
@@ -231,6 +234,10 @@ class Settings(_Strict):
     def spool_dir(self) -> Path:
         return self.store.spool_dir or self.store.path.parent / f"{self.store.path.stem}.spool"
 
+    def today(self) -> date:
+        """The UTC day that analyze, maturity and digest treat as today: `[analytics] as_of`, else the real date."""
+        return self.analytics.as_of or datetime.now(timezone.utc).date()
+
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
     """--config, then LISTENER_CONFIG, then ./listener.toml."""
@@ -245,9 +252,11 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     if config_path.is_dir():
         raise ConfigError(f"{config_path}: is a folder, not a config file (give the .toml file's path)")
     if not config_path.is_file():
+        demo = DEMO_CONFIG if DEMO_CONFIG.is_file() and config_path != DEMO_CONFIG else None
         raise ConfigError(
             f"{config_path}: config file not found (use --config, set LISTENER_CONFIG, "
-            "or copy config/listener.example.toml to ./listener.toml)"
+            "or copy config/listener.example.toml to ./listener.toml"
+            + (f"; the demo's store: --config {demo}" if demo else "") + ")"
         )
     try:
         text = config_path.read_text(encoding="utf-8")

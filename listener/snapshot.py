@@ -39,6 +39,7 @@ from typing import Any
 import duckdb
 
 from listener.errors import ConfigError, StoreBusyError
+from listener.outfile import fsync_path
 from listener.redact import mask, secret_values
 from listener.store import open_store
 
@@ -245,12 +246,7 @@ def _new_staging(out_dir: Path) -> Path:
     return staging
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_fsync = fsync_path
 
 
 def _fsync_dir(path: Path) -> None:

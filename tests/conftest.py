@@ -16,7 +16,15 @@ import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The maintainers' extra test data: real recordings and corpora written outside the project, kept
+# next to their checkout (../shared/data/README.md says what and from where), never in the repository.
 SHARED = ROOT.parent / "shared" / "data"
+
+
+def shared_missing(what: str) -> str:
+    """The skip reason of a test that needs `what` from ../shared/data."""
+    return (f"needs {what} in ../shared/data, the maintainers' extra test data (real recordings and corpora "
+            "kept next to their checkout, not in this repository): a user's clone skips this test")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -139,15 +147,39 @@ def config_for(tmp_path: Path) -> Callable[..., Path]:
     return lambda feeds=None, extra="": write_config(tmp_path, feeds, extra)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """The real command in a real process, as cron would run it."""
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command in a real process, as cron would run it (`stdin`: what is typed into it)."""
     import os
 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "listener", *args], capture_output=True, text=True,
-        timeout=timeout, env=full_env, cwd=ROOT,
+        timeout=timeout, env=full_env, cwd=ROOT, input=stdin,
     )
+
+
+# The day the demo tests pin (`listener demo --today`): a Wednesday whose week starts on Monday
+# 2026-11-23, so the story keeps its recorded dates (its last week is 2026-W47).
+DEMO_TODAY = "2026-11-25"
+REAL_LOOKING = {"X_BEARER_TOKEN": "AAAA-users-real-x-token", "REDDIT_CLIENT_ID": "users-real-reddit-id",
+                "REDDIT_CLIENT_SECRET": "users-real-reddit-secret"}
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """`listener demo --json --today DEMO_TODAY` in a real process, once per test session, with the
+    user's own credentials and store in the environment (the demo must use neither). Read-only for
+    the tests that share it: copy the store before changing anything."""
+    out = tmp_path_factory.mktemp("demo-cli")
+    elsewhere = out / "users-own-store.duckdb"
+    result = run_cli("demo", "--out", str(out), "--json", "--today", DEMO_TODAY,
+                     env={**REAL_LOOKING, "LISTENER_STORE": str(elsewhere)})
+    assert result.returncode == 0, result.stderr
+    assert not elsewhere.exists()  # LISTENER_STORE does not redirect the demo into the user's store
+    for secret in REAL_LOOKING.values():
+        assert secret not in result.stdout + result.stderr
+    return json.loads(result.stdout), out / "listener.duckdb"
 
 
 def table_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:

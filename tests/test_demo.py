@@ -11,7 +11,10 @@ import importlib.util
 import json
 import os
 import re
+import shlex
+import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +22,30 @@ import duckdb
 import pytest
 import requests
 
-from conftest import ROOT, run_cli, table_rows
+from conftest import DEMO_TODAY, REAL_LOOKING, ROOT, run_cli, table_rows
+from digest_helpers import run as listener_in_process
 from listener import demo
+from listener.digest.gather import Week
+from listener.settings import load_settings
 
-REAL_LOOKING = {"X_BEARER_TOKEN": "AAAA-users-real-x-token", "REDDIT_CLIENT_ID": "users-real-reddit-id",
-                "REDDIT_CLIENT_SECRET": "users-real-reddit-secret"}
 VOLATILE = {"collected_at", "updated_at", "run_id", "scored_at", "started_at", "finished_at", "applied_at",
             "computed_at", "recorded_at", "alerts.created_at", "assessed_at", "spool_segments.segment",
             "loaded_at"}
+# Other days the demo is run on (with DEMO_TODAY, a Wednesday): a Sunday months earlier, and a
+# Monday whose story crosses the new year.
+OTHER_DAY = "2026-06-14"
+NEW_YEAR_DAY = date(2026, 2, 2)
 
 
 @pytest.fixture(scope="module")
-def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    """`listener demo --json` in a real process, with the user's own credentials and store in the environment."""
-    out = tmp_path_factory.mktemp("demo-cli")
-    elsewhere = out / "users-own-store.duckdb"
-    result = run_cli("demo", "--out", str(out), "--json", env={**REAL_LOOKING, "LISTENER_STORE": str(elsewhere)})
-    assert result.returncode == 0, result.stderr
-    assert not elsewhere.exists()  # LISTENER_STORE does not redirect the demo into the user's store
-    for secret in REAL_LOOKING.values():
-        assert secret not in result.stdout + result.stderr
-    return json.loads(result.stdout), out / "listener.duckdb"
+def cli_run(demo_run: tuple[dict[str, Any], Path]) -> tuple[dict[str, Any], Path]:
+    """`listener demo --json --today DEMO_TODAY` in a real process (the session's, see conftest)."""
+    return demo_run
 
 
 @pytest.fixture(scope="module")
 def inprocess_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, str | None]], dict, dict]:
-    """run_demo() in this process, recording every request the clients send (before vcrpy answers it)."""
+    """run_demo() in this process on DEMO_TODAY, recording every request the clients send (before vcrpy answers it)."""
     out = tmp_path_factory.mktemp("demo-inprocess")
     sent: list[tuple[str, str | None]] = []
     real_send = requests.Session.send
@@ -58,9 +59,25 @@ def inprocess_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
             mp.setenv(name, value)
         mp.setattr(requests.Session, "send", spy)
         before = dict(os.environ)
-        summary, _ = demo.run_demo(out)
+        summary, _ = demo.run_demo(out, today=date.fromisoformat(DEMO_TODAY))
         after = dict(os.environ)
     return out / "listener.duckdb", sent, summary, {"before": before, "after": after}
+
+
+@pytest.fixture(scope="module")
+def human_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`listener demo --today OTHER_DAY` as a person runs it: the printed summary."""
+    out = tmp_path_factory.mktemp("demo-human")
+    result = run_cli("demo", "--out", str(out), "--today", OTHER_DAY)
+    assert result.returncode == 0, result.stderr
+    return result, out
+
+
+@pytest.fixture(scope="module")
+def new_year_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    out = tmp_path_factory.mktemp("demo-new-year")
+    summary, _ = demo.run_demo(out, today=NEW_YEAR_DAY)
+    return summary, out / "listener.duckdb"
 
 
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -94,13 +111,117 @@ def test_demo_builds_a_store_and_prints_a_summary(cli_run):
     assert rows(db, "SELECT count(*) FROM mentions WHERE source = 'reddit' AND lower(title) LIKE '%acme anvil%'") == [(1,)]
 
 
-def test_demo_human_output_explains_how_to_query(tmp_path: Path):
-    result = run_cli("demo", "--out", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert "Mentions per topic:" in result.stdout and "Open it: duckdb" in result.stdout
+def test_the_demo_leaves_a_config_and_a_snapshot_for_the_next_commands(cli_run):
+    summary, db = cli_run
+    config = Path(summary["config"])
+    assert config == db.parent / "listener.toml"
+    settings = load_settings(config)
+    assert settings.store_path == db and settings.organization.name == "Acme"
+    assert settings.sources.enabled() == []  # its feeds and replays are gone with the demo: `run` reaches nothing
+    assert settings.analytics.as_of == date(2026, 11, 23) == date.fromisoformat(summary["analyzed_as_of"])
+    assert "2026-W47" in config.read_text(encoding="utf-8")
+    snapshot = Path(summary["snapshot"])
+    assert snapshot == db.parent / "snapshot" / "listener.duckdb" and snapshot.is_file()
+    manifest = json.loads((snapshot.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["tables"]["mentions"] == sum(summary["mentions_per_source"].values())
+    for name in ("mentions", "daily_sentiment", "share_of_voice", "top_influencers_current", "community_overview"):
+        assert (Path(summary["parquet"]) / f"{name}.parquet").is_file(), name
+    assert [c.split(" --config ")[1] for c in summary["next_commands"]] == [
+        f"{config} {verb}" for verb in ("status", "digest", "maturity", "sql")]
+    for query in demo.EXAMPLE_QUERIES:  # the queries the summary suggests return rows
+        assert rows(snapshot, query), query
+
+
+def test_demo_human_output_ends_with_commands_that_work(human_run, capsys):
+    result, out = human_run
+    text = result.stdout
+    assert "Mentions per topic:" in text and "Playing response" not in result.stderr  # vcrpy stays quiet
     for source in ("rss", "x", "reddit"):
-        assert f"\n  {source} " in result.stdout
-    assert "Playing response" not in result.stderr  # vcrpy's per-request log stays quiet
+        assert f"\n  {source} " in text
+    assert "its last week, 2026-W23, is the last complete week before today (2026-06-14)" in text
+    # Spike alerts: the newest first, and the count of the rest.
+    lines = text.splitlines()
+    head = lines.index("Spike alerts (14, newest first):")
+    listed = [line.split()[0] for line in lines[head + 1:head + 9]]
+    assert listed == sorted(listed, reverse=True) and listed[0] == "2026-06-06"  # the story's last Saturday
+    assert lines[head + 9] == "  ... 6 more, older: SELECT * FROM alerts ORDER BY day DESC;"
+    assert "duckdb " + str(out) not in text  # no shell advice without -readonly
+    commands = lines[lines.index("Next:") + 1:lines.index("Next:") + 5]
+    config = out / "listener.toml"
+    assert [c.split()[-1] for c in commands] == ["status", "digest", "maturity", "sql"]
+    assert all(f" --config {config} " in c for c in commands)
+    assert f"Snapshot for analysts (docs/analysts.md): {out / 'snapshot' / 'listener.duckdb'}" in text
+    # Each printed command as it is: `status` and `sql` pasted into a shell (the DuckDB shell reads
+    # SQL from stdin when no terminal is attached), `digest` and `maturity` in this process (faster).
+    outputs = {}
+    for command in commands:
+        argv = shlex.split(command)
+        verb = argv[-1]
+        if verb in ("status", "sql"):
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                                  input="SELECT count(*) AS mentions FROM mentions;\n" if verb == "sql" else None)
+            assert done.returncode == 0 and "Traceback" not in done.stderr, (command, done.stderr)
+            outputs[verb] = done.stdout
+        else:
+            capsys.readouterr()
+            assert listener_in_process(*argv[1:]) == 0, command
+            outputs[verb] = capsys.readouterr().out
+    assert "disabled in the config; last run" in outputs["status"] and "failing" not in outputs["status"]
+    assert outputs["digest"].startswith("Acme: weekly listening digest 2026-W23 (01 Jun to 07 Jun 2026)")
+    assert "39 mentions of Acme by others (72 the week before" in outputs["digest"]
+    assert "maturity: Share (level 3 of 5), window 2026-03-11 .. 2026-06-08" in outputs["maturity"]
+    assert "410" in outputs["sql"]
+    # `listener run` with the demo's config reaches no source: it analyzes and refreshes the snapshot.
+    before = rows(out / "listener.duckdb", "SELECT count(*) FROM runs")
+    capsys.readouterr()
+    assert listener_in_process("--config", str(config), "run") == 0
+    assert "no sources enabled" in capsys.readouterr().out
+    assert rows(out / "listener.duckdb", "SELECT count(*) FROM runs") == before
+
+
+def test_the_story_is_this_weeks_on_any_day(cli_run, human_run, new_year_run, capsys):
+    """Whatever the day, the last complete week is the story's last one: the digest, the KPIs, the
+    alerts and the maturity assessment all show it, with the same numbers, and a first ranking
+    already tells new influencers from returning ones."""
+    runs = [(date.fromisoformat(DEMO_TODAY), cli_run[1]), (date.fromisoformat(OTHER_DAY), human_run[1] / "listener.duckdb"),
+            (NEW_YEAR_DAY, new_year_run[1])]
+    alerts_seen = []
+    for today, db in runs:
+        week = Week.last_complete(today)
+        analyzed = today - timedelta(days=today.weekday())
+        assert week.sunday + timedelta(days=1) == analyzed
+        config = str(db.parent / "listener.toml")
+        capsys.readouterr()
+        assert listener_in_process("--config", config, "digest", "--json") == 0
+        digest = json.loads(capsys.readouterr().out)
+        assert digest["week"] == week.label, today
+        text = digest["text"]
+        assert "39 mentions of Acme by others (72 the week before, -46%)" in text, today
+        assert "4 spike alerts (cold brew 3, Initech 1)" in text and "No influencer ranking" not in text
+        assert "Level 3 of 5: Share" in text
+        assert "11 mentions that ask or complain in the last 7 days got no reply within 72 h" in text
+        kpis = dict(rows(db, f"SELECT kpi, value FROM kpi_values WHERE period_start = DATE '{week.monday}'"))
+        assert set(kpis) == {"share_of_voice", "net_sentiment", "engaged_authors", "response_rate"}
+        assert all(v is not None for v in kpis.values()) and kpis["engaged_authors"] == 35, today
+        assert listener_in_process("--config", config, "maturity", "--json") == 0
+        assessment = json.loads(capsys.readouterr().out)
+        assert assessment["window_end"] == analyzed.isoformat() and assessment["level"] == "Share"
+        assert any("11 mentions that ask or complain in the last 7 days" in step["text"]
+                   for step in assessment["recommendations"])
+        new = dict(rows(db, "SELECT is_new, count(*) FROM top_influencers_current GROUP BY ALL"))
+        assert new.get(True) and new.get(False), today  # the window before was ranked too
+        shift = (analyzed - date(2026, 11, 23)).days
+        alerts_seen.append(rows(db, f"SELECT day - {shift}, kind, topic, observed, round(score, 6) FROM alerts "
+                                    "ORDER BY ALL"))
+        assert rows(db, f"SELECT count(*) FROM alerts WHERE day BETWEEN DATE '{week.monday}' "
+                        f"AND DATE '{week.sunday}'") == [(4,)]
+    assert alerts_seen[0] and alerts_seen[1] == alerts_seen[0] and alerts_seen[2] == alerts_seen[0]
+
+
+def test_a_day_the_story_cannot_be_placed_before_is_one_line(tmp_path: Path):
+    result = run_cli("demo", "--out", str(tmp_path / "d"), "--today", "2999-01-01")
+    assert result.returncode == 2 and "is after today" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "d").exists()
 
 
 def test_own_accounts_are_marked_on_x_and_reddit(cli_run):
@@ -233,3 +354,17 @@ def test_recordings_are_what_the_story_script_writes(monkeypatch):
     for name, text in module.build().items():
         assert (script.parent / "recordings" / name).read_text(encoding="utf-8") == text, (
             f"recordings/{name} is stale: run {script.relative_to(ROOT)}")
+
+
+def test_the_graph_export_leaves_placeholder_authors_out(cli_run, tmp_path: Path, capsys):
+    """`reddit:[deleted]` is no one in particular: not a node, like in every per-author analysis."""
+    _, db = cli_run
+    assert rows(db, "SELECT count(*) FROM interactions WHERE from_author_id = 'reddit:[deleted]' "
+                    "OR to_author_id = 'reddit:[deleted]'")[0][0] > 0
+    graph = tmp_path / "week.gexf"
+    assert listener_in_process("--config", str(db.parent / "listener.toml"), "export", "--graph", str(graph)) == 0
+    ids = re.findall(r'<node id="([^"]+)"', graph.read_text(encoding="utf-8"))
+    edges = re.findall(r'<edge [^>]*source="([^"]+)" target="([^"]+)"', graph.read_text(encoding="utf-8"))
+    assert len(ids) > 40 and edges
+    assert not [i for i in ids if i.endswith((":[deleted]", ":unknown"))]
+    assert not [e for e in edges if any(end.endswith((":[deleted]", ":unknown")) for end in e)]

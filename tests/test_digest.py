@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from digest_helpers import WEEK, audit, run
-from listener.demo import demo_root, run_demo
+from listener.demo import demo_root
 from listener.digest.gather import Week, gather, next_steps
 from listener.digest.render import render
 from listener.settings import settings_from_dict
@@ -22,16 +22,16 @@ from listener.store import Store
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The demo store (built once, ~10 s) and a config pointing at it."""
-    folder = tmp_path_factory.mktemp("demo")
-    run_demo(folder)
-    config = folder / "listener.toml"
+def demo(demo_run: tuple[dict, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The session's demo store (story kept on its recorded dates: last week 2026-W47) and a config
+    of our own pointing at it (the demo's own listener.toml stays as the demo wrote it)."""
+    db = demo_run[1]
+    config = tmp_path_factory.mktemp("digest-config") / "listener.toml"
     config.write_text((demo_root() / "demo.toml").read_text(encoding="utf-8")
-                      + f'\n[store]\npath = "{(folder / "listener.duckdb").as_posix()}"\n'
+                      + f'\n[store]\npath = "{db.as_posix()}"\n'
                       + '[digest]\nrecipients = ["insights@acme.example"]\nsender = "listener@acme.example"\n',
                       encoding="utf-8")
-    return folder / "listener.duckdb", config
+    return db, config
 
 
 def _settings(config: Path):
@@ -167,3 +167,32 @@ def test_the_digest_reads_the_store_only():
                 imported.update(alias.name for alias in node.names)
     assert not {m for m in imported if m.startswith(("connectors", "analytics", "listener.pipeline",
                                                      "listener.loader"))}
+
+
+def test_the_headline_and_the_chart_count_the_same_alerts(demo):
+    """The week's 4 alerts: 3 on the tracked term cold brew, 1 volume spike of Initech, the only one
+    drawn on the brand/competitor chart; headline, chart text and the list agree on that."""
+    db, config = demo
+    digest = _gather(db, config)
+    text = render(digest).text
+    with duckdb.connect(str(db), read_only=True) as conn:
+        stored = dict(conn.execute("SELECT topic, count(*) FROM alerts WHERE day BETWEEN DATE '2026-11-16' "
+                                   "AND DATE '2026-11-22' GROUP BY ALL").fetchall())
+    assert stored == {"cold brew": 3, "Initech": 1} and digest.alert_count == 4 == len(digest.alerts)
+    assert "- 4 spike alerts (cold brew 3, Initech 1); the largest: mentions of cold brew on Tue 17 Nov" in text
+    assert ("Marked in red: 1 of the week's 4 spike alerts (volume of Initech); the other 3 are on tracked terms "
+            "or negative mentions, listed under the alerts.") in text
+    assert text.count("against 0 expected\n") == 4  # the four listed under ALERTS OF THE WEEK
+
+
+def test_the_headline_counts_every_alert_even_beyond_the_list(demo, tmp_path):
+    db, config = demo
+    copy = tmp_path / "listener.duckdb"
+    shutil.copy(db, copy)
+    with Store(copy) as store:
+        store.conn.execute("INSERT INTO alerts (alert_id, day, kind, topic, observed, baseline, score, mention_ids, "
+                           "created_at) SELECT 'extra-' || i, DATE '2026-11-16' + (i % 7)::INTEGER, 'negative', "
+                           "'Globex', 5, 0, 4, '[]', now() FROM range(10) t(i)")
+    digest = _gather(copy, config)
+    assert len(digest.alerts) == 8 and digest.alert_count == 14  # the list shows 8, the headline counts all
+    assert "- 14 spike alerts (Globex 10, cold brew 3, Initech 1); the largest:" in render(digest).text

@@ -19,7 +19,7 @@ DOCS = [
      "parent_id": "3", "author": {"id": "10", "handle": HOSTILE, "followers": 42}},
     {"source": "x", "id": "3", "created_at": "2026-11-19T09:00:00Z", "text": "hi from bob",
      "author": {"id": "20", "handle": "bob", "followers": 7}},
-    {"source": "x", "id": "4", "created_at": "2026-12-05T09:00:00Z", "text": "late @bob",
+    {"source": "x", "id": "4", "created_at": "2026-11-25T09:00:00Z", "text": "late @bob",
      "author": {"id": "30", "handle": "a&b", "followers": 1}, "mentions": ["bob"]},
 ]
 NS = {"g": "http://gexf.net/1.3"}

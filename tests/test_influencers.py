@@ -150,3 +150,24 @@ def test_is_new_across_weeks_and_reruns_converge(tmp_path: Path):
     third = influencers.run(store.conn, settings, today=today)
     assert third["periods"] == ["week:2026-03-02", "rolling:2026-03-02"]
     assert store.conn.execute(query).fetchall() == before
+
+
+def test_a_first_rolling_ranking_tells_newcomers_from_those_ranked_the_window_before(tmp_path: Path):
+    """On a first run (a backfill, the demo) the window before the rolling one is ranked too, so
+    `is_new` is not true for everyone; later runs find that window computed and leave it alone."""
+    store, settings = new_store(tmp_path, top_influencers=5, rolling_days=7)
+    p = Posts()
+    for name in ("ann", "bob"):
+        p.post(name, likes=10)  # the window before: 2026-03-02 .. 03-08
+    for name in ("ann", "cyd"):
+        p.post(name, day=MONDAY + timedelta(days=7), likes=10)  # the current one: 03-09 .. 03-15
+    load(store, settings, p.docs)
+    today = MONDAY + timedelta(days=13)
+    first = influencers.run(store.conn, settings, today=today)
+    assert first["periods"] == ["week:2026-03-02", "week:2026-03-09", "rolling:2026-03-02", "rolling:2026-03-09"]
+    current = dict(store.conn.execute(
+        "SELECT author_id, is_new FROM top_influencers_current").fetchall())
+    assert current == {"x:ann": False, "x:cyd": True}
+    again = influencers.run(store.conn, settings, today=today)
+    assert again["periods"] == ["rolling:2026-03-09"]
+    assert dict(store.conn.execute("SELECT author_id, is_new FROM top_influencers_current").fetchall()) == current

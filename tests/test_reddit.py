@@ -28,7 +28,7 @@ import requests
 import vcr
 
 import connectors
-from conftest import FIXTURES, SHARED, content_snapshot, table_rows
+from conftest import FIXTURES, SHARED, shared_missing, content_snapshot, table_rows
 from connectors.base import RawPage
 from connectors.base import UNKNOWN_TIME
 from connectors.reddit import RedditConnector, item_data, map_items, search_queries
@@ -46,7 +46,7 @@ REPLAY = vcr.VCR(
 )
 T0 = datetime(2026, 11, 20, 12, tzinfo=timezone.utc).timestamp()  # newest item of pages.json
 BRAND_QUERY = '(acme OR "acme coffee")'
-needs_shared = pytest.mark.skipif(not SHARED_REDDIT.is_dir(), reason="../shared/data/reddit (real recordings) is absent")
+needs_shared = pytest.mark.skipif(not SHARED_REDDIT.is_dir(), reason=shared_missing("reddit/ (praw's recorded Reddit API exchanges)"))
 
 
 class SimulatedCrash(BaseException):

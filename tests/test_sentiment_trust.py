@@ -10,7 +10,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from analytics.sentiment import score_pending, scorer_label
 from analytics.vader import PARALLEL_MIN_TEXTS, FastVader, score_texts
-from conftest import SHARED, run_cli, write_config
+from conftest import SHARED, shared_missing, run_cli, write_config
 from listener.store import Store
 
 GROUND_TRUTH = SHARED / "sentiment"
@@ -61,7 +61,7 @@ def test_evaluate_exit_codes(tmp_path: Path):
     assert result.returncode == 1 and "line 2:" in result.stdout and "line 3: empty text" in result.stdout
 
 
-@pytest.mark.skipif(not GROUND_TRUTH.is_dir(), reason=f"VADER ground truth not found at {GROUND_TRUTH}")
+@pytest.mark.skipif(not GROUND_TRUTH.is_dir(), reason=shared_missing("sentiment/ (VADER's human-rated ground truth)"))
 def test_evaluate_reproduces_figures_on_vader_ground_truth():
     result = run_cli("sentiment", "evaluate", str(GROUND_TRUTH / "amazonReviewSnippets_GroundTruth.txt"), "--json")
     report = json.loads(result.stdout)

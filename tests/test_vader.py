@@ -6,7 +6,6 @@ import importlib.metadata
 import multiprocessing
 import random
 import threading
-from pathlib import Path
 
 import pytest
 from vaderSentiment.vaderSentiment import (
@@ -25,8 +24,9 @@ from analytics.vader import (
     label_for,
     score_texts,
 )
+from conftest import SHARED, shared_missing
 
-SENTIMENT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sentiment"
+SENTIMENT_DIR = SHARED / "sentiment"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def _assert_same(stock: SentimentIntensityAnalyzer, fast: FastVader, text: str) 
 
 def _load_corpus() -> list[str]:
     if not SENTIMENT_DIR.is_dir():
-        pytest.skip(f"shared sentiment corpus not found at {SENTIMENT_DIR}")
+        pytest.skip(shared_missing("sentiment/ (VADER's human-rated ground truth)"))
     texts: list[str] = []
     for path in sorted(SENTIMENT_DIR.glob("*.txt")):
         with path.open(encoding="utf-8", newline="") as fh:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import x_api as X
-from conftest import SHARED, FeedServer, Route, rss_feed, table_rows
+from conftest import SHARED, shared_missing, FeedServer, Route, rss_feed, table_rows
 from connectors.x import XConnector, map_response
 from listener import pipeline
 from listener.settings import settings_from_dict
@@ -197,7 +197,7 @@ def test_odd_tweets_are_skipped_not_raised():
 SHARED_X = SHARED / "x"
 
 
-@pytest.mark.skipif(not SHARED_X.is_dir(), reason="../shared/data/x is not in this checkout")
+@pytest.mark.skipif(not SHARED_X.is_dir(), reason=shared_missing("x/ (tweepy's recorded X API exchanges)"))
 def test_real_recorded_search_goes_through_pipeline(tmp_path, sleeps):
     settings = _settings(tmp_path, queries=["Tweepy"], max_posts_per_run=10)
     recorder = X.x_vcr()
@@ -210,7 +210,7 @@ def test_real_recorded_search_goes_through_pipeline(tmp_path, sleeps):
     assert state["next_token"] and "since_id" not in state  # capped mid-pagination: resumes next run
 
 
-@pytest.mark.skipif(not SHARED_X.is_dir(), reason="../shared/data/x is not in this checkout")
+@pytest.mark.skipif(not SHARED_X.is_dir(), reason=shared_missing("x/ (tweepy's recorded X API exchanges)"))
 def test_real_recorded_mentions_through_client_and_mapper(sleeps):
     connector = XConnector(_settings(Path("/tmp")).sources.x, [], [], "test-token-not-real")
     with X.x_vcr().use_cassette(str(SHARED_X / "test_client_get_users_mentions.yaml"), serializer="yaml"):
@@ -220,7 +220,7 @@ def test_real_recorded_mentions_through_client_and_mapper(sleeps):
     assert all(m.text for m in mentions)
 
 
-@pytest.mark.skipif(not (SHARED_X / "search_recent_kpop_expanded.jsonl").is_file(), reason="shared X data absent")
+@pytest.mark.skipif(not (SHARED_X / "search_recent_kpop_expanded.jsonl").is_file(), reason=shared_missing("x/search_recent_kpop_expanded.jsonl (a real X search page)"))
 def test_real_expanded_page_maps_fully():
     response = json.loads((SHARED_X / "search_recent_kpop_expanded.jsonl").read_text(encoding="utf-8").splitlines()[0])
     mentions, problems = map_response(response)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,8 @@ def _week(ctx: click.Context, param: click.Parameter, value: str | None) -> Week
 
 @click.command(name="digest")
 @click.option("--week", callback=_week, metavar="YYYY-Www",
-              help="ISO week, e.g. 2026-W47 (default: the last complete week, UTC).")
+              help="ISO week, e.g. 2026-W47 (default: the last complete week, UTC, before "
+                   "[analytics] as_of when set).")
 @click.option("--send", is_flag=True, help="E-mail it to each recipient not yet sent this week ([digest] config).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write digest-<week>.eml, .html and the chart PNGs to DIR for review; sends nothing.")
@@ -71,7 +72,7 @@ def digest_command(obj: Context, week: Week | None, send: bool, out_dir: Path | 
     settings = obj.settings()
     if out_dir:
         refuse_protected(out_dir, settings)
-    today = datetime.now(timezone.utc).date()
+    today = settings.today()  # [analytics] as_of, else the real date
     week = week or Week.last_complete(today)
     recipients = _recipients(to, settings.digest.recipients)
     sender = address(settings.digest.sender, "digest.sender")

@@ -175,9 +175,15 @@ class Digest:
     sentiment_weeks: list[Series] = field(default_factory=list)  # net sentiment per week, brand first
     volume_days: list[Series] = field(default_factory=list)  # mentions per day, brand first
     spike_days: list[Alert] = field(default_factory=list)  # volume alerts in the chart's window
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # the week's top TOP_ALERTS
+    alert_topics: list[tuple[str, int]] = field(default_factory=list)  # every alert of the week, per topic
     kpis: list[Kpi] = field(default_factory=list)
     maturity: Maturity | None = None
+
+    @property
+    def alert_count(self) -> int:
+        """All alerts of the week (the list shows the top TOP_ALERTS of them)."""
+        return sum(n for _, n in self.alert_topics)
 
     @property
     def brand(self) -> Voice | None:
@@ -213,6 +219,7 @@ def gather(conn: duckdb.DuckDBPyConnection, settings: Settings, week: Week,
         spike_days=q.alerts(week.monday - timedelta(days=VOLUME_DAYS - 7), kinds=("volume",), limit=1000,
                             topics=[s.topic for s in volume_days], with_posts=False),
         alerts=q.alerts(week.monday, limit=TOP_ALERTS),
+        alert_topics=q.alert_topics(),
         kpis=q.kpis(list(settings.analytics.kpis)),
         maturity=q.maturity(),
     )
@@ -340,6 +347,13 @@ class _Query:
             [with_posts, since, self.week.sunday, list(kinds), topics is None, topics or [], limit])
         return [Alert(day=r[0], kind=r[1], topic=r[2], observed=float(r[3]), baseline=r[4], score=float(r[5]),
                       top_post=Post(r[6], r[7]) if r[6] is not None else None) for r in rows]
+
+    def alert_topics(self) -> list[tuple[str, int]]:
+        """How many alerts (volume and negative) each topic raised in the week, most first."""
+        rows = self.rows(
+            """SELECT topic, count(*) FROM alerts WHERE day >= ? AND day <= ? AND kind IN ('volume', 'negative')
+               GROUP BY topic ORDER BY count(*) DESC, topic""", [self.week.monday, self.week.sunday])
+        return [(r[0], int(r[1])) for r in rows]
 
     def kpis(self, configured: list[str]) -> list[Kpi]:
         rows = self.rows(

@@ -178,8 +178,8 @@ def story(digest: Digest) -> list[str]:
         lines.append(f"Net sentiment toward {org} {signed(net)} "
                      f"({'no scored mentions' if prev is None else signed(prev)} the week before).")
     if digest.alerts:
-        top = digest.alerts[0]
-        lines.append(f"{len(digest.alerts)} spike alert{'s' if len(digest.alerts) != 1 else ''}; the largest: "
+        top, total = digest.alerts[0], max(digest.alert_count, len(digest.alerts))
+        lines.append(f"{total} spike alert{'s' if total != 1 else ''} ({alert_breakdown(digest)}); the largest: "
                      f"{'negative mentions of' if top.kind == 'negative' else 'mentions of'} {clean(top.topic, 60)} "
                      f"on {day(top.day)} ({num(top.observed)} against {num(top.baseline)} expected).")
     new = [p for p in digest.influencers if p.is_new]
@@ -188,6 +188,13 @@ def story(digest: Digest) -> list[str]:
                      f"({SOURCE_LABELS.get(digest.influencers[0].network, digest.influencers[0].network)})"
                      f"{f'; {len(new)} new in the top {len(digest.influencers)}' if new else ''}.")
     return lines[:5]
+
+
+def alert_breakdown(digest: Digest, shown: int = 3) -> str:
+    """'cold brew 3, Initech 1': the week's alerts per topic, most first."""
+    parts = [f"{clean(topic, 40)} {count}" for topic, count in digest.alert_topics[:shown]]
+    rest = sum(count for _, count in digest.alert_topics[shown:])
+    return ", ".join(parts + ([f"other topics {rest}"] if rest else []))
 
 
 def _env(html: bool) -> jinja2.Environment:
@@ -302,5 +309,15 @@ def _volume_alt(digest: Digest) -> str:
         week = [v for d, v in series.points if digest.week.monday <= d <= digest.week.sunday]
         parts.append(f"{clean(series.topic, 40)}: {num(sum(week))} this week, peak {num(max(week, default=0))}")
     spikes = [a for a in digest.spike_days if a.day >= digest.week.monday]
-    return clean("Mentions per day over four weeks. " + "; ".join(parts)
-                 + f". {len(spikes)} volume spike(s) this week.", 600)
+    total = max(digest.alert_count, len(spikes))
+    if not total:
+        marked = "No spike alerts this week."
+    else:
+        lines = sorted({clean(a.topic, 40) for a in spikes})
+        marked = (f"Marked in red: {len(spikes)} of the week's {total} spike alert{'s' if total != 1 else ''} "
+                  f"({'volume of ' + ', '.join(lines) if spikes else 'none on these lines'})")
+        if total > len(spikes):
+            marked += (f"; the other {total - len(spikes)} are on tracked terms or negative mentions, "
+                       "listed under the alerts")
+        marked += "."
+    return clean("Mentions per day over four weeks. " + "; ".join(parts) + ". " + marked, 600)
