@@ -37,7 +37,7 @@ from listener.loader import (
     resolve_pending_interactions,
 )
 from listener.gate import StoreAccess, access_for
-from listener.models import EARLIEST_CREATED_AT, MAX_TEXT_CHARS, Mention, created_at_in_range
+from listener.models import EARLIEST_CREATED_AT, Mention, created_at_in_range
 from listener.progress import task
 from listener.redact import mask
 from listener.repair import repair_stored_values
@@ -231,26 +231,21 @@ def _spool_page(spool: Spool, connector: Connector, page: RawPage, ledger: RunLe
 
 
 def sane_mentions(mentions: list[Mention], stream: str, now: datetime | None = None) -> tuple[list[Mention], list[str]]:
-    """Collected posts with an absurd time get the fetch time, oversized texts are cut; each fix is a warning.
+    """Collected posts with an absurd time get the fetch time; each fix is a warning.
 
     A platform (or a hostile feed) may say a post is from year 9999 or 0001; stored as is, that one
-    value used to stop every later analysis. Imports reject such rows instead (the loader).
+    value used to stop every later analysis. Imports reject such rows instead, and the loader
+    cuts oversized texts for both paths.
     """
     now = now or datetime.now(timezone.utc)
     fixed, warnings = [], []
     for mention in mentions:
-        changes: dict[str, Any] = {}
-        if not isinstance(mention.created_at, datetime) or not created_at_in_range(mention.created_at, now):
-            changes["created_at"] = now
-            warnings.append(f"{stream}: item {mention.id}: time {_shown_time(mention.created_at)} is outside "
-                            f"{EARLIEST_CREATED_AT.date()} .. now + 1 day; stored with the fetch time instead")
-        for name in ("text", "title"):
-            value = getattr(mention, name)
-            if value is not None and len(value) > MAX_TEXT_CHARS:
-                changes[name] = value[:MAX_TEXT_CHARS]
-                warnings.append(f"{stream}: item {mention.id}: {name} cut from {len(value):,} to "
-                                f"{MAX_TEXT_CHARS:,} characters")
-        fixed.append(replace(mention, **changes) if changes else mention)
+        if isinstance(mention.created_at, datetime) and created_at_in_range(mention.created_at, now):
+            fixed.append(mention)
+            continue
+        fixed.append(replace(mention, created_at=now))
+        warnings.append(f"{stream}: item {mention.id}: time {_shown_time(mention.created_at)} is outside "
+                        f"{EARLIEST_CREATED_AT.date()} .. now + 1 day; stored with the fetch time instead")
     return fixed, warnings
 
 

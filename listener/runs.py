@@ -111,8 +111,10 @@ def _warnings_json(warnings: list[str]) -> str | None:
 
 
 def _rejections(segment: Segment, result: LoadResult) -> list[str]:
+    """What loading said about the page's records: rejections, and changes such as a cut text."""
     stream = segment.header.get("stream") or segment.source
-    return [f"{stream}: record {n} rejected: {why}" for n, why in result.errors]
+    return ([f"{stream}: record {n} rejected: {why}" for n, why in result.errors]
+            + [f"{stream}: record {n}: {why}" for n, why in result.warnings])
 
 
 def _run_warnings(conn: Any, run_id: str) -> list[str]:

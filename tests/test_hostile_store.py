@@ -225,7 +225,8 @@ def test_item04_terms_matching_everything_or_nothing_are_config_errors(capsys, t
 
 # -- 5. secrets echoed by an API never reach the ledger, the snapshot, status or the report -----------
 
-TOKEN = "AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBChTYbJcE3F"
+# Shaped like an X app-only bearer token (a run of A, then URL-encoded base64), but made up here.
+TOKEN = "A" * 22 + "not%2Da%2Dreal%2Dtoken%3D" + "0123456789abcdef" * 4
 
 
 def test_item05_x_error_echoing_the_bearer_token_is_masked_everywhere(capsys, tmp_path, monkeypatch, caplog):
@@ -466,3 +467,15 @@ def test_item10_config_that_is_a_folder_or_not_utf8_says_so(capsys, tmp_path):
     (tmp_path / "l.toml").write_bytes(b'[organization]\nname = "\xff"\n')
     result = cli(capsys, "--config", str(tmp_path / "l.toml"), "status")
     assert result.returncode == 2 and "byte 0xff at line 2" in result.stderr
+
+
+def test_item12_collected_oversized_text_is_cut_by_the_loader_with_a_run_warning(capsys, tmp_path, feed_server):
+    items = [{"title": "acme long", "guid": "http://e.com/long", "description": "acme " * 30_000,
+              "pubDate": "Tue, 17 Nov 2026 10:00:00 GMT"}]
+    feed_server.routes["/f.xml"] = Route(body=rss_feed(items))
+    config = write_config(tmp_path, feeds=[feed_server.url("/f.xml")])
+    result = cli(capsys, "--config", str(config), "collect", "--json")
+    assert result.returncode == 0, result.stderr
+    assert table_rows(tmp_path / "listener.duckdb", "SELECT length(text) FROM mentions") == [(100_000,)]
+    warnings = json.loads(result.stdout)["sources"][0]["warnings"]
+    assert any('field "text" cut from' in w for w in warnings)
