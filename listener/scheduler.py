@@ -265,6 +265,10 @@ class Daemon:
                 with self._lock:
                     self._running -= 1
             seconds = time.monotonic() - began
+            if status == "skipped" and self.stopping.is_set():
+                # Shutdown caught it before its work began: the last real outcome stays on record.
+                log.info("%s: %s", job_id, summary)
+                return
             state.last_finished, state.last_status = _iso(_now()), status
             state.last_seconds, state.last_summary = round(seconds, 3), summary
             state.runs += 1
