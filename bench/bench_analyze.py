@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from analytics import communities, influencers, shapes  # noqa: E402
 from listener import pipeline  # noqa: E402
-from listener.loader import BATCH_SCHEMA  # noqa: E402
-from listener.settings import Settings, settings_from_dict  # noqa: E402
-from listener.store import Store  # noqa: E402
+from listener.core.settings import Settings, settings_from_dict  # noqa: E402
+from listener.ingest.loader import BATCH_SCHEMA  # noqa: E402
+from listener.store.connection import Store  # noqa: E402
 
 START = datetime(2026, 9, 7, tzinfo=timezone.utc)  # a Monday
 DAYS = 56

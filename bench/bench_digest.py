@@ -7,7 +7,7 @@
 Generates mentions with bench/bench_analyze.py's generator (heavy-tailed
 authors and interactions), loads them with the real import path, runs
 `listener.pipeline.analyze` as of the day after the data ends, then times
-`listener.digest.gather.gather` and `listener.digest.render.render` for the
+`listener.publish.digest.gather.gather` and `listener.publish.digest.render.render` for the
 last complete week (three runs; the first includes importing matplotlib).
 Prints seconds and peak memory (RSS). Target: under 10 s. Run by hand; not a test.
 """
@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_analyze import DAYS, START, batches  # noqa: E402
+
 from listener import pipeline  # noqa: E402
-from listener.settings import settings_from_dict  # noqa: E402
-from listener.store import Store  # noqa: E402
+from listener.core.settings import settings_from_dict  # noqa: E402
+from listener.store.connection import Store  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -59,8 +60,8 @@ def main() -> None:
             t0 = time.perf_counter()
             pipeline.analyze(store, settings, today=today)
             print(f"pipeline.analyze: {time.perf_counter() - t0:.1f}s")
-    from listener.digest.gather import Week, gather  # noqa: E402
-    from listener.digest.render import render  # noqa: E402
+    from listener.publish.digest.gather import Week, gather  # noqa: E402
+    from listener.publish.digest.render import render  # noqa: E402
 
     week = Week.last_complete(today)
     with Store(path, read_only=True) as store:
@@ -75,7 +76,7 @@ def main() -> None:
             print(f"run {attempt}: gather {t1 - t0:.2f}s + render {t2 - t1:.2f}s = {t2 - t0:.2f}s "
                   f"(html {len(rendered.html):,} chars, {len(rendered.images)} charts)")
     if args.out:
-        from listener.digest.send import build_message
+        from listener.publish.digest.send import build_message
 
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"digest-{week}.html").write_text(rendered.html, encoding="utf-8")

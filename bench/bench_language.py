@@ -281,7 +281,7 @@ def timed(detector: Detector, cleaned: Sequence[str], repeat: int) -> tuple[floa
 
 def end_to_end(texts: Sequence[str], detector: Detector | None) -> tuple[float, dict]:
     """detect_missing on a fresh DuckDB store holding one mention per text; texts/s of distinct texts."""
-    from listener.store import Store, registered
+    from listener.store.connection import Store, registered
 
     original = language.detect_texts
     if detector is not None:

@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analytics.sentiment import score_pending  # noqa: E402
+from analytics.sentiment.score import score_pending  # noqa: E402
 from listener import pipeline  # noqa: E402
-from listener.importer import read_batches  # noqa: E402
-from listener.settings import settings_from_dict  # noqa: E402
-from listener.store import Store  # noqa: E402
+from listener.core.settings import settings_from_dict  # noqa: E402
+from listener.ingest.importer import read_batches  # noqa: E402
+from listener.store.connection import Store  # noqa: E402
 
 SENTIMENT = ROOT.parent / "shared" / "data" / "sentiment"
 BRANDS = ["Acme", "acme coffee", "Globex", "Initech", "cold brew", "espresso"]

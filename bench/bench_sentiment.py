@@ -1,4 +1,4 @@
-"""Benchmark analytics.vader against stock vaderSentiment.
+"""Benchmark analytics.sentiment.vader against stock vaderSentiment.
 
 Run by hand:  python bench/bench_sentiment.py [--n 200000] [--workers 2]
 
@@ -31,7 +31,7 @@ if str(REPO_ROOT) not in sys.path:  # allow running without an install
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
-from analytics.vader import (  # noqa: E402
+from analytics.sentiment.vader import (  # noqa: E402
     PARALLEL_MIN_TEXTS,
     SCORER_VERSION,
     FastVader,

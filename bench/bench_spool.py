@@ -25,12 +25,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_pipeline import generate  # noqa: E402
+
 from listener import pipeline  # noqa: E402
-from listener.gate import StoreGate  # noqa: E402
-from listener.importer import read_batches  # noqa: E402
-from listener.settings import settings_from_dict  # noqa: E402
-from listener.spool import Spool  # noqa: E402
-from listener.store import Store  # noqa: E402
+from listener.core.settings import settings_from_dict  # noqa: E402
+from listener.ingest.importer import read_batches  # noqa: E402
+from listener.ingest.spool import Spool  # noqa: E402
+from listener.store.connection import Store  # noqa: E402
+from listener.store.gate import StoreGate  # noqa: E402
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from connectors.base import Connector, RawPage
 from connectors.reddit import RedditConnector
 from connectors.rss import RssConnector
 from connectors.x import XConnector
-from listener.settings import Settings
+from listener.core.settings import Settings
 
 REGISTRY: dict[str, Callable[[Settings], Connector]] = {
     "rss": RssConnector.from_settings,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
-from listener.models import Mention
+from listener.core.models import Mention
 
 # What a mapper gives a post whose time it cannot read: out of the accepted range on purpose, so the
 # pipeline stores the post with the fetch time and a warning instead of dropping it.

@@ -62,10 +62,17 @@ from connectors.base import (
     load_json_cursor,
 )
 from connectors.http import DeadlineExceeded, network_reason, with_timeout
-from listener.errors import TerminalError, TransientError
-from listener.models import DELETED_AUTHOR, MAX_FUTURE, AuthorRef, Mention, MentionRef, Metrics
-from listener.settings import Organization, RedditSource, Settings
-from listener.terms import query_terms, split_terms
+from listener.core.errors import TerminalError, TransientError
+from listener.core.models import (
+    DELETED_AUTHOR,
+    MAX_FUTURE,
+    AuthorRef,
+    Mention,
+    MentionRef,
+    Metrics,
+)
+from listener.core.settings import Organization, RedditSource, Settings
+from listener.core.terms import query_terms, split_terms
 
 SITE = "https://www.reddit.com"
 PAGE_SIZE = 100  # Reddit's largest listing page

@@ -21,10 +21,16 @@ import feedparser
 import requests
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
-from connectors.base import FetchDeadline, RawPage, fetch_limit, json_kind, load_json_cursor
+from connectors.base import (
+    FetchDeadline,
+    RawPage,
+    fetch_limit,
+    json_kind,
+    load_json_cursor,
+)
 from connectors.http import describe_http_error, make_session
-from listener.models import AuthorRef, Mention
-from listener.settings import Feed, RssSource, Settings
+from listener.core.models import AuthorRef, Mention
+from listener.core.settings import Feed, RssSource, Settings
 
 log = logging.getLogger(__name__)
 _GLOBAL_ID_PREFIXES = ("http://", "https://", "urn:", "tag:")

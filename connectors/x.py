@@ -37,10 +37,10 @@ from connectors.base import (
     load_json_cursor,
 )
 from connectors.http import DeadlineExceeded, network_reason, with_timeout
-from listener.errors import TerminalError, TransientError
-from listener.models import UNKNOWN_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
-from listener.settings import Settings, XSource
-from listener.terms import query_terms, split_terms
+from listener.core.errors import TerminalError, TransientError
+from listener.core.models import UNKNOWN_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
+from listener.core.settings import Settings, XSource
+from listener.core.terms import query_terms, split_terms
 
 log = logging.getLogger(__name__)
 

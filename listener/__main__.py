@@ -1,3 +1,3 @@
-from listener.cli import main
+from listener.cli.app import main
 
 main()

@@ -10,41 +10,47 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from functools import partial
 from queue import Queue
 from threading import Thread
-from dataclasses import dataclass, field, replace
-from functools import partial
-from datetime import date, datetime, timezone
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from analytics.metrics import detect_spikes, update_kpis
-from analytics import communities, influencers, maturity, shapes
 from analytics.language import detect_missing
-from analytics.sentiment import mark_supported, score_pending
-from analytics.topics import TopicRule, rules_from_organization, tag_mentions
+from analytics.maturity import classifier as maturity
+from analytics.metrics.steps import detect_spikes, update_kpis
+from analytics.network import communities, influencers, shapes
+from analytics.repair import repair_stored_values
+from analytics.sentiment.score import mark_supported, score_pending
 from connectors import REGISTRY
 from connectors.base import Connector, RawPage
-from listener.errors import ConfigError, SourceError, StoreBusyError
-from listener.faults import describe, disk_problem
-from listener.loader import (
-    documents_batch,
+from listener.core.errors import ConfigError, SourceError, StoreBusyError
+from listener.core.models import EARLIEST_CREATED_AT, Mention, created_at_in_range
+from listener.core.progress import task
+from listener.core.redact import mask
+from listener.core.settings import Settings
+from listener.ingest.loader import (
     LoadResult,
+    documents_batch,
     load_batch,
     prepare_own_accounts,
     resolve_pending_interactions,
 )
-from listener.gate import StoreAccess, access_for
-from listener.models import EARLIEST_CREATED_AT, Mention, created_at_in_range
-from listener.progress import task
-from listener.redact import mask
-from listener.repair import repair_stored_values
-from listener.runs import close_dead_runs, load_segment, prune_segment_ledger, upsert_run
-from listener.settings import Settings
-from listener.spool import SourceBusy, Spool
-from listener.store import RunLedger, Store, new_run_id, utc_now
+from listener.ingest.segments import (
+    close_dead_runs,
+    load_segment,
+    prune_segment_ledger,
+    upsert_run,
+)
+from listener.ingest.spool import SourceBusy, Spool
+from listener.ingest.topics import TopicRule, rules_from_organization, tag_mentions
+from listener.store.connection import RunLedger, Store, new_run_id, utc_now
+from listener.store.faults import describe, disk_problem
+from listener.store.gate import StoreAccess, access_for
 
 log = logging.getLogger(__name__)
 

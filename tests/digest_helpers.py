@@ -14,12 +14,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from listener import pipeline
-from listener.cli import cli, main
-from listener.digest.cli import digest_command
-from listener.loader import load_batch
-from listener.models import AuthorRef, Mention, Metrics
-from listener.settings import Settings, settings_from_dict
-from listener.store import Store
+from listener.cli.app import cli, main
+from listener.cli.digest import digest_command
+from listener.core.models import AuthorRef, Mention, Metrics
+from listener.core.settings import Settings, settings_from_dict
+from listener.ingest.loader import load_batch
+from listener.store.connection import Store
 
 AS_OF = date(2026, 11, 23)  # a Monday: the last complete week is 2026-W47
 WEEK = "2026-W47"
@@ -91,7 +91,7 @@ detect_language = false
 def run(*args: str) -> int:
     """`listener ARGS` in this process; returns the exit code.
 
-    Until listener/cli.py registers `digest`, it is added for the call only, so
+    Until listener/cli/app.py registers `digest`, it is added for the call only, so
     other tests (e.g. the README meta-test) see the CLI as it really is.
     """
     added = "digest" not in cli.commands

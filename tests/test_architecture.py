@@ -8,8 +8,8 @@ from click import Group
 
 from connectors import REGISTRY
 from connectors.base import Connector
-from listener.cli import cli
-from listener.settings import settings_from_dict
+from listener.cli.app import cli
+from listener.core.settings import settings_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def _imports(folder: str) -> set[tuple[str, str]]:
 
 def test_connectors_never_import_store_pipeline_or_analytics():
     bad = {(f, m) for f, m in _imports("connectors")
-           if m.startswith(("analytics", "listener.store", "listener.pipeline", "listener.loader", "duckdb"))}
+           if m.startswith(("analytics", "listener.store.connection", "listener.pipeline", "listener.ingest.loader", "duckdb"))}
     assert not bad
 
 

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import igraph as ig
-
-from analytics import communities
-from listener.store import Store
 from test_influencers import MONDAY, Posts, load, new_store
+
+from analytics.network import communities
+from listener.store.connection import Store
 
 NEXT_MONDAY = MONDAY + timedelta(days=7)
 

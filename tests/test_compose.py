@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from listener.cli import cli
+from listener.cli.app import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ORG_TOML, run_cli
-from listener.errors import ConfigError
-from listener.settings import load_settings
+
+from listener.core.errors import ConfigError
+from listener.core.settings import load_settings
 
 CASES = [
     ("[organization]\nname = 'A'\n", "missing required key 'organization.brand_terms'"),

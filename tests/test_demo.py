@@ -1,7 +1,7 @@
 """`listener demo` runs the real pipeline offline and leaves a queryable store.
 
 RSS comes from a local server through the RSS connector; X and Reddit are
-recorded exchanges (listener/demo_data/recordings/) replayed by vcrpy to the
+recorded exchanges (listener/ops/demo_data/recordings/) replayed by vcrpy to the
 real tweepy and praw clients inside the real connectors.
 """
 from __future__ import annotations
@@ -21,12 +21,12 @@ from typing import Any
 import duckdb
 import pytest
 import requests
-
 from conftest import DEMO_TODAY, REAL_LOOKING, ROOT, run_cli, table_rows
 from digest_helpers import run as listener_in_process
-from listener import demo
-from listener.digest.gather import Week
-from listener.settings import load_settings
+
+from listener.core.settings import load_settings
+from listener.ops import demo
+from listener.publish.digest.gather import Week
 
 VOLATILE = {"collected_at", "updated_at", "run_id", "scored_at", "started_at", "finished_at", "applied_at",
             "computed_at", "recorded_at", "alerts.created_at", "assessed_at", "spool_segments.segment",
@@ -346,13 +346,13 @@ def _rounded_json(value: Any) -> Any:
 
 
 def test_recordings_are_what_the_story_script_writes(monkeypatch):
-    script = ROOT / "listener" / "demo_data" / "make_recordings.py"
+    script = ROOT / "tools" / "make_recordings.py"
     spec = importlib.util.spec_from_file_location("make_recordings", script)
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     for name, text in module.build().items():
-        assert (script.parent / "recordings" / name).read_text(encoding="utf-8") == text, (
+        assert (ROOT / "listener" / "ops" / "demo_data" / "recordings" / name).read_text(encoding="utf-8") == text, (
             f"recordings/{name} is stale: run {script.relative_to(ROOT)}")
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from digest_helpers import WEEK, audit, run
-from listener.demo import demo_root
-from listener.digest.gather import Week, gather, next_steps
-from listener.digest.render import render
-from listener.settings import settings_from_dict
-from listener.store import Store
+
+from listener.core.settings import settings_from_dict
+from listener.ops.demo import demo_root
+from listener.publish.digest.gather import Week, gather, next_steps
+from listener.publish.digest.render import render
+from listener.store.connection import Store
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +166,7 @@ def test_the_digest_reads_the_store_only():
             elif isinstance(node, ast.Import):
                 imported.update(alias.name for alias in node.names)
     assert not {m for m in imported if m.startswith(("connectors", "analytics", "listener.pipeline",
-                                                     "listener.loader"))}
+                                                     "listener.ingest.loader"))}
 
 
 def test_the_headline_and_the_chart_count_the_same_alerts(demo):

@@ -5,13 +5,13 @@ import email
 from email import policy
 
 import pytest
-
 from digest_helpers import WEEK, audit, build_store, mention, ordinary_mentions
-from listener.digest.gather import Week, gather
-from listener.digest.render import clean, render, safe_url
-from listener.digest.send import build_message
-from listener.settings import settings_from_dict
-from listener.store import Store
+
+from listener.core.settings import settings_from_dict
+from listener.publish.digest.gather import Week, gather
+from listener.publish.digest.render import clean, render, safe_url
+from listener.publish.digest.send import build_message
+from listener.store.connection import Store
 
 SCRIPT_NAME = "Evil\r\nBcc: victim@example.com <script>alert(1)</script>"
 ATTR_NAME = '"><img src=x onerror=alert(1)>'

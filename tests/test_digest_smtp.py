@@ -12,15 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from digest_helpers import (WEEK, SmtpServer, build_store, ordinary_mentions, run, self_signed_cert,
-                            settings_for, write_config)
-from listener.digest import send
-from listener.digest.gather import Week, gather
-from listener.digest.render import render
-from listener.settings import Digest, Smtp
-from listener.store import Store
 from conftest import table_rows
+from digest_helpers import (
+    WEEK,
+    SmtpServer,
+    build_store,
+    ordinary_mentions,
+    run,
+    self_signed_cert,
+    settings_for,
+    write_config,
+)
+
+from listener.core.settings import Digest, Smtp
+from listener.publish.digest import send
+from listener.publish.digest.gather import Week, gather
+from listener.publish.digest.render import render
+from listener.store.connection import Store
 
 
 @pytest.fixture(scope="module")

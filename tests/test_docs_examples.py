@@ -15,7 +15,6 @@ from typing import Any
 
 import duckdb
 import pytest
-
 from conftest import DEMO_TODAY, ROOT, run_cli
 
 SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.S)

@@ -13,11 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import CONTENT_QUERIES, ROOT, FeedServer, content_snapshot, run_cli, serve_feeds, write_config
+from conftest import (
+    CONTENT_QUERIES,
+    ROOT,
+    FeedServer,
+    content_snapshot,
+    run_cli,
+    serve_feeds,
+    write_config,
+)
 from pgserver import lake_catalog, postgres_server  # noqa: F401  (fixtures)
-from listener.settings import load_settings
-from listener.store import open_store
+
+from listener.core.settings import load_settings
+from listener.store.connection import open_store
 
 
 def lake_config(work: Path, urls: list[str], catalog: str, spool: str = "spool",
@@ -131,7 +139,7 @@ def test_a_password_in_the_catalog_string_is_refused(tmp_path: Path):
     ("ALTER TABLE t ADD COLUMN ok BOOLEAN DEFAULT true;", "ALTER TABLE t ADD COLUMN ok BOOLEAN DEFAULT 'true';"),
 ])
 def test_migrations_lose_only_their_key_constraints_on_ducklake(sql: str, expected: str):
-    from listener.lake import lake_dialect
+    from listener.store.ducklake import lake_dialect
     assert lake_dialect(sql) == expected
 
 
@@ -142,8 +150,8 @@ def test_the_documented_ducklake_example_config_is_valid():
 
 
 def test_a_lost_write_conflict_is_run_again_in_a_fresh_snapshot(tmp_path: Path, lake_catalog: str):
-    from listener.lake import connect_lake
-    from listener.store import transaction
+    from listener.store.connection import transaction
+    from listener.store.ducklake import connect_lake
 
     catalog, data = "postgres:" + lake_catalog, str(tmp_path / "lake-data")
     with open_store(load_settings(lake_config(tmp_path, [], lake_catalog)).store) as store:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import run_cli, table_rows, write_config
 
 HOSTILE = "<script>alert('x')</script> & \"co\"\x01\x1f"

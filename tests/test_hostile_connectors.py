@@ -22,18 +22,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-
-import connectors
 import x_api as X
 from conftest import rss_feed, run_cli, table_rows, write_config
+
+import connectors
 from connectors.base import UNKNOWN_TIME
 from connectors.reddit import RedditConnector, map_items
 from connectors.rss import RssConnector, map_feed
 from connectors.x import XConnector, map_response
 from listener import pipeline
-from listener.errors import TransientError
-from listener.settings import Settings, settings_from_dict
-from listener.store import Store
+from listener.core.errors import TransientError
+from listener.core.settings import Settings, settings_from_dict
+from listener.store.connection import Store
 
 # -- a server that misbehaves on purpose -------------------------------------------
 

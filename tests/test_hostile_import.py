@@ -18,14 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ROOT, run_cli, table_rows, write_config
+
 from listener import pipeline
-from listener.importer import read_batches
-from listener.loader import documents_batch
-from listener.models import EARLIEST_CREATED_AT, MAX_FUTURE, MAX_TEXT_CHARS, created_at_in_range
-from listener.settings import settings_from_dict
-from listener.store import Store
+from listener.core.models import (
+    EARLIEST_CREATED_AT,
+    MAX_FUTURE,
+    MAX_TEXT_CHARS,
+    created_at_in_range,
+)
+from listener.core.settings import settings_from_dict
+from listener.ingest.importer import read_batches
+from listener.ingest.loader import documents_batch
+from listener.store.connection import Store
 
 NOW = datetime.now(timezone.utc)
 GOOD = {"source": "x", "id": "1", "created_at": "2026-11-20T09:30:00Z", "text": "acme", "author": {"id": "7"}}

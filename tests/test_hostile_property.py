@@ -8,12 +8,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from listener import pipeline
-from listener.importer import read_batches
-from listener.settings import settings_from_dict
-from listener.store import Store
+from listener.core.settings import settings_from_dict
+from listener.ingest.importer import read_batches
+from listener.store.connection import Store
 
 FIELDS = ("source", "id", "url", "created_at", "title", "text", "lang", "community", "thread_id", "parent_id",
           "in_reply_to_author", "author", "metrics", "mentions", "repost_of", "quote_of", "referenced_authors", "raw")

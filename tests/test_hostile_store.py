@@ -18,13 +18,20 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 import x_api as X
-from conftest import ROOT, FeedServer, Route, rss_feed, run_cli, table_rows, write_config
+from conftest import (
+    ROOT,
+    FeedServer,
+    Route,
+    rss_feed,
+    table_rows,
+    write_config,
+)
+
 from listener import pipeline
-from listener.cli import main
-from listener.settings import settings_from_dict
-from listener.store import Store
+from listener.cli.app import main
+from listener.core.settings import settings_from_dict
+from listener.store.connection import Store
 
 GOOD = [
     {"source": "x", "id": str(n), "created_at": f"2026-11-{10 + n % 10:02d}T09:30:00+00:00",

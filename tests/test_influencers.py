@@ -14,11 +14,15 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from analytics import influencers
+from analytics.network import influencers
 from listener import pipeline
-from listener.loader import BATCH_SCHEMA, load_batch, resolve_pending_interactions
-from listener.settings import Settings, settings_from_dict
-from listener.store import Store
+from listener.core.settings import Settings, settings_from_dict
+from listener.ingest.loader import (
+    BATCH_SCHEMA,
+    load_batch,
+    resolve_pending_interactions,
+)
+from listener.store.connection import Store
 
 MONDAY = date(2026, 3, 2)
 

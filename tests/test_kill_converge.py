@@ -15,8 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, FeedServer, content_snapshot, run_cli, serve_feeds, table_rows, write_config
+from conftest import (
+    ROOT,
+    FeedServer,
+    content_snapshot,
+    run_cli,
+    serve_feeds,
+    table_rows,
+    write_config,
+)
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
 

@@ -11,8 +11,8 @@ import pytest
 
 from analytics import language
 from analytics.language import clean_texts, detect, detect_missing, looks_english
-from analytics.sentiment import mark_supported, score_pending
-from listener.store import Store
+from analytics.sentiment.score import mark_supported, score_pending
+from listener.store.connection import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

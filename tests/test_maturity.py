@@ -11,16 +11,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, run_cli, table_rows
 
 sys.path.insert(0, str(FIXTURES / "maturity"))
 import orgs  # noqa: E402
 from orgs import AS_OF, FIRST_MONDAY, analyzed, assess, metric, write_org_config  # noqa: E402
 
-from analytics.maturity import METRICS, validate_thresholds  # noqa: E402
-from listener.errors import ConfigError  # noqa: E402
-from listener.settings import Maturity  # noqa: E402
+from analytics.maturity.classifier import METRICS, validate_thresholds  # noqa: E402
+from listener.core.errors import ConfigError  # noqa: E402
+from listener.core.settings import Maturity  # noqa: E402
 
 SCENARIOS = {"Monitor": orgs.monitor_org, "Discover": orgs.discover_org, "Share": orgs.share_org,
              "Participate": orgs.participate_org, "Co-create": orgs.cocreate_org}
@@ -153,7 +152,7 @@ def test_empty_store_is_not_even_monitor(tmp_path: Path) -> None:
 
 
 def test_a_source_failing_the_whole_window_fails_monitor(tmp_path: Path) -> None:
-    from listener.store import Store
+    from listener.store.connection import Store
 
     settings = orgs.build_store(tmp_path, orgs.monitor_org(), analyze=False)
     with Store(settings.store_path) as store:

@@ -10,15 +10,15 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-
 from conftest import FIXTURES
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(FIXTURES / "maturity"))
-import orgs  # noqa: E402
 from orgs import add_records, analyzed, assess, copy_of  # noqa: E402
 
-from listener.store import Store  # noqa: E402
+from listener.store.connection import Store  # noqa: E402
 
 BASES = ["discover", "share", "one_reply_a_month", "participate"]
 FAST = hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,15 +17,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from analytics.kpis import KPI_SQL
-from analytics.metrics import detect_spikes, update_kpis
-from analytics.views import VIEWS, create_views
-from listener.errors import ConfigError
-from listener.loader import load_batch
-from listener.models import AuthorRef, Mention, Metrics
+from analytics.metrics.kpis import KPI_SQL
+from analytics.metrics.steps import detect_spikes, update_kpis
+from analytics.metrics.views import VIEWS, create_views
+from listener.core.errors import ConfigError
+from listener.core.models import AuthorRef, Mention, Metrics
+from listener.core.settings import KPI_NAMES, Settings, settings_from_dict
+from listener.ingest.loader import load_batch
 from listener.pipeline import mentions_to_batch, prepare
-from listener.settings import KPI_NAMES, Settings, settings_from_dict
-from listener.store import Store
+from listener.store.connection import Store
 
 START = date(2024, 1, 1)  # a Monday
 ORG = {"name": "Acme", "brand_terms": ["acme"], "competitors": [{"name": "Globex", "terms": ["globex"]}],

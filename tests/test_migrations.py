@@ -5,8 +5,8 @@ from pathlib import Path
 
 import duckdb
 
-from listener.migrations import MIGRATIONS, apply_migrations, schema_version
-from listener.store import Store
+from listener.store.connection import Store
+from listener.store.migrations import MIGRATIONS, apply_migrations, schema_version
 
 
 def test_fresh_store_records_every_migration(tmp_path: Path):
@@ -18,7 +18,7 @@ def test_fresh_store_records_every_migration(tmp_path: Path):
 
 def test_old_store_migrates_forward_and_keeps_data(tmp_path: Path, monkeypatch):
     path = tmp_path / "old.duckdb"
-    monkeypatch.setattr("listener.migrations.MIGRATIONS", MIGRATIONS[:1])
+    monkeypatch.setattr("listener.store.migrations.MIGRATIONS", MIGRATIONS[:1])
     with duckdb.connect(str(path)) as conn:
         apply_migrations(conn)
         conn.execute("INSERT INTO mentions (mention_id, source, native_id, text, created_at, collected_at, updated_at)"

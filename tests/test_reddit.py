@@ -26,17 +26,16 @@ import praw
 import pytest
 import requests
 import vcr
+from conftest import FIXTURES, SHARED, content_snapshot, shared_missing, table_rows
 
 import connectors
-from conftest import FIXTURES, SHARED, shared_missing, content_snapshot, table_rows
-from connectors.base import RawPage
-from connectors.base import UNKNOWN_TIME
+from connectors.base import UNKNOWN_TIME, RawPage
 from connectors.reddit import RedditConnector, item_data, map_items, search_queries
-from listener.models import DELETED_AUTHOR, MentionRef
-from listener.loader import load_batch
+from listener.core.models import DELETED_AUTHOR, MentionRef
+from listener.core.settings import Settings, settings_from_dict
+from listener.ingest.loader import load_batch
 from listener.pipeline import collect, mentions_to_batch, prepare
-from listener.settings import Settings, settings_from_dict
-from listener.store import RunLedger, Store
+from listener.store.connection import RunLedger, Store
 
 CASSETTES = FIXTURES / "reddit"
 SHARED_REDDIT = SHARED / "reddit"

@@ -14,13 +14,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT, FeedServer, Route, rss_feed, table_rows
-from listener.cli import Context, cli
-from listener.errors import ConfigError
-from listener.schedule_cli import schedule_command
-from listener.scheduler import ScheduleConfig, build_scheduler, check_heartbeat, digest_job, write_json_atomic
-from listener.settings import load_settings
+
+from listener.cli.app import Context, cli
+from listener.cli.schedule import schedule_command
+from listener.core.errors import ConfigError
+from listener.core.settings import load_settings
+from listener.ops.scheduler import (
+    ScheduleConfig,
+    build_scheduler,
+    check_heartbeat,
+    digest_job,
+    write_json_atomic,
+)
 
 ITEMS = [
     {"title": f"Acme coffee post {n}", "guid": f"http://example.com/p/{n}", "link": f"http://example.com/p/{n}",
@@ -96,7 +102,7 @@ def test_a_slow_source_never_overlaps_itself(tmp_path, feed_server: FeedServer, 
                                             on_request=lambda: starts.append(time.monotonic()))
     settings = load_settings(config_for([feed_server.url("/slow.xml")]))
     daemon = build_scheduler(settings, interval_override_seconds=0.1)
-    caplog.set_level("WARNING", logger="listener.scheduler")
+    caplog.set_level("WARNING", logger="listener.ops.scheduler")
     daemon.start()
     try:
         assert _wait(lambda: len(starts) >= 3, timeout=8)
@@ -120,7 +126,7 @@ def test_a_busy_store_is_logged_and_retried_at_the_next_tick(tmp_path, feed_serv
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        caplog.set_level("INFO", logger="listener.scheduler")
+        caplog.set_level("INFO", logger="listener.ops.scheduler")
         daemon = build_scheduler(settings, interval_override_seconds=0.3)
         daemon.start()
         try:
@@ -146,7 +152,7 @@ def _schedule_argv(config: Path) -> list[str]:
     """`python -m listener --config C schedule`; registers the command first if cli.py does not yet."""
     if "schedule" in cli.commands:
         return [sys.executable, "-m", "listener", "--config", str(config), "schedule"]
-    shim = ("from listener.cli import cli, main; from listener.schedule_cli import schedule_command; "
+    shim = ("from listener.cli.app import cli, main; from listener.cli.schedule import schedule_command; "
             "cli.add_command(schedule_command); main()")
     return [sys.executable, "-c", shim, "--config", str(config), "schedule"]
 
@@ -218,7 +224,7 @@ def test_check_reads_the_heartbeat_a_real_daemon_writes(tmp_path, config_for):
                                              ("*/2", "sun,tue,thu,sat"), ("mon-fri", "mon-fri"), ("*", "*")])
 def test_crontab_day_numbers_mean_what_cron_means(field, expected):
     # APScheduler 3's from_crontab reads "1" as Tuesday; the config means Monday like cron does
-    from listener.scheduler import crontab_day_of_week
+    from listener.ops.scheduler import crontab_day_of_week
     assert crontab_day_of_week(field) == expected
 
 
@@ -248,8 +254,8 @@ def test_sigterm_mid_collect_stops_after_the_page_in_hand(tmp_path, feed_server:
     assert "stop requested; stopping after this page" in err
     # The next run picks up exactly where it stopped.
     settings = load_settings(config)
-    from listener.gate import StoreGate
     from listener import pipeline
+    from listener.store.gate import StoreGate
     report = pipeline.collect(StoreGate(settings.store_path, 5), settings)
     assert report.runs[0].inserted == 8 * len(ITEMS)
     assert _mentions(db) == 10 * len(ITEMS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from listener.store import Store
+from listener.store.connection import Store
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "schema.md"
 

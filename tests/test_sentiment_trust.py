@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SHARED, run_cli, shared_missing, write_config
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from analytics.sentiment import score_pending, scorer_label
-from analytics.vader import PARALLEL_MIN_TEXTS, FastVader, score_texts
-from conftest import SHARED, shared_missing, run_cli, write_config
-from listener.store import Store
+from analytics.sentiment.score import score_pending, scorer_label
+from analytics.sentiment.vader import PARALLEL_MIN_TEXTS, FastVader, score_texts
+from listener.store.connection import Store
 
 GROUND_TRUTH = SHARED / "sentiment"
 ROWS = [("I love this coffee, it is wonderful", 3.5), ("This is the worst service ever, awful", -3.2),

@@ -7,9 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import igraph as ig
-
-from analytics import shapes
 from test_influencers import MONDAY, Posts, load, new_store
+
+from analytics.network import shapes
 
 
 def week(n: int):

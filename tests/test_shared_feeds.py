@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 import feedparser
 import pytest
-
 from conftest import SHARED, shared_missing
+
 from connectors.rss import map_feed
 
 FEEDS = SHARED / "feeds"

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import ROOT, table_rows, write_config
-from listener import cli as cli_module, pipeline
-from listener.importer import read_batches
-from listener.settings import load_settings
-from listener.snapshot import snapshot_store
-from listener.snapshot_cli import snapshot_command
-from listener.store import open_store
+
+from listener import pipeline
+from listener.cli import app as cli_module
+from listener.cli.snapshot import snapshot_command
+from listener.core.settings import load_settings
+from listener.ingest.importer import read_batches
+from listener.publish.snapshot import snapshot_store
+from listener.store.connection import open_store
 
 DOCS = [
     {"source": "x", "id": "100", "created_at": "2026-11-20T09:30:00+00:00", "text": "Acme coffee rocks @globex",
@@ -30,11 +31,11 @@ DOCS = [
 LATE = {"source": "x", "id": "102", "created_at": "2026-11-22T10:00:00Z", "text": "acme again, love it",
         "author": {"id": "3", "handle": "dan"}}
 
-# the real entry point (listener.cli.main: exit codes), with the command registered if cli.py does not yet
+# the real entry point (listener.cli.app.main: exit codes), with the command registered if cli.py does not yet
 SNAPSHOT = textwrap.dedent("""
     import sys
-    from listener.cli import cli, main
-    from listener.snapshot_cli import snapshot_command
+    from listener.cli.app import cli, main
+    from listener.cli.snapshot import snapshot_command
     if "snapshot" not in cli.commands:
         cli.add_command(snapshot_command)
     main(sys.argv[1:])
@@ -60,7 +61,7 @@ def _import(config: Path, docs: list[dict], name: str = "in.jsonl") -> None:
 
 
 def snapshot_main(config: Path, *args: str) -> int:
-    """`listener ... snapshot` through listener.cli.main (exit codes), in this process."""
+    """`listener ... snapshot` through listener.cli.app.main (exit codes), in this process."""
     added = "snapshot" not in cli_module.cli.commands
     if added:
         cli_module.cli.add_command(snapshot_command)

@@ -10,14 +10,20 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import (
+    FeedServer,
+    content_snapshot,
+    run_cli,
+    serve_feeds,
+    table_rows,
+    write_config,
+)
 
-from conftest import (FeedServer, content_snapshot, run_cli, serve_feeds, table_rows,
-                      write_config)
 from listener import pipeline
-from listener.gate import StoreGate
-from listener.settings import load_settings
-from listener.spool import Spool
-from listener.store import open_store
+from listener.core.settings import load_settings
+from listener.ingest.spool import Spool
+from listener.store.connection import open_store
+from listener.store.gate import StoreGate
 
 
 def hold_store(db: Path, seconds: float, read_only: bool = True) -> subprocess.Popen[str]:

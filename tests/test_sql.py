@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import run_cli
-from listener.sql_cli import ShellProblem, find_shell
+
+from listener.cli.sql import ShellProblem, find_shell
 
 
 @pytest.fixture

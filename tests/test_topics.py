@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics.topics import rules_from_organization, tag_mentions
-from listener.terms import split_terms
-from listener.settings import settings_from_dict
-from listener.store import Store
+from listener.core.settings import settings_from_dict
+from listener.core.terms import split_terms
+from listener.ingest.topics import rules_from_organization, tag_mentions
+from listener.store.connection import Store
 
 
 def _org(**overrides):

@@ -8,6 +8,7 @@ import random
 import threading
 
 import pytest
+from conftest import SHARED, shared_missing
 from vaderSentiment.vaderSentiment import (
     BOOSTER_DICT,
     NEGATE,
@@ -15,8 +16,8 @@ from vaderSentiment.vaderSentiment import (
     SentimentIntensityAnalyzer,
 )
 
-from analytics import vader
-from analytics.vader import (
+from analytics.sentiment import vader
+from analytics.sentiment.vader import (
     PARALLEL_MIN_TEXTS,
     SCORER_NAME,
     SCORER_VERSION,
@@ -24,7 +25,6 @@ from analytics.vader import (
     label_for,
     score_texts,
 )
-from conftest import SHARED, shared_missing
 
 SENTIMENT_DIR = SHARED / "sentiment"
 

@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
-
 import x_api as X
-from conftest import SHARED, shared_missing, FeedServer, Route, rss_feed, table_rows
+from conftest import SHARED, FeedServer, Route, rss_feed, shared_missing, table_rows
+
 from connectors.x import XConnector, map_response
 from listener import pipeline
-from listener.settings import settings_from_dict
-from listener.store import Store
+from listener.core.settings import settings_from_dict
+from listener.store.connection import Store
 
 Q = "(acme OR \"acme coffee\") -\"acme anvil\""
 USERS = [X.user("1", "acme", 5400, "Acme"), X.user("2", "bob", 120), X.user("3", "carol", 80000)]

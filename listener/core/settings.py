@@ -1,0 +1,375 @@
+"""TOML + environment -> validated, frozen settings.
+
+A bad key fails early with one line naming the key and the problem; nothing is
+written before settings load. Secrets never live here: they are read from the
+environment (or a `.env` file) by the part that needs them.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from listener.core.errors import ConfigError
+
+DEFAULT_CONFIG = Path("listener.toml")
+DEFAULT_STORE = Path("data/listener.duckdb")
+DEMO_CONFIG = Path("demo/listener.toml")  # what `listener demo` writes by default
+
+Minutes = Annotated[int, Field(ge=1, le=7 * 24 * 60)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Competitor(_Strict):
+    name: str = Field(min_length=1)
+    terms: list[str] = Field(min_length=1)
+    exclude_terms: list[str] = []
+
+
+class OwnAccounts(_Strict):
+    x: list[str] = []
+    reddit: list[str] = []
+    rss: list[str] = []
+
+    @field_validator("x", "reddit", "rss")
+    @classmethod
+    def _normalise(cls, handles: list[str]) -> list[str]:
+        return [h.strip().lstrip("@").removeprefix("u/").lower() for h in handles if h.strip()]
+
+    def for_source(self, source: str) -> list[str]:
+        return list(getattr(self, source, []))
+
+
+class Organization(_Strict):
+    name: str = Field(min_length=1)
+    objectives: list[str] = []
+    brand_terms: list[str] = Field(min_length=1)
+    exclude_terms: list[str] = []
+    tracked_terms: list[str] = []
+    competitors: list[Competitor] = []
+    own_accounts: OwnAccounts = OwnAccounts()
+
+
+class DuckLake(_Strict):
+    """`[store.ducklake]`: a DuckLake catalog (PostgreSQL) plus a data directory, shared by several workers."""
+
+    catalog: str = Field(min_length=1)  # after "ducklake:", e.g. "postgres:dbname=listener host=db user=listener"
+    data_path: str = Field(min_length=1)  # Parquet files: a folder (relative to the config) or s3://...
+    commit_retries: int = Field(default=8, ge=0, le=100)  # re-run a load that lost a write conflict
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog(cls, catalog: str) -> str:
+        if "password" in catalog.lower():
+            raise ValueError("put the catalog password in PGPASSWORD (environment or .env), not in the config")
+        if not catalog.startswith(("postgres:", "sqlite:", "duckdb:", "mysql:")):
+            raise ValueError('must name its database, e.g. "postgres:dbname=listener host=db user=listener" '
+                             '(or sqlite:/duckdb: and a file for a single machine)')
+        return catalog
+
+
+class Store(_Strict):
+    backend: Literal["duckdb", "ducklake"] = "duckdb"
+    ducklake: DuckLake | None = None  # required when backend = "ducklake"
+    path: Path = DEFAULT_STORE
+    snapshot_dir: Path | None = None  # `listener snapshot` output; default <store dir>/snapshot
+    spool_dir: Path | None = None  # fetched pages wait here for the store; default <store dir>/<name>.spool
+    lock_timeout_seconds: float = Field(default=300, ge=0, le=86400)  # wait for a reader to let go
+
+    @model_validator(mode="after")
+    def _backend_complete(self) -> Store:
+        if self.backend == "ducklake" and self.ducklake is None:
+            raise ValueError('backend = "ducklake" needs a [store.ducklake] section with catalog and data_path')
+        return self
+
+
+class Feed(_Strict):
+    url: str
+    name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str) -> str:
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError("feed url must start with http:// or https://")
+        return url
+
+
+class SourceBase(_Strict):
+    enabled: bool = False
+    poll_interval_minutes: Minutes = 60
+    overlap_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 15
+    # wall time for one source's whole fetch; checked between pages (connectors.base.FetchDeadline)
+    max_fetch_seconds: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] = 3600.0
+
+
+class RssSource(SourceBase):
+    feeds: list[Feed] = []
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    backoff_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
+    max_feed_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024
+    user_agent: str = "listener-rss/0.1 (+https://github.com/listener)"
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _plain_urls(cls, feeds: Any) -> Any:
+        if isinstance(feeds, list):
+            return [{"url": f} if isinstance(f, str) else f for f in feeds]
+        return feeds
+
+
+class XSource(SourceBase):
+    queries: list[str] = []
+    max_posts_per_run: Annotated[int, Field(ge=1)] = 1000
+    max_rate_limit_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 900
+
+
+class RedditSource(SourceBase):
+    subreddits: list[str] = []
+    search: bool = True
+    user_agent: str = "listener (by u/unknown)"
+    max_items_per_stream: Annotated[int, Field(ge=1, le=1000)] = 1000
+
+
+class Sources(_Strict):
+    rss: RssSource = RssSource()
+    x: XSource = XSource()
+    reddit: RedditSource = RedditSource()
+
+    def enabled(self) -> list[str]:
+        return [name for name in ("rss", "x", "reddit") if getattr(self, name).enabled]
+
+
+class Smtp(_Strict):
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+
+class Digest(_Strict):
+    recipients: list[str] = []
+    sender: str = "listener@localhost"
+    smtp: Smtp = Smtp()
+
+
+KPI_NAMES = ("share_of_voice", "net_sentiment", "mentions", "engaged_authors", "engagement",
+             "response_rate", "median_response_minutes")
+
+
+class Baseline(_Strict):
+    start: date
+    end: date
+
+
+class Analytics(_Strict):
+    sentiment_workers: Annotated[int, Field(ge=0, le=64)] = 0  # 0 = one per core
+    rolling_days: Annotated[int, Field(ge=1, le=365)] = 28
+    top_influencers: Annotated[int, Field(ge=1, le=1000)] = 50
+    spike_window_days: Annotated[int, Field(ge=7, le=365)] = 28
+    spike_threshold: Annotated[float, Field(gt=0, le=50)] = 3.5
+    kpis: Annotated[list[Literal[KPI_NAMES]], Field(max_length=5)] = [  # type: ignore[valid-type]
+        "share_of_voice", "net_sentiment", "engaged_authors", "response_rate"]
+    baseline: Baseline | None = None  # default: the first 28 days with data, recorded once
+    lexicon: dict[str, Annotated[float, Field(ge=-4, le=4)]] = {}  # domain overrides of VADER's lexicon
+    detect_language: bool = True  # fill mentions.lang where the source gave none (fastText lite model, offline; ~30k texts/s)
+    # "Today" for analyze, maturity and digest: a store replayed as of a fixed day (the demo's); default: the real date
+    as_of: date | None = None
+
+    @field_validator("lexicon")
+    @classmethod
+    def _single_words(cls, lexicon: dict[str, float]) -> dict[str, float]:
+        for word in lexicon:
+            if not word.strip() or any(ch.isspace() for ch in word.strip()):
+                raise ValueError(f"lexicon overrides are single words; {word!r} is not")
+        return lexicon
+
+
+class Maturity(_Strict):
+    window_days: Annotated[int, Field(ge=7, le=730)] = 90
+    # metric name -> threshold; names are checked against analytics.maturity.classifier's metrics
+    thresholds: dict[str, float] = {}
+
+
+class Schedule(_Strict):
+    analyze_cron: str = "15 3 * * *"  # nightly `analyze` (crontab: m h dom mon dow; 0/7 = Sunday)
+    digest_cron: str = "30 6 * * 1"  # weekly `digest --send`
+    timezone: str = "UTC"  # IANA name for both cron expressions
+    jitter_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    misfire_grace_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] = 600
+    heartbeat_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    heartbeat_file: Path | None = None  # default: scheduler-heartbeat.json next to the store
+
+
+class Settings(_Strict):
+    organization: Organization
+    store: Store = Store()
+    sources: Sources = Sources()
+    digest: Digest = Digest()
+    analytics: Analytics = Analytics()
+    maturity: Maturity = Maturity()
+    schedule: Schedule = Schedule()
+    config_path: Path | None = None
+
+    @property
+    def store_path(self) -> Path:
+        return self.store.path
+
+    @property
+    def has_store(self) -> bool:
+        """False only when the store is a DuckDB file not created yet (a lake is assumed to exist)."""
+        return self.store.backend == "ducklake" or self.store.path.exists()
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.store.spool_dir or self.store.path.parent / f"{self.store.path.stem}.spool"
+
+    def today(self) -> date:
+        """The UTC day that analyze, maturity and digest treat as today: `[analytics] as_of`, else the real date."""
+        return self.analytics.as_of or datetime.now(timezone.utc).date()
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """--config, then LISTENER_CONFIG, then ./listener.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("LISTENER_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    config_path = resolve_config_path(path)
+    if config_path.is_dir():
+        raise ConfigError(f"{config_path}: is a folder, not a config file (give the .toml file's path)")
+    if not config_path.is_file():
+        demo = DEMO_CONFIG if DEMO_CONFIG.is_file() and config_path != DEMO_CONFIG else None
+        raise ConfigError(
+            f"{config_path}: config file not found (use --config, set LISTENER_CONFIG, "
+            "or copy config/listener.example.toml to ./listener.toml"
+            + (f"; the demo's store: --config {demo}" if demo else "") + ")"
+        )
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {_toml_position(str(exc), text)}") from None
+    except UnicodeDecodeError as exc:
+        line = config_path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{config_path}: not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
+                          f"at line {line} (save the file as UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read the config file: {exc.strerror or exc}") from None
+    return settings_from_dict(data, config_path)
+
+
+def _toml_position(message: str, text: str) -> str:
+    """tomllib says '(at end of document)' for an unclosed bracket or string: name the last line instead."""
+    if "(at end of document)" in message:
+        lines = text.splitlines() or [""]
+        where = f"(at line {len(lines)}, column {len(lines[-1]) + 1}: the end of the file; " \
+                "look for an unclosed bracket or quote above)"
+        return message.replace("(at end of document)", where)
+    return message
+
+
+def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) -> Settings:
+    """Validate a parsed config; relative store paths resolve against the config file."""
+    where = f"{config_path}: " if config_path else ""
+    try:
+        settings = Settings.model_validate({**data, "config_path": config_path})
+    except ValidationError as exc:
+        raise ConfigError(where + _first_problem(exc)) from None
+    if "config_path" in data:
+        raise ConfigError(where + "unknown key 'config_path'")
+    return _anchor_store(settings, config_path)
+
+
+def _anchor_store(settings: Settings, config_path: Path | None) -> Settings:
+    """LISTENER_STORE overrides [store].path (containers); relative paths sit next to the config."""
+    override = os.environ.get("LISTENER_STORE")
+    store_path = Path(override).expanduser() if override else settings.store.path.expanduser()
+    if not store_path.is_absolute() and config_path is not None:
+        store_path = config_path.resolve().parent / store_path
+    anchored: dict[str, Any] = {"path": store_path}
+    lake = settings.store.ducklake
+    if lake is not None and "://" not in lake.data_path and config_path is not None:
+        data_path = Path(lake.data_path).expanduser()
+        if not data_path.is_absolute():
+            anchored["ducklake"] = lake.model_copy(
+                update={"data_path": str(config_path.resolve().parent / data_path)})
+    for key in ("snapshot_dir", "spool_dir"):
+        folder = getattr(settings.store, key)
+        if folder is not None:
+            folder = folder.expanduser()
+            if not folder.is_absolute() and config_path is not None:
+                folder = config_path.resolve().parent / folder
+        anchored[key] = folder
+    return settings.model_copy(update={"store": settings.store.model_copy(update=anchored)})
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    key = _dotted(loc)
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{key}'{_suggestion(loc)}"
+    if error["type"] == "missing":
+        return f"missing required key '{key}'"
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    secret = isinstance(got, str) and "password" in got.lower()  # never echo a credential
+    shown = "" if isinstance(got, (dict, list)) or got is None or secret else f" (got {got!r})"
+    return f"'{key}': {message}{shown}"
+
+
+def _dotted(loc: list[str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+def _suggestion(loc: list[str]) -> str:
+    model: type[BaseModel] | None = Settings
+    for part in loc[:-1]:
+        if model is None or part.isdigit():
+            continue
+        field = model.model_fields.get(part)
+        model = _model_of(field.annotation) if field else None
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def load_dotenv_file(config_path: Path | None) -> None:
+    """Secrets: a `.env` next to the config (or in the cwd) fills missing variables."""
+    from dotenv import load_dotenv
+
+    for candidate in {Path(".env"), *([config_path.parent / ".env"] if config_path else [])}:
+        if candidate.is_file():
+            load_dotenv(candidate, override=False)

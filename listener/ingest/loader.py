@@ -1,0 +1,506 @@
+"""Canonical mention records -> store tables, in bulk, idempotently.
+
+One path for everything: connectors' pages and `listener import` files both
+arrive as canonical JSON documents (see docs/import-format.md). A batch is
+staged as an Arrow table, parsed and validated by DuckDB in one pass, deduped
+on mention id (last line wins), then merged with `UPDATE ... FROM` plus an
+anti-join `INSERT` (DuckDB's ON CONFLICT DO UPDATE is ~26x slower). Interactions
+and topics of the batch's mentions are replaced, so reloading converges.
+The caller owns the transaction.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import duckdb
+import pyarrow as pa
+
+from listener.core.models import EARLIEST_CREATED_AT, MAX_FUTURE, MAX_TEXT_CHARS
+from listener.core.settings import OwnAccounts
+from listener.ingest.topics import TopicRule, tag_mentions
+from listener.store.connection import registered
+
+# How DuckDB reads one canonical document. Ids, counts, booleans and the nested lists
+# and objects come as JSON text, so their JSON type is checked from the same single
+# parse (a plain cast would turn 1e3 into "1000.0", "many" into NULL and drop
+# "notalist"); text fields are read as text.
+_STRUCTURE = """{
+  "source": "VARCHAR", "id": "JSON", "url": "VARCHAR", "created_at": "VARCHAR",
+  "title": "VARCHAR", "text": "VARCHAR", "lang": "VARCHAR", "community": "VARCHAR",
+  "thread_id": "JSON", "parent_id": "JSON", "in_reply_to_author": "JSON",
+  "author": {"id": "JSON", "handle": "VARCHAR", "name": "VARCHAR", "followers": "JSON",
+             "following": "JSON", "verified": "JSON", "url": "VARCHAR"},
+  "metrics": "JSON", "mentions": "JSON", "repost_of": "JSON", "quote_of": "JSON",
+  "referenced_authors": "JSON", "raw": "JSON"
+}"""
+_METRICS = '{"likes": "JSON", "reposts": "JSON", "replies": "JSON", "quotes": "JSON", "score": "JSON"}'
+
+_KNOWN = ("source", "id", "url", "created_at", "title", "text", "lang", "community", "thread_id",
+          "parent_id", "in_reply_to_author", "author", "metrics", "mentions", "repost_of", "quote_of",
+          "referenced_authors", "raw")
+_KNOWN_KEYS = "[" + ", ".join(f"'{k}'" for k in _KNOWN) + "]"
+_REMOVE_KNOWN = json.dumps({k: None for k in _KNOWN})
+
+# field name -> (its JSON text, the SQL column its checked value gets)
+_IDS = {"id": ("r.id", "id_v"), "parent_id": ("r.parent_id", "parent_v"), "thread_id": ("r.thread_id", "thread_v"),
+        "repost_of": ("r.repost_of", "repost_v"), "quote_of": ("r.quote_of", "quote_v"),
+        "in_reply_to_author": ("r.in_reply_to_author", "reply_author_v"), "author.id": ("r.author.id", "author_v")}
+_COUNTS = {"author.followers": ("r.author.followers", "followers_v"),
+           "author.following": ("r.author.following", "following_v"),
+           "metrics.likes": ("m.likes", "likes_v"), "metrics.reposts": ("m.reposts", "reposts_v"),
+           "metrics.replies": ("m.replies", "replies_v"), "metrics.quotes": ("m.quotes", "quotes_v"),
+           "metrics.score": ("m.score", "score_v")}  # a score may be negative (Reddit)
+_WHOLE = "'-?[0-9]+'"
+
+
+def _id_value(j: str) -> str:
+    """A JSON string (unescaped only when it has escapes) or a JSON integer's exact digits, else NULL."""
+    return (f"CASE WHEN starts_with({j}, '\"') THEN CASE WHEN contains({j}, chr(92)) THEN {j} ->> '$' "
+            f"ELSE substr({j}, 2, length({j}) - 2) END "
+            f"WHEN regexp_full_match({j}, {_WHOLE}) THEN {j}::VARCHAR END")
+
+
+def _what(j: str) -> str:
+    """What a wrongly typed JSON value is, for the message (evaluated on rejected rows only)."""
+    return (f"CASE WHEN starts_with({j}, '\"') THEN '\"' || left({j} ->> '$', 40) || '\"' "
+            f"WHEN starts_with({j}, '{{') THEN 'an object' WHEN starts_with({j}, '[') THEN 'a list' "
+            f"WHEN {j}::VARCHAR IN ('true', 'false') THEN 'a boolean' "
+            f"WHEN regexp_full_match({j}, {_WHOLE}) THEN 'a number' "
+            f"ELSE 'a number with a fraction or exponent' END")
+
+
+_MENTION_ITEMS_OK = ("len(list_filter(mentions_v, lambda e: NOT (starts_with(e, '\"') OR starts_with(e, '{')))) = 0")
+
+# True when every checked field has its type; one cheap test for the good rows, the
+# field-by-field CASE below only runs for the others.
+_TYPES_OK = " AND ".join([
+    *(f"({j} IS NULL OR {v} IS NOT NULL)" for j, v in _IDS.values()),
+    *(f"({j} IS NULL OR coalesce({v}::VARCHAR = {j}::VARCHAR, false))" for j, v in _COUNTS.values()),
+    *(f"coalesce({v} >= 0, true)" for f, (_, v) in _COUNTS.items() if f != "metrics.score"),
+    "(r.author.verified IS NULL OR verified_v IS NOT NULL)", "(r.metrics IS NULL OR m IS NOT NULL)",
+    f"(r.mentions IS NULL OR coalesce({_MENTION_ITEMS_OK}, false))",
+    "(r.referenced_authors IS NULL OR refs_v IS NOT NULL)",
+])
+
+
+def _type_problems() -> str:
+    """Which field has the wrong type, and what it is instead."""
+    whens = [f"WHEN {j} IS NOT NULL AND {v} IS NULL THEN 'field \"{f}\" must be a string or a whole number, not ' "
+             f"|| {_what(j)}" for f, (j, v) in _IDS.items()]
+    whens += ["WHEN r.metrics IS NOT NULL AND m IS NULL THEN 'field \"metrics\" must be an object, not ' || "
+              + _what("r.metrics")]
+    for f, (j, v) in _COUNTS.items():
+        kind = "a whole number" if f == "metrics.score" else "a whole number (0 or more)"
+        whens += [f"WHEN {j} IS NOT NULL AND NOT regexp_full_match({j}, {_WHOLE}) "
+                  f"THEN 'field \"{f}\" must be {kind}, not ' || {_what(j)}",
+                  f"WHEN {j} IS NOT NULL AND {v} IS NULL THEN 'field \"{f}\" is too large'"]
+        if f != "metrics.score":
+            whens.append(f"WHEN {v} < 0 THEN 'field \"{f}\" must be {kind}, not ' || {v}")
+    whens += ["WHEN r.author.verified IS NOT NULL AND verified_v IS NULL "
+              "THEN 'field \"author.verified\" must be true or false, not ' || " + _what("r.author.verified"),
+              "WHEN r.mentions IS NOT NULL AND mentions_v IS NULL THEN 'field \"mentions\" must be a list, not ' || "
+              + _what("r.mentions"),
+              f"WHEN NOT {_MENTION_ITEMS_OK} "
+              "THEN 'field \"mentions\" must list handles (strings) or objects with a \"handle\"'",
+              "WHEN r.referenced_authors IS NOT NULL AND refs_v IS NULL "
+              "THEN 'field \"referenced_authors\" must be an object, not ' || " + _what("r.referenced_authors")]
+    return "CASE " + "\n    ".join(whens) + " END"
+
+
+# ISO-8601 / RFC 3339 instants: a date, optionally a time and a UTC offset of at most
+# 14 hours. DuckDB's cast alone also takes "infinity", "epoch", "2026-1-2", "T24:00",
+# time zone names and offsets such as +25:00.
+_DATE = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = "[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?"
+_ISO_INSTANT = f"{_DATE}({_TIME}(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)?)?"
+_ANY_OFFSET = f"{_DATE}{_TIME}[+-][0-9]{{2}}(:?[0-9]{{2}})?"
+_EARLIEST_SQL = f"TIMESTAMPTZ '{EARLIEST_CREATED_AT.isoformat()}'"
+_LATEST_SQL = f"now() + INTERVAL '{int(MAX_FUTURE.total_seconds())} seconds'"
+_EARLIEST_TEXT = EARLIEST_CREATED_AT.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    n, unit = (seconds // 86400, "day") if seconds % 86400 == 0 else (seconds // 3600, "hour")
+    return f"{n} {unit}" + ("" if n == 1 else "s")
+
+
+_PROBLEM = f"""
+CASE
+  WHEN r.source IS NULL OR trim(r.source) = '' THEN 'missing required field "source"'
+  WHEN NOT regexp_full_match(r.source, '[a-z][a-z0-9_]{{0,31}}')
+    THEN 'field "source" must be a short lowercase name such as "x", "reddit" or "rss"'
+  WHEN NOT ({_TYPES_OK}) THEN {_type_problems()}
+  WHEN id_v IS NULL OR trim(id_v) = '' THEN 'missing required field "id"'
+  WHEN r.created_at IS NULL THEN 'missing required field "created_at"'
+  WHEN ts IS NULL THEN 'field "created_at" is not an ISO-8601 timestamp: ' || left(r.created_at, 40)
+  WHEN ts < {_EARLIEST_SQL} THEN 'field "created_at" is before {_EARLIEST_TEXT}: ' || left(r.created_at, 40)
+  WHEN ts > {_LATEST_SQL}
+    THEN 'field "created_at" is more than {_span(MAX_FUTURE)} in the future: ' || left(r.created_at, 40)
+  WHEN NOT regexp_full_match(r.created_at, '{_ISO_INSTANT}') THEN
+    CASE WHEN regexp_full_match(r.created_at, '{_ANY_OFFSET}')
+         THEN 'field "created_at" has a UTC offset beyond 14 hours: ' || left(r.created_at, 40)
+         ELSE 'field "created_at" is not an ISO-8601 timestamp: ' || left(r.created_at, 40) END
+  WHEN coalesce(r.text, r.title) IS NULL THEN 'missing required field "text" (or "title")'
+  WHEN coalesce(nullif(trim(author_v), ''), nullif(trim(ltrim(r.author.handle, '@')), '')) IS NULL THEN
+    CASE WHEN json_type(doc, '$.author') NOT IN ('OBJECT', 'NULL')
+         THEN 'field "author" must be an object, not ' || {_what("json_extract(doc, '$.author')")}
+         ELSE 'missing required field "author.id" (or "author.handle")' END
+END
+"""
+
+BATCH_SCHEMA = pa.schema([("line_no", pa.int64()), ("doc", pa.string())])
+# A reader may also say why it could not hand a line over (doc is then NULL).
+READER_SCHEMA = BATCH_SCHEMA.append(pa.field("problem", pa.string()))
+
+
+def documents_batch(documents: list[str]) -> pa.Table:
+    """Canonical JSON documents as a batch for `load_batch`, numbered from 1."""
+    return pa.table({"line_no": list(range(1, len(documents) + 1)), "doc": documents}, schema=BATCH_SCHEMA)
+
+
+@dataclass
+class LoadResult:
+    received: int = 0
+    inserted: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # rejected rows: (line, why)
+    warnings: list[tuple[int, str]] = field(default_factory=list)  # kept rows that were changed: (line, what)
+
+    def add(self, other: LoadResult) -> None:
+        self.received += other.received
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
+
+
+def prepare_own_accounts(conn: duckdb.DuckDBPyConnection, own: OwnAccounts) -> None:
+    """Own accounts as a temp table, so `is_own` is a join, not string-built SQL."""
+    rows = [(source, handle) for source in ("x", "reddit", "rss") for handle in own.for_source(source)]
+    table = pa.table({"source": [r[0] for r in rows], "handle": [r[1] for r in rows]},
+                     schema=pa.schema([("source", pa.string()), ("handle", pa.string())]))
+    conn.register("own_accounts_arrow", table)
+    conn.execute("CREATE OR REPLACE TEMP TABLE own_accounts AS SELECT * FROM own_accounts_arrow")
+    conn.unregister("own_accounts_arrow")
+
+
+def load_batch(
+    conn: duckdb.DuckDBPyConnection,
+    batch: pa.Table,
+    run_id: str | None,
+    rules: list[TopicRule],
+) -> LoadResult:
+    """Merge one batch of (line_no, doc) into the store. Call inside a transaction."""
+    result = LoadResult(received=batch.num_rows)
+    if batch.num_rows == 0:
+        return result
+    # Every load updates this one row: on DuckLake two workers loading at once then conflict at
+    # COMMIT and one re-runs after the other (the anti-join sees its rows), instead of both
+    # appending the same mention, since DuckLake has no primary key to stop them.
+    conn.execute("UPDATE store_writes SET writes = writes + 1, updated_at = now()")
+    with registered(conn, "incoming_arrow", batch):
+        _stage(conn, run_id, "problem" in batch.schema.names)
+    result.errors = [(int(n), str(p)) for n, p in conn.execute(
+        "SELECT line_no, problem FROM staged WHERE problem IS NOT NULL ORDER BY line_no"
+    ).fetchall()]
+    result.warnings = _warnings(conn)
+    _build_batch(conn)
+    result.updated, result.inserted = _merge_mentions(conn)
+    _merge_authors(conn)
+    _replace_interactions(conn)
+    tag_mentions(conn, rules, scope="batch")
+    conn.execute("DROP VIEW batch")
+    conn.execute("DROP TABLE superseded")
+    conn.execute("DROP TABLE staged")
+    conn.execute("DROP TABLE batch_authors")
+    return result
+
+
+def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bool) -> None:
+    """Parse each line once, validate it and project the store's columns, in one pass.
+
+    Guarding every row against bad JSON or unknown keys costs 2-3x, so the
+    batch is checked first and the guards are used only when needed. `raw`
+    keeps the connector's payload, or else only the fields the canonical format
+    does not know (a merge patch with nulls removes the known ones).
+    """
+    all_valid = conn.execute("SELECT coalesce(bool_and(json_valid(doc)), true) FROM incoming_arrow").fetchone()[0]
+    guard = "" if all_valid else "WHERE json_valid(doc) AND json_type(doc) = 'OBJECT'"
+    parse = f"from_json(doc, '{_STRUCTURE}')"
+    if not all_valid:
+        parse = f"CASE WHEN json_valid(doc) THEN {parse} END"
+    # The reader may have rejected a line already (bad UTF-8, too long): its reason wins.
+    given = "problem" if has_problems else "NULL::VARCHAR"
+    has_unknown = conn.execute(
+        f"SELECT count(*) FROM (SELECT DISTINCT unnest(json_keys(doc)) AS k FROM incoming_arrow {guard}) "
+        f"WHERE k NOT IN ({_KNOWN_KEYS[1:-1]})"
+    ).fetchone()[0]
+    raw = "r.raw"
+    if has_unknown:
+        raw = (f"CASE WHEN r.raw IS NOT NULL THEN r.raw WHEN r IS NOT NULL AND NOT list_has_all({_KNOWN_KEYS}, "
+               f"json_keys(doc)) THEN json_merge_patch(doc, '{_REMOVE_KNOWN}') END")
+    cap = MAX_TEXT_CHARS
+    ids = ", ".join(f"{_id_value(j)} AS {v}" for j, v in _IDS.values())
+    counts = ", ".join(f"TRY_CAST({j} AS BIGINT) AS {v}" for j, v in _COUNTS.values())
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE staged AS
+        WITH parsed AS (SELECT line_no, doc, {given} AS given, {parse} AS r FROM incoming_arrow),
+        typed AS (
+            SELECT *, {ids}, TRY_CAST(r.created_at AS TIMESTAMPTZ) AS ts,
+                   CASE WHEN starts_with(r.metrics, '{{') THEN from_json(r.metrics, '{_METRICS}') END AS m,
+                   CASE WHEN starts_with(r.mentions, '[') THEN CAST(r.mentions AS JSON[]) END AS mentions_v,
+                   CASE WHEN starts_with(r.referenced_authors, '{{')
+                        THEN CAST(r.referenced_authors AS MAP(VARCHAR, VARCHAR)) END AS refs_v,
+                   CASE r.author.verified::VARCHAR WHEN 'true' THEN true WHEN 'false' THEN false END AS verified_v
+            FROM parsed
+        ),
+        counted AS (SELECT *, {counts} FROM typed),
+        checked AS (
+            SELECT *, {raw} AS raw_v, trim(r.source) AS source, trim(id_v) AS native_id,
+                   lower(nullif(trim(ltrim(r.author.handle, '@')), '')) AS handle_key,
+                   nullif(trim(author_v), '') AS author_native,
+                   -- strlen (bytes) first: counting characters only when it could matter
+                   CASE WHEN strlen(r.text) > {cap} AND length(r.text) > {cap} THEN length(r.text) END AS text_chars,
+                   CASE WHEN strlen(r.title) > {cap} AND length(r.title) > {cap} THEN length(r.title) END AS title_chars,
+                   CASE WHEN given IS NOT NULL THEN given
+                        WHEN r IS NULL THEN CASE WHEN doc IS NULL OR NOT json_valid(doc) THEN 'not valid JSON'
+                                                 WHEN json_type(doc) = 'NULL' THEN 'a JSON null, not an object'
+                                                 ELSE 'not valid JSON' END
+                        WHEN r.source IS NULL AND json_type(doc) <> 'OBJECT' THEN 'not a JSON object'
+                        ELSE {_PROBLEM} END AS problem
+            FROM counted
+        )
+        SELECT
+            problem, source || ':' || native_id AS mention_id, source, native_id, line_no,
+            nullif(r.url, '') AS url,
+            source || ':' || coalesce(author_native, '@' || handle_key) AS author_id,
+            author_native, handle_key,
+            nullif(trim(ltrim(r.author.handle, '@')), '') AS author_handle,
+            r.author.name AS author_name, followers_v AS followers, following_v AS following,
+            verified_v AS verified, r.author.url AS author_url,
+            CASE WHEN title_chars IS NULL THEN r.title ELSE left(r.title, {cap}) END AS title,
+            CASE WHEN text_chars IS NULL THEN r.text ELSE left(r.text, {cap}) END AS text,
+            text_chars, title_chars, nullif(r.lang, '') AS lang, ts AS created_at,
+            CASE WHEN nullif(parent_v, '') IS NOT NULL THEN source || ':' || parent_v END AS parent_id,
+            CASE WHEN nullif(thread_v, '') IS NOT NULL THEN source || ':' || thread_v END AS thread_id,
+            nullif(r.community, '') AS community,
+            likes_v AS like_count, reposts_v AS repost_count, replies_v AS reply_count,
+            quotes_v AS quote_count, score_v AS score,
+            CASE WHEN nullif(repost_v, '') IS NOT NULL THEN source || ':' || repost_v END AS repost_of,
+            CASE WHEN nullif(quote_v, '') IS NOT NULL THEN source || ':' || quote_v END AS quote_of,
+            nullif(reply_author_v, '') AS in_reply_to_author,
+            refs_v AS referenced_authors, mentions_v AS mentioned, raw_v AS raw,
+            coalesce(source || ':' || handle_key IN (SELECT source || ':' || handle FROM own_accounts), false)
+              OR coalesce(source || ':' || lower(author_native) IN (SELECT source || ':' || handle FROM own_accounts), false)
+              AS is_own,
+            ?::VARCHAR AS run_id
+        FROM checked
+        """,
+        [run_id],
+    )
+
+
+def _warnings(conn: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """Kept rows whose text or title was cut to MAX_TEXT_CHARS, with their line numbers."""
+    cut = f"' to {MAX_TEXT_CHARS:,} characters'"
+    rows = conn.execute(
+        f"""
+        SELECT line_no, 'field "text" cut from ' || format('{{:,}}', text_chars) || {cut} AS message
+        FROM staged WHERE problem IS NULL AND text_chars IS NOT NULL
+        UNION ALL
+        SELECT line_no, 'field "title" cut from ' || format('{{:,}}', title_chars) || {cut}
+        FROM staged WHERE problem IS NULL AND title_chars IS NOT NULL
+        ORDER BY line_no, message DESC
+        """
+    ).fetchall()
+    return [(int(n), str(m)) for n, m in rows]
+
+
+def _build_batch(conn: duckdb.DuckDBPyConnection) -> None:
+    """The batch's good rows as the view `batch`, without copying them.
+
+    Duplicate ids inside one batch: the last line wins (DuckDB would keep one
+    at random), so the earlier lines of a repeated id are left out.
+    """
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE superseded AS
+        SELECT line_no FROM staged
+        WHERE problem IS NULL AND mention_id IN (
+            SELECT mention_id FROM staged WHERE problem IS NULL GROUP BY mention_id HAVING count(*) > 1)
+        QUALIFY row_number() OVER (PARTITION BY mention_id ORDER BY line_no DESC) > 1
+        """
+    )
+    conn.execute(
+        "CREATE OR REPLACE TEMP VIEW batch AS SELECT * EXCLUDE (problem, text_chars, title_chars) FROM staged "
+        "WHERE problem IS NULL AND line_no NOT IN (SELECT line_no FROM superseded)"
+    )
+
+
+def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    # A changed text must be scored again.
+    conn.execute(
+        """
+        DELETE FROM sentiment WHERE mention_id IN (
+            SELECT b.mention_id FROM batch b JOIN mentions m USING (mention_id)
+            WHERE m.text IS DISTINCT FROM b.text OR m.title IS DISTINCT FROM b.title)
+        """
+    )
+    updated = conn.execute(
+        """
+        UPDATE mentions SET
+            url = b.url, author_id = b.author_id, title = b.title, text = b.text,
+            -- A language the source gives wins; a detected one is dropped when the text
+            -- changes, so the detector looks at the new text.
+            lang = CASE WHEN b.lang IS NOT NULL THEN b.lang
+                        WHEN mentions.lang_detected AND mentions.text IS DISTINCT FROM b.text THEN NULL
+                        ELSE mentions.lang END,
+            lang_detected = CASE WHEN b.lang IS NOT NULL OR mentions.text IS DISTINCT FROM b.text THEN false
+                                 ELSE mentions.lang_detected END,
+            updated_at = now(),
+            parent_id = b.parent_id, thread_id = b.thread_id, community = b.community,
+            like_count = b.like_count, repost_count = b.repost_count,
+            reply_count = b.reply_count, quote_count = b.quote_count, score = b.score,
+            is_own = b.is_own, run_id = b.run_id, repost_of = b.repost_of,
+            quote_of = b.quote_of, raw = b.raw
+        FROM batch b WHERE mentions.mention_id = b.mention_id
+        """
+    ).fetchone()[0]
+    inserted = conn.execute(
+        """
+        INSERT INTO mentions (mention_id, source, native_id, url, author_id, title, text, lang, created_at,
+                              collected_at, updated_at, parent_id, thread_id, community, like_count,
+                              repost_count, reply_count, quote_count, score, is_own, run_id, repost_of,
+                              quote_of, raw)
+        SELECT b.mention_id, b.source, b.native_id, b.url, b.author_id, b.title, b.text,
+               b.lang, b.created_at, now(), now(), b.parent_id, b.thread_id, b.community,
+               b.like_count, b.repost_count, b.reply_count, b.quote_count, b.score,
+               b.is_own, b.run_id, b.repost_of, b.quote_of, b.raw
+        FROM batch b ANTI JOIN mentions m ON m.mention_id = b.mention_id
+        """
+    ).fetchone()[0]
+    return int(updated), int(inserted)
+
+
+def _merge_authors(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE batch_authors AS
+        SELECT author_id, any_value(source) AS source,
+               arg_max(author_handle, line_no) FILTER (author_handle IS NOT NULL) AS handle,
+               arg_max(author_name, line_no) FILTER (author_name IS NOT NULL) AS display_name,
+               arg_max(followers, line_no) FILTER (followers IS NOT NULL) AS followers_count,
+               arg_max(following, line_no) FILTER (following IS NOT NULL) AS following_count,
+               arg_max(verified, line_no) FILTER (verified IS NOT NULL) AS verified,
+               arg_max(author_url, line_no) FILTER (author_url IS NOT NULL) AS url,
+               bool_or(is_own) AS is_own, min(created_at) AS first_seen, max(created_at) AS last_seen
+        FROM batch GROUP BY author_id
+        """
+    )
+    conn.execute(
+        """
+        UPDATE authors SET
+            handle = coalesce(a.handle, authors.handle),
+            display_name = coalesce(a.display_name, authors.display_name),
+            followers_count = coalesce(a.followers_count, authors.followers_count),
+            following_count = coalesce(a.following_count, authors.following_count),
+            verified = coalesce(a.verified, authors.verified),
+            url = coalesce(a.url, authors.url),
+            is_own = a.is_own OR authors.is_own,
+            first_seen = least(authors.first_seen, a.first_seen),
+            last_seen = greatest(authors.last_seen, a.last_seen)
+        FROM batch_authors a WHERE authors.author_id = a.author_id
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO authors (author_id, source, handle, display_name, followers_count, following_count,
+                             verified, url, is_own, first_seen, last_seen)
+        SELECT a.author_id, a.source, a.handle, a.display_name, a.followers_count,
+               a.following_count, a.verified, a.url, a.is_own, a.first_seen, a.last_seen
+        FROM batch_authors a ANTI JOIN authors x ON x.author_id = a.author_id
+        """
+    )
+
+
+def _replace_interactions(conn: duckdb.DuckDBPyConnection) -> None:
+    """Derive reply/comment, mention, repost and quote edges the same way for every source."""
+    conn.execute("DELETE FROM interactions WHERE mention_id IN (SELECT mention_id FROM batch)")
+    conn.execute(
+        """
+        INSERT INTO interactions (mention_id, source, from_author_id, to_author_id, kind, created_at,
+                                  target_mention_id, target_handle)
+        WITH refs AS (
+            SELECT mention_id, source, author_id, created_at, kind, target, in_reply_to_author,
+                   referenced_authors
+            FROM (
+                SELECT *, CASE WHEN source = 'reddit' THEN 'comment' ELSE 'reply' END AS kind,
+                       parent_id AS target FROM batch WHERE parent_id IS NOT NULL
+                UNION ALL
+                SELECT *, 'repost', repost_of FROM batch WHERE repost_of IS NOT NULL
+                UNION ALL
+                SELECT *, 'quote', quote_of FROM batch WHERE quote_of IS NOT NULL
+            )
+        )
+        SELECT r.mention_id, r.source, r.author_id,
+               coalesce(
+                   r.source || ':' || CASE WHEN r.kind IN ('reply', 'comment') THEN r.in_reply_to_author END,
+                   r.source || ':' || r.referenced_authors[substr(r.target, length(r.source) + 2)],
+                   t.author_id),
+               r.kind, r.created_at, r.target, NULL
+        FROM refs r LEFT JOIN mentions t ON t.mention_id = r.target
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO interactions (mention_id, source, from_author_id, to_author_id, kind, created_at,
+                                  target_mention_id, target_handle)
+        WITH named AS (
+            SELECT DISTINCT b.mention_id, b.source, b.author_id, b.created_at,
+                   lower(ltrim(CASE WHEN json_type(e) = 'VARCHAR' THEN e ->> '$'
+                                    ELSE e ->> 'handle' END, '@')) AS handle,
+                   CASE WHEN json_type(e) = 'OBJECT' THEN e ->> 'id' END AS native
+            FROM batch b, unnest(b.mentioned) AS u(e)
+            WHERE b.mentioned IS NOT NULL
+        ),
+        known AS (
+            SELECT source, lower(handle) AS handle, min(author_id) AS author_id
+            FROM authors WHERE handle IS NOT NULL AND source IN (SELECT DISTINCT source FROM named)
+            GROUP BY ALL
+        )
+        SELECT n.mention_id, n.source, n.author_id,
+               coalesce(n.source || ':' || n.native, k.author_id, n.source || ':@' || n.handle),
+               'mention', n.created_at, NULL, n.handle
+        FROM named n LEFT JOIN known k ON k.source = n.source AND k.handle = n.handle
+        WHERE coalesce(n.handle, n.native) IS NOT NULL AND n.handle <> ''
+        """
+    )
+
+
+def resolve_pending_interactions(conn: duckdb.DuckDBPyConnection) -> int:
+    """Fill to_author_id for replies/reposts whose target post arrived after them.
+
+    The mentions whose edges change are marked updated, so the weekly graph
+    analytics recompute their weeks.
+    """
+    conn.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE resolvable AS
+        SELECT DISTINCT i.mention_id FROM interactions i JOIN mentions m ON m.mention_id = i.target_mention_id
+        WHERE i.to_author_id IS NULL
+        """
+    )
+    resolved = conn.execute(
+        """
+        UPDATE interactions SET to_author_id = m.author_id
+        FROM mentions m
+        WHERE interactions.to_author_id IS NULL AND m.mention_id = interactions.target_mention_id
+        """
+    ).fetchall()[0][0]
+    conn.execute("UPDATE mentions SET updated_at = now() WHERE mention_id IN (SELECT mention_id FROM resolvable)")
+    conn.execute("DROP TABLE resolvable")
+    return int(resolved)

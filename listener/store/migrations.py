@@ -1,0 +1,406 @@
+"""Named, ordered schema migrations, recorded in `schema_migrations`.
+
+Never edit a migration that has shipped: add a new one. Each runs in its own
+transaction together with the row that records it, so a crash mid-migration
+leaves the previous version intact.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "core_tables",
+        """
+        CREATE TABLE mentions (
+            mention_id   VARCHAR PRIMARY KEY,
+            source       VARCHAR NOT NULL,
+            native_id    VARCHAR NOT NULL,
+            url          VARCHAR,
+            author_id    VARCHAR,
+            title        VARCHAR,
+            text         VARCHAR,
+            lang         VARCHAR,
+            created_at   TIMESTAMPTZ NOT NULL,
+            collected_at TIMESTAMPTZ NOT NULL,
+            updated_at   TIMESTAMPTZ NOT NULL,
+            parent_id    VARCHAR,
+            thread_id    VARCHAR,
+            community    VARCHAR,
+            like_count   BIGINT,
+            repost_count BIGINT,
+            reply_count  BIGINT,
+            quote_count  BIGINT,
+            score        BIGINT,
+            is_own       BOOLEAN NOT NULL DEFAULT false,
+            run_id       VARCHAR,
+            repost_of    VARCHAR,
+            quote_of     VARCHAR,
+            raw          JSON
+        );
+        CREATE TABLE authors (
+            author_id       VARCHAR PRIMARY KEY,
+            source          VARCHAR NOT NULL,
+            handle          VARCHAR,
+            display_name    VARCHAR,
+            followers_count BIGINT,
+            following_count BIGINT,
+            verified        BOOLEAN,
+            url             VARCHAR,
+            is_own          BOOLEAN NOT NULL DEFAULT false,
+            first_seen      TIMESTAMPTZ,
+            last_seen       TIMESTAMPTZ
+        );
+        CREATE TABLE interactions (
+            mention_id        VARCHAR NOT NULL,
+            source            VARCHAR NOT NULL,
+            from_author_id    VARCHAR,
+            to_author_id      VARCHAR,
+            kind              VARCHAR NOT NULL,
+            created_at        TIMESTAMPTZ,
+            target_mention_id VARCHAR,
+            target_handle     VARCHAR
+        );
+        CREATE TABLE mention_topics (
+            mention_id VARCHAR NOT NULL,
+            topic      VARCHAR NOT NULL,
+            kind       VARCHAR NOT NULL
+        );
+        CREATE TABLE sentiment (
+            mention_id VARCHAR PRIMARY KEY,
+            compound   DOUBLE NOT NULL,
+            pos        DOUBLE NOT NULL,
+            neu        DOUBLE NOT NULL,
+            neg        DOUBLE NOT NULL,
+            label      VARCHAR NOT NULL,
+            scorer     VARCHAR NOT NULL,
+            scored_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE runs (
+            run_id      VARCHAR PRIMARY KEY,
+            source      VARCHAR NOT NULL,
+            command     VARCHAR,
+            started_at  TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            status      VARCHAR NOT NULL,
+            fetched     BIGINT NOT NULL DEFAULT 0,
+            inserted    BIGINT NOT NULL DEFAULT 0,
+            updated     BIGINT NOT NULL DEFAULT 0,
+            error       VARCHAR,
+            warnings    JSON
+        );
+        CREATE TABLE cursors (
+            source     VARCHAR NOT NULL,
+            key        VARCHAR NOT NULL,
+            value      VARCHAR,
+            updated_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (source, key)
+        );
+        """,
+    ),
+    Migration(
+        2,
+        "analytics_tables",
+        """
+        ALTER TABLE sentiment ADD COLUMN supported BOOLEAN DEFAULT true;
+        ALTER TABLE mentions ADD COLUMN lang_detected BOOLEAN DEFAULT false;
+        CREATE TABLE influencers (
+            period_kind   VARCHAR NOT NULL,
+            period_start  DATE NOT NULL,
+            period_end    DATE NOT NULL,
+            scope         VARCHAR NOT NULL,
+            author_id     VARCHAR NOT NULL,
+            rank          INTEGER NOT NULL,
+            score         DOUBLE NOT NULL,
+            engagement    DOUBLE,
+            pagerank      DOUBLE,
+            reach         BIGINT,
+            mentions      BIGINT,
+            avg_sentiment DOUBLE,
+            is_new        BOOLEAN,
+            components    JSON,
+            computed_at   TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE communities (
+            period_start  DATE NOT NULL,
+            community_id  VARCHAR NOT NULL,
+            kind          VARCHAR NOT NULL,
+            source        VARCHAR,
+            label         VARCHAR,
+            size          BIGINT,
+            mentions      BIGINT,
+            avg_sentiment DOUBLE,
+            top_terms     JSON,
+            computed_at   TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE community_members (
+            period_start DATE NOT NULL,
+            community_id VARCHAR NOT NULL,
+            author_id    VARCHAR NOT NULL
+        );
+        CREATE TABLE conversation_shapes (
+            period_start DATE NOT NULL,
+            period_end   DATE NOT NULL,
+            scope        VARCHAR NOT NULL,
+            shape        VARCHAR NOT NULL,
+            measures     JSON,
+            computed_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE alerts (
+            alert_id    VARCHAR PRIMARY KEY,
+            kind        VARCHAR NOT NULL,
+            topic       VARCHAR NOT NULL,
+            day         DATE NOT NULL,
+            observed    DOUBLE NOT NULL,
+            baseline    DOUBLE,
+            score       DOUBLE,
+            mention_ids JSON,
+            created_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE kpi_baselines (
+            kpi          VARCHAR PRIMARY KEY,
+            period_start DATE NOT NULL,
+            period_end   DATE NOT NULL,
+            value        DOUBLE,
+            recorded_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE kpi_values (
+            kpi          VARCHAR NOT NULL,
+            period_start DATE NOT NULL,
+            period_end   DATE NOT NULL,
+            value        DOUBLE,
+            baseline     DOUBLE,
+            change       DOUBLE,
+            computed_at  TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
+    Migration(
+        3,
+        "analyst_views",
+        # Pasted from analytics/metrics/views.py when this migration shipped; a later
+        # change to a view is a new migration, never an edit of this one.
+        r"""
+        CREATE OR REPLACE VIEW daily_sentiment AS
+        WITH tm AS (
+            SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,
+                   (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
+                   (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
+                   s.label, s.compound,
+                   s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
+                   s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
+            FROM mention_topics t
+            JOIN mentions m ON m.mention_id = t.mention_id
+            LEFT JOIN sentiment s ON s.mention_id = m.mention_id
+            WHERE NOT m.is_own
+        ),
+        agg AS (
+            SELECT day, topic, kind, source,
+                   count(*) AS mentions,
+                   count(*) FILTER (scored) AS scored,
+                   count(*) FILTER (unsupported) AS unsupported,
+                   avg(compound) FILTER (scored) AS avg_compound,
+                   count(*) FILTER (scored AND label = 'positive') AS positive,
+                   count(*) FILTER (scored AND label = 'neutral') AS neutral,
+                   count(*) FILTER (scored AND label = 'negative') AS negative
+            FROM tm GROUP BY day, topic, kind, source
+        )
+        SELECT day, topic, kind, source,
+               CAST(mentions AS BIGINT) AS mentions, CAST(scored AS BIGINT) AS scored,
+               CAST(unsupported AS BIGINT) AS unsupported, CAST(avg_compound AS DOUBLE) AS avg_compound,
+               CAST(positive AS BIGINT) AS positive, CAST(neutral AS BIGINT) AS neutral,
+               CAST(negative AS BIGINT) AS negative,
+               CAST((positive - negative) / nullif(scored, 0) AS DOUBLE) AS net_sentiment
+        FROM agg;
+
+        CREATE OR REPLACE VIEW share_of_voice AS
+        WITH tm AS (SELECT * FROM (
+            SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,
+                   (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
+                   (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
+                   s.label, s.compound,
+                   s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
+                   s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
+            FROM mention_topics t
+            JOIN mentions m ON m.mention_id = t.mention_id
+            LEFT JOIN sentiment s ON s.mention_id = m.mention_id
+            WHERE NOT m.is_own
+        ) WHERE kind IN ('brand', 'competitor')),
+        topics AS (SELECT DISTINCT topic, kind FROM tm),
+        days AS (
+            SELECT CAST(unnest(generate_series(min(day), max(day), INTERVAL 1 DAY)) AS DATE) AS day FROM tm
+        ),
+        periods AS (
+            SELECT 'day' AS grain, day AS period_start, day AS period_end FROM days
+            UNION
+            SELECT 'week', CAST(date_trunc('week', day) AS DATE), CAST(date_trunc('week', day) AS DATE) + 6 FROM days
+        ),
+        tagged AS (
+            SELECT 'day' AS grain, day AS period_start, * FROM tm
+            UNION ALL
+            SELECT 'week', CAST(date_trunc('week', day) AS DATE), * FROM tm
+        ),
+        agg AS (
+            SELECT grain, period_start, topic,
+                   count(*) AS mentions,
+                   count(DISTINCT author_id) FILTER (NOT regexp_full_match(coalesce(author_id, ''), '[^:]*:(unknown|\[deleted\])')) AS authors,
+                   sum(engagement) AS engagement,
+                   (count(*) FILTER (scored AND label = 'positive') - count(*) FILTER (scored AND label = 'negative'))
+                     / nullif(count(*) FILTER (scored), 0) AS net_sentiment
+            FROM tagged GROUP BY grain, period_start, topic
+        ),
+        filled AS (
+            SELECT p.grain, p.period_start, p.period_end, t.topic, t.kind,
+                   CAST(coalesce(a.mentions, 0) AS BIGINT) AS mentions,
+                   CAST(coalesce(a.authors, 0) AS BIGINT) AS authors,
+                   CAST(coalesce(a.engagement, 0) AS BIGINT) AS engagement,
+                   CAST(a.net_sentiment AS DOUBLE) AS net_sentiment
+            FROM periods p CROSS JOIN topics t
+            LEFT JOIN agg a ON a.grain = p.grain AND a.period_start = p.period_start AND a.topic = t.topic
+        )
+        SELECT grain, period_start, period_end, topic, kind, mentions, authors, engagement, net_sentiment,
+               CAST(mentions / nullif(sum(mentions) OVER period, 0) AS DOUBLE) AS share_of_voice,
+               CAST(authors / nullif(sum(authors) OVER period, 0) AS DOUBLE) AS share_of_authors,
+               CAST(engagement / nullif(sum(engagement) OVER period, 0) AS DOUBLE) AS share_of_engagement
+        FROM filled
+        WINDOW period AS (PARTITION BY grain, period_start);
+
+        CREATE OR REPLACE VIEW top_influencers_current AS
+        WITH latest AS (
+            SELECT period_start, period_end FROM influencers
+            WHERE period_kind = 'rolling' AND scope = 'all'
+            ORDER BY period_end DESC, computed_at DESC LIMIT 1
+        )
+        SELECT i.period_start, i.period_end, i.rank, i.author_id,
+               a.handle, a.display_name, a.source, a.followers_count,
+               i.score, i.engagement, i.pagerank, i.reach, i.mentions, i.avg_sentiment, i.is_new, i.computed_at
+        FROM influencers i
+        JOIN latest l ON l.period_start = i.period_start AND l.period_end = i.period_end
+        LEFT JOIN authors a ON a.author_id = i.author_id
+        WHERE i.period_kind = 'rolling' AND i.scope = 'all'
+        ORDER BY i.rank;
+
+        CREATE OR REPLACE VIEW community_overview AS
+        WITH latest AS (SELECT max(period_start) AS last_week FROM communities)
+        SELECT c.period_start, CAST(c.period_start + 6 AS DATE) AS period_end,
+               c.community_id, c.kind, c.source, c.label, c.size, c.mentions,
+               p.mentions AS prev_mentions,
+               CAST(c.mentions - coalesce(p.mentions, 0) AS BIGINT) AS mentions_change,
+               p.community_id IS NULL AS is_new,
+               c.avg_sentiment, c.top_terms, c.computed_at
+        FROM communities c
+        CROSS JOIN latest
+        LEFT JOIN communities p ON p.community_id = c.community_id AND p.period_start = c.period_start - 7
+        WHERE c.period_start > latest.last_week - 56
+        ORDER BY c.period_start DESC, c.mentions DESC, c.community_id;
+        """,
+    ),
+    Migration(
+        4,
+        "maturity_assessments",
+        """
+        CREATE TABLE maturity_assessments (
+            assessed_at     TIMESTAMPTZ NOT NULL,
+            window_start    DATE NOT NULL,
+            window_end      DATE NOT NULL,
+            level           VARCHAR NOT NULL,
+            level_index     INTEGER NOT NULL,
+            scores          JSON,
+            evidence        JSON,
+            org_model       VARCHAR,
+            path            VARCHAR,
+            recommendations JSON
+        );
+        """,
+    ),
+    Migration(
+        5,
+        "digests",
+        """
+        CREATE TABLE digests (
+            week       VARCHAR NOT NULL,
+            recipient  VARCHAR NOT NULL,
+            message_id VARCHAR,
+            sent_at    TIMESTAMPTZ,
+            status     VARCHAR NOT NULL,
+            error      VARCHAR,
+            attempts   INTEGER NOT NULL DEFAULT 0,
+            updated_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (week, recipient)
+        );
+        """,
+    ),
+    Migration(
+        6,
+        "spool_segments",
+        """
+        CREATE TABLE spool_segments (
+            segment   VARCHAR PRIMARY KEY,
+            source    VARCHAR NOT NULL,
+            run_id    VARCHAR NOT NULL,
+            kind      VARCHAR NOT NULL,
+            mentions  BIGINT NOT NULL DEFAULT 0,
+            loaded_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
+    Migration(
+        7,
+        "store_writes",
+        """
+        CREATE TABLE store_writes (
+            writes     BIGINT NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        INSERT INTO store_writes VALUES (0, now());
+        """,
+    ),
+)
+
+
+def apply_migrations(conn: duckdb.DuckDBPyConnection,
+                     dialect: Callable[[str], str] | None = None) -> list[str]:
+    """Bring the schema up to date; returns the names of migrations applied now.
+
+    `dialect` rewrites each migration's SQL for another backend (DuckLake: no key constraints).
+    """
+    dialect = dialect or (lambda sql: sql)
+    conn.execute(dialect(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    ))
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(dialect(migration.sql))
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now())",
+                [migration.version, migration.name],
+            )
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(migration.name)
+    return applied
+
+
+def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
+    row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0) if row else 0
