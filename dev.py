@@ -2,7 +2,8 @@
 """Set up a fresh clone and run the demo or the tests: the README's two commands.
 
     python3 dev.py demo     # venv + install + `listener demo`
-    python3 dev.py test     # venv + install (with test extras) + pytest
+    python3 dev.py test     # venv + install (with test extras) + pytest on parallel workers
+    python3 dev.py lint     # ruff check, ruff format --check, mypy (configured in pyproject.toml)
 
 Needs nothing but Python 3.11+. The virtualenv lives in .venv; it is
 reinstalled only when pyproject.toml changes. While it installs, each step is
@@ -135,14 +136,49 @@ class PipProgress:
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else ""
-    if command not in ("demo", "test"):
+    if command not in ("demo", "test", "lint"):
         print(__doc__)
         return 2
     ensure_env()
     if command == "demo":
         say("running `listener demo` (about 15 seconds)")
         return subprocess.call([str(BIN / "listener"), "demo", *argv[1:]], cwd=ROOT)
-    return subprocess.call([str(PYTHON), "-m", "pytest", *argv[1:]], cwd=ROOT)
+    if command == "lint":
+        return lint()
+    return run_tests(argv[1:])
+
+
+def lint() -> int:
+    """The checks CI runs before the tests; each names what it found. Exit 1 if any failed."""
+    checks = [("ruff check", ["-m", "ruff", "check", "."]),
+              ("ruff format --check", ["-m", "ruff", "format", "--check", "."]),
+              ("mypy", ["-m", "mypy"])]
+    failed = []
+    for name, args in checks:
+        say(f"lint: {name}")
+        if subprocess.call([str(PYTHON), *args], cwd=ROOT) != 0:
+            failed.append(name)
+    say(f"lint: failed: {', '.join(failed)}" if failed else "lint: all clean")
+    return 1 if failed else 0
+
+
+def test_workers() -> int:
+    """pytest-xdist workers: the suite waits on subprocesses, servers and sockets much of the time,
+    so twice the cores (at least 4) keeps both cores of a small machine busy."""
+    return min(8, max(4, 2 * (os.cpu_count() or 1)))
+
+
+def run_tests(extra: list[str]) -> int:
+    """pytest on parallel workers (unless the arguments choose: `-n 0` runs in one process);
+    prints the suite's wall time, which CI shows."""
+    chosen = any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in extra)
+    workers = [] if chosen else ["-n", str(test_workers())]
+    started = time.monotonic()
+    say(f"running the test suite ({'as asked' if chosen else f'{workers[1]} workers'})")
+    code = subprocess.call([str(PYTHON), "-m", "pytest", *workers, *extra], cwd=ROOT)
+    minutes, seconds = divmod(round(time.monotonic() - started), 60)
+    say(f"test suite finished in {minutes}m{seconds:02d}s (exit {code})")
+    return code
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from listener.store.connection import registered, transaction
+from listener.core.models import mention_text_sql
+from listener.store.connection import Claim, Store, registered
 
 if TYPE_CHECKING:
     from listener.core.settings import Settings
@@ -58,7 +59,7 @@ CHUNK_TEXTS = 50_000
 # Varieties the model tells apart from their language, read as the language.
 REGIONAL = {"arz": "ar", "azb": "az", "wuu": "zh", "pnb": "pa"}
 
-TEXT_SQL = "concat_ws(chr(10), m.title, m.text)"
+TEXT_SQL = mention_text_sql("m")
 # Not language: links, e-mail addresses, @handles, #hashtags (any script), HTML entities, a leading RT.
 NOISE_RE = r"(https?://\S+|www\.\S+|\S+@\S+\.\S+|[@#][\p{L}\p{M}\p{N}_.]+|&#?[a-zA-Z0-9]+;|^RT\b)"
 CJK_RE = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}]"
@@ -243,18 +244,19 @@ def detect(texts: Sequence[str]) -> list[str | None]:
 
 
 def detect_missing(
-    conn: duckdb.DuckDBPyConnection,
+    store: Store,
     settings: Settings | None = None,
     chunk_texts: int = CHUNK_TEXTS,
     on_chunk: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Fill `lang` (and `lang_detected`) of mentions whose source gave no language.
 
-    Call outside a transaction: each chunk commits on its own. Returns counts:
+    Each chunk commits in a write transaction of its own. Returns counts:
     distinct texts looked at, too short, detected, undetermined, mentions
     filled, per-language counts and seconds.
     """
     del settings  # nothing to configure yet
+    conn = store.conn
     started = time.monotonic()
     by_language: Counter[str] = Counter()
     filled = 0
@@ -271,7 +273,7 @@ def detect_missing(
             langs = detect_texts([clean for _, clean in rows])
             found = [(tid, lang) for (tid, _), lang in zip(rows, langs) if lang]
             by_language.update(lang for _, lang in found)
-            filled += _store_chunk(conn, found)
+            filled += _store_chunk(store, found)
             if on_chunk:
                 on_chunk(len(rows))
     finally:
@@ -282,17 +284,21 @@ def detect_missing(
             "languages": dict(by_language.most_common()), "seconds": round(time.monotonic() - started, 3)}
 
 
-def _store_chunk(conn: duckdb.DuckDBPyConnection, found: list[tuple[int, str]]) -> int:
+def _store_chunk(store: Store, found: list[tuple[int, str]]) -> int:
     if not found:
         return 0
     chunk = pa.table({"tid": pa.array([t for t, _ in found], pa.int64()),
                       "lang": pa.array([lang for _, lang in found], pa.string())})
-    with registered(conn, "detected_chunk", chunk), transaction(conn):
-        changed = conn.execute(
-            """
-            UPDATE mentions SET lang = d.lang, lang_detected = true
-            FROM (SELECT p.txt, c.lang FROM lang_pending p JOIN detected_chunk c USING (tid)) d
-            WHERE mentions.lang IS NULL AND concat_ws(chr(10), mentions.title, mentions.text) = d.txt
-            """
-        ).fetchall()[0][0]
+    with registered(store.conn, "detected_chunk", chunk):
+        return store.write_transaction(_fill_languages, "language", claim=Claim.ANALYSIS)
+
+
+def _fill_languages(conn: duckdb.DuckDBPyConnection) -> int:
+    changed = conn.execute(
+        f"""
+        UPDATE mentions SET lang = d.lang, lang_detected = true
+        FROM (SELECT p.txt, c.lang FROM lang_pending p JOIN detected_chunk c USING (tid)) d
+        WHERE mentions.lang IS NULL AND {mention_text_sql('mentions')} = d.txt
+        """
+    ).fetchall()[0][0]
     return int(changed)

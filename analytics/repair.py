@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from listener.core.models import EARLIEST_CREATED_AT, MAX_FUTURE, MAX_TEXT_CHARS
+from listener.core.models import EARLIEST_CREATED_AT, MAX_FUTURE, MAX_TEXT_CHARS, text_hash_sql
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +98,14 @@ def _cut_texts(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         CREATE OR REPLACE TEMP TABLE cut_texts AS
         SELECT mention_id FROM mentions WHERE length(text) > $cap OR length(title) > $cap
         """, {"cap": MAX_TEXT_CHARS})
-    conn.execute("DELETE FROM sentiment WHERE mention_id IN (SELECT mention_id FROM cut_texts)")
-    conn.execute(
+    conn.execute(  # a new text_hash: the sentiment step scores the cut text again
         """
         UPDATE mentions SET text = left(text, $cap), title = left(title, $cap), updated_at = now(),
                lang = CASE WHEN lang_detected THEN NULL ELSE lang END, lang_detected = false
         WHERE mention_id IN (SELECT mention_id FROM cut_texts)
         """, {"cap": MAX_TEXT_CHARS})
+    conn.execute(f"UPDATE mentions SET text_hash = {text_hash_sql('mentions')} "
+                 "WHERE mention_id IN (SELECT mention_id FROM cut_texts)")
     conn.execute("DROP TABLE cut_texts")
     return _found(long, lambda row: f"{row[0]} cut to {MAX_TEXT_CHARS:,} characters")
 

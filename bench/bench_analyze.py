@@ -109,7 +109,7 @@ def timed_steps(store: Store, settings: Settings, today: date) -> dict[str, floa
     out = {}
     for name, step in STEPS.items():
         t0 = time.perf_counter()
-        report = step(store.conn, settings, today=today)
+        report = step(store, settings, today=today)
         out[name] = time.perf_counter() - t0
         print(f"  {name:12s} {out[name]:6.1f}s  periods {len(report['periods'])}, rows {report['rows']:,}")
     return out

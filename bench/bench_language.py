@@ -294,7 +294,7 @@ def end_to_end(texts: Sequence[str], detector: Detector | None) -> tuple[float, 
                     "INSERT INTO mentions (mention_id, source, native_id, text, created_at, collected_at, updated_at) "
                     "SELECT mention_id, 'import', mention_id, text, now(), now(), now() FROM bench_texts")
             started = time.perf_counter()
-            report = language.detect_missing(store.conn, None)
+            report = language.detect_missing(store, None)
             seconds = time.perf_counter() - started
     finally:
         language.detect_texts = original

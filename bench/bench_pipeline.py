@@ -113,7 +113,7 @@ def main() -> None:
         print(f"peak memory after load: {peak_rss_mb():,.0f} MB")
 
         t0 = time.perf_counter()
-        scored, texts = score_pending(store.conn, workers=args.workers)
+        scored, texts = score_pending(store, workers=args.workers)
         score_s = time.perf_counter() - t0
         print(f"sentiment: {scored:,} mentions, {texts:,} distinct texts in {score_s:.1f}s = "
               f"{texts / score_s:,.0f} texts/s ({scored / score_s:,.0f} mentions/s)")

@@ -1,22 +1,14 @@
 """Connectors: network I/O plus pure mappers to canonical mentions.
 
-The registry is explicit: a connector that fails to import fails loudly here,
-instead of being skipped by folder scanning.
+The registry (connectors/registry.py) is explicit: a connector that fails to
+import fails loudly here, instead of being skipped by folder scanning.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
+# First: importing listener.core runs listener/__init__.py, which loads connectors.registry whole
+# before connectors.base below starts (else the registry would find base half-imported).
+import listener.core  # noqa: F401
 from connectors.base import Connector, RawPage
-from connectors.reddit import RedditConnector
-from connectors.rss import RssConnector
-from connectors.x import XConnector
-from listener.core.settings import Settings
+from connectors.registry import REGISTRY, SOURCES, SourceSpec
 
-REGISTRY: dict[str, Callable[[Settings], Connector]] = {
-    "rss": RssConnector.from_settings,
-    "x": XConnector.from_settings,
-    "reddit": RedditConnector.from_settings,
-}
-
-__all__ = ["REGISTRY", "Connector", "RawPage"]
+__all__ = ["REGISTRY", "SOURCES", "Connector", "RawPage", "SourceSpec"]

@@ -12,14 +12,14 @@ import json
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from listener.core.models import Mention
 
 # What a mapper gives a post whose time it cannot read: out of the accepted range on purpose, so the
 # pipeline stores the post with the fetch time and a warning instead of dropping it.
-UNKNOWN_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+UNKNOWN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Default wall time for one source's whole fetch; `max_fetch_seconds` in [sources.*] once settings has it.
 MAX_FETCH_SECONDS = 3600.0

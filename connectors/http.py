@@ -259,8 +259,8 @@ class TimeoutAdapter(HTTPAdapter):
         manager.pool_classes_by_scheme = dict(_POOLS)
         return manager
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
-             **kwargs: Any) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, stream: bool = False,  # type: ignore[override]
+             timeout: Any = None, **kwargs: Any) -> requests.Response:
         timeout = self.timeout if timeout is None else timeout
         seconds = self.deadline or request_deadline(timeout)
         previous = getattr(_current, "dog", None)

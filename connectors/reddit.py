@@ -30,7 +30,7 @@ import re
 import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import praw
@@ -62,6 +62,7 @@ from connectors.base import (
     load_json_cursor,
 )
 from connectors.http import DeadlineExceeded, network_reason, with_timeout
+from connectors.settings import RedditSource
 from listener.core.errors import TerminalError, TransientError
 from listener.core.models import (
     DELETED_AUTHOR,
@@ -71,7 +72,7 @@ from listener.core.models import (
     MentionRef,
     Metrics,
 )
-from listener.core.settings import Organization, RedditSource, Settings
+from listener.core.settings import Organization, Settings
 from listener.core.terms import query_terms, split_terms
 
 SITE = "https://www.reddit.com"
@@ -131,13 +132,13 @@ class RedditConnector:
     @classmethod
     def from_settings(cls, settings: Settings) -> RedditConnector:
         # No credential check here: building a connector must not need the environment.
-        return cls(settings.sources.reddit, settings.organization)
+        return cls(settings.sources.section(cls.name, RedditSource), settings.organization)
 
     def streams(self) -> list[Stream]:
         streams = [Stream("search", q) for q in search_queries(self.organization)] if self.config.search else []
         for name in subreddit_names(self.config.subreddits):
             streams += [Stream("new", name), Stream("comments", name)]
-        for handle in self.organization.own_accounts.reddit:
+        for handle in self.organization.own_accounts.for_source(self.name):
             streams += [Stream("submitted", handle), Stream("user_comments", handle)]
         return streams
 
@@ -479,7 +480,7 @@ def _time(value: Any) -> datetime:
     """`created_utc` as a time; unreadable (missing, 1e300) gives UNKNOWN_TIME: kept, with the fetch time."""
     seconds = _number(value)
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds is not None else UNKNOWN_TIME
+        return datetime.fromtimestamp(seconds, tz=UTC) if seconds is not None else UNKNOWN_TIME
     except (ValueError, OverflowError, OSError):
         return UNKNOWN_TIME
 

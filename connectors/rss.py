@@ -11,7 +11,7 @@ import json
 import logging
 import warnings
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from time import struct_time
 from typing import Any
@@ -29,8 +29,9 @@ from connectors.base import (
     load_json_cursor,
 )
 from connectors.http import describe_http_error, make_session
+from connectors.settings import Feed, RssSource
 from listener.core.models import AuthorRef, Mention
-from listener.core.settings import Feed, RssSource, Settings
+from listener.core.settings import Settings
 
 log = logging.getLogger(__name__)
 _GLOBAL_ID_PREFIXES = ("http://", "https://", "urn:", "tag:")
@@ -51,7 +52,7 @@ class RssConnector:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RssConnector:
-        return cls(settings.sources.rss)
+        return cls(settings.sources.section(cls.name, RssSource))
 
     def fetch(self, cursors: Mapping[str, str]) -> Iterator[RawPage]:
         deadline = FetchDeadline(self.name, self.max_fetch_seconds)
@@ -73,7 +74,7 @@ class RssConnector:
 
     def _fetch_feed(self, feed: Feed, cursor: dict[str, str]) -> RawPage:
         page = RawPage(stream=feed.url, cursor={feed.url: json.dumps(cursor) if cursor else None})
-        page.context = {"name": feed.name, "fetched_at": datetime.now(timezone.utc)}
+        page.context = {"name": feed.name, "fetched_at": datetime.now(UTC)}
         try:
             status, headers, body = self._get(feed.url, cursor)
         except (requests.RequestException, ValueError) as exc:
@@ -231,7 +232,7 @@ def _entry_date(entry: Any, feed: Any) -> datetime | None:
             value = source.get(key)
             if isinstance(value, struct_time):
                 try:
-                    return datetime(*value[:6], tzinfo=timezone.utc)
+                    return datetime(*value[:6], tzinfo=UTC)
                 except (ValueError, OverflowError, TypeError):
                     continue
     return None

@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -37,9 +37,10 @@ from connectors.base import (
     load_json_cursor,
 )
 from connectors.http import DeadlineExceeded, network_reason, with_timeout
+from connectors.settings import XSource
 from listener.core.errors import TerminalError, TransientError
 from listener.core.models import UNKNOWN_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
-from listener.core.settings import Settings, XSource
+from listener.core.settings import Settings
 from listener.core.terms import query_terms, split_terms
 
 log = logging.getLogger(__name__)
@@ -103,9 +104,10 @@ class XConnector:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> XConnector:
-        config = settings.sources.x
+        config = settings.sources.section(cls.name, XSource)
         queries = list(config.queries) or default_queries(settings)
-        return cls(config, queries, settings.organization.own_accounts.x, os.environ.get(TOKEN_VARIABLE))
+        own_handles = settings.organization.own_accounts.for_source(cls.name)
+        return cls(config, queries, own_handles, os.environ.get(TOKEN_VARIABLE))
 
     # -- fetching ------------------------------------------------------------
     @property
@@ -273,7 +275,7 @@ class XConnector:
         wait = max(1.0, (reset - time.time() + 1) if reset else 60.0)
         budget = self.config.max_rate_limit_wait_seconds - self.rate_limit_waited
         if wait > budget:
-            when = datetime.fromtimestamp(reset, timezone.utc).strftime("%H:%M UTC") if reset else "unknown"
+            when = datetime.fromtimestamp(reset, UTC).strftime("%H:%M UTC") if reset else "unknown"
             raise TransientError(
                 f"X rate limit reached; it resets at {when}, {wait:.0f}s away, beyond "
                 f"max_rate_limit_wait_seconds ({self.config.max_rate_limit_wait_seconds}); "
@@ -427,13 +429,13 @@ def _created_at(tweet: Mapping[str, Any], tweet_id: str) -> datetime:
     value = tweet.get("created_at")
     if isinstance(value, str) and value:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
         except (ValueError, OverflowError):
             pass
     if tweet_id.isdigit() and len(tweet_id) <= 20:
         try:
             millis = (int(tweet_id) >> 22) + SNOWFLAKE_EPOCH_MS
-            return datetime.fromtimestamp(millis / 1000, timezone.utc)
+            return datetime.fromtimestamp(millis / 1000, UTC)
         except (ValueError, OverflowError, OSError):
             pass
     return UNKNOWN_TIME

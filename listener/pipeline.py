@@ -1,9 +1,13 @@
-"""collect / analyze / run: the only place that sees connectors, store and analytics.
+"""collect / analyze / run / digest: the only place that sees connectors, store and analytics.
 
 Per source: fetch a page -> map it -> load records and the advanced cursor in
 one transaction. A failing source is recorded in `runs` and never stops the
 others; a crash between pages leaves every committed page and its cursor, so
 a rerun converges.
+
+`run`, `analyze_and_publish` and `send_digest` are the whole of `listener run`,
+the scheduler's nightly analyze and `listener digest --send`: the CLI and the
+scheduler daemon both call them, so the two paths cannot drift apart.
 """
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from functools import partial
 from queue import Queue
 from threading import Thread
 from typing import Any
@@ -20,15 +23,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from analytics.language import detect_missing
-from analytics.maturity import classifier as maturity
-from analytics.metrics.steps import detect_spikes, update_kpis
-from analytics.network import communities, influencers, shapes
 from analytics.repair import repair_stored_values
-from analytics.sentiment.score import mark_supported, score_pending
+from analytics.steps import StepRun, restart_after_retag, steps_for
 from connectors import REGISTRY
 from connectors.base import Connector, RawPage
-from listener.core.errors import ConfigError, SourceError, StoreBusyError
+from listener.core.errors import ConfigError, SourceError, StoreBusyError, StoreMissingError
 from listener.core.models import EARLIEST_CREATED_AT, Mention, created_at_in_range
 from listener.core.progress import task
 from listener.core.redact import mask
@@ -40,17 +39,17 @@ from listener.ingest.loader import (
     prepare_own_accounts,
     resolve_pending_interactions,
 )
-from listener.ingest.segments import (
-    close_dead_runs,
-    load_segment,
-    prune_segment_ledger,
-    upsert_run,
-)
+from listener.ingest.segments import close_dead_runs, load_segment, prune_segment_ledger
 from listener.ingest.spool import SourceBusy, Spool
 from listener.ingest.topics import TopicRule, rules_from_organization, tag_mentions
-from listener.store.connection import RunLedger, Store, new_run_id, utc_now
+from listener.publish.digest.gather import Week, gather
+from listener.publish.digest.render import Rendered, render
+from listener.publish.digest.send import Outcome, address, deliver, smtp_password
+from listener.publish.snapshot import default_snapshot_dir, publish_snapshot
+from listener.store.connection import Claim, Store
 from listener.store.faults import describe, disk_problem
-from listener.store.gate import StoreAccess, access_for
+from listener.store.gate import StoreAccess, StoreGate, access_for
+from listener.store.ledger import RunLedger, add_to_run, finish_run, new_run_id, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +209,7 @@ def record_run_directly(access: StoreAccess, ledger: RunLedger) -> None:
         with access.writer(wait=False) as store:
             if store is None:
                 return
-            store.write_transaction(lambda conn: upsert_run(store, ledger), "runs")
+            finish_run(store, ledger)
     except (OSError, duckdb.Error, StoreBusyError) as exc:
         log.error("%s: the run could not be recorded either: %s", ledger.source, describe(exc, None) or exc)
 
@@ -290,10 +289,11 @@ def mentions_to_batch(mentions: list[Mention]) -> pa.Table:
 
 def analyze(store: Store, settings: Settings, retag: bool = False, today: date | None = None,
             rebaseline: bool = False) -> AnalyzeReport:
-    """Every analysis step, in data-flow order, each timed and reported.
+    """The store's upkeep, then every step of `analytics.steps`, in data-flow order, each timed and reported.
 
-    `today` (UTC) ends the rolling windows, KPI weeks, spike days and the maturity window;
-    default `[analytics] as_of`, else the real date.
+    Upkeep: repair stored values that would stop the analysis, retag (when asked) and resolve
+    interactions whose target arrived late. `today` (UTC) ends the rolling windows, KPI weeks,
+    spike days and the maturity window; default `[analytics] as_of`, else the real date.
     """
     started = time.monotonic()
     today = today or settings.analytics.as_of
@@ -309,54 +309,26 @@ def analyze(store: Store, settings: Settings, retag: bool = False, today: date |
         return result
 
     close_dead_runs(store, Spool(settings.spool_dir))
-    step("repair", lambda: _in_transaction(store, repair_stored_values))
+    step("repair", lambda: store.write_transaction(repair_stored_values, "analyze: repair", claim=Claim.ANALYSIS))
     if retag:  # every week's topics may change: the weekly analytics start over
-        step("topics", lambda: _in_transaction(store, lambda conn: _retag(conn, rules)))
-    report.resolved_interactions = step(
-        "interactions", lambda: _in_transaction(store, resolve_pending_interactions))
-    if settings.analytics.detect_language:
-        step("language", lambda: detect_missing(store.conn, settings))
-    report.scored, report.distinct_texts = step("sentiment", lambda: _score(store, settings))
-    step("supported", lambda: mark_supported(store.conn))
-    for name, run in analysis_steps(rebaseline):
-        step(name, lambda run=run: run(store.conn, settings, today))
+        step("topics", lambda: store.write_transaction(lambda conn: _retag(conn, rules), "analyze: topics",
+                                                       claim=Claim.ANALYSIS))
+    report.resolved_interactions = step("interactions", lambda: store.write_transaction(
+        resolve_pending_interactions, "analyze: interactions", claim=Claim.ANALYSIS))
+    given = StepRun(settings, today, rebaseline)
+    for analysis in steps_for(settings):
+        step(analysis.name, lambda analysis=analysis: analysis.run(store, given))
+    report.scored, report.distinct_texts = report.details["sentiment"]
     report.seconds = round(time.monotonic() - started, 3)
     log.info("analyze: scored %d mentions (%d distinct texts), resolved %d interactions in %.1fs",
              report.scored, report.distinct_texts, report.resolved_interactions, report.seconds)
     return report
 
 
-def analysis_steps(rebaseline: bool = False) -> list[tuple[str, Callable[..., Any]]]:
-    """The store-only analytics after sentiment, in the order their inputs appear.
-
-    Maturity comes last: it reads influencers, communities and sentiment for its window.
-    """
-    return [
-        ("influencers", influencers.run),
-        ("communities", communities.run),
-        ("shapes", shapes.run),
-        ("spikes", detect_spikes),
-        ("kpis", partial(update_kpis, rebaseline=rebaseline)),
-        ("maturity", maturity.run),
-    ]
-
-
-def _retag(conn: Any, rules: list[TopicRule]) -> int:
+def _retag(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule]) -> int:
     tagged = tag_mentions(conn, rules)
-    for table in ("influencers", "communities", "community_members", "conversation_shapes"):
-        conn.execute(f"DELETE FROM {table}")
+    restart_after_retag(conn)
     return tagged
-
-
-def _in_transaction(store: Store, work: Callable[[Any], Any]) -> Any:
-    return store.write_transaction(work, "analyze")
-
-
-def _score(store: Store, settings: Settings) -> tuple[int, int]:
-    workers = settings.analytics.sentiment_workers or None
-    with task("sentiment") as progress:
-        return score_pending(store.conn, workers=workers, on_chunk=lambda n: progress.advance(n),
-                             lexicon=settings.analytics.lexicon)
 
 
 def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], run_id: str) -> LoadResult:
@@ -371,7 +343,7 @@ def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], 
     with store.deferred_checkpoints(), task("import") as progress:
         for batch in read_ahead(batches):
             total.add(store.write_transaction(
-                lambda conn, batch=batch: _load_counted(conn, batch, run_id, rules), "import"))
+                lambda conn, batch=batch: _load_counted(conn, batch, run_id, rules), "import", claim=Claim.LOADS))
             progress.advance(batch.num_rows)
     return total
 
@@ -380,8 +352,7 @@ def _load_counted(conn: Any, batch: pa.Table, run_id: str, rules: list[TopicRule
     """One import batch and its counts in the run's `runs` row, committed together: if the import
     dies later, the row says exactly what was kept."""
     result = load_batch(conn, batch, run_id, rules)
-    conn.execute("UPDATE runs SET fetched = fetched + ?, inserted = inserted + ?, updated = updated + ? "
-                 "WHERE run_id = ?", [result.received, result.inserted, result.updated, run_id])
+    add_to_run(conn, run_id, result.received, result.inserted, result.updated)
     return result
 
 
@@ -405,3 +376,100 @@ def read_ahead(items: Iterable[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
         if kind == "error":
             raise value  # type: ignore[misc]
         yield value  # type: ignore[misc]
+
+
+# --- run, analyze and publish, send the digest: what the CLI and the scheduler both call ------
+
+@dataclass
+class PublishReport:
+    """An analysis and the refresh of the analysts' snapshot after it."""
+
+    analysis: AnalyzeReport
+    snapshot: dict[str, Any]  # SnapshotResult.as_dict(), or {"error": why} when it was not refreshed
+
+    @property
+    def snapshot_error(self) -> str | None:
+        return self.snapshot.get("error")
+
+
+@dataclass
+class RunReport:
+    """`listener run`: what was collected, then (unless the store stayed busy) the analysis and snapshot."""
+
+    collected: CollectReport
+    published: PublishReport | None = None  # None: the store stayed busy, nothing was analyzed
+
+    @property
+    def busy(self) -> str | None:
+        return self.collected.busy
+
+    @property
+    def failed(self) -> bool:
+        """A source failed or the snapshot could not be refreshed (what was collected is committed)."""
+        return bool(self.collected.failed) or (self.published is not None and self.published.snapshot_error is not None)
+
+
+def run(gate: StoreGate, settings: Settings, only: Iterable[str] | None = None) -> RunReport:
+    """Collect the selected sources, then analyze and refresh the snapshot.
+
+    When the store stays locked past `[store] lock_timeout_seconds` the fetched pages wait in
+    the spool and nothing is analyzed (`report.busy`): analyzing without them would publish
+    stale numbers, and the next run loads them.
+    """
+    collected = collect(gate, settings, only, command="run")
+    if collected.busy:
+        return RunReport(collected)
+    return RunReport(collected, analyze_and_publish(gate, settings))
+
+
+def analyze_and_publish(gate: StoreGate, settings: Settings, retag: bool = False, rebaseline: bool = False,
+                        today: date | None = None) -> PublishReport:
+    """Every analysis, then the analysts' snapshot, in one hold of the store.
+
+    `listener run` and the scheduler's nightly analyze; `listener analyze` alone leaves the
+    snapshot as it is (`listener snapshot` publishes one on demand).
+    """
+    with gate.writer() as store:
+        assert store is not None  # writer() waits, or raises StoreBusyError
+        analysis = analyze(store, settings, retag=retag, rebaseline=rebaseline, today=today)
+        return PublishReport(analysis, refresh_snapshot(store, settings))
+
+
+def refresh_snapshot(store: Store, settings: Settings) -> dict[str, Any]:
+    """Refresh the analysts' read-only copy; a failure is logged and returned, the analysis stays committed."""
+    try:
+        return publish_snapshot(store.conn, default_snapshot_dir(settings)).as_dict()
+    except (OSError, ValueError, duckdb.Error, StoreBusyError) as exc:
+        log.error("snapshot not refreshed: %s", exc)
+        return {"error": str(exc)}
+
+
+def recipient_addresses(values: Iterable[str], key: str) -> list[str]:
+    """Each address checked (ConfigError naming `key`) and listed once, in the order given."""
+    found: list[str] = []
+    for value in values:
+        addr = address(value, key)
+        if addr not in found:
+            found.append(addr)
+    return found
+
+
+def render_digest(gate: StoreGate, settings: Settings, week: Week) -> Rendered:
+    """The digest of `week`, read from the store, which is closed again before anything is sent."""
+    if not settings.has_store:
+        raise StoreMissingError(f"{settings.store_path}: no store yet; run `listener run` first")
+    with gate.reader() as store:
+        return render(gather(store.conn, settings, week))
+
+
+def send_digest(settings: Settings, week: Week, recipients: list[str], force: bool = False) -> list[Outcome]:
+    """`listener digest --send` and the weekly job: e-mail `week` to each recipient not yet sent it.
+
+    A missing SMTP password fails before the store is read; each (week, recipient) is recorded
+    in `digests`, so a failed send goes out on the next call and a sent one never twice
+    (unless `force`).
+    """
+    smtp_password(settings.digest.smtp)
+    gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
+    rendered = render_digest(gate, settings, week)
+    return deliver(gate, rendered, settings.digest, recipients, force=force)

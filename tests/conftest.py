@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 # The maintainers' extra test data: real recordings and corpora written outside the project, kept
@@ -173,13 +175,22 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     the tests that share it: copy the store before changing anything."""
     out = tmp_path_factory.mktemp("demo-cli")
     elsewhere = out / "users-own-store.duckdb"
-    result = run_cli("demo", "--out", str(out), "--json", "--today", DEMO_TODAY,
-                     env={**REAL_LOOKING, "LISTENER_STORE": str(elsewhere)})
+    with demo_port(tmp_path_factory):
+        result = run_cli("demo", "--out", str(out), "--json", "--today", DEMO_TODAY,
+                         env={**REAL_LOOKING, "LISTENER_STORE": str(elsewhere)})
     assert result.returncode == 0, result.stderr
     assert not elsewhere.exists()  # LISTENER_STORE does not redirect the demo into the user's store
     for secret in REAL_LOOKING.values():
         assert secret not in result.stdout + result.stderr
     return json.loads(result.stdout), out / "listener.duckdb"
+
+
+# The demo serves its feeds on a fixed port (its RSS ids depend on it): tests on parallel
+# pytest-xdist workers take turns running one, through a lock file all workers of a run share.
+@contextmanager
+def demo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with FileLock(str(tmp_path_factory.getbasetemp().parent / "listener-demo-port.lock")):
+        yield
 
 
 def table_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:

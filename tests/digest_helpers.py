@@ -61,8 +61,8 @@ def build_store(db: Path, mentions: list[Mention], digest: dict[str, Any] | None
     settings = settings_for(db, digest)
     with Store(db) as store:
         rules = pipeline.prepare(store, settings)
-        with store.transaction() as conn:
-            load_batch(conn, pipeline.mentions_to_batch(mentions), "test", rules)
+        store.write_transaction(lambda conn: load_batch(conn, pipeline.mentions_to_batch(mentions), "test", rules),
+                                "test")
         pipeline.analyze(store, settings, today=AS_OF)
     return settings
 

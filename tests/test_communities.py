@@ -57,7 +57,7 @@ def test_planted_blocks_are_recovered_and_labelled(tmp_path: Path):
     p = Posts()
     add_graph(p, graph, names, words=words)
     load(store, settings, p.docs)
-    report = communities.run(store.conn, settings)
+    report = communities.run(store, settings)
     assert report["periods"] == ["week:2026-03-02"]
     groups = detected(store, MONDAY)
     nmi = ig.compare_communities(membership(groups, names), planted, method="nmi")
@@ -81,7 +81,7 @@ def test_karate_club_splits_into_a_few_modular_groups(tmp_path: Path):
     p = Posts()
     add_graph(p, karate, names)
     load(store, settings, p.docs)
-    communities.run(store.conn, settings)
+    communities.run(store, settings)
     groups = detected(store, MONDAY)
     assert 2 <= len(groups) <= 5
     assert karate.modularity(membership(groups, names)) > 0.35
@@ -102,7 +102,7 @@ def test_ids_are_stable_across_weeks_and_reruns(tmp_path: Path):
     fresh = ig.Graph.Full(5)
     add_graph(p, fresh, [f"b{v}" for v in range(5)], day=NEXT_MONDAY)
     load(store, settings, p.docs)
-    communities.run(store.conn, settings)
+    communities.run(store, settings)
 
     first, second = detected(store, MONDAY), detected(store, NEXT_MONDAY)
     assert len(first) == 3 and len(second) == 4
@@ -117,8 +117,8 @@ def test_ids_are_stable_across_weeks_and_reruns(tmp_path: Path):
     before = (store.conn.execute(query).fetchall(),
               store.conn.execute("SELECT * FROM community_members ORDER BY ALL").fetchall())
     load(store, settings, p.docs)  # everything written again: both weeks recomputed
-    assert communities.run(store.conn, settings)["periods"] == ["week:2026-03-02", "week:2026-03-09"]
+    assert communities.run(store, settings)["periods"] == ["week:2026-03-02", "week:2026-03-09"]
     after = (store.conn.execute(query).fetchall(),
              store.conn.execute("SELECT * FROM community_members ORDER BY ALL").fetchall())
     assert after == before
-    assert communities.run(store.conn, settings)["periods"] == []
+    assert communities.run(store, settings)["periods"] == []

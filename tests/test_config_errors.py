@@ -24,7 +24,7 @@ CASES = [
 @pytest.mark.parametrize(("text", "expected"), CASES)
 def test_bad_config_exits_2_with_key_and_writes_nothing(tmp_path: Path, text: str, expected: str):
     config = tmp_path / "listener.toml"
-    config.write_text(text + f"\n", encoding="utf-8")
+    config.write_text(text + "\n", encoding="utf-8")
     result = run_cli("--config", str(config), "run")
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr

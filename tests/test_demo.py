@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pytest
 import requests
-from conftest import DEMO_TODAY, REAL_LOOKING, ROOT, run_cli, table_rows
+from conftest import DEMO_TODAY, REAL_LOOKING, ROOT, demo_port, run_cli, table_rows
 from digest_helpers import run as listener_in_process
 
 from listener.core.settings import load_settings
@@ -59,7 +59,8 @@ def inprocess_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
             mp.setenv(name, value)
         mp.setattr(requests.Session, "send", spy)
         before = dict(os.environ)
-        summary, _ = demo.run_demo(out, today=date.fromisoformat(DEMO_TODAY))
+        with demo_port(tmp_path_factory):
+            summary, _ = demo.run_demo(out, today=date.fromisoformat(DEMO_TODAY))
         after = dict(os.environ)
     return out / "listener.duckdb", sent, summary, {"before": before, "after": after}
 
@@ -68,7 +69,8 @@ def inprocess_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
 def human_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """`listener demo --today OTHER_DAY` as a person runs it: the printed summary."""
     out = tmp_path_factory.mktemp("demo-human")
-    result = run_cli("demo", "--out", str(out), "--today", OTHER_DAY)
+    with demo_port(tmp_path_factory):
+        result = run_cli("demo", "--out", str(out), "--today", OTHER_DAY)
     assert result.returncode == 0, result.stderr
     return result, out
 
@@ -76,7 +78,8 @@ def human_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
 @pytest.fixture(scope="module")
 def new_year_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("demo-new-year")
-    summary, _ = demo.run_demo(out, today=NEW_YEAR_DAY)
+    with demo_port(tmp_path_factory):
+        summary, _ = demo.run_demo(out, today=NEW_YEAR_DAY)
     return summary, out / "listener.duckdb"
 
 

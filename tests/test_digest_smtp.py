@@ -200,12 +200,12 @@ def test_tls_with_auth_and_a_self_signed_certificate(tmp_path, db, monkeypatch, 
     try:
         with Store(db) as store:
             # the default context does not trust a self-signed certificate: refused, not retried
-            [outcome] = send.deliver(store.conn, rendered, digest, ["insights@acme.example"])
+            [outcome] = send.deliver(store, rendered, digest, ["insights@acme.example"])
             assert outcome.status == "failed" and "not trusted" in outcome.error and outcome.attempts == 1
             trusted = ssl.create_default_context(cafile=str(cert))
-            [outcome] = send.deliver(store.conn, rendered, digest, ["insights@acme.example"], ssl_context=trusted)
+            [outcome] = send.deliver(store, rendered, digest, ["insights@acme.example"], ssl_context=trusted)
             assert outcome.status == "sent"
-            [again] = send.deliver(store.conn, rendered, digest, ["insights@acme.example"], ssl_context=trusted)
+            [again] = send.deliver(store, rendered, digest, ["insights@acme.example"], ssl_context=trusted)
             assert again.status == "skipped"
     finally:
         server.stop()
@@ -219,7 +219,7 @@ def test_starttls_required_by_config_but_not_offered(tmp_path, db, server):
                                                              security="starttls", timeout_seconds=5))
     rendered = _rendered(db)
     with Store(db) as store:
-        [outcome] = send.deliver(store.conn, rendered, digest, ["a@acme.example"])
+        [outcome] = send.deliver(store, rendered, digest, ["a@acme.example"])
     assert outcome.status == "failed" and "STARTTLS" in outcome.error and server.inbox.messages == []
 
 

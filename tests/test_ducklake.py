@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import (
     CONTENT_QUERIES,
+    FIXTURES,
     ROOT,
     FeedServer,
     content_snapshot,
@@ -25,7 +28,9 @@ from conftest import (
 from pgserver import lake_catalog, postgres_server  # noqa: F401  (fixtures)
 
 from listener.core.settings import load_settings
-from listener.store.connection import open_store
+from listener.store.connection import Claim, open_store
+
+sys.path.insert(0, str(FIXTURES / "maturity"))  # `orgs`: the maturity scenarios, imported where used
 
 
 def lake_config(work: Path, urls: list[str], catalog: str, spool: str = "spool",
@@ -149,24 +154,135 @@ def test_the_documented_ducklake_example_config_is_valid():
     assert settings.store.ducklake.catalog.startswith("postgres:") and settings.spool_dir.name == "spool"
 
 
-def test_a_lost_write_conflict_is_run_again_in_a_fresh_snapshot(tmp_path: Path, lake_catalog: str):
-    from listener.store.connection import transaction
+@pytest.mark.parametrize("claim", list(Claim))
+def test_a_lost_write_conflict_is_run_again_in_a_fresh_snapshot(tmp_path: Path, lake_catalog: str, claim: Claim):
+    """Two units of the same kind, neither deleting anything (as on a first run): the claim alone makes
+    the later commit lose, and the unit runs again where it sees the other's rows."""
     from listener.store.ducklake import connect_lake
 
     catalog, data = "postgres:" + lake_catalog, str(tmp_path / "lake-data")
     with open_store(load_settings(lake_config(tmp_path, [], lake_catalog)).store) as store:
         other = connect_lake(catalog, data)
         other.execute("BEGIN")
-        other.execute("UPDATE store_writes SET writes = writes + 10")  # another worker, mid-load
+        other.execute(f"UPDATE {claim.value} SET writes = writes + 10")  # another worker's unit, mid-way
+        other.execute("INSERT INTO cursors VALUES ('test', 'k', 'theirs', now())")
         attempts = []
 
-        def load() -> None:
+        def write(conn: Any) -> None:
             attempts.append(1)
-            with transaction(store.conn) as conn:
-                conn.execute("UPDATE store_writes SET writes = writes + 1")
-                if len(attempts) == 1:
-                    other.execute("COMMIT")  # the other worker commits first: ours must lose
-        store.write(load, "test")
+            if len(attempts) == 1:
+                other.execute("COMMIT")  # the other worker commits first: ours, which claimed too, must lose
+            if not conn.execute("SELECT 1 FROM cursors WHERE source = 'test'").fetchall():
+                conn.execute("INSERT INTO cursors VALUES ('test', 'k', 'ours', now())")
+        store.write_transaction(write, "test", claim=claim)
         assert len(attempts) == 2
-        assert store.conn.execute("SELECT writes FROM store_writes").fetchall() == [(11,)]
+        assert store.conn.execute(f"SELECT writes FROM {claim.value}").fetchall() == [(11,)]
+        assert store.conn.execute("SELECT value FROM cursors WHERE source = 'test'").fetchall() == [("theirs",)]
         other.close()
+
+
+# One worker's `analyze` in its own process: it connects (and migrates) first, says so, then waits
+# for the start signal, so that two of them analyze at the same moment; prints when it began and ended.
+ANALYZE_WORKER = textwrap.dedent("""
+    import json, sys, time
+    from datetime import date
+    from pathlib import Path
+    from listener import pipeline
+    from listener.core.progress import setup_logging
+    from listener.core.settings import load_settings
+    from listener.store.connection import open_store
+    config, ready, start, as_of = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+    setup_logging()
+    settings = load_settings(config)
+    with open_store(settings.store) as store:
+        ready.touch()
+        while not start.exists():
+            time.sleep(0.01)
+        began = time.time()
+        pipeline.analyze(store, settings, today=date.fromisoformat(as_of))
+    print(json.dumps({"began": began, "ended": time.time()}))
+""")
+VOLATILE = {"scored_at", "computed_at", "created_at", "recorded_at", "assessed_at", "updated_at"}  # when, not what
+HISTORY = {"maturity_assessments"}  # a row per analyze by design: compared as distinct rows
+ANALYZED = {"mentions": ("mention_id", "lang", "lang_detected")}  # what analysis writes of a mention
+
+
+def org_on_lake(work: Path, catalog: str) -> Path:
+    """The co-creating organization of tests/fixtures/maturity, imported into a lake of its own; its config."""
+    from orgs import cocreate_org, write_org_config
+
+    from listener import pipeline
+    from listener.ingest.importer import read_batches
+    from listener.store.ledger import finish_run, start_run
+
+    work.mkdir()
+    cfg = write_org_config(work)
+    text = cfg.read_text().replace("[store]\n", '[store]\nbackend = "ducklake"\nspool_dir = "spool"\n', 1)
+    cfg.write_text(text + f'\n[store.ducklake]\ncatalog = {json.dumps("postgres:" + catalog)}\n'
+                          'data_path = "lake-data"\n')
+    file = cocreate_org().write(work / "mentions.jsonl")
+    settings = load_settings(cfg)
+    with open_store(settings.store) as store:
+        ledger = start_run(store, "import", f"import {file.name}")
+        pipeline.load_batches(store, settings, read_batches(file, "jsonl"), ledger.run_id)
+        ledger.status = "ok"
+        finish_run(store, ledger)
+    return cfg
+
+
+def analytics_content(cfg: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table an analysis step writes (and the edges and tags it reads), without time stamps,
+    floats to 9 decimals, in a fixed order."""
+    from analytics.steps import STEPS
+
+    tables = sorted({table for step in STEPS for table in step.writes} | {"interactions", "mention_topics"})
+    content = {}
+    with open_store(load_settings(cfg).store, read_only=True) as store:
+        for table in tables:
+            names = [d[0] for d in store.conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
+            kept = ", ".join(f'"{name}"' for name in ANALYZED.get(table, names) if name not in VOLATILE)
+            rows = [tuple(round(v, 9) if isinstance(v, float) else v for v in row)
+                    for row in store.conn.execute(f"SELECT {kept} FROM {table}").fetchall()]
+            content[table] = sorted(set(rows) if table in HISTORY else rows, key=repr)
+    return content
+
+
+def test_two_workers_analyze_one_lake_at_once_and_agree_with_one(tmp_path: Path, lake_catalog: str,
+                                                                 postgres_server: Any):
+    """Two `analyze` processes, each with its own connection, on one lake at the same moment: both
+    finish, and the analytics tables hold exactly what one worker's analyze writes."""
+    from orgs import AS_OF
+
+    from listener import pipeline
+
+    alone = org_on_lake(tmp_path / "alone", postgres_server.create_database(f"lake_alone_{uuid.uuid4().hex[:12]}"))
+    settings = load_settings(alone)
+    with open_store(settings.store) as store:
+        pipeline.analyze(store, settings, today=AS_OF)
+    expected = analytics_content(alone)
+    for table in ("sentiment", "influencers", "communities", "conversation_shapes", "kpi_values",
+                  "maturity_assessments"):
+        assert expected[table], table  # the organization gives every step something to write
+
+    raced = org_on_lake(tmp_path / "raced", lake_catalog)
+    start = tmp_path / "start"
+    ready = [tmp_path / f"worker{n}.ready" for n in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-c", ANALYZE_WORKER, str(raced), str(flag), str(start), str(AS_OF)],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for flag in ready]
+    deadline = time.monotonic() + 60
+    while not all(flag.exists() for flag in ready):
+        assert time.monotonic() < deadline and all(w.poll() is None for w in workers), \
+            [w.communicate() for w in workers]
+        time.sleep(0.05)
+    start.touch()
+    outputs = [w.communicate(timeout=300) for w in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err
+    spans = [json.loads(out) for out, _ in outputs]
+    assert max(s["began"] for s in spans) < min(s["ended"] for s in spans)  # they did analyze at once
+    assert analytics_content(raced) == expected
+    with open_store(load_settings(raced).store, read_only=True) as store:  # each recorded its assessment
+        assert store.conn.execute("SELECT count(*) FROM maturity_assessments").fetchall() == [(2,)]
+    retries = sum(err.count("write conflict with another worker, retrying") for _, err in outputs)
+    print(f"\ntwo analyzes at once: {retries} units of work re-run after a lost conflict")

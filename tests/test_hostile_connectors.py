@@ -197,8 +197,8 @@ def collect(settings: Settings, monkeypatch: pytest.MonkeyPatch, **factories: Ca
 
 
 def seed_cursors(settings: Settings, source: str, values: dict[str, str]) -> None:
-    with Store(settings.store_path) as store, store.transaction():
-        store.set_cursors(source, values)
+    with Store(settings.store_path) as store:
+        store.write_transaction(lambda conn: store.set_cursors(source, values), "test")
 
 
 def cursors(settings: Settings, source: str) -> dict[str, str]:

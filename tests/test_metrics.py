@@ -123,7 +123,7 @@ def spiky_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 def test_spikes_are_found_with_high_precision_and_recall(spiky_store: Store) -> None:
-    report = detect_spikes(spiky_store.conn, make_settings(), today=START + timedelta(days=DAYS - 1))
+    report = detect_spikes(spiky_store, make_settings(), today=START + timedelta(days=DAYS - 1))
     found = {(k, t, (d - START).days) for k, t, d in spiky_store.conn.execute(
         "SELECT kind, topic, day FROM alerts").fetchall()}
     truth = expected_alerts()
@@ -154,9 +154,9 @@ def test_alert_evidence_is_the_most_engaged_mentions_of_that_kind(spiky_store: S
 
 def test_spike_rerun_converges(spiky_store: Store) -> None:
     conn, today = spiky_store.conn, START + timedelta(days=DAYS - 1)
-    detect_spikes(conn, make_settings(), today=today)
+    detect_spikes(spiky_store, make_settings(), today=today)
     before = conn.execute("SELECT * FROM alerts ORDER BY alert_id").fetchall()
-    report = detect_spikes(conn, make_settings(), today=today)
+    report = detect_spikes(spiky_store, make_settings(), today=today)
     assert (report["raised"], report["updated"], report["cleared"]) == (0, 0, 0)
     assert conn.execute("SELECT * FROM alerts ORDER BY alert_id").fetchall() == before
 
@@ -168,7 +168,7 @@ def test_no_alerts_on_a_flat_or_sparse_series(tmp_path: Path) -> None:
         rows += [Row(f"x:s{d}-{j}", "grinder", "term", at(d, j), "negative")
                  for d in (30, 45, 59) for j in range(2 + d % 3)]
         insert_rows(store.conn, rows)
-        report = detect_spikes(store.conn, make_settings(), today=START + timedelta(days=59))
+        report = detect_spikes(store, make_settings(), today=START + timedelta(days=59))
         assert report["alerts"] == 0
         assert store.conn.execute("SELECT count(*) FROM alerts").fetchall()[0][0] == 0
 
@@ -179,11 +179,11 @@ def test_alert_is_cleared_when_its_mentions_go_away(tmp_path: Path) -> None:
         rows += [Row(f"x:spike-{j}", "Acme", "brand", at(35, j)) for j in range(60)]
         insert_rows(store.conn, rows)
         settings, today = make_settings(), START + timedelta(days=39)
-        assert detect_spikes(store.conn, settings, today=today)["raised"] == 1
+        assert detect_spikes(store, settings, today=today)["raised"] == 1
         assert store.conn.execute("SELECT alert_id, observed FROM alerts").fetchall() == [
             ("volume:Acme:2024-02-05", 70.0)]
         store.conn.execute("DELETE FROM mention_topics WHERE mention_id LIKE 'x:spike-%'")
-        assert detect_spikes(store.conn, settings, today=today)["cleared"] == 1
+        assert detect_spikes(store, settings, today=today)["cleared"] == 1
         assert store.conn.execute("SELECT count(*) FROM alerts").fetchall()[0][0] == 0
 
 
@@ -274,11 +274,11 @@ def test_baseline_is_recorded_once_and_values_are_measured_against_it(tmp_path: 
     with Store(tmp_path / "k.duckdb") as store:
         conn = store.conn
         insert_rows(conn, weekly_rows(0, 20, "a"))
-        early = update_kpis(conn, settings, today=START + timedelta(days=20))
+        early = update_kpis(store, settings, today=START + timedelta(days=20))
         assert early["baseline_status"].startswith("pending")  # 28 days have not passed yet
         assert conn.execute("SELECT count(*) FROM kpi_baselines").fetchall()[0][0] == 0
         insert_rows(conn, weekly_rows(20, 30, "b", per_day=6))
-        report = update_kpis(conn, settings, today=START + timedelta(days=50))
+        report = update_kpis(store, settings, today=START + timedelta(days=50))
         assert report["recorded"] == sorted(kpis)
         baseline = dict(conn.execute("SELECT kpi, value FROM kpi_baselines").fetchall())
         # first 28 days: 20 days x 4 + 8 days x 6 Acme mentions; Acme share = 128 / (128 + 56)
@@ -297,7 +297,7 @@ def test_baseline_is_recorded_once_and_values_are_measured_against_it(tmp_path: 
 
         recorded = conn.execute("SELECT * FROM kpi_baselines ORDER BY kpi").fetchall()
         insert_rows(conn, weekly_rows(0, 5, "late"))  # late data inside the baseline period
-        again = update_kpis(conn, settings, today=START + timedelta(days=57))
+        again = update_kpis(store, settings, today=START + timedelta(days=57))
         assert again["recorded"] == [] and again["baseline_status"] == "kept"
         assert conn.execute("SELECT * FROM kpi_baselines ORDER BY kpi").fetchall() == recorded
 
@@ -308,12 +308,12 @@ def test_a_changed_baseline_period_needs_an_explicit_rebaseline(tmp_path: Path) 
         conn = store.conn
         insert_rows(conn, weekly_rows(0, 50, "a"))
         today = START + timedelta(days=50)
-        update_kpis(conn, make_settings(kpis=kpis), today=today)
+        update_kpis(store, make_settings(kpis=kpis), today=today)
         moved = make_settings(kpis=kpis, baseline={"start": "2024-01-08", "end": "2024-01-21"})
         with pytest.raises(ConfigError, match="rebaseline"):
-            update_kpis(conn, moved, today=today)
+            update_kpis(store, moved, today=today)
         assert conn.execute("SELECT DISTINCT period_start FROM kpi_baselines").fetchall() == [(START,)]
-        report = update_kpis(conn, moved, today=today, rebaseline=True)
+        report = update_kpis(store, moved, today=today, rebaseline=True)
         assert report["recorded"] == sorted(kpis)
         assert conn.execute("SELECT kpi, period_start, period_end, value FROM kpi_baselines ORDER BY kpi").fetchall() == [
             ("mentions", date(2024, 1, 8), date(2024, 1, 21), 56.0),
@@ -339,14 +339,13 @@ def test_response_rate_and_median_response_time(tmp_path: Path) -> None:
             post("p1", "dave", 90, "acme makes lovely coffee"),  # praise: nothing to answer
             post("f1", "eve", 120, "acme c'est nul", lang="fr"),  # non-English: no sentiment verdict
         ]
-        with store.transaction() as conn:
-            load_batch(conn, mentions_to_batch(mentions), "test-run", rules)
+        store.write_transaction(lambda conn: load_batch(conn, mentions_to_batch(mentions), "test-run", rules), "test")
         labels = {"x:c1": ("negative", True), "x:q1": ("neutral", True), "x:p1": ("positive", True),
                   "x:f1": ("negative", False), "x:r1": ("positive", True), "x:r2": ("positive", True)}
         for mid, (label, supported) in labels.items():
             store.conn.execute("INSERT INTO sentiment (mention_id, compound, pos, neu, neg, label, scorer, scored_at, "
                                "supported) VALUES (?, 0, 0, 1, 0, ?, 'test', now(), ?)", [mid, label, supported])
-        update_kpis(store.conn, settings, today=date(2024, 3, 20))
+        update_kpis(store, settings, today=date(2024, 3, 20))
         week = dict(store.conn.execute(
             "SELECT kpi, value FROM kpi_values WHERE period_start = DATE '2024-03-04'").fetchall())
         assert week["response_rate"] == 0.5

@@ -35,7 +35,8 @@ from listener.core.models import DELETED_AUTHOR, MentionRef
 from listener.core.settings import Settings, settings_from_dict
 from listener.ingest.loader import load_batch
 from listener.pipeline import collect, mentions_to_batch, prepare
-from listener.store.connection import RunLedger, Store
+from listener.store.connection import Store
+from listener.store.ledger import RunLedger
 
 CASSETTES = FIXTURES / "reddit"
 SHARED_REDDIT = SHARED / "reddit"
@@ -119,8 +120,8 @@ def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def seed_cursors(settings: Settings, values: dict[str, str]) -> None:
-    with Store(settings.store_path) as store, store.transaction():
-        store.set_cursors("reddit", values)
+    with Store(settings.store_path) as store:
+        store.write_transaction(lambda conn: store.set_cursors("reddit", values), "test")
 
 
 # -- the pure mapper ------------------------------------------------------------
@@ -393,8 +394,7 @@ def test_shared_submission_comment_tree_through_the_mapper(reddit: Harness):
     settings = reddit.settings()
     with Store(settings.store_path) as store:
         rules = prepare(store, settings)
-        with store.transaction() as conn:
-            load_batch(conn, mentions_to_batch(mentions), None, rules)
+        store.write_transaction(lambda conn: load_batch(conn, mentions_to_batch(mentions), None, rules), "test")
     assert rows(settings, "SELECT mention_id, kind, from_author_id, to_author_id FROM interactions ORDER BY 1") == [
         ("reddit:t1_cklfmye", "comment", "reddit:@paneer_burrito", "reddit:@bboe"),
         ("reddit:t1_cklhv0f", "comment", "reddit:@bboe", "reddit:@paneer_burrito"),

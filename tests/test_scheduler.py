@@ -16,17 +16,18 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, FeedServer, Route, rss_feed, table_rows
 
+from listener import pipeline
 from listener.cli.app import Context, cli
 from listener.cli.schedule import schedule_command
 from listener.core.errors import ConfigError
 from listener.core.settings import load_settings
 from listener.ops.scheduler import (
-    ScheduleConfig,
     build_scheduler,
     check_heartbeat,
     digest_job,
     write_json_atomic,
 )
+from listener.store.gate import StoreGate
 
 ITEMS = [
     {"title": f"Acme coffee post {n}", "guid": f"http://example.com/p/{n}", "link": f"http://example.com/p/{n}",
@@ -49,9 +50,9 @@ def _mentions(db: Path) -> int:
 
 
 def test_jobs_come_from_config(tmp_path, feed_server: FeedServer, config_for):
-    settings = load_settings(config_for([feed_server.url("/a.xml")]))
-    config = ScheduleConfig.from_mapping({"timezone": "Europe/Paris", "analyze_cron": "15 3 * * *"})
-    daemon = build_scheduler(settings, config)
+    schedule = '[schedule]\ntimezone = "Europe/Paris"\nanalyze_cron = "15 3 * * *"\n'
+    settings = load_settings(config_for([feed_server.url("/a.xml")], extra=schedule))
+    daemon = build_scheduler(settings)
     assert set(daemon.jobs) == {"collect:rss", "analyze", "digest"}
     assert daemon.heartbeat_path == tmp_path / "scheduler-heartbeat.json"  # next to the store by default
     daemon.scheduler.start(paused=True)
@@ -59,7 +60,7 @@ def test_jobs_come_from_config(tmp_path, feed_server: FeedServer, config_for):
         jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
         assert jobs["collect:rss"].trigger.interval == timedelta(minutes=60)  # poll_interval_minutes default
         assert jobs["collect:rss"].max_instances == 1 and jobs["collect:rss"].coalesce
-        assert jobs["collect:rss"].misfire_grace_time == config.misfire_grace_seconds
+        assert jobs["collect:rss"].misfire_grace_time == settings.schedule.misfire_grace_seconds
         nightly = jobs["analyze"].next_run_time
         assert (nightly.hour, nightly.minute, str(nightly.tzinfo)) == (3, 15, "Europe/Paris")
         weekly = jobs["digest"].next_run_time
@@ -68,11 +69,17 @@ def test_jobs_come_from_config(tmp_path, feed_server: FeedServer, config_for):
         daemon.scheduler.shutdown(wait=False)
 
 
-@pytest.mark.parametrize("bad", [{"analyze_cron": "every night"}, {"timezone": "Mars/Olympus"},
-                                 {"digest_cron": "61 * * * *"}, {"jiter_seconds": 5}])
-def test_bad_schedule_config_is_a_config_error(bad):
-    with pytest.raises(ConfigError, match="schedule"):
-        ScheduleConfig.from_mapping(bad)
+@pytest.mark.parametrize("line, key", [('analyze_cron = "every night"', "analyze_cron"),
+                                       ('timezone = "Mars/Olympus"', "timezone"),
+                                       ('digest_cron = "61 * * * *"', "digest_cron"),
+                                       ("jiter_seconds = 5", "jiter_seconds"),
+                                       ("heartbeat_seconds = 0", "heartbeat_seconds")])
+def test_bad_schedule_config_is_a_config_error(config_for, line, key):
+    """[schedule] has one definition (settings.Schedule): keys and numbers fail when the config loads,
+    cron expressions and the time zone when the scheduler is built; each error names its key."""
+    config = config_for(extra=f"[schedule]\n{line}\n")
+    with pytest.raises(ConfigError, match=f"'schedule.{key}'"):
+        build_scheduler(load_settings(config))
 
 
 def test_source_jobs_run_on_their_interval_and_commit(tmp_path, feed_server: FeedServer, config_for):
@@ -148,6 +155,40 @@ def test_digest_job_without_recipients_is_skipped_not_failed(config_for):
     assert digest_job(settings) == ("skipped", "no [digest] recipients configured")
 
 
+def _utc_second() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def test_the_nightly_analyze_refreshes_the_analysts_snapshot(tmp_path, feed_server: FeedServer, config_for):
+    """Users of `listener schedule` read the snapshot: after the nightly job it holds what the collect
+    jobs loaded since the last one, analyzed."""
+    feed_server.routes["/a.xml"] = Route(body=rss_feed(ITEMS[:2]))
+    settings = load_settings(config_for([feed_server.url("/a.xml")]))
+    assert not pipeline.run(StoreGate(settings.store, 5), settings).failed  # what `listener run` publishes
+    manifest = tmp_path / "snapshot" / "manifest.json"
+    before = json.loads(manifest.read_text())
+    assert before["tables"]["mentions"] == 2
+    assert _wait(lambda: _utc_second() > before["created_at"], timeout=2)  # manifest times are whole seconds
+
+    feed_server.routes["/a.xml"] = Route(body=rss_feed(ITEMS))
+    daemon = build_scheduler(settings, interval_override_seconds=3600)  # collect:rss runs once, at start-up
+    daemon.start()
+    try:
+        assert _wait(lambda: daemon.jobs["collect:rss"].runs == 1, timeout=15)
+        daemon.scheduler.modify_job("analyze", next_run_time=datetime.now(timezone.utc))  # tonight is now
+        assert _wait(lambda: daemon.jobs["analyze"].runs == 1, timeout=60)
+    finally:
+        daemon.stop()
+    analyze = daemon.jobs["analyze"]
+    assert analyze.last_status == "ok" and analyze.last_summary.endswith("; snapshot refreshed")
+    after = json.loads(manifest.read_text())
+    assert after["created_at"] > before["created_at"]
+    assert after["tables"]["mentions"] == after["tables"]["sentiment"] == len(ITEMS)
+    snapshot = tmp_path / "snapshot" / "listener.duckdb"
+    scored = table_rows(snapshot, "SELECT count(*) FROM mentions JOIN sentiment USING (mention_id)")[0][0]
+    assert scored == len(ITEMS)
+
+
 def _schedule_argv(config: Path) -> list[str]:
     """`python -m listener --config C schedule`; registers the command first if cli.py does not yet."""
     if "schedule" in cli.commands:
@@ -204,8 +245,8 @@ def test_check_fresh_stale_missing(tmp_path, config_for):
 
 
 def test_check_reads_the_heartbeat_a_real_daemon_writes(tmp_path, config_for):
-    settings = load_settings(config_for())
-    daemon = build_scheduler(settings, ScheduleConfig(heartbeat_seconds=1))
+    settings = load_settings(config_for(extra="[schedule]\nheartbeat_seconds = 1\n"))
+    daemon = build_scheduler(settings)
     thread = threading.Thread(target=daemon.run_forever)
     thread.start()
     try:
@@ -254,8 +295,6 @@ def test_sigterm_mid_collect_stops_after_the_page_in_hand(tmp_path, feed_server:
     assert "stop requested; stopping after this page" in err
     # The next run picks up exactly where it stopped.
     settings = load_settings(config)
-    from listener import pipeline
-    from listener.store.gate import StoreGate
     report = pipeline.collect(StoreGate(settings.store_path, 5), settings)
     assert report.runs[0].inserted == 8 * len(ITEMS)
     assert _mentions(db) == 10 * len(ITEMS)

@@ -102,15 +102,15 @@ def test_changed_overrides_rescore_on_next_analyze(tmp_path: Path):
         for i, text in enumerate(["that ramp is sick", "sick board, love it", "nothing to see"]):
             conn.execute("INSERT INTO mentions (mention_id, source, native_id, text, created_at, collected_at, "
                          "updated_at) VALUES (?, 'x', ?, ?, now(), now(), now())", [f"x:{i}", str(i), text])
-        assert score_pending(conn, workers=1) == (3, 3)
+        assert score_pending(store, workers=1) == (3, 3)
         plain = dict(conn.execute("SELECT mention_id, compound FROM sentiment").fetchall())
-        assert score_pending(conn, workers=1) == (0, 0)
-        assert score_pending(conn, workers=1, lexicon={"sick": 2.0}) == (3, 3)
+        assert score_pending(store, workers=1) == (0, 0)
+        assert score_pending(store, workers=1, lexicon={"sick": 2.0}) == (3, 3)
         rows = conn.execute("SELECT mention_id, compound, scorer FROM sentiment ORDER BY 1").fetchall()
         assert {scorer for _, _, scorer in rows} == {scorer_label({"sick": 2.0})}
         assert rows[0][1] > 0 > plain["x:0"] and rows[2][1] == plain["x:2"]
-        assert score_pending(conn, workers=1, lexicon={"sick": 2.0}) == (0, 0)
-        assert score_pending(conn, workers=1) == (3, 3)  # overrides removed: back to plain VADER
+        assert score_pending(store, workers=1, lexicon={"sick": 2.0}) == (0, 0)
+        assert score_pending(store, workers=1) == (3, 3)  # overrides removed: back to plain VADER
         assert dict(conn.execute("SELECT mention_id, compound FROM sentiment").fetchall()) == plain
 
 

@@ -49,7 +49,7 @@ EXPECTED = ["broadcast network", "support network", "polarized crowd", "tight cr
 def test_textbook_networks_get_their_shape_and_reruns_converge(tmp_path: Path):
     store, settings = new_store(tmp_path)
     load(store, settings, scenarios()["docs"])
-    report = shapes.run(store.conn, settings)
+    report = shapes.run(store, settings)
     assert len(report["periods"]) == 6
     got = dict(store.conn.execute(
         "SELECT period_start, shape FROM conversation_shapes WHERE scope = 'all'").fetchall())
@@ -67,9 +67,9 @@ def test_textbook_networks_get_their_shape_and_reruns_converge(tmp_path: Path):
 
     query = "SELECT * EXCLUDE (computed_at) FROM conversation_shapes ORDER BY ALL"
     before = store.conn.execute(query).fetchall()
-    assert shapes.run(store.conn, settings)["periods"] == []
+    assert shapes.run(store, settings)["periods"] == []
     load(store, settings, scenarios()["docs"])
-    assert len(shapes.run(store.conn, settings)["periods"]) == 6
+    assert len(shapes.run(store, settings)["periods"]) == 6
     assert store.conn.execute(query).fetchall() == before
 
 

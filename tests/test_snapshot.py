@@ -18,6 +18,7 @@ from listener.core.settings import load_settings
 from listener.ingest.importer import read_batches
 from listener.publish.snapshot import snapshot_store
 from listener.store.connection import open_store
+from listener.store.ledger import finish_run, start_run
 
 DOCS = [
     {"source": "x", "id": "100", "created_at": "2026-11-20T09:30:00+00:00", "text": "Acme coffee rocks @globex",
@@ -53,10 +54,10 @@ def _import(config: Path, docs: list[dict], name: str = "in.jsonl") -> None:
     path.write_text("\n".join(json.dumps(d) for d in docs) + "\n", encoding="utf-8")
     settings = load_settings(config)
     with open_store(settings.store_path) as store:
-        ledger = store.start_run("import", f"import {name}")
+        ledger = start_run(store, "import", f"import {name}")
         result = pipeline.load_batches(store, settings, read_batches(path, "jsonl"), ledger.run_id)
         ledger.status = "ok"
-        store.finish_run(ledger)
+        finish_run(store, ledger)
     assert not result.errors
 
 
@@ -125,10 +126,10 @@ def test_snapshot_is_a_faithful_copy_with_manifest_and_parquet(analyzed: Path, c
     assert texts == table_rows(live, "SELECT text FROM mentions ORDER BY 1")
 
     # the live store is writable at once: the snapshot let go of it
-    with open_store(live) as store, store.transaction():
-        store.set_cursors("rss", {"probe": "1"})
-    with open_store(live) as store, store.transaction():
-        store.conn.execute("DELETE FROM cursors WHERE key = 'probe'")
+    with open_store(live) as store:
+        store.write_transaction(lambda conn: store.set_cursors("rss", {"probe": "1"}), "test")
+    with open_store(live) as store:
+        store.write_transaction(lambda conn: conn.execute("DELETE FROM cursors WHERE key = 'probe'"), "test")
 
     text = snapshot_cli(analyzed)  # the real thing, in its own process
     assert text.returncode == 0, text.stderr

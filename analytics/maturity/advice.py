@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from analytics.definitions import engagement, is_placeholder
 from analytics.maturity.signals import (
     ANSWER,
     IDEAS_REGEX,
@@ -22,7 +23,6 @@ from analytics.maturity.signals import (
     brand_communities_sql,
     top_influencers_sql,
 )
-from analytics.metrics.views import engagement, is_placeholder
 from listener.core.settings import Settings
 
 MAX_URLS = 10
@@ -112,7 +112,7 @@ def data_limits(conn: duckdb.DuckDBPyConnection, settings: Settings, values: dic
                 rungs: list[dict[str, Any]], level: int) -> list[str]:
     """Why the data cannot support a higher rung, in plain words."""
     limits = []
-    configured = any(settings.organization.own_accounts.for_source(s) for s in ("x", "reddit", "rss"))
+    configured = bool(settings.organization.own_accounts.by_source())
     known = _row(conn, "SELECT count(*) AS n FROM authors WHERE is_own")["n"]
     if not configured and not known:
         limits.append("no own accounts: [organization.own_accounts] is empty, so the organization's own posts "
@@ -206,7 +206,7 @@ def _analyze(c: _Ctx) -> dict[str, Any]:
 
 def _own_accounts(c: _Ctx) -> dict[str, Any]:
     own = c.settings.organization.own_accounts
-    listed = [f"{s}: {', '.join(own.for_source(s))}" for s in ("x", "reddit", "rss") if own.for_source(s)]
+    listed = [f"{source}: {', '.join(handles)}" for source, handles in own.by_source().items()]
     if not listed:
         return _step("provide relevant content", "No own accounts are configured: list the organization's "
                      "accounts under [organization.own_accounts] and collect their posts")

@@ -29,7 +29,7 @@ from analytics.maturity import signals as maturity_signals
 from analytics.maturity.signals import window_ending
 from listener.core.errors import ConfigError
 from listener.core.settings import Settings
-from listener.store.connection import transaction
+from listener.store.connection import Claim, Store
 
 RUNGS = ("Monitor", "Discover", "Share", "Participate", "Co-create")
 NO_LEVEL = "None"
@@ -186,7 +186,8 @@ def assess(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | No
 
 
 def record(conn: duckdb.DuckDBPyConnection, assessment: dict[str, Any]) -> None:
-    """One row in `maturity_assessments`; evidence holds the rungs, the model and path measures, the limits."""
+    """One row in `maturity_assessments` (inside the caller's write transaction); evidence holds the
+    rungs, the model and path measures, the limits."""
     evidence = {"rungs": assessment["rungs"], "org_model": assessment["org_model"],
                 "path": assessment["path"], "limits": assessment["limits"]}
     conn.execute(
@@ -198,11 +199,10 @@ def record(conn: duckdb.DuckDBPyConnection, assessment: dict[str, Any]) -> None:
     )
 
 
-def run(conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None = None) -> dict[str, Any]:
+def run(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
     """The `listener analyze` step: assess the window ending `today` and record it."""
-    assessment = assess(conn, settings, today)
-    with transaction(conn):
-        record(conn, assessment)
+    assessment = assess(store.conn, settings, today)
+    store.write_transaction(lambda conn: record(conn, assessment), "maturity", claim=Claim.ANALYSIS)
     return {"level": assessment["level"], "level_index": assessment["level_index"],
             "window_end": assessment["window_end"], "scores": assessment["scores"],
             "org_model": assessment["org_model"]["model"], "path": assessment["path"]["path"]}

@@ -9,7 +9,9 @@ mean, and why, is in docs/maturity.md; thresholds and the ladder live in
 Temp tables (dropped by `drop`):
 - `mat_posts`: every mention created in the window, with whether it is our
   own, original (not a reply, repost or quote), about the brand or a
-  competitor, its thread, and who it replies to (`parent_author`);
+  competitor, its thread, who it replies to (`parent_author`), and whether
+  its source has a conversation network (`in_network`: not a feed; the
+  source registry says which sources have none);
 - `mat_edges`: the window's interactions between two different, known authors;
 - `mat_asks`: brand mentions by others that ask or complain (the KPI
   definition, `analytics.metrics.kpis`) and their first own reply within 72 hours
@@ -26,10 +28,12 @@ from typing import Any
 
 import duckdb
 
+from analytics.definitions import is_placeholder, iso_week, utc_day
 from analytics.metrics.kpis import _BRAND as KPI_BRAND_SQL
 from analytics.metrics.kpis import RESPONSE_WINDOW_HOURS
 from analytics.metrics.kpis import _responses as kpi_responses_sql
-from analytics.metrics.views import SUPPORTED, is_placeholder, iso_week, utc_day
+from analytics.metrics.views import SUPPORTED
+from listener.core.sources import sources_without_network
 
 TEMP_TABLES = ("mat_posts", "mat_edges", "mat_asks", "kpi_brand")
 TOP_INFLUENCERS = 10  # "your top 10 influencers"
@@ -79,14 +83,15 @@ def stage(conn: duckdb.DuckDBPyConnection, window: Window) -> None:
                m.parent_id IS NULL AND m.repost_of IS NULL AND m.quote_of IS NULL AS original,
                coalesce(t.brand, false) AS brand, coalesce(t.competitor, false) AS competitor,
                coalesce(p.author_id, r.to_author) AS parent_author,
-               pa.is_own AS parent_own
+               pa.is_own AS parent_own,
+               NOT list_contains(CAST($no_network AS VARCHAR[]), m.source) AS in_network
         FROM mentions m
         LEFT JOIN mentions p ON p.mention_id = m.parent_id
         LEFT JOIN reply_edge r ON r.mention_id = m.mention_id
         LEFT JOIN authors pa ON pa.author_id = coalesce(p.author_id, r.to_author)
         LEFT JOIN topics t ON t.mention_id = m.mention_id
         WHERE m.created_at >= $start AND m.created_at < $cut
-    """, {"start": p["start"], "cut": p["cut"]})
+    """, {"start": p["start"], "cut": p["cut"], "no_network": sources_without_network()})
     conn.execute(f"""
         CREATE OR REPLACE TEMP TABLE mat_edges AS
         SELECT i.mention_id, i.kind, i.from_author_id AS src, i.to_author_id AS dst, p.day, p.week, p.thread,
@@ -227,13 +232,13 @@ def top_influencers_sql() -> str:
 
 
 def brand_communities_sql() -> str:
-    """Communities (not feeds: nobody posts in someone else's RSS feed) where others discuss the brand."""
+    """Communities (not feeds: nobody posts in someone else's feed) where others discuss the brand."""
     return f"""
         SELECT source, community,
                count(*) FILTER (brand AND NOT own) AS brand_mentions,
                count(DISTINCT week) FILTER (brand AND NOT own) AS weeks,
                count(*) FILTER (own) AS own_posts
-        FROM mat_posts WHERE community IS NOT NULL AND source <> 'rss'
+        FROM mat_posts WHERE community IS NOT NULL AND in_network
         GROUP BY source, community HAVING count(*) FILTER (brand AND NOT own) >= {COMMUNITY_MIN_MENTIONS}"""
 
 

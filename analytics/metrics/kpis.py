@@ -20,16 +20,11 @@ from typing import Any
 
 import duckdb
 
-from analytics.metrics.views import (
-    SUPPORTED,
-    engagement,
-    is_placeholder,
-    iso_week,
-    utc_day,
-)
+from analytics.definitions import engagement, is_placeholder, iso_week, utc_day
+from analytics.metrics.views import SUPPORTED
 from listener.core.errors import ConfigError
 from listener.core.settings import Settings
-from listener.store.connection import transaction
+from listener.store.connection import Claim, Store
 
 AUTO_BASELINE_DAYS = 28
 RESPONSE_WINDOW_HOURS = 72  # a reply later than this does not count as a response
@@ -133,19 +128,17 @@ KPI_SQL: dict[str, Callable[[], str]] = {
 }
 
 
-def update_kpis(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None = None, rebaseline: bool = False
-) -> dict[str, Any]:
+def update_kpis(store: Store, settings: Settings, today: date | None = None,
+                rebaseline: bool = False) -> dict[str, Any]:
     """Record missing baselines (once) and recompute the configured KPIs for every ISO week up to `today`."""
     today = today or datetime.now(timezone.utc).date()
     kpis = list(settings.analytics.kpis)
     try:
-        with transaction(conn):
-            report = _update(conn, settings, kpis, today, rebaseline)
+        return store.write_transaction(lambda conn: _update(conn, settings, kpis, today, rebaseline), "kpis",
+                                       claim=Claim.ANALYSIS)
     finally:
         for temp in ("kpi_periods", "kpi_brand", "kpi_results"):
-            conn.execute(f"DROP TABLE IF EXISTS {temp}")
-    return report
+            store.conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
 
 def _update(conn: duckdb.DuckDBPyConnection, settings: Settings, kpis: list[str], today: date,

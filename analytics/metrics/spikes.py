@@ -33,9 +33,10 @@ from typing import Any
 
 import duckdb
 
-from analytics.metrics.views import SUPPORTED, engagement, utc_day
+from analytics.definitions import engagement, utc_day
+from analytics.metrics.views import SUPPORTED
 from listener.core.settings import Settings
-from listener.store.connection import transaction
+from listener.store.connection import Claim, Store
 
 MIN_HISTORY_DAYS = 14  # fewer trailing days than this: median/MAD mean little
 MIN_COUNT = 5  # an alert needs at least this many mentions that day
@@ -62,20 +63,22 @@ _EVENTS = f"""
 """
 
 
-def detect_spikes(conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None = None) -> dict[str, Any]:
+def detect_spikes(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
     """Recompute spike alerts up to `today` (UTC date, default now) and upsert them into `alerts`."""
     today = today or datetime.now(timezone.utc).date()
     window = settings.analytics.spike_window_days
     threshold = settings.analytics.spike_threshold
+
+    def recompute(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        series, days = _score_days(conn, today, window)
+        found = _flag_alerts(conn, threshold, today)
+        return {"series": series, "days_scored": days, "alerts": found, **_upsert_alerts(conn, today)}
+
     try:
-        with transaction(conn):
-            series, days = _score_days(conn, today, window)
-            found = _flag_alerts(conn, threshold, today)
-            changes = _upsert_alerts(conn, today)
+        report = store.write_transaction(recompute, "spikes", claim=Claim.ANALYSIS)
     finally:
-        _drop_temp(conn)
-    return {"series": series, "days_scored": days, "alerts": found, **changes,
-            "window_days": window, "threshold": threshold, "today": today.isoformat()}
+        _drop_temp(store.conn)
+    return {**report, "window_days": window, "threshold": threshold, "today": today.isoformat()}
 
 
 def _score_days(conn: duckdb.DuckDBPyConnection, today: date, window: int) -> tuple[int, int]:

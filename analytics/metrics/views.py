@@ -8,7 +8,8 @@ column to a plain type: DuckDB would otherwise return HUGEINT sums or DECIMAL.
 
 Shared choices, also used by `analytics.metrics.spikes` and `analytics.metrics.kpis`:
 - days and ISO weeks are taken in UTC whatever the session time zone, so a
-  client in another zone sees the same rows as the nightly job;
+  client in another zone sees the same rows as the nightly job (the day, week,
+  engagement and placeholder-author SQL come from `analytics.definitions`);
 - mentions written by our own accounts are left out of what people *say*
   (a campaign of our own posts must not look like earned voice);
 - sentiment counts only where `sentiment.supported` (VADER is English-only).
@@ -17,34 +18,7 @@ from __future__ import annotations
 
 import duckdb
 
-
-def utc_day(column: str) -> str:
-    """SQL for the UTC calendar day of a TIMESTAMPTZ column, independent of the session zone.
-
-    Day arithmetic on epoch microseconds: the same answer as timezone('UTC', ...),
-    8x faster, which matters at a million mentions.
-    """
-    return f"(DATE '1970-01-01' + CAST(floor(epoch_us({column}) / 86400000000.0) AS INTEGER))"
-
-
-def iso_week(day_sql: str) -> str:
-    """SQL for the Monday of the ISO week containing a DATE."""
-    return f"CAST(date_trunc('week', {day_sql}) AS DATE)"
-
-
-def engagement(alias: str = "m") -> str:
-    """Engagement earned by a post: likes, reposts, replies, quotes, and positive Reddit score."""
-    return (
-        f"(coalesce({alias}.like_count, 0) + coalesce({alias}.repost_count, 0)"
-        f" + coalesce({alias}.reply_count, 0) + coalesce({alias}.quote_count, 0)"
-        f" + greatest(coalesce({alias}.score, 0), 0))"
-    )
-
-
-def is_placeholder(author_sql: str) -> str:
-    """`x:unknown`, `reddit:[deleted]`: not people, left out of author counts."""
-    return f"regexp_full_match(coalesce({author_sql}, ''), '[^:]*:(unknown|\\[deleted\\])')"
-
+from analytics.definitions import engagement, is_placeholder, iso_week, utc_day
 
 SUPPORTED = "coalesce(s.supported, true)"  # rows scored before the column existed were English-only
 

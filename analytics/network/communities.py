@@ -26,19 +26,19 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from analytics.definitions import is_placeholder
 from analytics.network.graph import (
     Period,
     drop_period,
     leiden,
     load_graph,
-    placeholder,
     run_stale_weeks,
     stage_period,
     to_sql,
     undirected,
 )
 from listener.core.settings import Settings
-from listener.store.connection import transaction
+from listener.store.connection import Store
 
 MIN_MEMBERS = 3
 KEEP_ID_JACCARD = 0.3
@@ -57,22 +57,22 @@ yourself yourselves i'm you're i've it’s amp via http https www com really one
 """.split()))
 
 
-def run(conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None = None) -> dict[str, Any]:
+def run(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
     """Recompute the stale ISO weeks, oldest first (ids chain from week to week)."""
-    return run_stale_weeks(conn, "communities", compute_week)
+    return run_stale_weeks(store, "communities", compute_week)
 
 
 def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
-    """Replace one week's communities and members in one transaction; returns communities written."""
-    with transaction(conn):
-        stage_period(conn, week)
-        _stage_docs(conn, week)
-        _stage_native(conn)
-        _stage_detected(conn, week)
-        written = _write(conn, week)
-        for table in ("week_docs", "week_tokens", "groups", "group_members", "group_docs", "detected"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
-        drop_period(conn)
+    """Inside the caller's write transaction: replace one week's communities and members; returns
+    communities written."""
+    stage_period(conn, week)
+    _stage_docs(conn, week)
+    _stage_native(conn)
+    _stage_detected(conn, week)
+    written = _write(conn, week)
+    for table in ("week_docs", "week_tokens", "groups", "group_members", "group_docs", "detected"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_period(conn)
     return written
 
 
@@ -86,7 +86,7 @@ def _stage_docs(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
                CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
         FROM mentions m LEFT JOIN sentiment s USING (mention_id)
         WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL
-          AND NOT {placeholder('m.author_id')}
+          AND NOT {is_placeholder('m.author_id')}
         """,
         [lo, hi],
     )

@@ -33,8 +33,10 @@ import igraph as ig
 import numpy as np
 import pyarrow as pa
 
+from analytics.definitions import is_placeholder, iso_week, utc_day
+from listener.store.connection import Claim, Store
+
 KIND_WEIGHTS: dict[str, int] = {"reply": 3, "comment": 3, "quote": 3, "repost": 2, "mention": 1}
-PLACEHOLDER_SQL = "({col} LIKE '%:unknown' OR {col} LIKE '%:[deleted]')"
 LEIDEN_SEED = 20140220  # Pew's report date: any fixed seed makes reruns identical
 SCOPE_ALL = "all"
 
@@ -61,10 +63,6 @@ class PeriodGraph:
     scope: str
 
 
-def placeholder(col: str) -> str:
-    return PLACEHOLDER_SQL.format(col=col)
-
-
 def utc_today(today: date | None) -> date:
     return today or datetime.now(timezone.utc).date()
 
@@ -87,7 +85,7 @@ def stale_weeks(conn: duckdb.DuckDBPyConnection, table: str, where: str = "true"
     rows = conn.execute(
         f"""
         WITH changed AS (
-            SELECT date_trunc('week', m.created_at AT TIME ZONE 'UTC')::DATE AS week,
+            SELECT {iso_week(utc_day('m.created_at'))} AS week,
                    max(greatest(m.updated_at, s.scored_at)) AS changed_at
             FROM mentions m LEFT JOIN sentiment s USING (mention_id)
             GROUP BY ALL
@@ -121,7 +119,7 @@ def stage_period(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
         FROM interactions
         WHERE created_at >= ? AND created_at < ? AND to_author_id IS NOT NULL
           AND from_author_id IS NOT NULL AND from_author_id <> to_author_id
-          AND NOT {placeholder('from_author_id')} AND NOT {placeholder('to_author_id')}
+          AND NOT {is_placeholder('from_author_id')} AND NOT {is_placeholder('to_author_id')}
         GROUP BY ALL
         """,
         [lo, hi],
@@ -134,7 +132,7 @@ def stage_period(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
                (row_number() OVER (PARTITION BY source ORDER BY author_id) - 1)::BIGINT AS svid
         FROM (
             SELECT author_id, source FROM mentions
-            WHERE created_at >= ? AND created_at < ? AND author_id IS NOT NULL AND NOT {placeholder('author_id')}
+            WHERE created_at >= ? AND created_at < ? AND author_id IS NOT NULL AND NOT {is_placeholder('author_id')}
             UNION SELECT src, source FROM period_pairs
             UNION SELECT dst, source FROM period_pairs
         )
@@ -223,11 +221,13 @@ def drop_period(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DROP TABLE IF EXISTS period_vertices")
 
 
-def run_stale_weeks(conn: duckdb.DuckDBPyConnection, table: str,
+def run_stale_weeks(store: Store, table: str,
                     compute_week: Callable[[duckdb.DuckDBPyConnection, Period], int]) -> dict[str, object]:
-    """The weekly steps' common run: recompute the stale ISO weeks oldest first, report them."""
+    """The weekly steps' common run: recompute the stale ISO weeks oldest first, each week in its
+    own write transaction (`compute_week` replaces the week's rows), and report them."""
     started = time.perf_counter()
-    weeks = stale_weeks(conn, table)
-    rows = sum(compute_week(conn, week) for week in weeks)
+    weeks = stale_weeks(store.conn, table)
+    rows = sum(store.write_transaction(lambda conn, week=week: compute_week(conn, week), f"{table} {week.start}",
+                                       claim=Claim.ANALYSIS) for week in weeks)
     return {"periods": [f"week:{w.start}" for w in weeks], "rows": rows,
             "seconds": round(time.perf_counter() - started, 3)}

@@ -35,13 +35,13 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from analytics.definitions import engagement, is_placeholder
 from analytics.network.graph import (
     SCOPE_ALL,
     Period,
     drop_period,
     load_graph,
     period_scopes,
-    placeholder,
     rolling_window,
     stage_period,
     stale_weeks,
@@ -49,29 +49,30 @@ from analytics.network.graph import (
     utc_today,
 )
 from listener.core.settings import Settings
-from listener.store.connection import transaction
+from listener.store.connection import Claim, Store
 
 WEIGHTS: dict[str, float] = {"engagement": 0.40, "pagerank": 0.30, "reach": 0.15, "volume": 0.15}
 DAMPEN_AFTER_POSTS = 3  # a few unanswered posts is normal, a stream of them is not
-ENGAGEMENT_SQL = ("coalesce(m.like_count, 0) + 2 * (coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) "
-                  "+ coalesce(m.quote_count, 0)) + greatest(coalesce(m.score, 0), 0)")
+# Answers and amplification weigh twice what a like does (docs/analytics-network.md).
+ENGAGEMENT_SQL = engagement("m", {"repost_count": 2, "reply_count": 2, "quote_count": 2})
 HAS_METRICS_SQL = "coalesce(m.like_count, m.repost_count, m.reply_count, m.quote_count, m.score) IS NOT NULL"
 PAGERANK_DAMPING = 0.85
 
 
-def run(conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None = None) -> dict[str, Any]:
-    """Recompute stale ISO weeks and the rolling window; returns what was done."""
+def run(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
+    """Recompute stale ISO weeks and the rolling window, each period in its own write transaction."""
     started = time.perf_counter()
-    periods = stale_weeks(conn, "influencers", "period_kind = 'week'")
+    periods = stale_weeks(store.conn, "influencers", "period_kind = 'week'")
     current = rolling_window(utc_today(today), settings.analytics.rolling_days)
     before = previous_window(current)
-    if _needs_window(conn, before):  # what `is_new` compares the current window with
+    if _needs_window(store.conn, before):  # what `is_new` compares the current window with
         periods.append(before)
     periods.append(current)
     rows = 0
     for period in periods:
-        rows += compute_period(conn, settings, period)
-    refresh_is_new(conn)
+        rows += store.write_transaction(lambda conn, period=period: compute_period(conn, settings, period),
+                                        f"influencers {period.kind} {period.start}", claim=Claim.ANALYSIS)
+    store.write_transaction(refresh_is_new, "influencers is_new", claim=Claim.ANALYSIS)
     return {"periods": [f"{p.kind}:{p.start}" for p in periods], "rows": rows,
             "seconds": round(time.perf_counter() - started, 3)}
 
@@ -97,17 +98,16 @@ def _needs_window(conn: duckdb.DuckDBPyConnection, window: Period) -> bool:
 
 
 def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period) -> int:
-    """Replace one period's rows (all scopes) in one transaction; returns rows written."""
-    with transaction(conn):
-        stage_period(conn, period)
-        _stage_brand_authors(conn, period)
-        _stage_pagerank(conn)
-        conn.execute("DELETE FROM influencers WHERE period_kind = ? AND period_start = ? AND period_end = ?",
-                     [period.kind, period.start, period.end])
-        written = _insert_ranked(conn, settings, period)
-        for table in ("brand_authors", "metric_sources", "period_rank"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
-        drop_period(conn)
+    """Inside the caller's write transaction: replace one period's rows (all scopes); returns rows written."""
+    stage_period(conn, period)
+    _stage_brand_authors(conn, period)
+    _stage_pagerank(conn)
+    conn.execute("DELETE FROM influencers WHERE period_kind = ? AND period_start = ? AND period_end = ?",
+                 [period.kind, period.start, period.end])
+    written = _insert_ranked(conn, settings, period)
+    for table in ("brand_authors", "metric_sources", "period_rank"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_period(conn)
     return written
 
 
@@ -121,7 +121,7 @@ def _stage_brand_authors(conn: duckdb.DuckDBPyConnection, period: Period) -> Non
                    CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
             FROM mentions m LEFT JOIN sentiment s USING (mention_id)
             WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL
-              AND NOT {placeholder('m.author_id')}
+              AND NOT {is_placeholder('m.author_id')}
               AND m.mention_id IN (SELECT mention_id FROM mention_topics WHERE kind = 'brand')
         )
         SELECT author_id, any_value(source) AS source, sum(engagement)::DOUBLE AS engagement,
@@ -165,7 +165,7 @@ def _stage_pagerank(conn: duckdb.DuckDBPyConnection) -> None:
 def own_keys(settings: Settings) -> list[str]:
     """`<source>:<handle>` of every configured own account (lowercase)."""
     own = settings.organization.own_accounts
-    return [f"{source}:{handle}" for source in ("x", "reddit", "rss") for handle in own.for_source(source)]
+    return [f"{source}:{handle}" for source, handles in own.by_source().items() for handle in handles]
 
 
 def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period) -> int:
@@ -238,24 +238,24 @@ def refresh_is_new(conn: duckdb.DuckDBPyConnection) -> None:
     The previous week is the calendar week before; the previous rolling window
     is the one of the same length ending the day before it starts (`run`
     computes it when it is missing). Recomputed over the whole (small) table,
-    so a recomputed week also corrects the week after it.
+    so a recomputed week also corrects the week after it. Call inside a write
+    transaction.
     """
-    with transaction(conn):
-        conn.execute(
-            """
-            UPDATE influencers SET is_new = x.is_new
-            FROM (
-                SELECT i.period_kind, i.scope, i.period_start, i.period_end, i.author_id,
-                       p.author_id IS NULL AS is_new
-                FROM influencers i
-                LEFT JOIN influencers p ON p.period_kind = i.period_kind AND p.scope = i.scope
-                     AND p.period_end = i.period_start - 1
-                     AND p.period_start = i.period_start - CAST(i.period_end - i.period_start + 1 AS INTEGER)
-                     AND p.author_id = i.author_id
-            ) x
-            WHERE influencers.period_kind = x.period_kind AND influencers.scope = x.scope
-              AND influencers.period_start = x.period_start
-              AND influencers.period_end = x.period_end AND influencers.author_id = x.author_id
-              AND influencers.is_new IS DISTINCT FROM x.is_new
-            """
-        )
+    conn.execute(
+        """
+        UPDATE influencers SET is_new = x.is_new
+        FROM (
+            SELECT i.period_kind, i.scope, i.period_start, i.period_end, i.author_id,
+                   p.author_id IS NULL AS is_new
+            FROM influencers i
+            LEFT JOIN influencers p ON p.period_kind = i.period_kind AND p.scope = i.scope
+                 AND p.period_end = i.period_start - 1
+                 AND p.period_start = i.period_start - CAST(i.period_end - i.period_start + 1 AS INTEGER)
+                 AND p.author_id = i.author_id
+        ) x
+        WHERE influencers.period_kind = x.period_kind AND influencers.scope = x.scope
+          AND influencers.period_start = x.period_start
+          AND influencers.period_end = x.period_end AND influencers.author_id = x.author_id
+          AND influencers.is_new IS DISTINCT FROM x.is_new
+        """
+    )

@@ -44,7 +44,7 @@ from analytics.network.graph import (
     undirected,
 )
 from listener.core.settings import Settings
-from listener.store.connection import transaction
+from listener.store.connection import Store
 
 THRESHOLDS: dict[str, float] = {
     "min_connected": 3,
@@ -60,23 +60,23 @@ THRESHOLDS: dict[str, float] = {
 }
 
 
-def run(conn: duckdb.DuckDBPyConnection, settings: Settings, today: date | None = None) -> dict[str, Any]:
+def run(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
     """Recompute the stale ISO weeks (all scopes each)."""
-    return run_stale_weeks(conn, "conversation_shapes", compute_week)
+    return run_stale_weeks(store, "conversation_shapes", compute_week)
 
 
 def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
-    with transaction(conn):
-        stage_period(conn, week)
-        results = [(scope, *classify(measure(load_graph(conn, scope).graph))) for scope in period_scopes(conn)]
-        conn.execute("DELETE FROM conversation_shapes WHERE period_start = ?", [week.start])
-        if results:
-            conn.executemany(
-                "INSERT INTO conversation_shapes (period_start, period_end, scope, shape, measures, computed_at) "
-                "VALUES (?, ?, ?, ?, ?, now())",
-                [[week.start, week.end, scope, shape, json.dumps(m, sort_keys=True)] for scope, shape, m in results],
-            )
-        drop_period(conn)
+    """Inside the caller's write transaction: replace one week's shapes; returns rows written."""
+    stage_period(conn, week)
+    results = [(scope, *classify(measure(load_graph(conn, scope).graph))) for scope in period_scopes(conn)]
+    conn.execute("DELETE FROM conversation_shapes WHERE period_start = ?", [week.start])
+    if results:
+        conn.executemany(
+            "INSERT INTO conversation_shapes (period_start, period_end, scope, shape, measures, computed_at) "
+            "VALUES (?, ?, ?, ?, ?, now())",
+            [[week.start, week.end, scope, shape, json.dumps(m, sort_keys=True)] for scope, shape, m in results],
+        )
+    drop_period(conn)
     return len(results)
 
 

@@ -7,7 +7,9 @@ keeps what it scored and a rerun picks up the rest.
 
 Domain lexicon overrides (`[analytics] lexicon`) are part of the scorer's
 name (`vader 3.3.2+lexicon:<hash>`); a mention scored under another name
-(other overrides, none, another VADER version) is scored again.
+(other overrides, none, another VADER version) is scored again. So is a
+mention whose text changed since: each score keeps the `text_hash` of the
+text it read, and the loader gives `mentions.text_hash` the new text's.
 
 VADER's lexicon is English, so a score is `supported` only when the mention's
 language is English or unknown; other scores are kept but flagged.
@@ -26,11 +28,12 @@ from analytics.sentiment.vader import (
     overrides_hash,
     score_texts,
 )
-from listener.store.connection import registered, transaction
+from listener.core.models import mention_text_sql
+from listener.store.connection import Claim, Store, registered
 
 CHUNK_TEXTS = 200_000
 POSITIVE, NEGATIVE = 0.05, -0.05  # VADER's own convention for labels
-SCORED_TEXT_SQL = "concat_ws(chr(10), m.title, m.text)"
+SCORED_TEXT_SQL = mention_text_sql("m")
 # Codes that say "no language" (X: und, zxx, qme, qam, qht, qst): VADER still reads emoji and emoticons.
 NO_LANGUAGE = ("und", "zxx", "qme", "qam", "qht", "qst", "art")
 SUPPORTED_SQL = (
@@ -47,19 +50,21 @@ def scorer_label(lexicon: Mapping[str, float] | None = None) -> str:
 
 
 def score_pending(
-    conn: duckdb.DuckDBPyConnection,
+    store: Store,
     workers: int | None = None,
     chunk_texts: int = CHUNK_TEXTS,
     on_chunk: Callable[[int], None] | None = None,
     lexicon: Mapping[str, float] | None = None,
 ) -> tuple[int, int]:
-    """Score unscored mentions and those scored by another scorer; returns (mentions, distinct texts)."""
+    """Score unscored mentions, those scored by another scorer and those whose text changed since;
+    returns (mentions, distinct texts)."""
     scorer = scorer_label(lexicon)
+    conn = store.conn
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE pending_mentions AS
         SELECT m.mention_id FROM mentions m LEFT JOIN sentiment s ON s.mention_id = m.mention_id
-        WHERE s.mention_id IS NULL OR s.scorer IS DISTINCT FROM ?
+        WHERE s.mention_id IS NULL OR s.scorer IS DISTINCT FROM ? OR s.text_hash IS DISTINCT FROM m.text_hash
         """,
         [scorer],
     )
@@ -73,7 +78,7 @@ def score_pending(
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE pending_ids AS
-        SELECT m.mention_id, t.tid, {SUPPORTED_SQL} AS supported
+        SELECT m.mention_id, t.tid, {SUPPORTED_SQL} AS supported, m.text_hash
         FROM mentions m SEMI JOIN pending_mentions USING (mention_id)
         JOIN pending_texts t ON t.txt = {SCORED_TEXT_SQL}
         """
@@ -87,7 +92,7 @@ def score_pending(
                 [start, start + chunk_texts],
             ).fetchall()]
             scores = score_texts(texts, workers=workers, lexicon=lexicon)
-            scored += _store_chunk(conn, start, scores, scorer)
+            scored += _store_chunk(store, start, scores, scorer)
             if on_chunk:
                 on_chunk(len(texts))
     finally:
@@ -96,8 +101,8 @@ def score_pending(
     return scored, total_texts
 
 
-def _store_chunk(conn: duckdb.DuckDBPyConnection, start: int,
-                 scores: list[tuple[float, float, float, float]], scorer: str) -> int:
+def _store_chunk(store: Store, start: int, scores: list[tuple[float, float, float, float]], scorer: str) -> int:
+    """One chunk's scores in one write transaction; a rerun of it replaces the same rows."""
     compound, pos, neu, neg = (list(col) for col in zip(*scores)) if scores else ([], [], [], [])
     end = start + len(scores)
     chunk = pa.table({
@@ -105,34 +110,42 @@ def _store_chunk(conn: duckdb.DuckDBPyConnection, start: int,
         "compound": pa.array(compound, pa.float64()), "pos": pa.array(pos, pa.float64()),
         "neu": pa.array(neu, pa.float64()), "neg": pa.array(neg, pa.float64()),
     })
-    with registered(conn, "scored_chunk", chunk), transaction(conn):
-        # Rows scored by another scorer are replaced in the same transaction.
-        conn.execute(
-            "DELETE FROM sentiment WHERE mention_id IN "
-            "(SELECT mention_id FROM pending_ids WHERE tid > ? AND tid <= ?)",
-            [start, end],
-        )
-        inserted = conn.execute(
-            """
-            INSERT INTO sentiment (mention_id, compound, pos, neu, neg, label, scorer, scored_at, supported)
-            SELECT p.mention_id, c.compound, c.pos, c.neu, c.neg,
-                   CASE WHEN c.compound >= ? THEN 'positive'
-                        WHEN c.compound <= ? THEN 'negative' ELSE 'neutral' END,
-                   ?, now(), p.supported
-            FROM pending_ids p JOIN scored_chunk c USING (tid)
-            """,
-            [POSITIVE, NEGATIVE, scorer],
-        ).fetchall()[0][0]
+    with registered(store.conn, "scored_chunk", chunk):
+        return store.write_transaction(lambda conn: _replace_scores(conn, start, end, scorer), "sentiment",
+                                       claim=Claim.ANALYSIS)
+
+
+def _replace_scores(conn: duckdb.DuckDBPyConnection, start: int, end: int, scorer: str) -> int:
+    # Rows scored by another scorer, or of another text, are replaced in the same transaction.
+    conn.execute(
+        "DELETE FROM sentiment WHERE mention_id IN "
+        "(SELECT mention_id FROM pending_ids WHERE tid > ? AND tid <= ?)",
+        [start, end],
+    )
+    inserted = conn.execute(
+        """
+        INSERT INTO sentiment (mention_id, compound, pos, neu, neg, label, scorer, scored_at, supported, text_hash)
+        SELECT p.mention_id, c.compound, c.pos, c.neu, c.neg,
+               CASE WHEN c.compound >= ? THEN 'positive'
+                    WHEN c.compound <= ? THEN 'negative' ELSE 'neutral' END,
+               ?, now(), p.supported, p.text_hash
+        FROM pending_ids p JOIN scored_chunk c USING (tid)
+        """,
+        [POSITIVE, NEGATIVE, scorer],
+    ).fetchall()[0][0]
     return int(inserted)
 
 
-def mark_supported(conn: duckdb.DuckDBPyConnection) -> int:
+def mark_supported(store: Store) -> int:
     """Set `sentiment.supported` from the mention's language (English or unknown); returns rows changed.
 
     Run after language detection: a language found later flips the flag of
-    an already scored mention. Only rows whose flag changes are written, in one
-    statement (atomic on its own, or part of the caller's transaction).
+    an already scored mention. Only rows whose flag changes are written.
     """
+    return store.write_transaction(_mark_supported, "sentiment supported", claim=Claim.ANALYSIS)
+
+
+def _mark_supported(conn: duckdb.DuckDBPyConnection) -> int:
     changed = conn.execute(
         f"""
         UPDATE sentiment SET supported = {SUPPORTED_SQL}

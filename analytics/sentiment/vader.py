@@ -204,7 +204,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
         text = text.strip()
 
         # --- SentiText tokenisation: split, strip punctuation unless <= 2 chars left ---
-        words = [t if len(s := t.strip(punct)) <= 2 else s for t in text.split()]
+        words = [t if len(bare := t.strip(punct)) <= 2 else bare for t in text.split()]
         n = len(words)
         if not n:
             return (0.0, 0.0, 0.0, 0.0)
@@ -224,7 +224,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
                 continue
 
             # ---- sentiment_valence ----
-            base = vals[i][0]
+            base = vals[i][0]  # type: ignore[index]  # i indexes a lexicon hit, never None
             # Fast path for most hits: the three preceding words exist and none
             # of them (nor this word) can trigger any rule, so every VADER pass
             # would add 0.0 to a non-zero valence, i.e. change nothing.
@@ -416,7 +416,7 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
             ep_count = 4
         ep_amplifier = ep_count * 0.292
         qm_count = text.count("?")
-        qm_amplifier = 0
+        qm_amplifier = 0.0
         if qm_count > 1:
             if qm_count <= 3:
                 qm_amplifier = qm_count * 0.18

@@ -1,8 +1,8 @@
 """`listener digest`: build the weekly digest; preview it, write it for review, or send it once.
 
-Registered by listener/cli/app.py with `cli.add_command(digest_command)`. Exit
-codes as everywhere: 0 ok, 1 a send failed (recorded; the next run retries),
-2 usage or config error (nothing sent or written).
+Registered by listener/cli/app.py. `--send` is `pipeline.send_digest`, what the
+scheduler's weekly job runs too. Exit codes as everywhere: 0 ok, 1 a send failed
+(recorded; the next run retries), 2 usage or config error (nothing sent or written).
 """
 from __future__ import annotations
 
@@ -15,26 +15,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from listener.core.errors import ConfigError
-from listener.publish.digest.gather import Week, gather
-from listener.publish.digest.render import Rendered, render
-from listener.publish.digest.send import (
-    address,
-    build_message,
-    deliver,
-    eml_bytes,
-    new_message_id,
-    smtp_password,
-)
-from listener.publish.outfile import atomic_output, refuse_protected
-from listener.store.gate import StoreGate
 
 if TYPE_CHECKING:
     from listener.cli.app import Context
+    from listener.publish.digest.gather import Week
+    from listener.publish.digest.render import Rendered
 
 EXIT_OK, EXIT_SEND_FAILED = 0, 1
 
 
 def _week(ctx: click.Context, param: click.Parameter, value: str | None) -> Week | None:
+    from listener.publish.digest.gather import Week
+
     if value is None:
         return None
     try:
@@ -72,6 +64,12 @@ def digest_command(obj: Context, week: Week | None, send: bool, out_dir: Path | 
       listener digest --send                   # Monday cron: e-mail [digest] recipients once
       listener digest --week 2026-W47 --send --to me@example.com --force
     """
+    from listener import pipeline
+    from listener.publish.digest.gather import Week
+    from listener.publish.digest.send import address
+    from listener.publish.outfile import refuse_protected
+    from listener.store.gate import StoreGate
+
     if send and out_dir:
         raise click.UsageError("--send and --out exclude each other: --out writes files for review, --send e-mails")
     if force and not send:
@@ -81,39 +79,24 @@ def digest_command(obj: Context, week: Week | None, send: bool, out_dir: Path | 
         refuse_protected(out_dir, settings)
     today = settings.today()  # [analytics] as_of, else the real date
     week = week or Week.last_complete(today)
-    recipients = _recipients(to, settings.digest.recipients)
+    recipients = (pipeline.recipient_addresses(to, "--to") if to
+                  else pipeline.recipient_addresses(settings.digest.recipients, "digest.recipients"))
     sender = address(settings.digest.sender, "digest.sender")
     if send:
         _check_sendable(week, today, recipients, force)
-        smtp_password(settings.digest.smtp)  # a missing password stops here, before anything is written
-    if not settings.has_store:
-        raise ConfigError(f"{settings.store_path}: no store yet; run `listener run` first")
-    gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
-    with gate.reader() as store:  # closed before any e-mail goes out
-        rendered = render(gather(store.conn, settings, week))
-    if send:
-        outcomes = deliver(gate, rendered, settings.digest, recipients, force=force)
-    if out_dir:
-        files = write_review(rendered, out_dir, sender, recipients)
-        _emit({"week": week.label, "files": [str(f) for f in files]}, as_json,
-              [f"{week.label}: wrote {f}" for f in files])
-    elif send:
+        outcomes = pipeline.send_digest(settings, week, recipients, force=force)
         failed = [o for o in outcomes if o.status == "failed"]
         _emit({"week": week.label, "recipients": [o.as_dict() for o in outcomes]}, as_json,
               [_outcome_line(week, o) for o in outcomes])
         sys.exit(EXIT_SEND_FAILED if failed else EXIT_OK)
+    rendered = pipeline.render_digest(StoreGate(settings.store, settings.store.lock_timeout_seconds), settings, week)
+    if out_dir:
+        files = write_review(rendered, out_dir, sender, recipients)
+        _emit({"week": week.label, "files": [str(f) for f in files]}, as_json,
+              [f"{week.label}: wrote {f}" for f in files])
     else:
         _emit({"week": week.label, "subject": rendered.subject, "text": rendered.text}, as_json,
               [rendered.subject, "", rendered.text])
-
-
-def _recipients(to: tuple[str, ...], configured: list[str]) -> list[str]:
-    found: list[str] = []
-    for value in to or configured:
-        addr = address(value, "--to" if to else "digest.recipients")
-        if addr not in found:
-            found.append(addr)
-    return found
 
 
 def _check_sendable(week: Week, today: date, recipients: list[str], force: bool) -> None:
@@ -126,6 +109,8 @@ def _check_sendable(week: Week, today: date, recipients: list[str], force: bool)
 
 def write_review(rendered: Rendered, out_dir: Path, sender: str, recipients: list[str]) -> list[Path]:
     """The .eml as it would be sent, and an .html that opens in a browser (charts as files next to it)."""
+    from listener.publish.digest.send import build_message, eml_bytes, new_message_id
+
     stem = f"digest-{rendered.week}"
     html = rendered.html
     files = []
@@ -143,6 +128,8 @@ def write_review(rendered: Rendered, out_dir: Path, sender: str, recipients: lis
 
 
 def _write(path: Path, data: bytes) -> None:
+    from listener.publish.outfile import atomic_output
+
     with atomic_output(path) as partial:
         partial.write_bytes(data)
 

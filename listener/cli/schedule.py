@@ -43,20 +43,21 @@ def schedule_command(obj: Context, check: bool, heartbeat_file: Path | None) -> 
       listener --config /etc/listener.toml schedule --check   # healthcheck: exit 0 fresh, 1 stale
     """
     from listener.ops.scheduler import (
-        ScheduleConfig,
         build_scheduler,
         check_heartbeat,
+        check_schedule,
+        heartbeat_path,
         run_daemon,
     )
 
     settings = obj.settings()
-    config = ScheduleConfig.from_settings(settings)
-    path = heartbeat_file or config.heartbeat_path(settings)
+    check_schedule(settings.schedule)  # a bad [schedule] is exit 2, also for --check
+    path = heartbeat_file or heartbeat_path(settings)
     if check:
         fresh, line = check_heartbeat(path)
         click.echo(line, err=not fresh)
         sys.exit(EXIT_OK if fresh else EXIT_STALE)
-    daemon = build_scheduler(settings, config, heartbeat_path=path)
+    daemon = build_scheduler(settings, heartbeat_file=path)
     if not any(job_id.startswith("collect:") for job_id in daemon.jobs):
         click.echo("listener: no sources enabled; only analyze and digest are scheduled", err=True)
     sys.exit(run_daemon(daemon))

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from listener.publish.snapshot import default_snapshot_dir, snapshot_store
-
 if TYPE_CHECKING:
     from listener.cli.app import Context
 
@@ -37,6 +35,8 @@ def snapshot_command(obj: Context, out_dir: Path | None, as_json: bool) -> None:
       listener snapshot && duckdb -readonly data/snapshot/listener.duckdb
       listener snapshot --out /srv/share/listener --json
     """
+    from listener.publish.snapshot import default_snapshot_dir, snapshot_store
+
     settings = obj.settings()
     out = out_dir or default_snapshot_dir(settings)
     try:

@@ -29,11 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import duckdb
 
 from listener.core.errors import ConfigError, StoreBusyError
-from listener.publish.snapshot import DB_NAME, MANIFEST, default_snapshot_dir
-from listener.store.connection import open_store
 
 if TYPE_CHECKING:
     from listener.cli.app import Context
@@ -69,6 +66,8 @@ def sql_command(obj: Context, where: str, shell_args: tuple[str, ...]) -> None:
       listener sql -c "SELECT * FROM top_influencers_current LIMIT 10"
       listener sql --live -csv -c "SELECT source, status FROM runs ORDER BY started_at DESC LIMIT 5"
     """
+    import duckdb
+
     settings = obj.settings()
     if where == "live":
         path, writer = _live_store(settings), duckdb.__version__
@@ -94,6 +93,10 @@ def sql_command(obj: Context, where: str, shell_args: tuple[str, ...]) -> None:
 
 def _snapshot(settings: object) -> tuple[Path, str, str | None]:
     """The snapshot file, the DuckDB version that wrote it, and when (from its manifest)."""
+    import duckdb
+
+    from listener.publish.snapshot import DB_NAME, MANIFEST, default_snapshot_dir
+
     folder = default_snapshot_dir(settings)
     path = folder / DB_NAME
     if not path.is_file():
@@ -109,6 +112,8 @@ def _snapshot(settings: object) -> tuple[Path, str, str | None]:
 
 def _live_store(settings: object) -> Path:
     """The live store's file, after checking that no job writes it (and that it is readable)."""
+    from listener.store.connection import open_store
+
     store = settings.store  # type: ignore[attr-defined]
     if store.backend != "duckdb":
         raise ConfigError("the store is a DuckLake catalog, not one file: publish the snapshot with "

@@ -44,3 +44,7 @@ class StoreDamagedError(ListenerError):
 
 class OutputError(ListenerError):
     """A file or folder could not be written (disk full, read-only, not a regular file)."""
+
+
+class StoreMissingError(ConfigError):
+    """The store is a DuckDB file not created yet: nothing to read until a run or an import creates it."""

@@ -13,6 +13,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 REQUIRED_FIELDS = ("source", "id", "created_at", "text or title", "author.id or author.handle")
+# The canonical format's fields in their documented order (docs/import-format.md): the one list
+# the loader parses, the importer takes as CSV columns and the exporter writes. `author` and
+# `metrics` are objects with the members below; the names match `Mention`, `AuthorRef`, `Metrics`.
+CANONICAL_FIELDS = ("source", "id", "url", "created_at", "title", "text", "lang", "community", "thread_id",
+                    "parent_id", "in_reply_to_author", "author", "metrics", "mentions", "repost_of", "quote_of",
+                    "referenced_authors", "raw")
+AUTHOR_FIELDS = ("id", "handle", "name", "followers", "following", "verified", "url")
+METRIC_FIELDS = ("likes", "reposts", "replies", "quotes", "score")
+
 
 @dataclass(frozen=True, slots=True)
 class AuthorRef:
@@ -112,3 +121,14 @@ def created_at_in_range(value: datetime, now: datetime | None = None) -> bool:
         return EARLIEST_CREATED_AT <= value <= now + MAX_FUTURE
     except (OverflowError, ValueError):  # an offset that pushes year 1 or 9999 past what datetime holds
         return False
+
+
+def mention_text_sql(alias: str = "m") -> str:
+    """SQL for what is read of a stored mention: its title and text, joined by a newline."""
+    return f"concat_ws(chr(10), {alias}.title, {alias}.text)"
+
+
+def text_hash_sql(alias: str = "m") -> str:
+    """SQL for `mentions.text_hash`: it changes exactly when `mention_text_sql` does, so a
+    sentiment score that records the hash it read tells when its text has changed since."""
+    return f"md5({mention_text_sql(alias)})"

@@ -7,22 +7,26 @@ environment (or a `.env` file) by the part that needs them.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import tomllib
+from abc import abstractmethod
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from listener.core.errors import ConfigError
+from listener.core.sources import SourceTraits, registered_sources, source_names, traits_of
 
 DEFAULT_CONFIG = Path("listener.toml")
 DEFAULT_STORE = Path("data/listener.duckdb")
@@ -41,18 +45,64 @@ class Competitor(_Strict):
     exclude_terms: list[str] = []
 
 
-class OwnAccounts(_Strict):
-    x: list[str] = []
-    reddit: list[str] = []
-    rss: list[str] = []
+class _BySource(_Strict):
+    """A model built from the source catalogue: one field per registered source, unknown ones refused."""
 
-    @field_validator("x", "reddit", "rss")
+
+class _PerSource(_Strict):
+    """A table keyed by source name (`[sources]`, `[organization.own_accounts]`).
+
+    Its keys come from the source catalogue (listener.core.sources), which connectors.registry
+    fills after this module is imported: each validation checks the keys against a `_BySource`
+    model built from the catalogue of that moment, and the values are kept as extra fields.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     @classmethod
-    def _normalise(cls, handles: list[str]) -> list[str]:
-        return [h.strip().lstrip("@").removeprefix("u/").lower() for h in handles if h.strip()]
+    @abstractmethod
+    def field_for(cls, source: SourceTraits) -> tuple[Any, Any]:
+        """The (type, default) of one source's key in this table."""
+
+    @classmethod
+    def checking_model(cls) -> type[_BySource]:
+        return _by_source_model(cls, registered_sources())
+
+    def _tables(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+@functools.lru_cache(maxsize=32)
+def _by_source_model(table: type[_PerSource], catalogue: tuple[SourceTraits, ...]) -> type[_BySource]:
+    """Cached per catalogue: registering a source (a test's, a plugin's) builds a new one."""
+    fields = {source.name: table.field_for(source) for source in catalogue}
+    return create_model(f"{table.__name__}BySource", __base__=_BySource, **fields)
+
+
+class OwnAccounts(_PerSource):
+    """`[organization.own_accounts]`: per source, the organization's handles (RSS: author names)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered_sources(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # an OwnAccounts already, or something pydantic refuses with its own message
+        catalogue = registered_sources()
+        checked = _by_source_model(cls, catalogue).model_validate(data)
+        # each source's rule writes its handles as the loader keys authors, so `is_own` is a join
+        return {source.name: [key for key in map(source.own_handle, getattr(checked, source.name)) if key]
+                for source in catalogue}
+
+    @classmethod
+    def field_for(cls, source: SourceTraits) -> tuple[Any, Any]:
+        return list[str], []
 
     def for_source(self, source: str) -> list[str]:
-        return list(getattr(self, source, []))
+        return list(self._tables().get(source, []))
+
+    def by_source(self) -> dict[str, list[str]]:
+        """Every source with at least one own account, in catalogue order."""
+        return {name: list(handles) for name, handles in self._tables().items() if handles}
 
 
 class Organization(_Strict):
@@ -62,7 +112,7 @@ class Organization(_Strict):
     exclude_terms: list[str] = []
     tracked_terms: list[str] = []
     competitors: list[Competitor] = []
-    own_accounts: OwnAccounts = OwnAccounts()
+    own_accounts: OwnAccounts = Field(default_factory=OwnAccounts)
 
 
 class DuckLake(_Strict):
@@ -70,7 +120,7 @@ class DuckLake(_Strict):
 
     catalog: str = Field(min_length=1)  # after "ducklake:", e.g. "postgres:dbname=listener host=db user=listener"
     data_path: str = Field(min_length=1)  # Parquet files: a folder (relative to the config) or s3://...
-    commit_retries: int = Field(default=8, ge=0, le=100)  # re-run a load that lost a write conflict
+    commit_retries: int = Field(default=8, ge=0, le=100)  # re-run a unit of work that lost a write conflict
 
     @field_validator("catalog")
     @classmethod
@@ -111,6 +161,8 @@ class Feed(_Strict):
 
 
 class SourceBase(_Strict):
+    """What every `[sources.<name>]` table has; each source's own model (connectors) adds the rest."""
+
     enabled: bool = False
     poll_interval_minutes: Minutes = 60
     overlap_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 15
@@ -118,42 +170,37 @@ class SourceBase(_Strict):
     max_fetch_seconds: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] = 3600.0
 
 
-class RssSource(SourceBase):
-    feeds: list[Feed] = []
-    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 2
-    backoff_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
-    max_feed_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024
-    user_agent: str = "listener-rss/0.1 (+https://github.com/listener)"
+SectionT = TypeVar("SectionT", bound=SourceBase)
 
-    @field_validator("feeds", mode="before")
+
+class Sources(_PerSource):
+    """`[sources.<name>]`: one table per registered source, each checked by that source's model."""
+
+    @model_validator(mode="before")
     @classmethod
-    def _plain_urls(cls, feeds: Any) -> Any:
-        if isinstance(feeds, list):
-            return [{"url": f} if isinstance(f, str) else f for f in feeds]
-        return feeds
+    def _registered_sources(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # a Sources already, or something pydantic refuses with its own message
+        return dict(cls.checking_model().model_validate(data))
 
+    @classmethod
+    def field_for(cls, source: SourceTraits) -> tuple[Any, Any]:
+        return source.settings_model, Field(default_factory=source.settings_model)
 
-class XSource(SourceBase):
-    queries: list[str] = []
-    max_posts_per_run: Annotated[int, Field(ge=1)] = 1000
-    max_rate_limit_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 900
-
-
-class RedditSource(SourceBase):
-    subreddits: list[str] = []
-    search: bool = True
-    user_agent: str = "listener (by u/unknown)"
-    max_items_per_stream: Annotated[int, Field(ge=1, le=1000)] = 1000
-
-
-class Sources(_Strict):
-    rss: RssSource = RssSource()
-    x: XSource = XSource()
-    reddit: RedditSource = RedditSource()
+    def section(self, name: str, model: type[SectionT]) -> SectionT:
+        """`[sources.<name>]` as `model`; its defaults for a source registered after these settings loaded."""
+        value = self._tables().get(name)
+        if value is None:
+            traits = traits_of(name)
+            if traits is None:
+                raise ConfigError(f"unknown source '{name}' (available: {', '.join(source_names())})")
+            value = traits.settings_model()
+        if not isinstance(value, model):
+            raise TypeError(f"[sources.{name}] is checked by {type(value).__name__}, not {model.__name__}")
+        return value
 
     def enabled(self) -> list[str]:
-        return [name for name in ("rss", "x", "reddit") if getattr(self, name).enabled]
+        return [name for name in source_names() if self.section(name, SourceBase).enabled]
 
 
 class Smtp(_Strict):
@@ -209,7 +256,11 @@ class Maturity(_Strict):
 
 
 class Schedule(_Strict):
-    analyze_cron: str = "15 3 * * *"  # nightly `analyze` (crontab: m h dom mon dow; 0/7 = Sunday)
+    """`[schedule]`, the one definition the scheduler reads (`settings.schedule`). Its cron expressions and
+    time zone are checked by listener/ops/scheduler.py when `listener schedule` starts, not here, so a
+    typo in them never stops the other commands."""
+
+    analyze_cron: str = "15 3 * * *"  # nightly `analyze` + snapshot (crontab: m h dom mon dow; 0/7 = Sunday)
     digest_cron: str = "30 6 * * 1"  # weekly `digest --send`
     timezone: str = "UTC"  # IANA name for both cron expressions
     jitter_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
@@ -221,7 +272,7 @@ class Schedule(_Strict):
 class Settings(_Strict):
     organization: Organization
     store: Store = Store()
-    sources: Sources = Sources()
+    sources: Sources = Field(default_factory=Sources)
     digest: Digest = Digest()
     analytics: Analytics = Analytics()
     maturity: Maturity = Maturity()
@@ -351,12 +402,22 @@ def _suggestion(loc: list[str]) -> str:
     for part in loc[:-1]:
         if model is None or part.isdigit():
             continue
-        field = model.model_fields.get(part)
+        field = _checked_fields(model).model_fields.get(part)
         model = _model_of(field.annotation) if field else None
     if model is None:
         return ""
+    model = _checked_fields(model)
     close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    if issubclass(model, _BySource):  # a misspelt source name far from every known one
+        return f" (known sources: {', '.join(model.model_fields)})"
+    return ""
+
+
+def _checked_fields(model: type[BaseModel]) -> type[BaseModel]:
+    """The model whose fields are the keys a table accepts (for a table keyed by source, the catalogue's)."""
+    return model.checking_model() if issubclass(model, _PerSource) else model
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

@@ -22,6 +22,7 @@ from typing import IO, Any
 import pyarrow as pa
 
 from listener.core.errors import ImportFormatError
+from listener.core.models import AUTHOR_FIELDS, CANONICAL_FIELDS, METRIC_FIELDS
 from listener.ingest.loader import READER_SCHEMA
 
 BATCH_LINES = 250_000
@@ -33,11 +34,8 @@ MAX_LINE_BYTES = 1024 * 1024  # a longer line (a CSV row: all its lines) is reje
 _SKIP_CHUNK = 1024 * 1024
 _SNIFF_BYTES = 4096
 
-_OBJECTS = {"author": ("id", "handle", "name", "followers", "following", "verified", "url"),
-            "metrics": ("likes", "reposts", "replies", "quotes", "score")}
-_TOP_LEVEL = ("source", "id", "url", "created_at", "title", "text", "lang", "community", "thread_id",
-              "parent_id", "in_reply_to_author", "mentions", "repost_of", "quote_of",
-              "referenced_authors", "raw")
+_OBJECTS = {"author": AUTHOR_FIELDS, "metrics": METRIC_FIELDS}  # dotted columns in CSV: author.id, ...
+_TOP_LEVEL = tuple(f for f in CANONICAL_FIELDS if f not in _OBJECTS)
 _INT_FIELDS = {"author.followers", "author.following", "metrics.likes", "metrics.reposts",
                "metrics.replies", "metrics.quotes", "metrics.score"}
 _BOOL_FIELDS = {"author.verified"}

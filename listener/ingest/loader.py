@@ -17,8 +17,17 @@ from datetime import timedelta
 import duckdb
 import pyarrow as pa
 
-from listener.core.models import EARLIEST_CREATED_AT, MAX_FUTURE, MAX_TEXT_CHARS
+from listener.core.models import (
+    AUTHOR_FIELDS,
+    CANONICAL_FIELDS,
+    EARLIEST_CREATED_AT,
+    MAX_FUTURE,
+    MAX_TEXT_CHARS,
+    METRIC_FIELDS,
+    text_hash_sql,
+)
 from listener.core.settings import OwnAccounts
+from listener.core.sources import registered_sources
 from listener.ingest.topics import TopicRule, tag_mentions
 from listener.store.connection import registered
 
@@ -26,20 +35,19 @@ from listener.store.connection import registered
 # and objects come as JSON text, so their JSON type is checked from the same single
 # parse (a plain cast would turn 1e3 into "1000.0", "many" into NULL and drop
 # "notalist"); text fields are read as text.
-_STRUCTURE = """{
-  "source": "VARCHAR", "id": "JSON", "url": "VARCHAR", "created_at": "VARCHAR",
-  "title": "VARCHAR", "text": "VARCHAR", "lang": "VARCHAR", "community": "VARCHAR",
-  "thread_id": "JSON", "parent_id": "JSON", "in_reply_to_author": "JSON",
-  "author": {"id": "JSON", "handle": "VARCHAR", "name": "VARCHAR", "followers": "JSON",
-             "following": "JSON", "verified": "JSON", "url": "VARCHAR"},
-  "metrics": "JSON", "mentions": "JSON", "repost_of": "JSON", "quote_of": "JSON",
-  "referenced_authors": "JSON", "raw": "JSON"
-}"""
-_METRICS = '{"likes": "JSON", "reposts": "JSON", "replies": "JSON", "quotes": "JSON", "score": "JSON"}'
+_TEXT_FIELDS = frozenset({"source", "url", "created_at", "title", "text", "lang", "community",
+                          "author.handle", "author.name", "author.url"})
 
-_KNOWN = ("source", "id", "url", "created_at", "title", "text", "lang", "community", "thread_id",
-          "parent_id", "in_reply_to_author", "author", "metrics", "mentions", "repost_of", "quote_of",
-          "referenced_authors", "raw")
+
+def _read_as(name: str) -> str:
+    return "VARCHAR" if name in _TEXT_FIELDS else "JSON"
+
+
+_STRUCTURE = json.dumps({f: {a: _read_as(f"author.{a}") for a in AUTHOR_FIELDS} if f == "author" else _read_as(f)
+                         for f in CANONICAL_FIELDS})
+_METRICS = json.dumps({f: "JSON" for f in METRIC_FIELDS})
+
+_KNOWN = CANONICAL_FIELDS
 _KNOWN_KEYS = "[" + ", ".join(f"'{k}'" for k in _KNOWN) + "]"
 _REMOVE_KNOWN = json.dumps({k: None for k in _KNOWN})
 
@@ -131,7 +139,7 @@ _PROBLEM = f"""
 CASE
   WHEN r.source IS NULL OR trim(r.source) = '' THEN 'missing required field "source"'
   WHEN NOT regexp_full_match(r.source, '[a-z][a-z0-9_]{{0,31}}')
-    THEN 'field "source" must be a short lowercase name such as "x", "reddit" or "rss"'
+    THEN 'field "source" must be a short lowercase name: a letter, then up to 31 letters, digits or _'
   WHEN NOT ({_TYPES_OK}) THEN {_type_problems()}
   WHEN id_v IS NULL OR trim(id_v) = '' THEN 'missing required field "id"'
   WHEN r.created_at IS NULL THEN 'missing required field "created_at"'
@@ -179,7 +187,7 @@ class LoadResult:
 
 def prepare_own_accounts(conn: duckdb.DuckDBPyConnection, own: OwnAccounts) -> None:
     """Own accounts as a temp table, so `is_own` is a join, not string-built SQL."""
-    rows = [(source, handle) for source in ("x", "reddit", "rss") for handle in own.for_source(source)]
+    rows = [(source, handle) for source, handles in own.by_source().items() for handle in handles]
     table = pa.table({"source": [r[0] for r in rows], "handle": [r[1] for r in rows]},
                      schema=pa.schema([("source", pa.string()), ("handle", pa.string())]))
     conn.register("own_accounts_arrow", table)
@@ -193,14 +201,15 @@ def load_batch(
     run_id: str | None,
     rules: list[TopicRule],
 ) -> LoadResult:
-    """Merge one batch of (line_no, doc) into the store. Call inside a transaction."""
+    """Merge one batch of (line_no, doc) into the store.
+
+    Call inside a write transaction that claims `Claim.LOADS`: on DuckLake two workers loading
+    at once then conflict at COMMIT and one re-runs after the other (the anti-join sees its
+    rows), instead of both appending the same mention, since DuckLake has no primary key.
+    """
     result = LoadResult(received=batch.num_rows)
     if batch.num_rows == 0:
         return result
-    # Every load updates this one row: on DuckLake two workers loading at once then conflict at
-    # COMMIT and one re-runs after the other (the anti-join sees its rows), instead of both
-    # appending the same mention, since DuckLake has no primary key to stop them.
-    conn.execute("UPDATE store_writes SET writes = writes + 1, updated_at = now()")
     with registered(conn, "incoming_arrow", batch):
         _stage(conn, run_id, "problem" in batch.schema.names)
     result.errors = [(int(n), str(p)) for n, p in conn.execute(
@@ -342,18 +351,12 @@ def _build_batch(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    # A changed text must be scored again.
-    conn.execute(
-        """
-        DELETE FROM sentiment WHERE mention_id IN (
-            SELECT b.mention_id FROM batch b JOIN mentions m USING (mention_id)
-            WHERE m.text IS DISTINCT FROM b.text OR m.title IS DISTINCT FROM b.title)
-        """
-    )
+    # `text_hash` follows the text: a sentiment score of another text is scored again by `analyze`.
     updated = conn.execute(
-        """
+        f"""
         UPDATE mentions SET
             url = b.url, author_id = b.author_id, title = b.title, text = b.text,
+            text_hash = {text_hash_sql('b')},
             -- A language the source gives wins; a detected one is dropped when the text
             -- changes, so the detector looks at the new text.
             lang = CASE WHEN b.lang IS NOT NULL THEN b.lang
@@ -371,15 +374,15 @@ def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         """
     ).fetchone()[0]
     inserted = conn.execute(
-        """
+        f"""
         INSERT INTO mentions (mention_id, source, native_id, url, author_id, title, text, lang, created_at,
                               collected_at, updated_at, parent_id, thread_id, community, like_count,
                               repost_count, reply_count, quote_count, score, is_own, run_id, repost_of,
-                              quote_of, raw)
+                              quote_of, raw, text_hash)
         SELECT b.mention_id, b.source, b.native_id, b.url, b.author_id, b.title, b.text,
                b.lang, b.created_at, now(), now(), b.parent_id, b.thread_id, b.community,
                b.like_count, b.repost_count, b.reply_count, b.quote_count, b.score,
-               b.is_own, b.run_id, b.repost_of, b.quote_of, b.raw
+               b.is_own, b.run_id, b.repost_of, b.quote_of, b.raw, {text_hash_sql('b')}
         FROM batch b ANTI JOIN mentions m ON m.mention_id = b.mention_id
         """
     ).fetchone()[0]
@@ -430,31 +433,33 @@ def _merge_authors(conn: duckdb.DuckDBPyConnection) -> None:
 def _replace_interactions(conn: duckdb.DuckDBPyConnection) -> None:
     """Derive reply/comment, mention, repost and quote edges the same way for every source."""
     conn.execute("DELETE FROM interactions WHERE mention_id IN (SELECT mention_id FROM batch)")
-    conn.execute(
-        """
-        INSERT INTO interactions (mention_id, source, from_author_id, to_author_id, kind, created_at,
-                                  target_mention_id, target_handle)
-        WITH refs AS (
-            SELECT mention_id, source, author_id, created_at, kind, target, in_reply_to_author,
-                   referenced_authors
-            FROM (
-                SELECT *, CASE WHEN source = 'reddit' THEN 'comment' ELSE 'reply' END AS kind,
-                       parent_id AS target FROM batch WHERE parent_id IS NOT NULL
-                UNION ALL
-                SELECT *, 'repost', repost_of FROM batch WHERE repost_of IS NOT NULL
-                UNION ALL
-                SELECT *, 'quote', quote_of FROM batch WHERE quote_of IS NOT NULL
+    with registered(conn, "reply_kinds_arrow", _reply_kinds()):
+        conn.execute(
+            """
+            INSERT INTO interactions (mention_id, source, from_author_id, to_author_id, kind, created_at,
+                                      target_mention_id, target_handle)
+            WITH refs AS (
+                SELECT mention_id, source, author_id, created_at, kind, target, in_reply_to_author,
+                       referenced_authors
+                FROM (
+                    SELECT b.*, coalesce(k.reply_kind, 'reply') AS kind, b.parent_id AS target
+                    FROM batch b LEFT JOIN reply_kinds_arrow k ON k.source = b.source
+                    WHERE b.parent_id IS NOT NULL
+                    UNION ALL
+                    SELECT *, 'repost', repost_of FROM batch WHERE repost_of IS NOT NULL
+                    UNION ALL
+                    SELECT *, 'quote', quote_of FROM batch WHERE quote_of IS NOT NULL
+                )
             )
+            SELECT r.mention_id, r.source, r.author_id,
+                   coalesce(
+                       r.source || ':' || CASE WHEN r.kind IN ('reply', 'comment') THEN r.in_reply_to_author END,
+                       r.source || ':' || r.referenced_authors[substr(r.target, length(r.source) + 2)],
+                       t.author_id),
+                   r.kind, r.created_at, r.target, NULL
+            FROM refs r LEFT JOIN mentions t ON t.mention_id = r.target
+            """
         )
-        SELECT r.mention_id, r.source, r.author_id,
-               coalesce(
-                   r.source || ':' || CASE WHEN r.kind IN ('reply', 'comment') THEN r.in_reply_to_author END,
-                   r.source || ':' || r.referenced_authors[substr(r.target, length(r.source) + 2)],
-                   t.author_id),
-               r.kind, r.created_at, r.target, NULL
-        FROM refs r LEFT JOIN mentions t ON t.mention_id = r.target
-        """
-    )
     conn.execute(
         """
         INSERT INTO interactions (mention_id, source, from_author_id, to_author_id, kind, created_at,
@@ -479,6 +484,14 @@ def _replace_interactions(conn: duckdb.DuckDBPyConnection) -> None:
         WHERE coalesce(n.handle, n.native) IS NOT NULL AND n.handle <> ''
         """
     )
+
+
+def _reply_kinds() -> pa.Table:
+    """source -> its word for an answer ('comment' on Reddit), from the source catalogue; a source
+    only imports use is not listed and gets 'reply'."""
+    sources = registered_sources()
+    return pa.table({"source": [s.name for s in sources], "reply_kind": [s.reply_kind for s in sources]},
+                    schema=pa.schema([("source", pa.string()), ("reply_kind", pa.string())]))
 
 
 def resolve_pending_interactions(conn: duckdb.DuckDBPyConnection) -> int:

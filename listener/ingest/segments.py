@@ -7,15 +7,15 @@ in the same transaction, and the file is removed only after the commit.
 """
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
-from listener.core.redact import mask, mask_optional
+import duckdb
+
 from listener.ingest.loader import LoadResult, documents_batch, load_batch
 from listener.ingest.spool import Segment, Spool, SpoolError
 from listener.ingest.topics import TopicRule
-from listener.store.connection import RunLedger, Store
+from listener.store.connection import Claim, Store
+from listener.store.ledger import RunLedger, add_to_run, close_run, mark_interrupted, open_run
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def load_segment(store: Store, spool: Spool, segment: Segment, rules: list[Topic
         spool.reject(segment.path, str(exc))
         return 0
     seen, result = store.write_transaction(lambda conn: _load_once(store, segment, documents, rules),
-                                           f"load {segment.name}")
+                                           f"load {segment.name}", claim=Claim.LOADS)
     spool.remove(segment)
     ledger = live.get(str(segment.header["run_id"]))
     if ledger is not None and not seen:
@@ -48,13 +48,16 @@ def _load_once(store: Store, segment: Segment, documents: list[str],
     result = LoadResult()
     seen = bool(conn.execute("SELECT 1 FROM spool_segments WHERE segment = ?", [segment.name]).fetchall())
     if not seen:
-        _start_run_row(conn, segment.header)
+        header = segment.header
+        run = header.get("run") or {}
+        open_run(conn, header["run_id"], header["source"], header.get("command") or run.get("command"),
+                 header.get("started_at") or run.get("started_at") or header.get("written_at"))
         if segment.kind == "page":
             result = _load_page(store, segment, documents, rules)
         else:
-            _finish_run_row(conn, segment.header["run"])
+            close_run(conn, header["run"])
         conn.execute("INSERT INTO spool_segments VALUES (?, ?, ?, ?, ?, now())",
-                     [segment.name, segment.source, segment.header["run_id"], segment.kind, len(documents)])
+                     [segment.name, segment.source, header["run_id"], segment.kind, len(documents)])
     return seen, result
 
 
@@ -63,51 +66,9 @@ def _load_page(store: Store, segment: Segment, documents: list[str], rules: list
     result = load_batch(conn, documents_batch(documents), str(segment.header["run_id"]), rules) if documents else LoadResult()
     cursor = {k: v for k, v in (segment.header.get("cursor") or {}).items() if v is not None}
     store.set_cursors(segment.source, cursor)
-    rejections = _rejections(segment, result)
-    warnings = _run_warnings(conn, segment.header["run_id"]) + rejections
-    conn.execute(
-        "UPDATE runs SET fetched = fetched + ?, inserted = inserted + ?, updated = updated + ?, "
-        "warnings = ? WHERE run_id = ?",
-        [len(documents), result.inserted, result.updated, _warnings_json(warnings), segment.header["run_id"]],
-    )
+    add_to_run(conn, segment.header["run_id"], len(documents), result.inserted, result.updated,
+               warnings=_rejections(segment, result))
     return result
-
-
-def _start_run_row(conn: Any, header: dict[str, Any]) -> None:
-    """The run's row appears with its first segment; other 'running' rows of the source are dead.
-
-    They are dead because one process collects a source at a time (the spool's
-    source lock) and writes its segments in order: a run whose end never
-    arrived before a newer run's first segment died mid-way.
-    """
-    run_id = header["run_id"]
-    if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchall():
-        return
-    conn.execute(
-        "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()) "
-        "WHERE source = ? AND status = 'running' AND run_id <> ?",
-        [header["source"], run_id],
-    )
-    run = header.get("run") or {}
-    conn.execute(
-        "INSERT INTO runs (run_id, source, command, started_at, status) VALUES (?, ?, ?, ?, 'running')",
-        [run_id, header["source"], header.get("command") or run.get("command"),
-         header.get("started_at") or run.get("started_at") or header.get("written_at")],
-    )
-
-
-def _finish_run_row(conn: Any, run: dict[str, Any]) -> None:
-    warnings = list(run.get("warnings") or []) + _run_warnings(conn, run["run_id"])
-    conn.execute(
-        "UPDATE runs SET status = ?, finished_at = ?, fetched = ?, error = ?, warnings = ? WHERE run_id = ?",
-        [run["status"], run.get("finished_at"), int(run.get("fetched") or 0), mask_optional(run.get("error")),
-         _warnings_json(warnings), run["run_id"]],
-    )
-
-
-def _warnings_json(warnings: list[str]) -> str | None:
-    """The `runs.warnings` value: masked, as JSON, or NULL."""
-    return json.dumps([mask(w) for w in warnings]) if warnings else None
 
 
 def _rejections(segment: Segment, result: LoadResult) -> list[str]:
@@ -117,17 +78,9 @@ def _rejections(segment: Segment, result: LoadResult) -> list[str]:
             + [f"{stream}: record {n}: {why}" for n, why in result.warnings])
 
 
-def _run_warnings(conn: Any, run_id: str) -> list[str]:
-    rows = conn.execute("SELECT warnings FROM runs WHERE run_id = ?", [run_id]).fetchall()
-    value = rows[0][0] if rows else None
-    if not value:
-        return []
-    loaded = json.loads(value) if isinstance(value, str) else value
-    return [str(w) for w in loaded] if isinstance(loaded, list) else []
-
-
 def prune_segment_ledger(store: Store) -> None:
-    store.conn.execute(f"DELETE FROM spool_segments WHERE loaded_at < now() - INTERVAL {LEDGER_DAYS} DAY")
+    store.write_transaction(lambda conn: conn.execute(
+        f"DELETE FROM spool_segments WHERE loaded_at < now() - INTERVAL {LEDGER_DAYS} DAY"), "spool ledger")
 
 
 INTERRUPTED = ("the process ended before the run finished (killed, crashed, or out of disk); "
@@ -153,23 +106,13 @@ def close_dead_runs(store: Store, spool: Spool) -> int:
     or while its segments still wait in the spool (they carry its end).
     """
     dead = dead_runs(store, spool)
-    for run_id in dead:
-        store.conn.execute(
-            """
-            UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()),
-                   error = coalesce(error, ?),
-                   inserted = CASE WHEN fetched = 0 AND inserted = 0 AND updated = 0
-                                   THEN (SELECT count(*) FROM mentions WHERE run_id = ?) ELSE inserted END
-            WHERE run_id = ? AND status = 'running'
-            """, [INTERRUPTED, run_id, run_id])
-    if dead:
-        log.warning("runs: %d run(s) whose process ended early marked interrupted: %s", len(dead), ", ".join(dead))
+    if not dead:
+        return 0
+
+    def mark(conn: duckdb.DuckDBPyConnection) -> None:
+        for run_id in dead:
+            mark_interrupted(conn, run_id, INTERRUPTED)
+
+    store.write_transaction(mark, "runs")
+    log.warning("runs: %d run(s) whose process ended early marked interrupted: %s", len(dead), ", ".join(dead))
     return len(dead)
-
-
-def upsert_run(store: Store, ledger: RunLedger) -> None:
-    """The run's whole row from the ledger in hand (inside the caller's transaction)."""
-    if not store.conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [ledger.run_id]).fetchall():
-        store.conn.execute("INSERT INTO runs (run_id, source, command, started_at, status) VALUES (?, ?, ?, ?, ?)",
-                           [ledger.run_id, ledger.source, ledger.command, ledger.started_at, ledger.status])
-    store.finish_run(ledger)

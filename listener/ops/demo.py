@@ -144,7 +144,7 @@ def run_demo(out_dir: Path, today: date | None = None) -> tuple[dict[str, Any], 
     config = tomllib.loads((root / "demo.toml").read_text(encoding="utf-8"))
     feeds = sorted(p.name for p in (root / "feeds").iterdir() if p.is_file())
     with demo_environment(), serve_directory(root, FEED_PORT) as base_url, replay(root / "recordings") as tape:
-        config["sources"]["rss"]["feeds"] = [f"{base_url}/feeds/{name}" for name in feeds]
+        serve_feeds(config["sources"], [f"{base_url}/feeds/{name}" for name in feeds])
         config["store"] = {"path": str(db_path.resolve())}
         settings = settings_from_dict(config)
         shutil.rmtree(settings.spool_dir, ignore_errors=True)
@@ -173,6 +173,13 @@ def run_demo(out_dir: Path, today: date | None = None) -> tuple[dict[str, Any], 
         unplayed = len(tape.data) - tape.play_count
         summary["warnings"].append(f"demo: {unplayed} recorded X/Reddit responses were never asked for")
     return summary, summary_lines(summary)
+
+
+def serve_feeds(sources: dict[str, Any], urls: list[str]) -> None:
+    """Every source table of demo.toml with a `feeds` key reads the feeds the demo serves."""
+    for table in sources.values():
+        if "feeds" in table:
+            table["feeds"] = urls
 
 
 def shift_story(store: Store, weeks: int) -> None:
@@ -207,15 +214,7 @@ path = "listener.duckdb"   # next to this file; `listener snapshot` and `sql` us
 
 # The demo's sources are off: it served its feeds on 127.0.0.1 and replayed X and Reddit only
 # while `listener demo` ran. `listener run` with this file analyzes and refreshes the snapshot.
-[sources.rss]
-enabled = false
-
-[sources.x]
-enabled = false
-
-[sources.reddit]
-enabled = false
-
+{sources_off}
 [analytics]
 # The store's "today": analyze, maturity and digest see {last_week} as the last complete week on
 # any day you run them. Leave it out for a store you collect into.
@@ -241,13 +240,19 @@ def write_demo_config(out_dir: Path, demo_config: dict[str, Any], today: date, a
     year, week, _ = last_week.isocalendar()
     facts = {"today": today, "config": path, "first": STORY_FIRST_DAY + timedelta(weeks=weeks),
              "last": STORY_LAST_DAY + timedelta(weeks=weeks), "weeks": weeks,
-             "last_week": f"{year}-W{week:02d}", "as_of": as_of, "moved": _moved(weeks)}
+             "last_week": f"{year}-W{week:02d}", "as_of": as_of, "moved": _moved(weeks),
+             "sources_off": _sources_off(demo_config["sources"])}
     text = (CONFIG_HEADER.format(**facts) + "\n" + "\n".join(_toml_table("organization", demo_config["organization"]))
             + "\n" + CONFIG_BODY.format(**facts))
     tomllib.loads(text)  # what we write must read back
     with atomic_output(path) as partial:
         partial.write_text(text, encoding="utf-8")
     return path
+
+
+def _sources_off(sources: dict[str, Any]) -> str:
+    """`[sources.<name>] enabled = false` for every source demo.toml collects (names the settings checked)."""
+    return "\n".join(f"[sources.{name}]\nenabled = false\n" for name in sources)
 
 
 def _moved(weeks: int) -> str:

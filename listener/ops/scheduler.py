@@ -3,8 +3,13 @@
 Jobs (APScheduler 3.x, one BackgroundScheduler, one worker thread):
   collect:<source>  every `[sources.<name>] poll_interval_minutes` (jitter, max_instances=1,
                     coalesce, misfire grace), first run at start-up;
-  analyze           `[schedule] analyze_cron` (default "15 3 * * *") in `[schedule] timezone`;
+  analyze           `[schedule] analyze_cron` (default "15 3 * * *") in `[schedule] timezone`:
+                    `listener analyze`, then the analysts' snapshot, as `listener run` does;
   digest            `[schedule] digest_cron` (default "30 6 * * 1"): `listener digest --send`.
+
+The jobs call the same pipeline functions as the commands (`pipeline.analyze_and_publish`,
+`pipeline.send_digest`); `[schedule]` is `settings.schedule` (listener.core.settings.Schedule),
+whose cron expressions and time zone are checked here, when the scheduler is built.
 
 Collect jobs fetch into the spool without holding the store and load each
 page in a short transaction (`listener.store.gate`), so the file is free between
@@ -31,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -48,8 +53,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from listener import pipeline
-from listener.core.errors import ConfigError, StoreBusyError
-from listener.core.settings import Settings
+from listener.core.errors import ConfigError, StoreBusyError, StoreMissingError
+from listener.core.settings import Schedule, Settings
+from listener.publish.digest.gather import Week
 from listener.store.faults import describe
 from listener.store.gate import StoreGate
 
@@ -59,75 +65,43 @@ HEARTBEAT_NAME = "scheduler-heartbeat.json"
 STALE_AFTER_BEATS = 3  # --check fails when the last tick is older than this many heartbeat intervals
 
 
-@dataclass(frozen=True)
-class ScheduleConfig:
-    """`[schedule]` in the config. Read from `settings.schedule` when that section exists, else defaults."""
+def schedule_zone(schedule: Schedule) -> ZoneInfo:
+    try:
+        return ZoneInfo(schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"'schedule.timezone': unknown time zone (got {schedule.timezone!r})") from None
 
-    analyze_cron: str = "15 3 * * *"
-    digest_cron: str = "30 6 * * 1"
-    timezone: str = "UTC"
-    jitter_seconds: int = 60
-    misfire_grace_seconds: int = 600
-    heartbeat_seconds: int = 30
-    heartbeat_file: Path | None = None  # default: scheduler-heartbeat.json next to the store
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> ScheduleConfig:
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown key 'schedule.{unknown[0]}'")
-        if data.get("heartbeat_file") is not None:
-            data["heartbeat_file"] = Path(data["heartbeat_file"])
-        config = cls(**data)
-        config.validate()
-        return config
+def cron_trigger(schedule: Schedule, key: str) -> CronTrigger:
+    """`[schedule] <key>` (a crontab line) as a trigger in `[schedule] timezone`; ConfigError naming the key."""
+    expression = getattr(schedule, key)
+    try:
+        values = expression.split()
+        if len(values) != 5:
+            raise ValueError(f"wrong number of fields; got {len(values)}, expected 5")
+        minute, hour, day, month, dow = values
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=crontab_day_of_week(dow), timezone=schedule_zone(schedule))
+    except ValueError as exc:
+        raise ConfigError(f"'schedule.{key}': not a cron expression (got {expression!r}): {exc}") from None
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ScheduleConfig:
-        """Works before and after Settings grows a `schedule` section (a pydantic model or a dict)."""
-        section = getattr(settings, "schedule", None)
-        if section is None:
-            return cls()
-        if hasattr(section, "model_dump"):
-            section = section.model_dump()
-        return cls.from_mapping(section)
 
-    def zone(self) -> ZoneInfo:
-        try:
-            return ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"'schedule.timezone': unknown time zone (got {self.timezone!r})") from None
+def check_schedule(schedule: Schedule) -> None:
+    """Both cron expressions and the time zone: the settings model checks `[schedule]`'s keys and
+    numbers, these only `listener schedule` reads, so a typo here never stops the other commands."""
+    cron_trigger(schedule, "analyze_cron")
+    cron_trigger(schedule, "digest_cron")
 
-    def cron(self, key: str) -> CronTrigger:
-        expression = getattr(self, key)
-        try:
-            values = expression.split()
-            if len(values) != 5:
-                raise ValueError(f"wrong number of fields; got {len(values)}, expected 5")
-            minute, hour, day, month, dow = values
-            return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                               day_of_week=crontab_day_of_week(dow), timezone=self.zone())
-        except ValueError as exc:
-            raise ConfigError(f"'schedule.{key}': not a cron expression (got {expression!r}): {exc}") from None
 
-    def validate(self) -> None:
-        self.cron("analyze_cron")
-        self.cron("digest_cron")
-        for key in ("jitter_seconds", "misfire_grace_seconds"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"'schedule.{key}': must be >= 0")
-        if self.heartbeat_seconds < 1:
-            raise ConfigError("'schedule.heartbeat_seconds': must be >= 1")
-
-    def heartbeat_path(self, settings: Settings) -> Path:
-        if self.heartbeat_file is None:
-            return settings.store_path.parent / HEARTBEAT_NAME
-        path = self.heartbeat_file.expanduser()
-        if not path.is_absolute() and settings.config_path is not None:
-            path = settings.config_path.resolve().parent / path
-        return path
+def heartbeat_path(settings: Settings) -> Path:
+    """`[schedule] heartbeat_file` (relative to the config file), else scheduler-heartbeat.json next to the store."""
+    configured = settings.schedule.heartbeat_file
+    if configured is None:
+        return settings.store_path.parent / HEARTBEAT_NAME
+    path = configured.expanduser()
+    if not path.is_absolute() and settings.config_path is not None:
+        path = settings.config_path.resolve().parent / path
+    return path
 
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -193,33 +167,27 @@ def collect_job(settings: Settings, name: str, should_stop: Callable[[], bool] |
 
 
 def analyze_job(settings: Settings) -> tuple[str, str]:
-    with StoreGate(settings.store, settings.store.lock_timeout_seconds).writer() as store:
-        report = pipeline.analyze(store, settings)
-    return "ok", (f"scored {report.scored} mentions, resolved {report.resolved_interactions} interactions, "
-                  f"maturity {(report.details.get('maturity') or {}).get('level')}")
+    """`listener analyze`, then the analysts' snapshot: what `listener run` does after collecting."""
+    gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
+    published = pipeline.analyze_and_publish(gate, settings)
+    report = published.analysis
+    summary = (f"scored {report.scored} mentions, resolved {report.resolved_interactions} interactions, "
+               f"maturity {(report.details.get('maturity') or {}).get('level')}")
+    if published.snapshot_error is not None:
+        return "failed", f"{summary}; snapshot not refreshed: {published.snapshot_error}"
+    return "ok", f"{summary}; snapshot refreshed"
 
 
 def digest_job(settings: Settings) -> tuple[str, str]:
-    """`listener digest --send` for the last complete week, as listener/cli/digest.py does it."""
-    from listener.publish.digest.gather import Week, gather
-    from listener.publish.digest.render import render
-    from listener.publish.digest.send import address, deliver, smtp_password
-
+    """`listener digest --send` for the last complete week."""
     week = Week.last_complete(settings.today())
-    recipients: list[str] = []
-    for value in settings.digest.recipients:
-        addr = address(value, "digest.recipients")
-        if addr not in recipients:
-            recipients.append(addr)
+    recipients = pipeline.recipient_addresses(settings.digest.recipients, "digest.recipients")
     if not recipients:
         return "skipped", "no [digest] recipients configured"
-    smtp_password(settings.digest.smtp)  # a missing password fails before anything is written
-    if not settings.has_store:
+    try:
+        outcomes = pipeline.send_digest(settings, week, recipients)
+    except StoreMissingError:
         return "skipped", f"{settings.store_path}: no store yet"
-    gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
-    with gate.reader() as store:  # closed before any e-mail goes out
-        rendered = render(gather(store.conn, settings, week))
-    outcomes = deliver(gate, rendered, settings.digest, recipients)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("sent", "skipped", "failed")}
     summary = f"{week.label}: sent {counts['sent']}, already sent {counts['skipped']}, failed {counts['failed']}"
     return ("failed" if counts["failed"] else "ok"), summary
@@ -230,7 +198,6 @@ def digest_job(settings: Settings) -> tuple[str, str]:
 @dataclass
 class Daemon:
     settings: Settings
-    config: ScheduleConfig
     scheduler: BackgroundScheduler
     heartbeat_path: Path
     jobs: dict[str, JobState] = field(default_factory=dict)
@@ -293,7 +260,7 @@ class Daemon:
             "pid": os.getpid(),
             "started_at": self.started_at,
             "tick_at": _iso(_now()),
-            "heartbeat_seconds": self.config.heartbeat_seconds,
+            "heartbeat_seconds": self.settings.schedule.heartbeat_seconds,
             "stopping": self.stopping.is_set(),
             "jobs": {job_id: vars(state) for job_id, state in self.jobs.items()},
         }
@@ -317,38 +284,39 @@ class Daemon:
     def run_forever(self) -> None:
         """Start, beat until `stopping` is set (by a signal or another thread), then stop cleanly."""
         self.start()
-        while not self.stopping.wait(self.config.heartbeat_seconds):
+        while not self.stopping.wait(self.settings.schedule.heartbeat_seconds):
             self.write_heartbeat()
         log.info("stopping: no new jobs; waiting for the running job to finish")
         self.stop(wait=True)
         log.info("stopped")
 
 
-def build_scheduler(settings: Settings, config: ScheduleConfig | None = None,
-                    interval_override_seconds: float | None = None,
-                    heartbeat_path: Path | None = None, run_at_start: bool = True) -> Daemon:
-    """The daemon with every job from config, not started.
+def build_scheduler(settings: Settings, interval_override_seconds: float | None = None,
+                    heartbeat_file: Path | None = None, run_at_start: bool = True) -> Daemon:
+    """The daemon with every job from `settings.schedule` and the enabled sources, not started.
 
     `interval_override_seconds` replaces every source's poll interval (short runs,
-    smoke tests); `run_at_start` runs each collect job once at start-up.
+    smoke tests); `heartbeat_file` replaces `heartbeat_path(settings)` (`--heartbeat-file`);
+    `run_at_start` runs each collect job once at start-up.
     """
-    config = config or ScheduleConfig.from_settings(settings)
-    zone = config.zone()
+    schedule = settings.schedule
+    check_schedule(schedule)
+    zone = schedule_zone(schedule)
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(max_workers=1)},
-        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": config.misfire_grace_seconds},
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": schedule.misfire_grace_seconds},
         timezone=zone,
     )
-    daemon = Daemon(settings, config, scheduler, heartbeat_path or config.heartbeat_path(settings))
+    daemon = Daemon(settings, scheduler, heartbeat_file or heartbeat_path(settings))
     now = datetime.now(zone)
     for name in pipeline.selected_sources(settings, None):
         minutes = getattr(settings.sources, name).poll_interval_minutes
         seconds = interval_override_seconds if interval_override_seconds is not None else minutes * 60
-        jitter = min(config.jitter_seconds, int(seconds / 4)) or None  # never jitter past a quarter interval
+        jitter = min(schedule.jitter_seconds, int(seconds / 4)) or None  # never jitter past a quarter interval
         _add(daemon, f"collect:{name}", lambda name=name: collect_job(settings, name, daemon.stopping.is_set),
              IntervalTrigger(seconds=seconds, jitter=jitter, timezone=zone), now if run_at_start else None)
-    _add(daemon, "analyze", lambda: analyze_job(settings), config.cron("analyze_cron"), None)
-    _add(daemon, "digest", lambda: digest_job(settings), config.cron("digest_cron"), None)
+    _add(daemon, "analyze", lambda: analyze_job(settings), cron_trigger(schedule, "analyze_cron"), None)
+    _add(daemon, "digest", lambda: digest_job(settings), cron_trigger(schedule, "digest_cron"), None)
 
     def missed(event: JobExecutionEvent) -> None:
         why = "still running" if event.code == EVENT_JOB_MAX_INSTANCES else "missed its time"
@@ -429,5 +397,5 @@ def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["ScheduleConfig", "Daemon", "build_scheduler", "run_daemon", "check_heartbeat",
+__all__ = ["Daemon", "build_scheduler", "run_daemon", "check_schedule", "check_heartbeat", "heartbeat_path",
            "write_json_atomic", "collect_job", "analyze_job", "digest_job"]

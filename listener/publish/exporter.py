@@ -15,40 +15,56 @@ from typing import Any
 
 import duckdb
 
-from analytics.metrics.views import is_placeholder
+from analytics.definitions import is_placeholder
+from listener.core.models import AUTHOR_FIELDS, CANONICAL_FIELDS, METRIC_FIELDS
 
-CANONICAL_SELECT = """
-SELECT
-    m.source, m.native_id AS id, m.url,
-    strftime(m.created_at, '%Y-%m-%dT%H:%M:%S+00:00') AS created_at,
-    m.title, m.text, m.lang, m.community,
-    substr(m.thread_id, length(m.source) + 2) AS thread_id,
-    substr(m.parent_id, length(m.source) + 2) AS parent_id,
-    {'id': CASE WHEN a.author_id LIKE m.source || ':@%' THEN NULL
-                ELSE substr(a.author_id, length(m.source) + 2) END,
-     'handle': a.handle, 'name': a.display_name, 'followers': a.followers_count,
-     'following': a.following_count, 'verified': a.verified, 'url': a.url} AS author,
-    {'likes': m.like_count, 'reposts': m.repost_count, 'replies': m.reply_count,
-     'quotes': m.quote_count, 'score': m.score} AS metrics,
-    (SELECT list(coalesce(i.target_handle, substr(i.to_author_id, length(m.source) + 2)))
-       FROM interactions i WHERE i.mention_id = m.mention_id AND i.kind = 'mention') AS mentions,
-    substr(m.repost_of, length(m.source) + 2) AS repost_of,
-    substr(m.quote_of, length(m.source) + 2) AS quote_of,
-    m.raw
-FROM mentions m LEFT JOIN authors a ON a.author_id = m.author_id
-"""
+# How each field of the canonical format is read back from the store, in `CANONICAL_FIELDS`
+# order. `in_reply_to_author` and `referenced_authors` only serve to resolve `interactions` when
+# loaded: they are not kept, so not exported.
+_AUTHOR_SQL = {
+    "id": "CASE WHEN a.author_id LIKE m.source || ':@%' THEN NULL ELSE substr(a.author_id, length(m.source) + 2) END",
+    "handle": "a.handle", "name": "a.display_name", "followers": "a.followers_count",
+    "following": "a.following_count", "verified": "a.verified", "url": "a.url",
+}
+_METRICS_SQL = {"likes": "m.like_count", "reposts": "m.repost_count", "replies": "m.reply_count",
+                "quotes": "m.quote_count", "score": "m.score"}
+_NESTED = {"author": (AUTHOR_FIELDS, _AUTHOR_SQL), "metrics": (METRIC_FIELDS, _METRICS_SQL)}
 
-FLAT_SELECT = """
-SELECT source, id, url, created_at, title, text, lang, community, thread_id, parent_id,
-       author.id AS "author.id", author.handle AS "author.handle", author.name AS "author.name",
-       author.followers AS "author.followers", author.following AS "author.following",
-       author.verified AS "author.verified", author.url AS "author.url",
-       metrics.likes AS "metrics.likes", metrics.reposts AS "metrics.reposts",
-       metrics.replies AS "metrics.replies", metrics.quotes AS "metrics.quotes",
-       metrics.score AS "metrics.score", array_to_string(mentions, ' ') AS mentions,
-       repost_of, quote_of
-FROM canonical
-"""
+
+def _native(column: str) -> str:
+    """A namespaced id (`x:123`) as the network's own id (`123`)."""
+    return f"substr(m.{column}, length(m.source) + 2)"
+
+
+def _struct(field: str) -> str:
+    members, sql = _NESTED[field]
+    return "{" + ", ".join(f"'{member}': {sql[member]}" for member in members) + "}"
+
+
+_FIELD_SQL = {
+    "source": "m.source", "id": "m.native_id", "url": "m.url",
+    "created_at": "strftime(m.created_at, '%Y-%m-%dT%H:%M:%S+00:00')",
+    "title": "m.title", "text": "m.text", "lang": "m.lang", "community": "m.community",
+    "thread_id": _native("thread_id"), "parent_id": _native("parent_id"),
+    "author": _struct("author"), "metrics": _struct("metrics"),
+    "mentions": ("(SELECT list(coalesce(i.target_handle, substr(i.to_author_id, length(m.source) + 2))) "
+                 "FROM interactions i WHERE i.mention_id = m.mention_id AND i.kind = 'mention')"),
+    "repost_of": _native("repost_of"), "quote_of": _native("quote_of"), "raw": "m.raw",
+}
+EXPORTED_FIELDS = tuple(f for f in CANONICAL_FIELDS if f in _FIELD_SQL)
+
+CANONICAL_SELECT = ("SELECT\n    " + ",\n    ".join(f'{_FIELD_SQL[f]} AS "{f}"' for f in EXPORTED_FIELDS)
+                    + "\nFROM mentions m LEFT JOIN authors a ON a.author_id = m.author_id\n")
+
+
+def _flat(field: str) -> str:
+    """CSV has no objects or lists: dotted columns, and the mentioned handles separated by spaces."""
+    if field in _NESTED:
+        return ", ".join(f'{field}.{member} AS "{field}.{member}"' for member in _NESTED[field][0])
+    return "array_to_string(mentions, ' ') AS mentions" if field == "mentions" else field
+
+
+FLAT_SELECT = "SELECT " + ", ".join(_flat(f) for f in EXPORTED_FIELDS if f != "raw") + "\nFROM canonical\n"
 
 
 def export_mentions(conn: duckdb.DuckDBPyConnection, out: Path, fmt: str) -> int:

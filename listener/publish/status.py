@@ -9,20 +9,25 @@ rejected rows when it runs).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
 
+from listener.core.sources import source_names
+
 FAILING = ("failed", "partial", "interrupted")
 
 
 def gather_status(conn: duckdb.DuckDBPyConnection, enabled: list[str] | None = None,
-                  configurable: tuple[str, ...] = ("rss", "x", "reddit")) -> dict[str, Any]:
+                  configurable: Iterable[str] | None = None) -> dict[str, Any]:
     """Per source: last run, counts, cursor age; `enabled` (the config's enabled sources) decides
-    which ones can be failing. `configurable` are the sources a config can switch on or off."""
+    which ones can be failing. `configurable` are the sources a config can switch on or off
+    (default: every registered source; an import's own source names are not)."""
     now = datetime.now(timezone.utc)
     enabled = list(enabled or [])
+    switchable = set(source_names() if configurable is None else configurable)
     sources = []
     rows = conn.execute(
         """
@@ -47,7 +52,7 @@ def gather_status(conn: duckdb.DuckDBPyConnection, enabled: list[str] | None = N
          warnings, mentions, newest, cursor_updated) in rows:
         sources.append({
             "source": source,
-            "enabled": (source in enabled) if source in configurable else None,
+            "enabled": (source in enabled) if source in switchable else None,
             "last_run": None if run_id is None else {
                 "run_id": run_id, "started_at": _iso(started), "finished_at": _iso(finished),
                 "status": status, "fetched": fetched, "inserted": inserted, "updated": updated,

@@ -1,25 +1,26 @@
-"""The DuckDB store: connection, transactions, cursors and the runs ledger.
+"""The DuckDB store: connection, the one write-transaction API, cursors.
 
-One file, one writer at a time (DuckDB's own file lock). Every command opens
-the store through `open_store`, which applies pending migrations first.
-Bulk loading of mentions lives in `listener.ingest.loader`.
+One file, one writer at a time (DuckDB's own file lock), or a DuckLake catalog
+that several workers write at once. Every command opens the store through
+`open_store`, which applies pending migrations first. Every write goes through
+`Store.write_transaction`; the `runs` ledger is written by `listener.store.ledger`,
+bulk loading of mentions lives in `listener.ingest.loader`.
 """
 from __future__ import annotations
 
-import json
-import uuid
+import logging
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from contextlib import contextmanager, suppress
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
 from listener.core.errors import StoreBusyError
-from listener.core.redact import mask, mask_optional
-from listener.store.ducklake import connect_lake, lake_dialect, retry_conflicts
+from listener.store.ducklake import connect_lake, is_conflict, lake_dialect
 from listener.store.faults import (
     damaged,
     disk_problem,
@@ -33,7 +34,17 @@ if TYPE_CHECKING:
     from listener.core.settings import DuckLake as DuckLakeSettings
     from listener.core.settings import Store as StoreSettings
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
+
+
+class Claim(str, Enum):
+    """A one-row table a unit of work updates first, so that two workers' units of that kind
+    always conflict at commit on DuckLake, where no primary key stops both appending the same rows."""
+
+    LOADS = "store_writes"  # loading mentions (and the cursors and ledger rows that go with them)
+    ANALYSIS = "analysis_writes"  # every `analyze` step
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -55,7 +66,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN ... COMMIT, or ROLLBACK on any error (also KeyboardInterrupt)."""
     conn.execute("BEGIN TRANSACTION")
     try:
@@ -88,6 +99,7 @@ class Store:
     def __init__(self, path: Path, read_only: bool = False, lake: DuckLakeSettings | None = None) -> None:
         self.path = path
         self.lake = lake
+        self._writing = False
         if lake is not None:
             self.conn = connect_lake(lake.catalog, lake.data_path, read_only)
         else:
@@ -95,8 +107,9 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = _connect(path, read_only)
         if not read_only:
-            try:
-                self.write(lambda: apply_migrations(self.conn, lake_dialect if lake else None), "migrations")
+            try:  # each migration commits on its own; a conflict re-reads what another worker applied
+                self._again_after_conflicts(
+                    lambda: apply_migrations(self.conn, lake_dialect if lake else None), "migrations")
             except duckdb.Error as exc:
                 self.conn.close()
                 if is_damage(exc):
@@ -110,18 +123,44 @@ class Store:
         """For messages: the file, or the lake's data path."""
         return f"DuckLake {self.lake.data_path}" if self.lake else str(self.path)
 
-    def write(self, work: Callable[[], T], what: str) -> T:
-        """Run one whole write transaction; on DuckLake, again after a conflict with another worker."""
-        if self.lake is None:
-            return work()
-        return retry_conflicts(work, self.lake.commit_retries, what)
+    def write_transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T], what: str,
+                          claim: Claim | None = None) -> T:
+        """The one way to write: `work(conn)` inside BEGIN ... COMMIT, rolled back on any error.
 
-    def write_transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T], what: str) -> T:
-        """`work(conn)` inside BEGIN ... COMMIT, through `write` (re-run after a lost conflict)."""
+        On DuckLake a unit that lost a write conflict to another worker is rolled back and run
+        again in a fresh snapshot (up to `commit_retries` times), so `work` must be idempotent:
+        it recomputes what it writes from what it reads, and never appends blindly. `claim`
+        first updates that one-row table (see `Claim`). `what` names the unit in log lines.
+        """
+        if self._writing:  # an inner retry inside an outer transaction could not start afresh
+            raise RuntimeError(f"{what}: write_transaction does not nest (a write transaction is open)")
+
         def once() -> T:
-            with self.transaction() as conn:
+            with _transaction(self.conn) as conn:
+                if claim is not None:
+                    conn.execute(f"UPDATE {claim.value} SET writes = writes + 1, updated_at = now()")
                 return work(conn)
-        return self.write(once, what)
+
+        self._writing = True
+        try:
+            return self._again_after_conflicts(once, what)
+        finally:
+            self._writing = False
+
+    def _again_after_conflicts(self, work: Callable[[], T], what: str) -> T:
+        """`work` once on a file; on DuckLake again after each lost write conflict, with jittered backoff."""
+        attempts = self.lake.commit_retries if self.lake is not None else 0
+        delay = 0.05
+        for attempt in range(attempts + 1):
+            try:
+                return work()
+            except duckdb.TransactionException as exc:
+                if not is_conflict(exc) or attempt == attempts:
+                    raise
+                log.info("%s: write conflict with another worker, retrying (%d/%d)", what, attempt + 1, attempts)
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.conn.close()
@@ -131,9 +170,6 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        return transaction(self.conn)
 
     @contextmanager
     def deferred_checkpoints(self, threshold: str = "4GB") -> Iterator[None]:
@@ -154,7 +190,7 @@ class Store:
         return {key: value for key, value in rows}
 
     def set_cursors(self, source: str, values: Mapping[str, str | None]) -> None:
-        """Call inside the transaction that writes the rows these cursors cover."""
+        """Call inside the write transaction that writes the rows these cursors cover."""
         for key, value in values.items():  # MERGE, not ON CONFLICT: DuckLake has no primary keys
             self.conn.execute(
                 "MERGE INTO cursors c USING (SELECT ?::VARCHAR AS source, ?::VARCHAR AS key, ?::VARCHAR AS value) n "
@@ -163,88 +199,6 @@ class Store:
                 "WHEN NOT MATCHED THEN INSERT (source, key, value, updated_at) VALUES (n.source, n.key, n.value, now())",
                 [source, key, value],
             )
-
-    # -- runs ledger -------------------------------------------------------
-    def start_run(self, source: str, command: str) -> RunLedger:
-        ledger = RunLedger(run_id=new_run_id(source), source=source, command=command)
-        self.conn.execute(
-            "INSERT INTO runs (run_id, source, command, started_at, status) "
-            "VALUES (?, ?, ?, now(), 'running')",
-            [ledger.run_id, source, command],
-        )
-        return ledger
-
-    def mark_run_failed(self, run_id: str, error: str) -> None:
-        """Best effort after a fault: status and error only (each batch already committed its counts).
-        If even this cannot be written, the next command marks the run interrupted."""
-        with suppress(duckdb.Error):
-            self.conn.execute("ROLLBACK")
-        try:
-            self.conn.execute("UPDATE runs SET status = 'failed', finished_at = now(), error = ? WHERE run_id = ?",
-                              [mask(error), run_id])
-        except duckdb.Error:
-            pass
-
-    def finish_run(self, ledger: RunLedger) -> None:
-        self.conn.execute(
-            "UPDATE runs SET finished_at = now(), status = ?, fetched = ?, inserted = ?, "
-            "updated = ?, error = ?, warnings = ? WHERE run_id = ?",
-            [
-                ledger.status,
-                ledger.fetched,
-                ledger.inserted,
-                ledger.updated,
-                mask_optional(ledger.error),
-                json.dumps([mask(w) for w in ledger.warnings]) if ledger.warnings else None,
-                ledger.run_id,
-            ],
-        )
-
-
-@dataclass
-class RunLedger:
-    """What one source did in one run; its spool segments write it to `runs`."""
-
-    run_id: str
-    source: str
-    command: str
-    status: str = "running"
-    fetched: int = 0
-    inserted: int = 0
-    updated: int = 0
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)  # everything, for the report
-    page_warnings: list[str] = field(default_factory=list)  # the fetch's own, written at the run's end
-    started_at: str = field(default_factory=lambda: utc_now())
-    finished_at: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "source": self.source,
-            "status": self.status,
-            "fetched": self.fetched,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "error": self.error,
-            "warnings": self.warnings,
-        }
-
-    def as_record(self) -> dict[str, Any]:
-        """The end of the run as the spool keeps it (load results are added by the store)."""
-        return {"run_id": self.run_id, "source": self.source, "command": self.command,
-                "status": self.status, "fetched": self.fetched, "error": self.error,
-                "warnings": self.page_warnings, "started_at": self.started_at,
-                "finished_at": self.finished_at}
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
-def new_run_id(source: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{source}-{uuid.uuid4().hex[:8]}"
 
 
 def open_store(location: Path | StoreSettings, read_only: bool = False) -> Store:

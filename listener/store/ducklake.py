@@ -11,28 +11,20 @@ is the same; what differs is kept here:
   (the code upserts with MERGE and anti-joins, which need none), and takes a
   boolean column default only as a quoted literal;
 - concurrent writers are optimistic: a commit that loses a conflict raises
-  `duckdb.TransactionException`, and `retry_conflicts` re-runs the unit of
-  work in a fresh snapshot.
+  `duckdb.TransactionException` (`is_conflict` tells it apart), and
+  `Store.write_transaction` re-runs the unit of work in a fresh snapshot.
 """
 from __future__ import annotations
 
 import importlib
-import logging
-import random
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import duckdb
 
 from listener.core.errors import ConfigError, StoreBusyError
 
-log = logging.getLogger(__name__)
-
 ALIAS = "lake"
-T = TypeVar("T")
 
 _INLINE_KEY = re.compile(r"\s+PRIMARY\s+KEY\b", re.IGNORECASE)
 _TABLE_KEY = re.compile(r",\s*PRIMARY\s+KEY\s*\([^)]*\)", re.IGNORECASE)
@@ -83,21 +75,6 @@ def is_conflict(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, duckdb.TransactionException) and (
         "conflict" in text.lower() or "retry count" in text or "Failed to commit" in text)
-
-
-def retry_conflicts(work: Callable[[], T], attempts: int, what: str) -> T:
-    """Run `work` (one whole transaction) again after a lost write conflict, with jittered backoff."""
-    delay = 0.05
-    for attempt in range(attempts + 1):
-        try:
-            return work()
-        except duckdb.TransactionException as exc:
-            if not is_conflict(exc) or attempt == attempts:
-                raise
-            log.info("%s: write conflict with another worker, retrying (%d/%d)", what, attempt + 1, attempts)
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 2.0)
-    raise AssertionError("unreachable")
 
 
 def _quote(text: str) -> str:

@@ -367,6 +367,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         INSERT INTO store_writes VALUES (0, now());
         """,
     ),
+    Migration(
+        8,
+        "text_hash_and_analysis_writes",
+        # The hash is listener.core.models.text_hash_sql, pasted. Stored scores were of the
+        # mention's current text (loads used to delete a score whose text changed).
+        """
+        ALTER TABLE mentions ADD COLUMN text_hash VARCHAR;
+        UPDATE mentions SET text_hash = md5(concat_ws(chr(10), title, text));
+        ALTER TABLE sentiment ADD COLUMN text_hash VARCHAR;
+        UPDATE sentiment SET text_hash = m.text_hash FROM mentions m WHERE m.mention_id = sentiment.mention_id;
+        CREATE TABLE analysis_writes (
+            writes     BIGINT NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        INSERT INTO analysis_writes VALUES (0, now());
+        """,
+    ),
 )
 
 

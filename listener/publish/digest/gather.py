@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from analytics.definitions import engagement, iso_week, utc_day
 from listener.core.settings import Settings
 
 TOP_INFLUENCERS = 5
@@ -300,7 +301,7 @@ class _Query:
                     LEFT JOIN sentiment s ON s.mention_id = m.mention_id
                     WHERE NOT m.is_own AND t.kind IN ('brand', 'competitor')
                       AND m.created_at >= ? AND m.created_at < ?)
-                SELECT 'week' AS grain, CAST(date_trunc('week', day) AS DATE) AS period, topic, kind,
+                SELECT 'week' AS grain, {iso_week('day')} AS period, topic, kind,
                        count(*) AS mentions,
                        (count(*) FILTER (scored AND label = 'positive') - count(*) FILTER (scored AND label = 'negative'))
                          / nullif(count(*) FILTER (scored), 0) AS net
@@ -381,11 +382,9 @@ class _Query:
                         org_model=_cut(org_model, 80), path=_cut(path, 80), next_steps=next_steps(recommendations))
 
 
-# The same expressions as analytics/metrics/views.py (engagement, UTC day), inlined so
-# the digest depends on the store's documented columns only.
-_ENGAGEMENT = ("(coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0)"
-               " + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0))")
-_UTC_DAY = "(DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER))"
+# The analyst views' definitions, so the digest's numbers are the views' numbers.
+_ENGAGEMENT = engagement("m")
+_UTC_DAY = utc_day("m.created_at")
 
 _STEP_KEYS = ("text", "title", "action", "step", "recommendation", "message", "summary", "what")
 _WHY_KEYS = ("why", "reason", "detail", "details", "because")

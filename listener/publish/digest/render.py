@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from listener.core.sources import source_label, source_labels
 from listener.publish.digest.gather import Digest, Series
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -158,7 +159,6 @@ KPI_LABELS = {
     "engaged_authors": "Engaged people", "engagement": "Engagement on our posts",
     "response_rate": "Questions and complaints answered (72 h)", "median_response_minutes": "Median time to answer",
 }
-SOURCE_LABELS = {"x": "X", "reddit": "Reddit", "rss": "Blogs/news"}
 
 
 def story(digest: Digest) -> list[str]:
@@ -185,7 +185,7 @@ def story(digest: Digest) -> list[str]:
     new = [p for p in digest.influencers if p.is_new]
     if digest.influencers:
         lines.append(f"Most influential voice: {clean(digest.influencers[0].name, 60)} "
-                     f"({SOURCE_LABELS.get(digest.influencers[0].network, digest.influencers[0].network)})"
+                     f"({source_label(digest.influencers[0].network)})"
                      f"{f'; {len(new)} new in the top {len(digest.influencers)}' if new else ''}.")
     return lines[:5]
 
@@ -205,7 +205,7 @@ def _env(html: bool) -> jinja2.Environment:
                        signed=signed, day=day)
     env.globals.update(plural=plural)
     env.globals.update(kpi_value=kpi_value, kpi_change=kpi_change, KPI_LABELS=KPI_LABELS,
-                       SOURCE_LABELS=SOURCE_LABELS, change_pct=change_pct)
+                       SOURCE_LABELS=source_labels(), change_pct=change_pct)  # from the source registry
     return env
 
 

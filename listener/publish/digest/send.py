@@ -31,6 +31,7 @@ from listener.core.errors import ConfigError
 from listener.core.settings import Digest as DigestSettings
 from listener.core.settings import Smtp
 from listener.publish.digest.render import Rendered
+from listener.store.connection import Store
 from listener.store.gate import StoreAccess
 
 PASSWORD_ENV = "LISTENER_SMTP_PASSWORD"
@@ -108,8 +109,15 @@ def ledger_row(conn: duckdb.DuckDBPyConnection, week: str, recipient: str) -> tu
     return (row[0], row[1]) if row else None
 
 
-def _record(conn: duckdb.DuckDBPyConnection, week: str, recipient: str, message_id: str, status: str,
+def _record(store: Store, week: str, recipient: str, message_id: str, status: str,
             error: str | None, attempt: int = 0) -> None:
+    """One attempt's outcome, in a write transaction of its own."""
+    store.write_transaction(lambda conn: _merge_row(conn, week, recipient, message_id, status, error, attempt),
+                            f"digest {week} {recipient}")
+
+
+def _merge_row(conn: duckdb.DuckDBPyConnection, week: str, recipient: str, message_id: str, status: str,
+               error: str | None, attempt: int) -> None:
     # MERGE, not ON CONFLICT: a DuckLake store has no primary keys to conflict on.
     conn.execute(
         """MERGE INTO digests d
@@ -220,24 +228,24 @@ def _text(answer: Any) -> str:
 
 
 # -- delivery ------------------------------------------------------------------------------
-Ledger = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+Ledger = Callable[[], AbstractContextManager[Store]]
 
 
-def ledger_of(target: duckdb.DuckDBPyConnection | StoreAccess) -> Ledger:
-    """The `digests` ledger: an open connection, or a gate that opens the store only per write,
+def ledger_of(target: Store | StoreAccess) -> Ledger:
+    """The `digests` ledger: an open store, or a gate that opens the store only per write,
     so the database is not held while an SMTP server takes its time."""
-    if isinstance(target, duckdb.DuckDBPyConnection):
+    if isinstance(target, Store):
         return lambda: nullcontext(target)
 
     @contextmanager
-    def briefly() -> Iterator[duckdb.DuckDBPyConnection]:
+    def briefly() -> Iterator[Store]:
         with target.writer() as store:
             assert store is not None
-            yield store.conn
+            yield store
     return briefly
 
 
-def deliver(target: duckdb.DuckDBPyConnection | StoreAccess, rendered: Rendered, settings: DigestSettings,
+def deliver(target: Store | StoreAccess, rendered: Rendered, settings: DigestSettings,
             recipients: list[str], force: bool = False, ssl_context: ssl.SSLContext | None = None,
             retry_delay: float | None = None, sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
     """Send the digest to each recipient not yet sent this week; every attempt is recorded in `digests`."""
@@ -257,8 +265,8 @@ def deliver(target: duckdb.DuckDBPyConnection | StoreAccess, rendered: Rendered,
 def _deliver_one(ledger: Ledger, mailer: Mailer, rendered: Rendered, sender: str,
                  recipient: str, force: bool, retry_delay: float, sleep: Callable[[float], None]) -> Outcome:
     week = rendered.week
-    with ledger() as conn:
-        previous = ledger_row(conn, week, recipient)
+    with ledger() as store:
+        previous = ledger_row(store.conn, week, recipient)
     if previous and previous[0] == "sent" and not force:
         return Outcome(recipient, "skipped", previous[1], 0)
     # a retried delivery keeps its Message-ID; a forced resend is a new message
@@ -266,21 +274,21 @@ def _deliver_one(ledger: Ledger, mailer: Mailer, rendered: Rendered, sender: str
     msg = build_message(rendered, sender, recipient, message_id)
     error = None
     for attempt in range(1, ATTEMPTS_PER_RUN + 1):
-        with ledger() as conn:
-            _record(conn, week, recipient, message_id, "failed", INTERRUPTED, attempt=1)
+        with ledger() as store:
+            _record(store, week, recipient, message_id, "failed", INTERRUPTED, attempt=1)
         try:
             mailer.send(msg, sender, recipient)  # the store is not held while the server answers
         except SendFailed as exc:
             error = str(exc)
-            with ledger() as conn:
-                _record(conn, week, recipient, message_id, "failed", error)
+            with ledger() as store:
+                _record(store, week, recipient, message_id, "failed", error)
             log.warning("digest %s to %s: attempt %d failed: %s", week, recipient, attempt, error)
             if not exc.retry or attempt == ATTEMPTS_PER_RUN:
                 return Outcome(recipient, "failed", message_id, attempt, error)
             sleep(retry_delay)
             continue
-        with ledger() as conn:
-            _record(conn, week, recipient, message_id, "sent", None)
+        with ledger() as store:
+            _record(store, week, recipient, message_id, "sent", None)
         log.info("digest %s sent to %s (%s)", week, recipient, message_id)
         return Outcome(recipient, "sent", message_id, attempt)
     return Outcome(recipient, "failed", message_id, ATTEMPTS_PER_RUN, error)  # not reached
