@@ -11,6 +11,7 @@ named with the seconds since it started, and pip's progress is summed up every
 few seconds (packages collected, then installed), so a first install that
 takes a minute or two never looks stuck.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,10 @@ def ensure_env() -> None:
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return
-    say("step 2/2: installing listener and its dependencies into .venv with pip (about 70 packages, "
-        "among them duckdb, pyarrow, matplotlib and igraph; a first install takes a minute or two)")
+    say(
+        "step 2/2: installing listener and its dependencies into .venv with pip (about 70 packages, "
+        "among them duckdb, pyarrow, matplotlib and igraph; a first install takes a minute or two)"
+    )
     pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check"]
     code = run_with_progress([*pip, "install", "--progress-bar", "off", "-e", f"{ROOT}[test]"], "step 2/2")
     if code != 0:
@@ -62,8 +65,15 @@ def run_with_progress(command: list[str], step: str, heartbeat: float = HEARTBEA
     one every `heartbeat` seconds; on failure, pip's last 40 lines. Returns pip's exit code."""
     started = time.monotonic()
     lines: queue.Queue[str | None] = queue.Queue()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               encoding="utf-8", errors="replace", bufsize=1)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        bufsize=1,
+    )
 
     def read() -> None:
         assert process.stdout is not None
@@ -150,9 +160,11 @@ def main(argv: list[str]) -> int:
 
 def lint() -> int:
     """The checks CI runs before the tests; each names what it found. Exit 1 if any failed."""
-    checks = [("ruff check", ["-m", "ruff", "check", "."]),
-              ("ruff format --check", ["-m", "ruff", "format", "--check", "."]),
-              ("mypy", ["-m", "mypy"])]
+    checks = [
+        ("ruff check", ["-m", "ruff", "check", "."]),
+        ("ruff format --check", ["-m", "ruff", "format", "--check", "."]),
+        ("mypy", ["-m", "mypy"]),
+    ]
     failed = []
     for name, args in checks:
         say(f"lint: {name}")

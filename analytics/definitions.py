@@ -4,6 +4,7 @@ The views, spikes, KPIs, the network analytics, maturity, the exporter and the
 digest all build their SQL from these functions, so a day, a week or "who is a
 person" cannot mean two things in two reports (docs/analytics-metrics.md).
 """
+
 from __future__ import annotations
 
 import re

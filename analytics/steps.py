@@ -7,6 +7,7 @@ re-run after a lost DuckLake conflict, or two workers analyzing at once all
 converge on the same tables. Maturity comes last: it reads influencers,
 communities and sentiment for its window.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -54,8 +55,9 @@ def _language(store: Store, run: StepRun) -> dict[str, Any]:
 def _sentiment(store: Store, run: StepRun) -> tuple[int, int]:
     workers = run.settings.analytics.sentiment_workers or None
     with task("sentiment") as progress:
-        return score_pending(store, workers=workers, on_chunk=lambda n: progress.advance(n),
-                             lexicon=run.settings.analytics.lexicon)
+        return score_pending(
+            store, workers=workers, on_chunk=lambda n: progress.advance(n), lexicon=run.settings.analytics.lexicon
+        )
 
 
 def _supported(store: Store, run: StepRun) -> int:

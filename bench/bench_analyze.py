@@ -11,6 +11,7 @@ the real import path (`listener.pipeline.load_batches`), runs
 prints seconds per step and peak memory (RSS). A second pass shows the
 incremental cost when nothing changed. Run by hand; not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +37,12 @@ from listener.core.settings import Settings, settings_from_dict  # noqa: E402
 from listener.ingest.loader import BATCH_SCHEMA  # noqa: E402
 from listener.store.connection import Store  # noqa: E402
 
-START = datetime(2026, 9, 7, tzinfo=timezone.utc)  # a Monday
+START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday
 DAYS = 56
-WORDS = ("great awful coffee beans grinder espresso latte price service delivery broken love hate slow fast "
-         "barista roast decaf refund support app update launch review crema milk foam cup morning").split()
+WORDS = (
+    "great awful coffee beans grinder espresso latte price service delivery broken love hate slow fast "
+    "barista roast decaf refund support app update launch review crema milk foam cup morning"
+).split()
 BRANDS = ("acme", "Acme coffee", "globex", "initech", "acme", "cold brew")
 STEPS = {"influencers": influencers.run, "communities": communities.run, "shapes": shapes.run}
 
@@ -66,16 +69,28 @@ def batches(n: int, n_authors: int, seed: int = 7, size: int = 100_000) -> Itera
     for lo in range(0, n, size):
         k = min(size, n - lo)
         # half the posts from Zipf-active authors, half from anyone: a long tail that covers most authors
-        authors = np.where(rng.random(k) < 0.5, popularity[zipf_index(rng, k, n_authors, 1.3)],
-                           rng.integers(0, n_authors, k))
+        authors = np.where(
+            rng.random(k) < 0.5, popularity[zipf_index(rng, k, n_authors, 1.3)], rng.integers(0, n_authors, k)
+        )
         # same residue mod 10 keeps a target on the author's network (x or reddit)
         targets = (popularity[zipf_index(rng, k, n_authors // 10, 1.5)] // 10 * 10 + authors % 10) % n_authors
         kind = rng.random(k)
         seconds = rng.integers(0, DAYS * 86400, k)
         text_ix = zipf_index(rng, k, len(texts), 1.2)
         likes = (rng.pareto(1.5, k) * 2).astype(np.int64)
-        docs = [_doc(lo + i, int(authors[i]), int(targets[i]), float(kind[i]), int(seconds[i]),
-                     texts[text_ix[i]], int(followers[authors[i]]), int(likes[i])) for i in range(k)]
+        docs = [
+            _doc(
+                lo + i,
+                int(authors[i]),
+                int(targets[i]),
+                float(kind[i]),
+                int(seconds[i]),
+                texts[text_ix[i]],
+                int(followers[authors[i]]),
+                int(likes[i]),
+            )
+            for i in range(k)
+        ]
         table = pa.table({"line_no": np.arange(lo + 1, lo + k + 1), "doc": docs}, schema=BATCH_SCHEMA)
         yield pa.Table.from_batches(table.to_batches(max_chunksize=16_384), schema=BATCH_SCHEMA)
 
@@ -83,10 +98,19 @@ def batches(n: int, n_authors: int, seed: int = 7, size: int = 100_000) -> Itera
 def _doc(i: int, author: int, target: int, kind: float, seconds: int, text: str, followers: int, likes: int) -> str:
     source = "x" if author % 10 < 7 else "reddit"
     doc: dict = {
-        "source": source, "id": f"m{i}", "created_at": (START + timedelta(seconds=seconds)).isoformat(),
-        "text": text, "lang": "en", "author": {"id": f"a{author}", "handle": f"user{author}", "followers": followers},
-        "metrics": {"likes": likes, "reposts": likes // 4, "replies": likes // 3, "quotes": 0,
-                    "score": likes if source == "reddit" else None},
+        "source": source,
+        "id": f"m{i}",
+        "created_at": (START + timedelta(seconds=seconds)).isoformat(),
+        "text": text,
+        "lang": "en",
+        "author": {"id": f"a{author}", "handle": f"user{author}", "followers": followers},
+        "metrics": {
+            "likes": likes,
+            "reposts": likes // 4,
+            "replies": likes // 3,
+            "quotes": 0,
+            "score": likes if source == "reddit" else None,
+        },
     }
     if source == "reddit":
         doc["community"] = f"r/sub{(author * 7919) % 200 if author % 3 else author % 5}"
@@ -122,23 +146,36 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="listener-bench-analyze-"))
-    settings = settings_from_dict({"organization": {
-        "name": "Acme", "brand_terms": ["acme", '"acme coffee"'], "tracked_terms": ['"cold brew"'],
-        "competitors": [{"name": "Globex", "terms": ["globex"]}], "own_accounts": {"x": ["user1"]}},
-        "store": {"path": str(work / "bench.duckdb")}})
+    settings = settings_from_dict(
+        {
+            "organization": {
+                "name": "Acme",
+                "brand_terms": ["acme", '"acme coffee"'],
+                "tracked_terms": ['"cold brew"'],
+                "competitors": [{"name": "Globex", "terms": ["globex"]}],
+                "own_accounts": {"x": ["user1"]},
+            },
+            "store": {"path": str(work / "bench.duckdb")},
+        }
+    )
     today = (START + timedelta(days=DAYS - 1)).date()
     with Store(settings.store_path) as store:
         t0 = time.perf_counter()
         pipeline.load_batches(store, settings, batches(args.n, args.authors), run_id="bench")
         counts = store.conn.execute(
             "SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM authors), "
-            "(SELECT count(*) FROM interactions WHERE to_author_id IS NOT NULL)").fetchall()[0]
-        print(f"generate + load: {time.perf_counter() - t0:.1f}s (mentions {counts[0]:,}, authors {counts[1]:,}, "
-              f"edges {counts[2]:,}); peak {peak_rss_mb():,.0f} MB")
+            "(SELECT count(*) FROM interactions WHERE to_author_id IS NOT NULL)"
+        ).fetchall()[0]
+        print(
+            f"generate + load: {time.perf_counter() - t0:.1f}s (mentions {counts[0]:,}, authors {counts[1]:,}, "
+            f"edges {counts[2]:,}); peak {peak_rss_mb():,.0f} MB"
+        )
         t0 = time.perf_counter()
         report = pipeline.analyze(store, settings)
         steps = getattr(report, "steps", None) or {}
-        print(f"pipeline.analyze: {time.perf_counter() - t0:.1f}s " + " ".join(f"{k}={v:.1f}s" for k, v in steps.items()))
+        print(
+            f"pipeline.analyze: {time.perf_counter() - t0:.1f}s " + " ".join(f"{k}={v:.1f}s" for k, v in steps.items())
+        )
         if not set(STEPS) <= set(steps):  # analyze does not run them yet: time them here
             print("network analytics, first run:")
             first = timed_steps(store, settings, today)

@@ -11,6 +11,7 @@ authors and interactions), loads them with the real import path, runs
 last complete week (three runs; the first includes importing matplotlib).
 Prints seconds and peak memory (RSS). Target: under 10 s. Run by hand; not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,11 +47,18 @@ def main() -> None:
     args = parser.parse_args()
     work = None if args.store else Path(tempfile.mkdtemp(prefix="listener-bench-digest-"))
     path = args.store or work / "bench.duckdb"
-    settings = settings_from_dict({"organization": {
-        "name": "Acme", "brand_terms": ["acme", '"acme coffee"'], "tracked_terms": ['"cold brew"'],
-        "competitors": [{"name": "Globex", "terms": ["globex"]}, {"name": "Initech", "terms": ["initech"]}],
-        "own_accounts": {"x": ["user1"]}},
-        "store": {"path": str(path)}})
+    settings = settings_from_dict(
+        {
+            "organization": {
+                "name": "Acme",
+                "brand_terms": ["acme", '"acme coffee"'],
+                "tracked_terms": ['"cold brew"'],
+                "competitors": [{"name": "Globex", "terms": ["globex"]}, {"name": "Initech", "terms": ["initech"]}],
+                "own_accounts": {"x": ["user1"]},
+            },
+            "store": {"path": str(path)},
+        }
+    )
     today = (START + timedelta(days=DAYS)).date()  # the Monday after the data ends
     if not path.exists():
         with Store(path) as store:
@@ -73,8 +81,10 @@ def main() -> None:
             t1 = time.perf_counter()
             rendered = render(digest)
             t2 = time.perf_counter()
-            print(f"run {attempt}: gather {t1 - t0:.2f}s + render {t2 - t1:.2f}s = {t2 - t0:.2f}s "
-                  f"(html {len(rendered.html):,} chars, {len(rendered.images)} charts)")
+            print(
+                f"run {attempt}: gather {t1 - t0:.2f}s + render {t2 - t1:.2f}s = {t2 - t0:.2f}s "
+                f"(html {len(rendered.html):,} chars, {len(rendered.images)} charts)"
+            )
     if args.out:
         from listener.publish.digest.send import build_message
 

@@ -10,6 +10,7 @@ updates) into one store with the real `listener import` in a child process and p
 anchors measured in the same run: `listener --help` and the import of a
 one-line file. The goal is under 1.5 GB for every case. Run by hand; not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ terms = ["globex"]
 [store]
 path = "{store}"
 """
-WORDS = ("acme globex coffee espresso cold brew great awful service latte morning cup bean roast "
-         "grinder crema burnt bitter sweet refund order shipping").split()
+WORDS = (
+    "acme globex coffee espresso cold brew great awful service latte morning cup bean roast "
+    "grinder crema burnt bitter sweet refund order shipping"
+).split()
 
 
 @dataclass
@@ -52,9 +55,18 @@ class Run:
 def doc(i: int, text_bytes: int) -> str:
     words = [WORDS[(i * 7 + k * 13) % len(WORDS)] for k in range(text_bytes // 6)]
     text = " ".join(words)[:text_bytes]
-    return json.dumps({"source": "x", "id": str(10**15 + i), "created_at": f"2026-11-{1 + i % 28:02d}T09:30:00Z",
-                       "text": text, "lang": "en", "author": {"id": str(i % 5000), "handle": f"user{i % 5000}"},
-                       "metrics": {"likes": i % 13}, "mentions": ["globex"] if i % 4 == 0 else []})
+    return json.dumps(
+        {
+            "source": "x",
+            "id": str(10**15 + i),
+            "created_at": f"2026-11-{1 + i % 28:02d}T09:30:00Z",
+            "text": text,
+            "lang": "en",
+            "author": {"id": str(i % 5000), "handle": f"user{i % 5000}"},
+            "metrics": {"likes": i % 13},
+            "mentions": ["globex"] if i % 4 == 0 else [],
+        }
+    )
 
 
 def write_lines(path: Path, size: int, line_bytes: int) -> int:
@@ -116,23 +128,40 @@ def main() -> None:
         zeros, giant = work / "zeros.jsonl", work / "giant-line.jsonl"
         write_sparse(zeros, size, around=False)
         write_sparse(giant, size, around=True)
-        print(f"generated {lines.stat().st_size / 1e9:.2f} GB ({rows:,} lines of ~{args.line_kb:g} KB) "
-              f"and two {size / 1e9:.2f} GB sparse files in {time.perf_counter() - t0:.1f}s in {work}")
+        print(
+            f"generated {lines.stat().st_size / 1e9:.2f} GB ({rows:,} lines of ~{args.line_kb:g} KB) "
+            f"and two {size / 1e9:.2f} GB sparse files in {time.perf_counter() - t0:.1f}s in {work}"
+        )
 
         results = [
             run("anchor: listener --help", ["--help"]),
-            run("anchor: import of a 1-line file", ["--config", str(small_config), "import", str(one)], one.stat().st_size),
-            run(f"{lines.name} (~{args.line_kb:g} KB lines)", ["--config", str(config), "import", str(lines)],
-                lines.stat().st_size),
-            run(f"{lines.name} again (all updates)", ["--config", str(config), "import", str(lines)],
-                lines.stat().st_size),
+            run(
+                "anchor: import of a 1-line file",
+                ["--config", str(small_config), "import", str(one)],
+                one.stat().st_size,
+            ),
+            run(
+                f"{lines.name} (~{args.line_kb:g} KB lines)",
+                ["--config", str(config), "import", str(lines)],
+                lines.stat().st_size,
+            ),
+            run(
+                f"{lines.name} again (all updates)",
+                ["--config", str(config), "import", str(lines)],
+                lines.stat().st_size,
+            ),
             run(f"{zeros.name} (all NUL, sparse)", ["--config", str(config), "import", str(zeros)], size),
-            run(f"{giant.name} (1 line, NUL line, 1 line)", ["--config", str(config), "import", str(giant)],
-                giant.stat().st_size),
+            run(
+                f"{giant.name} (1 line, NUL line, 1 line)",
+                ["--config", str(config), "import", str(giant)],
+                giant.stat().st_size,
+            ),
         ]
         print(f"\n{'case':44} {'file':>9} {'exit':>4} {'time':>8} {'peak RSS':>9}  last line of output")
         for r in results:
-            print(f"{r.name:44} {r.size / 1e9:8.2f}G {r.code:>4} {r.seconds:7.1f}s {r.peak_mb:7.0f}MB  {r.summary[:110]}")
+            print(
+                f"{r.name:44} {r.size / 1e9:8.2f}G {r.code:>4} {r.seconds:7.1f}s {r.peak_mb:7.0f}MB  {r.summary[:110]}"
+            )
         worst = max(r.peak_mb for r in results)
         print(f"\nworst peak {worst:,.0f} MB; goal < {GOAL_MB:,} MB: {'met' if worst < GOAL_MB else 'NOT met'}")
     finally:

@@ -46,6 +46,7 @@ Then detect_missing end to end on a DuckDB store (cleaning in SQL, detection,
 writes) with each detector. Exit 1 when a goal (>= 25,000 texts/s warm on every
 set; agreement >= 0.95 with X's labels) is missed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,6 +87,7 @@ def norm(code: str | None) -> str | None:
 
 
 # --- labelled samples -------------------------------------------------------
+
 
 def x_tweets(path: Path = SHARED / "x" / "search_recent_kpop_expanded.jsonl") -> list[tuple[str, str]]:
     """(text, X's lang) per tweet of the page, included tweets too; X's no-language codes left out."""
@@ -157,7 +159,9 @@ def fediverse_posts() -> list[tuple[str, str]]:
     return list(out.items())
 
 
-_MARKUP = re.compile(r"%(\d+\$)?[-+ #0]*\d*(\.\d+)?[lhqjzt]*[sdiuxXfFeEgGcp%]|\{[^}]*\}|<[^>]*>|--?[a-z][\w-]*|[_&](?=\w)|\\[nt]")
+_MARKUP = re.compile(
+    r"%(\d+\$)?[-+ #0]*\d*(\.\d+)?[lhqjzt]*[sdiuxXfFeEgGcp%]|\{[^}]*\}|<[^>]*>|--?[a-z][\w-]*|[_&](?=\w)|\\[nt]"
+)
 
 
 def translations(langs: Sequence[str] | None, per_lang: int, seed: int = 3) -> list[tuple[str, str]]:
@@ -206,8 +210,31 @@ def reviews(limit: int, seed: int = 5) -> list[tuple[str, str]]:
 
 # --- the anchor: analytics/language.py's lingua stage before fastText, verbatim ---
 
-LINGUA_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl", "sv", "da", "nb", "pl", "tr", "id",
-                    "ru", "uk", "ar", "zh", "ja", "ko", "hi", "el", "he", "th")
+LINGUA_LANGUAGES = (
+    "en",
+    "es",
+    "fr",
+    "de",
+    "it",
+    "pt",
+    "nl",
+    "sv",
+    "da",
+    "nb",
+    "pl",
+    "tr",
+    "id",
+    "ru",
+    "uk",
+    "ar",
+    "zh",
+    "ja",
+    "ko",
+    "hi",
+    "el",
+    "he",
+    "th",
+)
 LINGUA_MIN_RELATIVE_DISTANCE = 0.1
 LINGUA_HIGH_ACCURACY_BELOW = 60
 LINGUA_MAX_CHARS = 200
@@ -248,8 +275,7 @@ def lingua_detect_texts(cleaned: Sequence[str]) -> list[str | None]:
     for indexes, high_accuracy in ((short, True), (long, False)):
         if not indexes:
             continue
-        found = _lingua(high_accuracy).detect_languages_in_parallel_of(
-            [cleaned[i][:LINGUA_MAX_CHARS] for i in indexes])
+        found = _lingua(high_accuracy).detect_languages_in_parallel_of([cleaned[i][:LINGUA_MAX_CHARS] for i in indexes])
         for i, lang in zip(indexes, found):
             if lang is not None:
                 out[i] = lang.iso_code_639_1.name.lower()
@@ -292,7 +318,8 @@ def end_to_end(texts: Sequence[str], detector: Detector | None) -> tuple[float, 
             with registered(store.conn, "bench_texts", table):
                 store.conn.execute(
                     "INSERT INTO mentions (mention_id, source, native_id, text, created_at, collected_at, updated_at) "
-                    "SELECT mention_id, 'import', mention_id, text, now(), now(), now() FROM bench_texts")
+                    "SELECT mention_id, 'import', mention_id, text, now(), now(), now() FROM bench_texts"
+                )
             started = time.perf_counter()
             report = language.detect_missing(store, None)
             seconds = time.perf_counter() - started
@@ -310,18 +337,32 @@ def main() -> int:
     ap.add_argument("--rate-n", type=int, default=10_000, help="texts timed for throughput (default 10000)")
     ap.add_argument("--per-lang", type=int, default=200, help="translated strings per language (default 200)")
     ap.add_argument("--repeat", type=int, default=3, help="warm timing runs after the cold one, best kept (default 3)")
-    ap.add_argument("--mentions-per-text", type=int, default=10,
-                    help="mentions per distinct text in the detect_missing run (default 10; 0 skips it)")
-    ap.add_argument("--x-jsonl", type=Path, action="append", default=[],
-                    help="more X API v2 pages (JSON lines, tweets with lang) to add to the X sample")
+    ap.add_argument(
+        "--mentions-per-text",
+        type=int,
+        default=10,
+        help="mentions per distinct text in the detect_missing run (default 10; 0 skips it)",
+    )
+    ap.add_argument(
+        "--x-jsonl",
+        type=Path,
+        action="append",
+        default=[],
+        help="more X API v2 pages (JSON lines, tweets with lang) to add to the X sample",
+    )
     args = ap.parse_args()
 
     have_lingua = lingua_available()
     model = language.model_path()
-    print(f"new: fastText {model.name} ({model.stat().st_size / 1024:,.0f} KiB, inside the "
-          f"{model.parent.parent.name} package), one core")
-    print("anchor: the old lingua detector (23 languages), every core" if have_lingua else
-          "anchor: lingua not installed (pip install lingua-language-detector): anchor columns skipped")
+    print(
+        f"new: fastText {model.name} ({model.stat().st_size / 1024:,.0f} KiB, inside the "
+        f"{model.parent.parent.name} package), one core"
+    )
+    print(
+        "anchor: the old lingua detector (23 languages), every core"
+        if have_lingua
+        else "anchor: lingua not installed (pip install lingua-language-detector): anchor columns skipped"
+    )
 
     x = x_tweets()
     for extra in args.x_jsonl:
@@ -339,9 +380,11 @@ def main() -> int:
     x_clean = [c for c in language.clean_texts([t for t, _ in x]) if c is not None]
     x_rep = (x_clean * (args.rate_n // max(len(x_clean), 1) + 1))[: args.rate_n]
     model_only = [c for c in mixed_clean if not language.looks_english(c)]
-    sets = [(f"{len(mixed_clean):,} distinct multilingual texts", mixed_clean),
-            (f"X tweets repeated to {len(x_rep):,}", x_rep),
-            (f"the {len(model_only):,} of them not on the English path", model_only)]
+    sets = [
+        (f"{len(mixed_clean):,} distinct multilingual texts", mixed_clean),
+        (f"X tweets repeated to {len(x_rep):,}", x_rep),
+        (f"the {len(model_only):,} of them not on the English path", model_only),
+    ]
     print()
     print(f"texts/s: cold = first call, warm = best of {args.repeat}, cpu = texts per CPU second (warm)")
     print(f"{'':46s} {'chars':>5s}  {'fastText cold / warm / cpu':>28s}  {'lingua cold / warm / cpu':>28s}  speed-up")
@@ -362,23 +405,26 @@ def main() -> int:
     if args.mentions_per_text and mixed:
         docs = mixed * args.mentions_per_text  # reposts: detect_missing looks at each distinct text once
         new, report = end_to_end(docs, None)
-        line = (f"  detect_missing, {len(docs):,} mentions, {report['texts']:,} texts (cleaning, detection, "
-                f"writes): {new:,.0f}")
+        line = (
+            f"  detect_missing, {len(docs):,} mentions, {report['texts']:,} texts (cleaning, detection, "
+            f"writes): {new:,.0f}"
+        )
         if have_lingua:
             old, _ = end_to_end(docs, lingua_detect_texts)
             line += f" vs {old:,.0f} ({new / old:.1f}x)"
         print(line)
 
     old_languages = {norm(code) for code in LINGUA_LANGUAGES} - {"en"}
-    model_languages = {language._code(label)
-                       for _, label in language.model().f.predict("x\n", 200, -1.0, "replace")}
+    model_languages = {language._code(label) for _, label in language.model().f.predict("x\n", 200, -1.0, "replace")}
     samples = [
         ("X tweets, X's lang (per tweet)", x),
         ("X tweets, X's lang (distinct texts)", list(dict(x).items())),
         ("Mastodon/Bluesky, author's language", fediverse_posts()),
         ("translations, 22 languages of lingua's 23", translations(old_languages, args.per_lang)),
-        ("translations, every language fastText knows",
-         [(t, lab) for t, lab in translations(None, args.per_lang // 2) if lab in model_languages]),
+        (
+            "translations, every language fastText knows",
+            [(t, lab) for t, lab in translations(None, args.per_lang // 2) if lab in model_languages],
+        ),
         ("English review snippets", reviews(5_000)),
     ]
     print()
@@ -394,8 +440,10 @@ def main() -> int:
         new = agreement(language.detect_texts, texts, labels)
         old = agreement(lingua_detect_texts, texts, labels) if have_lingua else None
         results[name] = new
-        print(f"  {name:44s} {len(sample):6,d} {len(sample) - len(kept):9,d} {len(set(labels)):5d} {new:9.3f} "
-              + (f"{old:7.3f}" if old is not None else "      -"))
+        print(
+            f"  {name:44s} {len(sample):6,d} {len(sample) - len(kept):9,d} {len(set(labels)):5d} {new:9.3f} "
+            + (f"{old:7.3f}" if old is not None else "      -")
+        )
     print(f"peak RSS {peak_rss_mb():,.0f} MiB (both detectors loaded)")
 
     print()

@@ -16,6 +16,7 @@ Prints mentions/s and peak RSS for each, and the ratio import/anchor. Goals
 (issue 17): import within 2.0x of the anchor, reload at least as fast, peak
 RSS at most 1.5 GB at 1M. Run by hand; not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,11 +90,16 @@ def write_mentions(path: Path, n: int, seed: int = 7) -> None:
                 lang = langs[i % len(langs)]
                 words = WORDS[lang]
                 text = " ".join(rng.choice(words) for _ in range(8 + i % 20))
-                doc = {"source": "x", "id": str(10**15 + i), "created_at": f"2026-11-{1 + i % 28:02d}T09:{i % 60:02d}:00Z",
-                       "text": text, "lang": lang if i % 3 else None,
-                       "author": {"id": str(i % 50_000), "handle": f"user{i % 50_000}", "followers": i % 9000},
-                       "metrics": {"likes": i % 13, "reposts": i % 5},
-                       "mentions": ["globex"] if i % 4 == 0 else []}
+                doc = {
+                    "source": "x",
+                    "id": str(10**15 + i),
+                    "created_at": f"2026-11-{1 + i % 28:02d}T09:{i % 60:02d}:00Z",
+                    "text": text,
+                    "lang": lang if i % 3 else None,
+                    "author": {"id": str(i % 50_000), "handle": f"user{i % 50_000}", "followers": i % 9000},
+                    "metrics": {"likes": i % 13, "reposts": i % 5},
+                    "mentions": ["globex"] if i % 4 == 0 else [],
+                }
                 if i % 5 == 0 and i:
                     doc["parent_id"] = str(10**15 + rng.randrange(i))
                 lines.append(json.dumps(doc, ensure_ascii=False))
@@ -112,8 +118,10 @@ def child(name: str, command: list[str]) -> Run:
 
 
 def anchor_command(path: Path, db: Path) -> list[str]:
-    script = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-              "[r := c.execute(s).fetchall() for s in sys.argv[2].split(';') if s.strip()]; print(r[0][0], 'rows')")
+    script = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+        "[r := c.execute(s).fetchall() for s in sys.argv[2].split(';') if s.strip()]; print(r[0][0], 'rows')"
+    )
     return [sys.executable, "-c", script, str(db), ANCHOR_SQL.format(path=path.as_posix())]
 
 
@@ -132,21 +140,27 @@ def main() -> None:
         config = work / "listener.toml"
         config.write_text(CONFIG.format(store=(work / "store.duckdb").as_posix()), encoding="utf-8")
         listener = [sys.executable, "-m", "listener", "--config", str(config), "--quiet", "import", str(data)]
-        runs = [child("anchor: DuckDB alone (read_json + dedupe by id)", anchor_command(data, work / "anchor.duckdb")),
-                child("listener import (fresh store: inserts)", listener),
-                child("listener import again (all updates)", listener)]
+        runs = [
+            child("anchor: DuckDB alone (read_json + dedupe by id)", anchor_command(data, work / "anchor.duckdb")),
+            child("listener import (fresh store: inserts)", listener),
+            child("listener import again (all updates)", listener),
+        ]
         print(f"\n{'case':50} {'exit':>4} {'seconds':>8} {'mentions/s':>11} {'peak RSS':>9} {'x anchor':>8}")
         anchor = runs[0].seconds
         for r in runs:
-            print(f"{r.name:50} {r.code:>4} {r.seconds:8.1f} {args.n / r.seconds:11,.0f} {r.peak_mb:7,.0f}MB "
-                  f"{r.seconds / anchor:7.2f}x   {r.last_line[:80]}")
+            print(
+                f"{r.name:50} {r.code:>4} {r.seconds:8.1f} {args.n / r.seconds:11,.0f} {r.peak_mb:7,.0f}MB "
+                f"{r.seconds / anchor:7.2f}x   {r.last_line[:80]}"
+            )
         fresh, again = runs[1], runs[2]
-        print(f"\nimport {fresh.seconds / anchor:.2f}x the anchor (goal <= {GOAL_RATIO}x): "
-              f"{'met' if fresh.seconds / anchor <= GOAL_RATIO else 'NOT met'}; "
-              f"reload {again.seconds / fresh.seconds:.2f}x the import (goal <= 1.0x): "
-              f"{'met' if again.seconds <= fresh.seconds else 'NOT met'}; "
-              f"peak {max(fresh.peak_mb, again.peak_mb):,.0f} MB (goal <= {GOAL_MB:,} MB): "
-              f"{'met' if max(fresh.peak_mb, again.peak_mb) <= GOAL_MB else 'NOT met'}")
+        print(
+            f"\nimport {fresh.seconds / anchor:.2f}x the anchor (goal <= {GOAL_RATIO}x): "
+            f"{'met' if fresh.seconds / anchor <= GOAL_RATIO else 'NOT met'}; "
+            f"reload {again.seconds / fresh.seconds:.2f}x the import (goal <= 1.0x): "
+            f"{'met' if again.seconds <= fresh.seconds else 'NOT met'}; "
+            f"peak {max(fresh.peak_mb, again.peak_mb):,.0f} MB (goal <= {GOAL_MB:,} MB): "
+            f"{'met' if max(fresh.peak_mb, again.peak_mb) <= GOAL_MB else 'NOT met'}"
+        )
     finally:
         if args.keep:
             print(f"kept {work}")

@@ -7,6 +7,7 @@ Prints mentions/s for the load (parse, dedupe, authors, interactions, topics:
 the same code path as `listener import`), texts/s for sentiment, and the peak
 memory of the process (RSS, children included). Run by hand; not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,7 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +31,14 @@ from listener.store.connection import Store  # noqa: E402
 
 SENTIMENT = ROOT.parent / "shared" / "data" / "sentiment"
 BRANDS = ["Acme", "acme coffee", "Globex", "Initech", "cold brew", "espresso"]
-FALLBACK = ["I love this so much!", "Worst purchase ever, totally broken.", "It is fine I guess.",
-            "Not bad at all :)", "The service was slow and the staff rude.", "Absolutely brilliant work!!!"]
+FALLBACK = [
+    "I love this so much!",
+    "Worst purchase ever, totally broken.",
+    "It is fine I guess.",
+    "Not bad at all :)",
+    "The service was slow and the staff rude.",
+    "Absolutely brilliant work!!!",
+]
 
 
 def corpus() -> list[str]:
@@ -47,7 +54,7 @@ def corpus() -> list[str]:
 def generate(path: Path, n: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     sentences = corpus()
-    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 9, 1, tzinfo=UTC)
     n_authors = max(n // 10, 10)
     with path.open("w", encoding="utf-8") as out:
         recent: list[str] = []
@@ -61,11 +68,19 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
                 text = f"{rng.choice(sentences)} {rng.choice(BRANDS)} #{i % 97}"
                 recent = (recent + [text])[-50:]
             doc = {
-                "source": source, "id": str(10**15 + i), "created_at": created.isoformat(),
-                "text": text, "lang": "en", "url": f"https://example.com/{source}/{i}",
+                "source": source,
+                "id": str(10**15 + i),
+                "created_at": created.isoformat(),
+                "text": text,
+                "lang": "en",
+                "url": f"https://example.com/{source}/{i}",
                 "community": f"r/c{i % 40}" if source == "reddit" else None,
-                "author": {"id": str(author), "handle": f"user{author}", "name": f"User {author}",
-                           "followers": (author * 37) % 50000},
+                "author": {
+                    "id": str(author),
+                    "handle": f"user{author}",
+                    "name": f"User {author}",
+                    "followers": (author * 37) % 50000,
+                },
                 "metrics": {"likes": i % 13, "reposts": i % 5, "replies": i % 3, "quotes": 0, "score": i % 11},
                 "mentions": [f"user{rng.randrange(n_authors)}"] if i % 4 == 0 else [],
             }
@@ -95,34 +110,49 @@ def main() -> None:
     generate(source, args.n)
     print(f"generated {args.n:,} mentions ({source.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s")
 
-    settings = settings_from_dict({"organization": {
-        "name": "Acme", "brand_terms": ["acme", '"acme coffee"'], "exclude_terms": ['"acme anvil"'],
-        "tracked_terms": ['"cold brew"', "espresso"],
-        "competitors": [{"name": "Globex", "terms": ["globex"]}, {"name": "Initech", "terms": ["initech"]}],
-        "own_accounts": {"x": ["user1"]}}, "store": {"path": str(work / "bench.duckdb")}})
+    settings = settings_from_dict(
+        {
+            "organization": {
+                "name": "Acme",
+                "brand_terms": ["acme", '"acme coffee"'],
+                "exclude_terms": ['"acme anvil"'],
+                "tracked_terms": ['"cold brew"', "espresso"],
+                "competitors": [{"name": "Globex", "terms": ["globex"]}, {"name": "Initech", "terms": ["initech"]}],
+                "own_accounts": {"x": ["user1"]},
+            },
+            "store": {"path": str(work / "bench.duckdb")},
+        }
+    )
     with Store(settings.store_path) as store:
         t0 = time.perf_counter()
         result = pipeline.load_batches(store, settings, read_batches(source, "jsonl"), run_id="bench")
         load_s = time.perf_counter() - t0
         counts = store.conn.execute(
             "SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM authors), "
-            "(SELECT count(*) FROM interactions), (SELECT count(*) FROM mention_topics)").fetchone()
-        print(f"load: {result.received:,} lines in {load_s:.1f}s = {result.received / load_s:,.0f} mentions/s "
-              f"(mentions {counts[0]:,}, authors {counts[1]:,}, interactions {counts[2]:,}, topics {counts[3]:,}, "
-              f"rejected {len(result.errors)})")
+            "(SELECT count(*) FROM interactions), (SELECT count(*) FROM mention_topics)"
+        ).fetchone()
+        print(
+            f"load: {result.received:,} lines in {load_s:.1f}s = {result.received / load_s:,.0f} mentions/s "
+            f"(mentions {counts[0]:,}, authors {counts[1]:,}, interactions {counts[2]:,}, topics {counts[3]:,}, "
+            f"rejected {len(result.errors)})"
+        )
         print(f"peak memory after load: {peak_rss_mb():,.0f} MB")
 
         t0 = time.perf_counter()
         scored, texts = score_pending(store, workers=args.workers)
         score_s = time.perf_counter() - t0
-        print(f"sentiment: {scored:,} mentions, {texts:,} distinct texts in {score_s:.1f}s = "
-              f"{texts / score_s:,.0f} texts/s ({scored / score_s:,.0f} mentions/s)")
+        print(
+            f"sentiment: {scored:,} mentions, {texts:,} distinct texts in {score_s:.1f}s = "
+            f"{texts / score_s:,.0f} texts/s ({scored / score_s:,.0f} mentions/s)"
+        )
 
         t0 = time.perf_counter()
         again = pipeline.load_batches(store, settings, read_batches(source, "jsonl"), run_id="bench2")
         reload_s = time.perf_counter() - t0
-        print(f"reload (all updates, idempotent): {again.received / reload_s:,.0f} mentions/s, "
-              f"inserted {again.inserted}, updated {again.updated:,}")
+        print(
+            f"reload (all updates, idempotent): {again.received / reload_s:,.0f} mentions/s, "
+            f"inserted {again.inserted}, updated {again.updated:,}"
+        )
     print(f"peak memory (RSS, max of process and children): {peak_rss_mb():,.0f} MB")
     print(f"work folder: {work}" + ("" if args.keep else " (deleted)"))
     if not args.keep:

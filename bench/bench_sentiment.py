@@ -137,10 +137,7 @@ def main() -> int:
     seq_results = [score(t) for t in texts]
     seq_s = time.perf_counter() - t0
     seq_rate = rate(len(texts), seq_s)
-    print(
-        f"FastVader sequential (1 core):   {seq_rate:>10,.0f} texts/s  "
-        f"({seq_rate / stock_rate:.1f}x stock)"
-    )
+    print(f"FastVader sequential (1 core):   {seq_rate:>10,.0f} texts/s  ({seq_rate / stock_rate:.1f}x stock)")
 
     if len(texts) <= PARALLEL_MIN_TEXTS:
         print(f"note: n <= {PARALLEL_MIN_TEXTS:,}, score_texts stays sequential")

@@ -11,6 +11,7 @@ What it measures, per page (the unit a connector fetches):
 It first imports `--base` mentions so the load runs against a store of realistic size.
 Run by hand; not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,15 +44,21 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        settings = settings_from_dict({
-            "organization": {"name": "Acme", "brand_terms": ["acme"], "competitors": [{"name": "Globex", "terms": ["globex"]}]},
-            "store": {"path": str(work / "listener.duckdb")},
-        })
+        settings = settings_from_dict(
+            {
+                "organization": {
+                    "name": "Acme",
+                    "brand_terms": ["acme"],
+                    "competitors": [{"name": "Globex", "terms": ["globex"]}],
+                },
+                "store": {"path": str(work / "listener.duckdb")},
+            }
+        )
         total = args.base + args.pages * args.size
         source = work / "mentions.jsonl"
         generate(source, total)
         lines = source.read_text(encoding="utf-8").splitlines()
-        base, fresh = lines[: args.base], lines[args.base:]
+        base, fresh = lines[: args.base], lines[args.base :]
         if base:
             (work / "base.jsonl").write_text("\n".join(base) + "\n", encoding="utf-8")
             with Store(settings.store_path) as store:
@@ -63,10 +70,17 @@ def main() -> None:
         spool_s, held_s = [], []
         began = time.perf_counter()
         for page in range(args.pages):
-            docs = fresh[page * args.size:(page + 1) * args.size]
+            docs = fresh[page * args.size : (page + 1) * args.size]
             t0 = time.perf_counter()
-            spool.append_page(source="x", run_id="bench", command="bench", stream="q", documents=docs,
-                              cursor={"q": str(page)}, started_at="2026-11-30T00:00:00+00:00")
+            spool.append_page(
+                source="x",
+                run_id="bench",
+                command="bench",
+                stream="q",
+                documents=docs,
+                cursor={"q": str(page)},
+                started_at="2026-11-30T00:00:00+00:00",
+            )
             t1 = time.perf_counter()
             pipeline.drain(gate, spool, settings, rules, wait=False)  # as the collector does between pages
             t2 = time.perf_counter()
@@ -84,8 +98,10 @@ def main() -> None:
 
     print(f"store: {args.base:,} mentions before, {count:,} after ({args.pages} pages of {args.size})")
     print(f"spool write per page: median {ms(spool_s, 50):.1f} ms, p95 {ms(spool_s, 95):.1f} ms")
-    print(f"store held per page (open, load, commit, close): median {ms(held_s, 50):.1f} ms, "
-          f"p95 {ms(held_s, 95):.1f} ms, max {1000 * max(held_s):.1f} ms")
+    print(
+        f"store held per page (open, load, commit, close): median {ms(held_s, 50):.1f} ms, "
+        f"p95 {ms(held_s, 95):.1f} ms, max {1000 * max(held_s):.1f} ms"
+    )
     print(f"the run's last load (nothing left, checkpoint on close): {1000 * final_s:.0f} ms")
     print(f"end to end: {args.pages * args.size / elapsed:,.0f} mentions/s")
 

@@ -3,6 +3,7 @@
 The registry (connectors/registry.py) is explicit: a connector that fails to
 import fails loudly here, instead of being skipped by folder scanning.
 """
+
 from __future__ import annotations
 
 # First: importing listener.core runs listener/__init__.py, which loads connectors.registry whole

@@ -6,6 +6,7 @@ page is stored. A pure mapper turns one page into canonical `Mention`s. The
 pipeline writes each page's records and its cursor in one transaction.
 Connectors never import the store or analytics.
 """
+
 from __future__ import annotations
 
 import json
@@ -100,6 +101,10 @@ class FetchDeadline:
 
     def page(self, left: str) -> RawPage:
         """The error page that ends the fetch; `left` says what was not fetched."""
-        return RawPage(stream=self.source, error=(
-            f"{self.source}: stopped at the per-source time limit (max_fetch_seconds = {self.seconds:g}s) "
-            f"with {left} not fetched; what was stored keeps its cursors, the rest resumes next run"))
+        return RawPage(
+            stream=self.source,
+            error=(
+                f"{self.source}: stopped at the per-source time limit (max_fetch_seconds = {self.seconds:g}s) "
+                f"with {left} not fetched; what was stored keeps its cursors, the rest resumes next run"
+            ),
+        )

@@ -10,6 +10,7 @@ total deadline (`DEADLINE_FACTOR` x its read timeout) for the status line,
 headers and whole body: a watchdog cuts the connection when it passes, and the
 body is read here, within it.
 """
+
 from __future__ import annotations
 
 import errno
@@ -53,9 +54,15 @@ class ResponseTooLarge(requests.exceptions.RequestException):
     """The body is larger than the caller allows (protects memory)."""
 
 
-def make_session(user_agent: str, retries: int, backoff_seconds: float, max_backoff: float = 60,
-                 timeout: float = DEFAULT_TIMEOUT_SECONDS, max_body_bytes: int | None = None,
-                 limit_name: str = "the size limit") -> requests.Session:
+def make_session(
+    user_agent: str,
+    retries: int,
+    backoff_seconds: float,
+    max_backoff: float = 60,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    max_body_bytes: int | None = None,
+    limit_name: str = "the size limit",
+) -> requests.Session:
     policy = Retry(
         total=retries,
         connect=retries,
@@ -86,6 +93,7 @@ def with_timeout(session: requests.Session, timeout: float, deadline: float | No
 
 # -- describing failures --------------------------------------------------------
 
+
 def describe_http_error(url: str, exc: Exception) -> str:
     """A one-line reason that names the URL and what to check, without secrets."""
     reason = network_reason(exc)
@@ -101,8 +109,10 @@ def describe_http_error(url: str, exc: Exception) -> str:
     if reason.startswith("TLS error"):
         return f"{url}: {reason}; check the server's certificate, or the URL's http/https"
     if any(isinstance(e, DeadlineExceeded) for e in _causes(exc)):
-        return (f"{url}: {reason}: the server sends too slowly (a whole response must arrive within "
-                f"{DEADLINE_FACTOR} x timeout_seconds)")
+        return (
+            f"{url}: {reason}: the server sends too slowly (a whole response must arrive within "
+            f"{DEADLINE_FACTOR} x timeout_seconds)"
+        )
     return f"{url}: {reason}"
 
 
@@ -119,8 +129,14 @@ def network_reason(exc: BaseException) -> str | None:
             return str(item)
     if _has(chain, NameResolutionError, socket.gaierror):
         return "could not resolve host"
-    tls = next((e for e in chain if isinstance(e, (ssl.SSLError, ssl.CertificateError, Urllib3SSLError,
-                                                    requests.exceptions.SSLError))), None)
+    tls = next(
+        (
+            e
+            for e in chain
+            if isinstance(e, (ssl.SSLError, ssl.CertificateError, Urllib3SSLError, requests.exceptions.SSLError))
+        ),
+        None,
+    )
     if tls is not None:
         return f"TLS error ({_tls_detail(chain)})"
     if _has(chain, ConnectionRefusedError) or any(getattr(e, "errno", None) == errno.ECONNREFUSED for e in chain):
@@ -129,8 +145,14 @@ def network_reason(exc: BaseException) -> str | None:
         return "timed out connecting"
     if _has(chain, ReadTimeoutError, requests.exceptions.ReadTimeout, socket.timeout):
         return "timed out"
-    if _has(chain, ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected, ProtocolError,
-            requests.exceptions.ChunkedEncodingError):
+    if _has(
+        chain,
+        ConnectionResetError,
+        BrokenPipeError,
+        http.client.RemoteDisconnected,
+        ProtocolError,
+        requests.exceptions.ChunkedEncodingError,
+    ):
         return "connection closed by the server before the response was complete"
     if _has(chain, requests.exceptions.Timeout):
         return "timed out"
@@ -147,8 +169,13 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(item))
         yield item
-        wrapped = [*item.args, getattr(item, "reason", None), getattr(item, "original_exception", None),
-                   item.__cause__, item.__context__]
+        wrapped = [
+            *item.args,
+            getattr(item, "reason", None),
+            getattr(item, "original_exception", None),
+            item.__cause__,
+            item.__context__,
+        ]
         todo.extend(w for w in wrapped if isinstance(w, BaseException))
 
 
@@ -167,6 +194,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 # -- the per-request deadline ---------------------------------------------------
+
 
 class _Expired(Exception):
     """Raised inside urllib3 when a retry would start after the deadline: not an OSError, so
@@ -242,8 +270,14 @@ class TimeoutAdapter(HTTPAdapter):
     timeout (prawcore passes a fixed 16 s timeout whatever praw is told).
     """
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT_SECONDS, max_body_bytes: int | None = None,
-                 limit_name: str = "the size limit", deadline: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        max_body_bytes: int | None = None,
+        limit_name: str = "the size limit",
+        deadline: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.timeout = timeout
         self.deadline = deadline
         self.max_body_bytes = max_body_bytes
@@ -259,8 +293,13 @@ class TimeoutAdapter(HTTPAdapter):
         manager.pool_classes_by_scheme = dict(_POOLS)
         return manager
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False,  # type: ignore[override]
-             timeout: Any = None, **kwargs: Any) -> requests.Response:
+    def send(  # type: ignore[override]
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         timeout = self.timeout if timeout is None else timeout
         seconds = self.deadline or request_deadline(timeout)
         previous = getattr(_current, "dog", None)
@@ -288,8 +327,9 @@ class TimeoutAdapter(HTTPAdapter):
             size += len(chunk)
             if self.max_body_bytes is not None and size > self.max_body_bytes:
                 response.close()
-                raise ResponseTooLarge(f"response larger than {self.limit_name} ({self.max_body_bytes} bytes)",
-                                       response=response)
+                raise ResponseTooLarge(
+                    f"response larger than {self.limit_name} ({self.max_body_bytes} bytes)", response=response
+                )
             chunks.append(chunk)
         response._content = b"".join(chunks)  # what Response.content caches; read once, here
 

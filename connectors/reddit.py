@@ -20,6 +20,7 @@ Every listing is screened before praw parses it (`_screen_listing`): a body
 that is not a Listing fails only its stream, cursor unchanged; children praw
 cannot parse are dropped with a warning so the good items on the page are kept.
 """
+
 from __future__ import annotations
 
 import copy
@@ -83,8 +84,13 @@ APPS_URL = "https://www.reddit.com/prefs/apps"
 _TOKEN_PATH = "/api/v1/access_token"
 _PRAW_SETTINGS = frozenset({"comment_limit", "comment_sort"})  # praw's own knobs, not Reddit data
 _DELETED = frozenset({"", "[deleted]", "[removed]"})
-_WHAT = {"search": "search", "new": "subreddit", "comments": "subreddit",
-         "submitted": "account", "user_comments": "account"}
+_WHAT = {
+    "search": "search",
+    "new": "subreddit",
+    "comments": "subreddit",
+    "submitted": "account",
+    "user_comments": "account",
+}
 # u/name or /u/name as a word of its own (not the tail of a URL); Reddit names are 3-20 of [A-Za-z0-9_-].
 _USER_REF = re.compile(r"(?<![\w/])/?u/([A-Za-z0-9_-]{3,20})(?![A-Za-z0-9_-])")
 
@@ -115,8 +121,12 @@ class RedditConnector:
     name = "reddit"
 
     def __init__(
-        self, config: RedditSource, organization: Organization, session: requests.Session | None = None,
-        endpoints: Mapping[str, str] | None = None, request_deadline_seconds: float | None = None,
+        self,
+        config: RedditSource,
+        organization: Organization,
+        session: requests.Session | None = None,
+        endpoints: Mapping[str, str] | None = None,
+        request_deadline_seconds: float | None = None,
         max_fetch_seconds: float | None = None,
     ) -> None:
         self.config = config
@@ -145,9 +155,13 @@ class RedditConnector:
     def fetch(self, cursors: Mapping[str, str]) -> Iterator[RawPage]:
         streams = self.streams()
         if not streams:
-            yield RawPage(stream="reddit", warnings=[
-                "reddit: nothing to collect (set sources.reddit.subreddits, search = true, "
-                "or organization.own_accounts.reddit)"])
+            yield RawPage(
+                stream="reddit",
+                warnings=[
+                    "reddit: nothing to collect (set sources.reddit.subreddits, search = true, "
+                    "or organization.own_accounts.reddit)"
+                ],
+            )
             return
         deadline = FetchDeadline(self.name, self.max_fetch_seconds)
         reddit = self._client()
@@ -173,8 +187,8 @@ class RedditConnector:
         if missing:
             raise TerminalError(
                 f"Reddit credentials missing: set {' and '.join(missing)} in the environment or in .env "
-                f"next to the config. Create a read-only app at {APPS_URL} (type \"script\" or \"web\"): "
-                "the client id is the string under the app's name, the secret is labelled \"secret\""
+                f'next to the config. Create a read-only app at {APPS_URL} (type "script" or "web"): '
+                'the client id is the string under the app\'s name, the secret is labelled "secret"'
             )
         session = self.session if self.session is not None else requests.Session()
         with_timeout(session, PRAWCORE_TIMEOUT_SECONDS, deadline=self.request_deadline_seconds)
@@ -183,8 +197,11 @@ class RedditConnector:
         extra: dict[str, Any] = {"requestor_kwargs": {"session": session}, **self.endpoints}
         try:
             self._reddit = praw.Reddit(
-                client_id=values["REDDIT_CLIENT_ID"], client_secret=values["REDDIT_CLIENT_SECRET"],
-                user_agent=self.config.user_agent, check_for_updates=False, **extra,
+                client_id=values["REDDIT_CLIENT_ID"],
+                client_secret=values["REDDIT_CLIENT_SECRET"],
+                user_agent=self.config.user_agent,
+                check_for_updates=False,
+                **extra,
             )
         except prawcore.exceptions.InvalidInvocation as exc:  # e.g. a user agent Reddit would reject
             raise TerminalError(f"Reddit: {exc}; check sources.reddit.user_agent") from None
@@ -207,13 +224,16 @@ class RedditConnector:
             problem = f"the body is not JSON ({exc}); it starts {start!r}"
             raise (MalformedToken if response.request.method == "POST" else MalformedResponse)(problem) from None
         if response.request.method == "POST":  # the token request
-            if not (isinstance(body, Mapping) and isinstance(body.get("access_token"), str)
-                    and _number(body.get("expires_in")) is not None):
+            if not (
+                isinstance(body, Mapping)
+                and isinstance(body.get("access_token"), str)
+                and _number(body.get("expires_in")) is not None
+            ):
                 raise MalformedToken(f"expected an object with access_token and expires_in, got {json_kind(body)}")
             return
-        problem = listing_problem(body)
-        if problem:
-            raise MalformedResponse(problem)
+        listing_error = listing_problem(body)
+        if listing_error:
+            raise MalformedResponse(listing_error)
         children = body["data"]["children"]
         verdicts = [(child, self._child_problem(child)) for child in children]
         dropped = [problem for _, problem in verdicts if problem]
@@ -226,8 +246,10 @@ class RedditConnector:
     def _child_problem(self, child: Any) -> str | None:
         """Why praw could not parse this listing child on its own, or None; tried on a copy."""
         if not _is_thing(child):
-            return f"{json_kind(child) if not isinstance(child, Mapping) else 'an object without kind/data'}, " \
-                   "not a Reddit object"
+            return (
+                f"{json_kind(child) if not isinstance(child, Mapping) else 'an object without kind/data'}, "
+                "not a Reddit object"
+            )
         objector = getattr(self._reddit, "_objector", None)  # praw's parser; absent, praw finds out itself
         if objector is None:
             return None
@@ -242,8 +264,9 @@ class RedditConnector:
         taken, self._screened = self._screened, []
         return [f"{stream.key}: {w}" for w in taken]
 
-    def _fetch_stream(self, reddit: praw.Reddit, stream: Stream, cursor: dict[str, Any],
-                      deadline: FetchDeadline | None = None) -> Generator[RawPage, None, bool]:
+    def _fetch_stream(
+        self, reddit: praw.Reddit, stream: Stream, cursor: dict[str, Any], deadline: FetchDeadline | None = None
+    ) -> Generator[RawPage, None, bool]:
         """One stream's pages; returns True when the deadline cut it short (its cursor untouched)."""
         limit = self.config.max_items_per_stream
         since = cursor.get("created_utc")
@@ -289,8 +312,7 @@ class RedditConnector:
         last = RawPage(stream=stream.key, payload=batch, cursor={stream.key: dump_cursor(newest)}, warnings=warnings)
         if count >= limit:
             last.warnings.append(
-                f"{stream.key}: stopped after max_items_per_stream ({limit}) items; "
-                "older ones were not collected"
+                f"{stream.key}: stopped after max_items_per_stream ({limit}) items; older ones were not collected"
             )
         yield last
         return False
@@ -303,6 +325,7 @@ class RedditConnector:
 
 
 # -- fetching helpers ---------------------------------------------------------
+
 
 def search_queries(organization: Organization) -> list[str]:
     """One query per topic, includes only.
@@ -324,7 +347,7 @@ def subreddit_names(configured: list[str]) -> list[str]:
 
 def open_listing(reddit: praw.Reddit, stream: Stream, limit: int) -> Iterator[Any]:
     """A lazy praw listing, newest first; praw asks for one page of `request_limit` per request."""
-    page = {"limit": limit, "request_limit": min(PAGE_SIZE, limit)}
+    page: dict[str, Any] = {"limit": limit, "request_limit": min(PAGE_SIZE, limit)}
     if stream.kind == "search":
         # time_filter "all": sort=new plus the cursor already bounds the read, and "week"
         # would silently lose items whenever the job had not run for a week.
@@ -363,7 +386,7 @@ def stream_error(stream: Stream, exc: PrawcoreException) -> str:
         detail = f"{exc.error}" if isinstance(exc, OAuthException) else f"HTTP {status}"
         raise TerminalError(
             f"Reddit rejected REDDIT_CLIENT_ID/REDDIT_CLIENT_SECRET ({detail}): check both values "
-            f"against the app at {APPS_URL}; it must be a \"script\" or \"web\" app"
+            f'against the app at {APPS_URL}; it must be a "script" or "web" app'
         ) from None
     if isinstance(exc, TooManyRequests) or status == 429:
         raise TransientError(
@@ -381,7 +404,7 @@ def stream_error(stream: Stream, exc: PrawcoreException) -> str:
             "unfinished streams keep their cursors"
         ) from None
     if isinstance(exc, RequestException):
-        reason = network_reason(original) or (str(original).splitlines() or [""])[0][:160]
+        reason = (network_reason(original) if original else None) or (str(original).splitlines() or [""])[0][:160]
         raise TransientError(
             f"could not reach Reddit on {stream.key} ({type(original).__name__}: {reason}), "
             "still failing after prawcore's retries: stopped collecting Reddit for this run; "
@@ -409,8 +432,10 @@ def _is_token_request(exc: ResponseException) -> bool:
 
 
 def malformed_message(stream: Stream, reason: str) -> str:
-    return (f"{stream.key}: Reddit answered with a malformed listing ({reason[:200]}); "
-            "the stream's cursor is unchanged, the next run reads it again")
+    return (
+        f"{stream.key}: Reddit answered with a malformed listing ({reason[:200]}); "
+        "the stream's cursor is unchanged, the next run reads it again"
+    )
 
 
 def listing_problem(body: Any) -> str | None:
@@ -439,7 +464,8 @@ def item_data(thing: Any) -> dict[str, Any]:
     if not isinstance(thing, PRAWBase):
         raise TypeError(f"{json_kind(thing)}, not a Reddit object")
     return {
-        key: _plain(value) for key, value in vars(thing).items()
+        key: _plain(value)
+        for key, value in vars(thing).items()
         if not key.startswith("_") and key not in _PRAW_SETTINGS
     }
 
@@ -494,6 +520,7 @@ def _number(value: Any) -> float | None:
 
 
 # -- pure mapping -------------------------------------------------------------
+
 
 def map_items(items: list[dict[str, Any]]) -> tuple[list[Mention], list[str]]:
     """Reddit items (submissions t3, comments t1) -> mentions. Odd items are skipped with a reason."""

@@ -7,6 +7,7 @@ takes its word for a reply, analytics its network rule, the digest its label, th
 factory. Adding a connector means writing it and adding its entry to SOURCES; nothing else
 names it.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -31,17 +32,28 @@ def built_by(module: str, cls: str) -> Callable[[Settings], Connector]:
     --help) never loads tweepy, praw or feedparser."""
 
     def build(settings: Settings) -> Connector:
-        return getattr(importlib.import_module(module), cls).from_settings(settings)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), cls).from_settings(settings)
 
     return build
 
 
 SOURCES: tuple[SourceSpec, ...] = (
-    SourceSpec(name="rss", label="Blogs/news", factory=built_by("connectors.rss", "RssConnector"),
-               settings_model=RssSource, has_network=False),
+    SourceSpec(
+        name="rss",
+        label="Blogs/news",
+        factory=built_by("connectors.rss", "RssConnector"),
+        settings_model=RssSource,
+        has_network=False,
+    ),
     SourceSpec(name="x", label="X", factory=built_by("connectors.x", "XConnector"), settings_model=XSource),
-    SourceSpec(name="reddit", label="Reddit", factory=built_by("connectors.reddit", "RedditConnector"),
-               settings_model=RedditSource, own_handle=reddit_user, reply_kind="comment"),
+    SourceSpec(
+        name="reddit",
+        label="Reddit",
+        factory=built_by("connectors.reddit", "RedditConnector"),
+        settings_model=RedditSource,
+        own_handle=reddit_user,
+        reply_kind="comment",
+    ),
 )
 
 # name -> factory, for the pipeline (`REGISTRY[name](settings)`); tests swap a factory with setitem.

@@ -4,6 +4,7 @@ Fetching (requests, ETag/Last-Modified kept in cursors) is separate from the
 pure mapper `map_feed`. Ill-formed feeds that feedparser can partly read are
 kept with a warning; nothing in a feed can crash the run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,9 +46,14 @@ class RssConnector:
         self.config = config
         # The adapter reads each body within its deadline (4 x timeout_seconds) and refuses one
         # larger than max_feed_bytes before it is all in memory.
-        self.session = make_session(config.user_agent, config.retries, config.backoff_seconds,
-                                    timeout=config.timeout_seconds, max_body_bytes=config.max_feed_bytes,
-                                    limit_name="max_feed_bytes")
+        self.session = make_session(
+            config.user_agent,
+            config.retries,
+            config.backoff_seconds,
+            timeout=config.timeout_seconds,
+            max_body_bytes=config.max_feed_bytes,
+            limit_name="max_feed_bytes",
+        )
         self.max_fetch_seconds = fetch_limit(config, max_fetch_seconds)
 
     @classmethod
@@ -66,9 +72,7 @@ class RssConnector:
     def map_page(self, page: RawPage) -> list[Mention]:
         if page.payload is None:
             return []
-        mentions, problems = map_feed(
-            page.payload, page.stream, page.context.get("name"), page.context["fetched_at"]
-        )
+        mentions, problems = map_feed(page.payload, page.stream, page.context.get("name"), page.context["fetched_at"])
         page.warnings.extend(problems)
         return mentions
 
@@ -83,7 +87,9 @@ class RssConnector:
         if status == 304:
             return page
         if status >= 400:
-            page.error = f"{feed.url}: HTTP {status}" + (" (feed not found; check the URL)" if status in (404, 410) else "")
+            page.error = f"{feed.url}: HTTP {status}" + (
+                " (feed not found; check the URL)" if status in (404, 410) else ""
+            )
             return page
         parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True)
         if not parsed.entries and (parsed.bozo or not parsed.feed):
@@ -130,14 +136,15 @@ def _bozo_reason(parsed: Any) -> str:
 
 # -- pure mapping -----------------------------------------------------------
 
+
 def map_feed(
     parsed: Any, feed_url: str, feed_name: str | None, fetched_at: datetime
 ) -> tuple[list[Mention], list[str]]:
     """A parsed feed -> mentions. Odd entries are skipped with a reason, never raised."""
     if not isinstance(parsed, Mapping):
         return [], [f"{feed_url}: feed skipped (parsed into {json_kind(parsed)}, not a feed)"]
-    feed = parsed.get("feed") if isinstance(parsed.get("feed"), Mapping) else {}
-    entries = parsed.get("entries") if isinstance(parsed.get("entries"), list) else []
+    feed: Mapping[str, Any] = parsed["feed"] if isinstance(parsed.get("feed"), Mapping) else {}
+    entries: list[Any] = parsed["entries"] if isinstance(parsed.get("entries"), list) else []
     community = feed_name or _text(feed.get("title")) or feed_url
     mentions: list[Mention] = []
     problems: list[str] = []
@@ -240,7 +247,9 @@ def _entry_date(entry: Any, feed: Any) -> datetime | None:
 
 def _entry_author(entry: Any, feed: Any, feed_url: str) -> AuthorRef:
     host = urlparse(feed_url).netloc.lower() or feed_url
-    detail = next((d for d in (entry.get("author_detail"), feed.get("author_detail")) if isinstance(d, Mapping) and d), {})
+    detail = next(
+        (d for d in (entry.get("author_detail"), feed.get("author_detail")) if isinstance(d, Mapping) and d), {}
+    )
     name = _person_name(_text(entry.get("author") or detail.get("name") or feed.get("author")))
     url = _http_url(detail.get("href"))
     if not name:

@@ -4,6 +4,7 @@ Light on purpose (pydantic and core only): the registry imports these when the p
 so settings validate against them, while each connector's network libraries (tweepy, praw,
 feedparser) load only when a run builds that connector.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any

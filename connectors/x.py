@@ -13,6 +13,7 @@ A 200 that is not the documented shape (not JSON, `data` not a list, no
 usable `meta`) fails its page with the stream's cursor unchanged; odd posts
 inside a good page are skipped one by one with a warning.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,10 +47,23 @@ from listener.core.terms import query_terms, split_terms
 log = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "X_BEARER_TOKEN"
-EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id",
-              "entities.mentions.username", "in_reply_to_user_id"]
-TWEET_FIELDS = ["created_at", "public_metrics", "lang", "conversation_id", "entities",
-                "referenced_tweets", "in_reply_to_user_id", "author_id"]
+EXPANSIONS = [
+    "author_id",
+    "referenced_tweets.id",
+    "referenced_tweets.id.author_id",
+    "entities.mentions.username",
+    "in_reply_to_user_id",
+]
+TWEET_FIELDS = [
+    "created_at",
+    "public_metrics",
+    "lang",
+    "conversation_id",
+    "entities",
+    "referenced_tweets",
+    "in_reply_to_user_id",
+    "author_id",
+]
 USER_FIELDS = ["username", "name", "public_metrics", "verified", "created_at", "description", "url"]
 SERVER_RETRIES = 4
 BACKOFF_CAP_SECONDS = 60.0
@@ -87,9 +101,16 @@ class Stream:
 class XConnector:
     name = "x"
 
-    def __init__(self, config: XSource, queries: list[str], own_handles: list[str], token: str | None,
-                 session: requests.Session | None = None, timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
-                 max_fetch_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        config: XSource,
+        queries: list[str],
+        own_handles: list[str],
+        token: str | None,
+        session: requests.Session | None = None,
+        timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
+        max_fetch_seconds: float | None = None,
+    ) -> None:
         self.config = config
         self.queries = queries
         self.own_handles = own_handles
@@ -153,24 +174,35 @@ class XConnector:
     def _streams(self, cursors: Mapping[str, str]) -> Iterator[Stream | RawPage]:
         common = {"expansions": EXPANSIONS, "tweet_fields": TWEET_FIELDS, "user_fields": USER_FIELDS}
         for query in self.queries:
-            yield Stream(f"search:{query}", self.client.search_recent_tweets, {"query": query, **common},
-                         "next_token", 10)
+            yield Stream(
+                f"search:{query}", self.client.search_recent_tweets, {"query": query, **common}, "next_token", 10
+            )
         for handle in self.own_handles:
             try:
                 user_id, resolved = self._user_id(handle, cursors)
             except MalformedResponse as exc:
-                yield RawPage(stream=f"user:{handle}", error=f"user:{handle}: X answered the account lookup "
-                                                               f"with a malformed response ({exc}); tried again next run")
+                yield RawPage(
+                    stream=f"user:{handle}",
+                    error=f"user:{handle}: X answered the account lookup "
+                    f"with a malformed response ({exc}); tried again next run",
+                )
                 continue
             if user_id is None:
                 yield RawPage(stream=f"user:{handle}", error=f"X account @{handle} not found (check own_accounts.x)")
                 continue
             self.known_handles[user_id] = handle
             extra = {f"user:{handle}": user_id} if resolved else {}
-            yield Stream(f"mentions:{handle}", self.client.get_users_mentions, {"id": user_id, **common},
-                         "pagination_token", 5, extra)
-            yield Stream(f"posts:{handle}", self.client.get_users_tweets, {"id": user_id, **common},
-                         "pagination_token", 5, extra)
+            yield Stream(
+                f"mentions:{handle}",
+                self.client.get_users_mentions,
+                {"id": user_id, **common},
+                "pagination_token",
+                5,
+                extra,
+            )
+            yield Stream(
+                f"posts:{handle}", self.client.get_users_tweets, {"id": user_id, **common}, "pagination_token", 5, extra
+            )
 
     def _user_id(self, handle: str, cursors: Mapping[str, str]) -> tuple[str | None, bool]:
         """Resolve a handle once; the id is cached in `cursors` (key user:<handle>)."""
@@ -187,8 +219,9 @@ class XConnector:
                     return _id(user.get("id")), True
         return None, False
 
-    def _paginate(self, stream: Stream, state: StreamState, limit: int,
-                  deadline: FetchDeadline | None = None) -> Generator[RawPage, None, bool]:
+    def _paginate(
+        self, stream: Stream, state: StreamState, limit: int, deadline: FetchDeadline | None = None
+    ) -> Generator[RawPage, None, bool]:
         """One stream's pages; returns True when the deadline cut it mid-pagination (cursor at the next page)."""
         extra = dict(stream.extra_cursor)
         stop_at = self.posts_read + limit
@@ -251,24 +284,30 @@ class XConnector:
             except requests.exceptions.JSONDecodeError as exc:  # tweepy decodes every 200 body as JSON
                 raise MalformedResponse(_not_json(exc)) from None
             except DeadlineExceeded as exc:  # a server that trickles would trickle again: no retries
-                raise TransientError(f"X answered too slowly ({exc}); stopped with cursors intact, "
-                                     "the next run resumes") from None
+                raise TransientError(
+                    f"X answered too slowly ({exc}); stopped with cursors intact, the next run resumes"
+                ) from None
             except tweepy.TooManyRequests as exc:
                 self._wait_for_reset(exc)
             except (tweepy.TwitterServerError, requests.ConnectionError, requests.Timeout) as exc:
                 failures += 1
                 if failures > SERVER_RETRIES:
-                    raise TransientError(f"X kept failing ({_describe(exc)}) after {SERVER_RETRIES} retries; "
-                                         "stopped with cursors intact, the next run resumes") from None
-                time.sleep(min(BACKOFF_CAP_SECONDS, 2.0 ** failures))
+                    raise TransientError(
+                        f"X kept failing ({_describe(exc)}) after {SERVER_RETRIES} retries; "
+                        "stopped with cursors intact, the next run resumes"
+                    ) from None
+                time.sleep(min(BACKOFF_CAP_SECONDS, 2.0**failures))
             except tweepy.Unauthorized:
-                raise TerminalError(f"X returned 401: the token in {TOKEN_VARIABLE} was rejected; create a new "
-                                    "bearer token in the developer portal (https://developer.x.com)") from None
+                raise TerminalError(
+                    f"X returned 401: the token in {TOKEN_VARIABLE} was rejected; create a new "
+                    "bearer token in the developer portal (https://developer.x.com)"
+                ) from None
             except tweepy.Forbidden as exc:
                 raise TerminalError(
                     f"X returned 403 ({_api_message(exc)}): the app behind {TOKEN_VARIABLE} has no access to "
                     "this endpoint; recent search and user timelines need the Basic plan or higher and an app "
-                    "attached to a project; or disable [sources.x]") from None
+                    "attached to a project; or disable [sources.x]"
+                ) from None
 
     def _wait_for_reset(self, exc: tweepy.TooManyRequests) -> None:
         reset = exc.reset_time or _header_int(exc.response, "x-rate-limit-reset")
@@ -279,7 +318,8 @@ class XConnector:
             raise TransientError(
                 f"X rate limit reached; it resets at {when}, {wait:.0f}s away, beyond "
                 f"max_rate_limit_wait_seconds ({self.config.max_rate_limit_wait_seconds}); "
-                "stopped with cursors intact, the next run resumes")
+                "stopped with cursors intact, the next run resumes"
+            )
         log.warning("x: rate limited, waiting %.0fs for the reset", wait)
         self.rate_limit_waited += wait
         time.sleep(wait)
@@ -298,6 +338,7 @@ def default_queries(settings: Settings) -> list[str]:
 
 
 # -- checking a response ------------------------------------------------------
+
 
 def page_problem(response: Any) -> str | None:
     """Why a search/timeline answer cannot be trusted with the stream's cursor, or None.
@@ -318,8 +359,11 @@ def page_problem(response: Any) -> str | None:
             return f"`includes.{name}` is {json_kind(includes[name])}, not a list"
     meta = response.get("meta")
     if not isinstance(meta, Mapping):
-        return "no `meta` object (pagination cannot go on without it)" if meta is None else \
-            f"`meta` is {json_kind(meta)}, not an object"
+        return (
+            "no `meta` object (pagination cannot go on without it)"
+            if meta is None
+            else f"`meta` is {json_kind(meta)}, not an object"
+        )
     if "newest_id" in meta and not _id(meta["newest_id"], digits=True):
         return f"`meta.newest_id` is {_shape(meta['newest_id'])}, not a post id"
     if "next_token" in meta and not (isinstance(meta["next_token"], str) and meta["next_token"]):
@@ -328,8 +372,11 @@ def page_problem(response: Any) -> str | None:
 
 
 def _malformed_page(stream: str, reason: str) -> RawPage:
-    return RawPage(stream=stream, error=f"{stream}: X answered with a malformed response ({reason}); "
-                                        "the stream's cursor is unchanged, the next run asks again")
+    return RawPage(
+        stream=stream,
+        error=f"{stream}: X answered with a malformed response ({reason}); "
+        "the stream's cursor is unchanged, the next run asks again",
+    )
 
 
 def _not_json(exc: ValueError) -> str:
@@ -345,6 +392,7 @@ def _shape(value: Any, key: str | None = None) -> str:
 
 
 # -- pure mapping -------------------------------------------------------------
+
 
 def map_response(response: Any, known_handles: Mapping[str, str] | None = None) -> tuple[list[Mention], list[str]]:
     """One API v2 response (data + includes) -> mentions; odd tweets are skipped with a reason, never raised."""
@@ -369,18 +417,24 @@ def map_response(response: Any, known_handles: Mapping[str, str] | None = None) 
     return mentions, problems
 
 
-def map_tweet(tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]],
-              referenced: Mapping[str, Mapping[str, Any]], known_handles: Mapping[str, str]) -> Mention:
+def map_tweet(
+    tweet: Mapping[str, Any],
+    users: Mapping[str, Mapping[str, Any]],
+    referenced: Mapping[str, Mapping[str, Any]],
+    known_handles: Mapping[str, str],
+) -> Mention:
     """Required: an id, and a time (created_at, else the id). Optional fields of the wrong type count as absent."""
     tweet_id = _id(tweet.get("id"))
     if tweet_id is None:
         raise ValueError("no post id")
     author_id = _id(tweet.get("author_id"))
     author = _author(author_id, users.get(author_id or ""), known_handles)
-    refs = {r["type"]: rid for r in _list(tweet.get("referenced_tweets"))
-            if isinstance(r, Mapping) and isinstance(r.get("type"), str) and (rid := _id(r.get("id")))}
-    ref_authors = {rid: aid for rid in refs.values()
-                   if (aid := _id(_mapping(referenced.get(rid)).get("author_id")))}
+    refs = {
+        r["type"]: rid
+        for r in _list(tweet.get("referenced_tweets"))
+        if isinstance(r, Mapping) and isinstance(r.get("type"), str) and (rid := _id(r.get("id")))
+    }
+    ref_authors = {rid: aid for rid in refs.values() if (aid := _id(_mapping(referenced.get(rid)).get("author_id")))}
     metrics = _mapping(tweet.get("public_metrics"))
     entity_mentions = _list(_mapping(tweet.get("entities")).get("mentions"))
     handle = author.handle or "i/web"
@@ -396,10 +450,17 @@ def map_tweet(tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]],
         thread_id=_id(tweet.get("conversation_id")),
         parent_id=refs.get("replied_to"),
         in_reply_to_author=_id(tweet.get("in_reply_to_user_id")),
-        metrics=Metrics(likes=_count(metrics.get("like_count")), reposts=_count(metrics.get("retweet_count")),
-                        replies=_count(metrics.get("reply_count")), quotes=_count(metrics.get("quote_count"))),
-        mentions=tuple(MentionRef(handle=name, id=_id(m.get("id")))
-                       for m in entity_mentions if isinstance(m, Mapping) and (name := _str(m.get("username")))),
+        metrics=Metrics(
+            likes=_count(metrics.get("like_count")),
+            reposts=_count(metrics.get("retweet_count")),
+            replies=_count(metrics.get("reply_count")),
+            quotes=_count(metrics.get("quote_count")),
+        ),
+        mentions=tuple(
+            MentionRef(handle=name, id=_id(m.get("id")))
+            for m in entity_mentions
+            if isinstance(m, Mapping) and (name := _str(m.get("username")))
+        ),
         repost_of=refs.get("retweeted"),
         quote_of=refs.get("quoted"),
         referenced_authors=ref_authors,
@@ -416,8 +477,11 @@ def _author(author_id: str | None, user: Mapping[str, Any] | None, known_handles
     username = _str(user.get("username"))
     verified = user.get("verified")
     return AuthorRef(
-        id=author_id, handle=username, name=_str(user.get("name")),
-        followers=_count(metrics.get("followers_count")), following=_count(metrics.get("following_count")),
+        id=author_id,
+        handle=username,
+        name=_str(user.get("name")),
+        followers=_count(metrics.get("followers_count")),
+        following=_count(metrics.get("following_count")),
         verified=verified if isinstance(verified, bool) else None,
         url=f"https://x.com/{username}" if username else None,
     )

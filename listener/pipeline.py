@@ -9,13 +9,15 @@ a rerun converges.
 the scheduler's nightly analyze and `listener digest --send`: the CLI and the
 scheduler daemon both call them, so the two paths cannot drift apart.
 """
+
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from queue import Queue
 from threading import Thread
 from typing import Any
@@ -92,8 +94,14 @@ def selected_sources(settings: Settings, only: Iterable[str] | None) -> list[str
 
 # --- collect: fetch into the spool, load it in short transactions ------------------------------
 
-def collect(target: Store | StoreAccess, settings: Settings, only: Iterable[str] | None = None,
-            command: str = "collect", should_stop: Callable[[], bool] | None = None) -> CollectReport:
+
+def collect(
+    target: Store | StoreAccess,
+    settings: Settings,
+    only: Iterable[str] | None = None,
+    command: str = "collect",
+    should_stop: Callable[[], bool] | None = None,
+) -> CollectReport:
     """Fetch every selected source into the spool, loading pages whenever the store is free.
 
     Leftovers of an earlier run are loaded first. When the store stays locked
@@ -121,14 +129,26 @@ def collect(target: Store | StoreAccess, settings: Settings, only: Iterable[str]
     if waiting.pages or waiting.runs:
         report.spool = waiting.as_dict()
     if report.busy:
-        log.error("store busy: %d pages (%d mentions) wait in %s; the next run loads them. %s",
-                  waiting.pages, waiting.mentions, waiting.directory, report.busy)
+        log.error(
+            "store busy: %d pages (%d mentions) wait in %s; the next run loads them. %s",
+            waiting.pages,
+            waiting.mentions,
+            waiting.directory,
+            report.busy,
+        )
     return report
 
 
-def collect_source(access: StoreAccess, spool: Spool, settings: Settings, name: str, rules: list[TopicRule],
-                   command: str, live: dict[str, RunLedger] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> RunLedger:
+def collect_source(
+    access: StoreAccess,
+    spool: Spool,
+    settings: Settings,
+    name: str,
+    rules: list[TopicRule],
+    command: str,
+    live: dict[str, RunLedger] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RunLedger:
     """One source: fetch page by page into the spool, then spool the end of the run."""
     ledger = RunLedger(run_id=new_run_id(name), source=name, command=command)
     live = live if live is not None else {}
@@ -153,15 +173,27 @@ def collect_source(access: StoreAccess, spool: Spool, settings: Settings, name: 
         return ledger
     log.info(
         "%s: %s in %.1fs: fetched %d, inserted %d, updated %d%s",
-        name, ledger.status, time.monotonic() - started, ledger.fetched,
-        ledger.inserted, ledger.updated, f", {len(ledger.warnings)} warnings" if ledger.warnings else "",
+        name,
+        ledger.status,
+        time.monotonic() - started,
+        ledger.fetched,
+        ledger.inserted,
+        ledger.updated,
+        f", {len(ledger.warnings)} warnings" if ledger.warnings else "",
     )
     return ledger
 
 
-def _fetch_into_spool(access: StoreAccess, spool: Spool, settings: Settings, name: str,
-                      rules: list[TopicRule], ledger: RunLedger, live: dict[str, RunLedger],
-                      should_stop: Callable[[], bool] | None) -> tuple[list[str], int]:
+def _fetch_into_spool(
+    access: StoreAccess,
+    spool: Spool,
+    settings: Settings,
+    name: str,
+    rules: list[TopicRule],
+    ledger: RunLedger,
+    live: dict[str, RunLedger],
+    should_stop: Callable[[], bool] | None,
+) -> tuple[list[str], int]:
     """Fetch and spool every page; returns (errors, pages answered without error).
 
     A page answered without error counts even when it holds nothing new (an RSS
@@ -229,9 +261,15 @@ def _spool_page(spool: Spool, connector: Connector, page: RawPage, ledger: RunLe
     ledger.page_warnings.extend(warnings)
     if page.error or (not mentions and not any(page.cursor.values())):
         return  # a failed stream keeps its cursor exactly as it was
-    spool.append_page(source=connector.name, run_id=ledger.run_id, command=ledger.command,
-                      stream=page.stream, documents=[m.to_json() for m in mentions],
-                      cursor=page.cursor, started_at=ledger.started_at)
+    spool.append_page(
+        source=connector.name,
+        run_id=ledger.run_id,
+        command=ledger.command,
+        stream=page.stream,
+        documents=[m.to_json() for m in mentions],
+        cursor=page.cursor,
+        started_at=ledger.started_at,
+    )
     ledger.fetched += len(mentions)
 
 
@@ -242,15 +280,17 @@ def sane_mentions(mentions: list[Mention], stream: str, now: datetime | None = N
     value used to stop every later analysis. Imports reject such rows instead, and the loader
     cuts oversized texts for both paths.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     fixed, warnings = [], []
     for mention in mentions:
         if isinstance(mention.created_at, datetime) and created_at_in_range(mention.created_at, now):
             fixed.append(mention)
             continue
         fixed.append(replace(mention, created_at=now))
-        warnings.append(f"{stream}: item {mention.id}: time {_shown_time(mention.created_at)} is outside "
-                        f"{EARLIEST_CREATED_AT.date()} .. now + 1 day; stored with the fetch time instead")
+        warnings.append(
+            f"{stream}: item {mention.id}: time {_shown_time(mention.created_at)} is outside "
+            f"{EARLIEST_CREATED_AT.date()} .. now + 1 day; stored with the fetch time instead"
+        )
     return fixed, warnings
 
 
@@ -261,8 +301,14 @@ def _shown_time(value: datetime) -> str:
         return repr(value)
 
 
-def drain(access: StoreAccess, spool: Spool, settings: Settings, rules: list[TopicRule],
-          live: dict[str, RunLedger] | None = None, wait: bool = True) -> int:
+def drain(
+    access: StoreAccess,
+    spool: Spool,
+    settings: Settings,
+    rules: list[TopicRule],
+    live: dict[str, RunLedger] | None = None,
+    wait: bool = True,
+) -> int:
     """Load every waiting spool segment, each in its own transaction; returns how many.
 
     With `wait=False` a busy store is left alone (the segments wait); with
@@ -287,8 +333,9 @@ def mentions_to_batch(mentions: list[Mention]) -> pa.Table:
     return documents_batch([m.to_json() for m in mentions])
 
 
-def analyze(store: Store, settings: Settings, retag: bool = False, today: date | None = None,
-            rebaseline: bool = False) -> AnalyzeReport:
+def analyze(
+    store: Store, settings: Settings, retag: bool = False, today: date | None = None, rebaseline: bool = False
+) -> AnalyzeReport:
     """The store's upkeep, then every step of `analytics.steps`, in data-flow order, each timed and reported.
 
     Upkeep: repair stored values that would stop the analysis, retag (when asked) and resolve
@@ -311,17 +358,26 @@ def analyze(store: Store, settings: Settings, retag: bool = False, today: date |
     close_dead_runs(store, Spool(settings.spool_dir))
     step("repair", lambda: store.write_transaction(repair_stored_values, "analyze: repair", claim=Claim.ANALYSIS))
     if retag:  # every week's topics may change: the weekly analytics start over
-        step("topics", lambda: store.write_transaction(lambda conn: _retag(conn, rules), "analyze: topics",
-                                                       claim=Claim.ANALYSIS))
-    report.resolved_interactions = step("interactions", lambda: store.write_transaction(
-        resolve_pending_interactions, "analyze: interactions", claim=Claim.ANALYSIS))
+        step(
+            "topics",
+            lambda: store.write_transaction(lambda conn: _retag(conn, rules), "analyze: topics", claim=Claim.ANALYSIS),
+        )
+    report.resolved_interactions = step(
+        "interactions",
+        lambda: store.write_transaction(resolve_pending_interactions, "analyze: interactions", claim=Claim.ANALYSIS),
+    )
     given = StepRun(settings, today, rebaseline)
     for analysis in steps_for(settings):
-        step(analysis.name, lambda analysis=analysis: analysis.run(store, given))
+        step(analysis.name, functools.partial(analysis.run, store, given))
     report.scored, report.distinct_texts = report.details["sentiment"]
     report.seconds = round(time.monotonic() - started, 3)
-    log.info("analyze: scored %d mentions (%d distinct texts), resolved %d interactions in %.1fs",
-             report.scored, report.distinct_texts, report.resolved_interactions, report.seconds)
+    log.info(
+        "analyze: scored %d mentions (%d distinct texts), resolved %d interactions in %.1fs",
+        report.scored,
+        report.distinct_texts,
+        report.resolved_interactions,
+        report.seconds,
+    )
     return report
 
 
@@ -342,8 +398,13 @@ def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], 
     total = LoadResult()
     with store.deferred_checkpoints(), task("import") as progress:
         for batch in read_ahead(batches):
-            total.add(store.write_transaction(
-                lambda conn, batch=batch: _load_counted(conn, batch, run_id, rules), "import", claim=Claim.LOADS))
+            total.add(
+                store.write_transaction(
+                    functools.partial(_load_counted, batch=batch, run_id=run_id, rules=rules),
+                    "import",
+                    claim=Claim.LOADS,
+                )
+            )
             progress.advance(batch.num_rows)
     return total
 
@@ -375,10 +436,11 @@ def read_ahead(items: Iterable[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
             return
         if kind == "error":
             raise value  # type: ignore[misc]
-        yield value  # type: ignore[misc]
+        yield value
 
 
 # --- run, analyze and publish, send the digest: what the CLI and the scheduler both call ------
+
 
 @dataclass
 class PublishReport:
@@ -422,8 +484,9 @@ def run(gate: StoreGate, settings: Settings, only: Iterable[str] | None = None) 
     return RunReport(collected, analyze_and_publish(gate, settings))
 
 
-def analyze_and_publish(gate: StoreGate, settings: Settings, retag: bool = False, rebaseline: bool = False,
-                        today: date | None = None) -> PublishReport:
+def analyze_and_publish(
+    gate: StoreGate, settings: Settings, retag: bool = False, rebaseline: bool = False, today: date | None = None
+) -> PublishReport:
     """Every analysis, then the analysts' snapshot, in one hold of the store.
 
     `listener run` and the scheduler's nightly analyze; `listener analyze` alone leaves the

@@ -1,4 +1,5 @@
 """Shared fixtures: a real HTTP server on 127.0.0.1, temp configs and DuckDB files."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,12 @@ SHARED = ROOT.parent / "shared" / "data"
 
 def shared_missing(what: str) -> str:
     """The skip reason of a test that needs `what` from ../shared/data."""
-    return (f"needs {what} in ../shared/data, the maintainers' extra test data (real recordings and corpora "
-            "kept next to their checkout, not in this repository): a user's clone skips this test")
+    return (
+        f"needs {what} in ../shared/data, the maintainers' extra test data (real recordings and corpora "
+        "kept next to their checkout, not in this repository): a user's clone skips this test"
+    )
+
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -129,16 +134,20 @@ rss = ["acme coffee team"]
 
 def write_config(tmp_path: Path, feeds: list[str] | None = None, extra: str = "", timeout: float = 1.0) -> Path:
     feed_list = json.dumps(feeds or [])
-    text = ORG_TOML + f"""
+    text = (
+        ORG_TOML
+        + f"""
 [store]
-path = "{(tmp_path / 'listener.duckdb').as_posix()}"
+path = "{(tmp_path / "listener.duckdb").as_posix()}"
 [sources.rss]
-enabled = {'true' if feeds else 'false'}
+enabled = {"true" if feeds else "false"}
 feeds = {feed_list}
 timeout_seconds = {timeout}
 retries = 1
 backoff_seconds = 0
-""" + extra
+"""
+        + extra
+    )
     path = tmp_path / "listener.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -149,23 +158,32 @@ def config_for(tmp_path: Path) -> Callable[..., Path]:
     return lambda feeds=None, extra="": write_config(tmp_path, feeds, extra)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """The real command in a real process, as cron would run it (`stdin`: what is typed into it)."""
     import os
 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "listener", *args], capture_output=True, text=True,
-        timeout=timeout, env=full_env, cwd=ROOT, input=stdin,
+        [sys.executable, "-m", "listener", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=ROOT,
+        input=stdin,
     )
 
 
 # The day the demo tests pin (`listener demo --today`): a Wednesday whose week starts on Monday
 # 2026-11-23, so the story keeps its recorded dates (its last week is 2026-W47).
 DEMO_TODAY = "2026-11-25"
-REAL_LOOKING = {"X_BEARER_TOKEN": "AAAA-users-real-x-token", "REDDIT_CLIENT_ID": "users-real-reddit-id",
-                "REDDIT_CLIENT_SECRET": "users-real-reddit-secret"}
+REAL_LOOKING = {
+    "X_BEARER_TOKEN": "AAAA-users-real-x-token",
+    "REDDIT_CLIENT_ID": "users-real-reddit-id",
+    "REDDIT_CLIENT_SECRET": "users-real-reddit-secret",
+}
 
 
 @pytest.fixture(scope="session")
@@ -176,8 +194,15 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     out = tmp_path_factory.mktemp("demo-cli")
     elsewhere = out / "users-own-store.duckdb"
     with demo_port(tmp_path_factory):
-        result = run_cli("demo", "--out", str(out), "--json", "--today", DEMO_TODAY,
-                         env={**REAL_LOOKING, "LISTENER_STORE": str(elsewhere)})
+        result = run_cli(
+            "demo",
+            "--out",
+            str(out),
+            "--json",
+            "--today",
+            DEMO_TODAY,
+            env={**REAL_LOOKING, "LISTENER_STORE": str(elsewhere)},
+        )
     assert result.returncode == 0, result.stderr
     assert not elsewhere.exists()  # LISTENER_STORE does not redirect the demo into the user's store
     for secret in REAL_LOOKING.values():
@@ -199,8 +224,10 @@ def table_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def rss_feed(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
-    parts = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
-             "<link>http://example.com/</link><description>d</description>"]
+    parts = [
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+        "<link>http://example.com/</link><description>d</description>"
+    ]
     for item in items:
         parts.append("<item>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + "</item>")
     parts.append("</channel></rss>")
@@ -211,11 +238,16 @@ def serve_feeds(server: FeedServer, count: int, items: int = 5) -> list[str]:
     """`count` RSS feeds of `items` posts each, with ETags, on the test server; their URLs."""
     urls = []
     for n in range(count):
-        posts = [{"title": f"Acme post {n}-{i}", "guid": f"http://example.com/{n}/{i}",
-                  "pubDate": f"Tue, 1{i % 10} Nov 2026 0{n % 10}:{i // 10:02d}:00 GMT",
-                  "author": f"a{i}@example.com (Writer {i})",
-                  "description": f"acme and globex, take {n}.{i}: {'great' if i % 2 else 'awful'}"}
-                 for i in range(items)]
+        posts = [
+            {
+                "title": f"Acme post {n}-{i}",
+                "guid": f"http://example.com/{n}/{i}",
+                "pubDate": f"Tue, 1{i % 10} Nov 2026 0{n % 10}:{i // 10:02d}:00 GMT",
+                "author": f"a{i}@example.com (Writer {i})",
+                "description": f"acme and globex, take {n}.{i}: {'great' if i % 2 else 'awful'}",
+            }
+            for i in range(items)
+        ]
         server.routes[f"/f{n}.xml"] = Route(body=rss_feed(posts, title=f"Feed {n}"), etag=f'"e{n}"')
         urls.append(server.url(f"/f{n}.xml"))
     return urls
@@ -223,8 +255,8 @@ def serve_feeds(server: FeedServer, count: int, items: int = 5) -> list[str]:
 
 CONTENT_QUERIES = {  # what a rerun must reproduce exactly (collection times and run ids aside)
     "mentions": "SELECT mention_id, source, native_id, url, author_id, title, text, lang, created_at, parent_id, "
-                "thread_id, community, like_count, repost_count, reply_count, quote_count, score, is_own, raw "
-                "FROM mentions ORDER BY mention_id",
+    "thread_id, community, like_count, repost_count, reply_count, quote_count, score, is_own, raw "
+    "FROM mentions ORDER BY mention_id",
     "authors": "SELECT * FROM authors ORDER BY author_id",
     "interactions": "SELECT * FROM interactions ORDER BY ALL",
     "mention_topics": "SELECT * FROM mention_topics ORDER BY ALL",

@@ -1,11 +1,12 @@
 """Shared by the digest tests: a small analyzed store, a real SMTP server, the CLI in-process."""
+
 from __future__ import annotations
 
 import socket
 import ssl
 import subprocess
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,26 +24,53 @@ from listener.store.connection import Store
 
 AS_OF = date(2026, 11, 23)  # a Monday: the last complete week is 2026-W47
 WEEK = "2026-W47"
-MONDAY = datetime(2026, 11, 16, tzinfo=timezone.utc)
+MONDAY = datetime(2026, 11, 16, tzinfo=UTC)
 
 ORG = {
-    "name": "Acme", "brand_terms": ["acme"], "tracked_terms": ['"cold brew"'],
-    "competitors": [{"name": "Globex", "terms": ["globex"]}], "own_accounts": {"x": ["acme"]},
+    "name": "Acme",
+    "brand_terms": ["acme"],
+    "tracked_terms": ['"cold brew"'],
+    "competitors": [{"name": "Globex", "terms": ["globex"]}],
+    "own_accounts": {"x": ["acme"]},
 }
 
 
 def settings_for(db: Path, digest: dict[str, Any] | None = None) -> Settings:
-    return settings_from_dict({"organization": ORG, "store": {"path": str(db)},
-                               "analytics": {"detect_language": False}, "digest": digest or {}})
+    return settings_from_dict(
+        {
+            "organization": ORG,
+            "store": {"path": str(db)},
+            "analytics": {"detect_language": False},
+            "digest": digest or {},
+        }
+    )
 
 
-def mention(i: int, author: str, text: str, day: int = 0, name: str | None = None, url: str | None = None,
-            likes: int = 5, followers: int = 1000, source: str = "x", author_url: str | None = None,
-            community: str | None = None, lang: str = "en") -> Mention:
-    return Mention(source=source, id=f"m{i}", created_at=MONDAY + timedelta(days=day, hours=10 + i % 8),
-                   author=AuthorRef(id=author, handle=author, name=name, followers=followers, url=author_url),
-                   text=text, url=url if url is not None else f"https://x.example/{author}/status/{i}",
-                   lang=lang, community=community, metrics=Metrics(likes=likes, reposts=likes // 3, replies=1))
+def mention(
+    i: int,
+    author: str,
+    text: str,
+    day: int = 0,
+    name: str | None = None,
+    url: str | None = None,
+    likes: int = 5,
+    followers: int = 1000,
+    source: str = "x",
+    author_url: str | None = None,
+    community: str | None = None,
+    lang: str = "en",
+) -> Mention:
+    return Mention(
+        source=source,
+        id=f"m{i}",
+        created_at=MONDAY + timedelta(days=day, hours=10 + i % 8),
+        author=AuthorRef(id=author, handle=author, name=name, followers=followers, url=author_url),
+        text=text,
+        url=url if url is not None else f"https://x.example/{author}/status/{i}",
+        lang=lang,
+        community=community,
+        metrics=Metrics(likes=likes, reposts=likes // 3, replies=1),
+    )
 
 
 def ordinary_mentions() -> list[Mention]:
@@ -61,15 +89,17 @@ def build_store(db: Path, mentions: list[Mention], digest: dict[str, Any] | None
     settings = settings_for(db, digest)
     with Store(db) as store:
         rules = pipeline.prepare(store, settings)
-        store.write_transaction(lambda conn: load_batch(conn, pipeline.mentions_to_batch(mentions), "test", rules),
-                                "test")
+        store.write_transaction(
+            lambda conn: load_batch(conn, pipeline.mentions_to_batch(mentions), "test", rules), "test"
+        )
         pipeline.analyze(store, settings, today=AS_OF)
     return settings
 
 
 def write_config(tmp_path: Path, db: Path, digest_toml: str) -> Path:
     path = tmp_path / "listener.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [organization]
 name = "Acme"
 brand_terms = ["acme"]
@@ -84,7 +114,9 @@ path = "{db.as_posix()}"
 [analytics]
 detect_language = false
 {digest_toml}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -128,20 +160,24 @@ def free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self, password: str | None = None, tls: tuple[Path, Path] | None = None,
-                 implicit_tls: bool = False) -> None:
+    def __init__(
+        self, password: str | None = None, tls: tuple[Path, Path] | None = None, implicit_tls: bool = False
+    ) -> None:
         self.inbox = Inbox()
         self.port = free_port()
         kwargs: dict[str, Any] = {}
         if password is not None:
+
             def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
                 ok = isinstance(data, LoginPassword) and data.password == password.encode()
                 if ok:
                     self.inbox.logins.append(data.login.decode())
                 return AuthResult(success=ok, handled=False)
+
             # with implicit TLS aiosmtpd does not know the socket is encrypted: let AUTH through
-            kwargs.update(authenticator=authenticate, auth_required=True,
-                          auth_require_tls=tls is not None and not implicit_tls)
+            kwargs.update(
+                authenticator=authenticate, auth_required=True, auth_require_tls=tls is not None and not implicit_tls
+            )
         if tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
@@ -158,9 +194,30 @@ class SmtpServer:
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 

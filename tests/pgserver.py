@@ -7,6 +7,7 @@ Use from a test module (both names are needed, ``lake_catalog`` depends on ``pos
 One cluster per pytest session, in a fresh temp dir, on 127.0.0.1 and a free port, trust auth.
 Each ``lake_catalog`` test gets its own database. Skips when no server binaries are installed.
 """
+
 from __future__ import annotations
 
 import glob
@@ -40,8 +41,16 @@ def _env() -> dict[str, str]:
 
 def _run(cmd: list[str], cwd: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run a PostgreSQL tool as the postgres user (when root); never raises on exit status."""
-    return subprocess.run(_as_postgres() + cmd, cwd=cwd, env=_env(), text=True, timeout=timeout,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    return subprocess.run(
+        _as_postgres() + cmd,
+        cwd=cwd,
+        env=_env(),
+        text=True,
+        timeout=timeout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
 
 
 def _version_key(initdb: str) -> tuple[int, ...]:
@@ -52,8 +61,9 @@ def _version_key(initdb: str) -> tuple[int, ...]:
 
 def find_bindir() -> Path | None:
     """Directory holding initdb + pg_ctl: newest /usr/lib/postgresql/*, else pg_config, else PATH."""
-    candidates = [Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                                                  key=_version_key, reverse=True)]
+    candidates = [
+        Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key, reverse=True)
+    ]
     if pg_config := shutil.which("pg_config"):
         try:
             out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=False)
@@ -118,24 +128,29 @@ def _initdb(bindir: Path, data: Path) -> None:
     shutil.rmtree(data, ignore_errors=True)  # initdb may leave a partial dir behind
     second = _run(base + ["--no-locale"])
     if second.returncode != 0:
-        pytest.fail(f"initdb failed:\n--- with --locale=C.UTF-8:\n{first.stdout}\n"
-                    f"--- with --no-locale:\n{second.stdout}", pytrace=False)
+        pytest.fail(
+            f"initdb failed:\n--- with --locale=C.UTF-8:\n{first.stdout}\n--- with --no-locale:\n{second.stdout}",
+            pytrace=False,
+        )
 
 
 def _start(bindir: Path, data: Path, log: Path) -> int:
     """pg_ctl start on a free port (retrying if the port got taken); return the port."""
     for _attempt in range(3):
         port = _free_port()
-        options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {data} "
-                   "-c fsync=off -c max_connections=100")
-        out = _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                    "-o", options, "start"], timeout=90)
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off -c max_connections=100"
+        out = _run(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"],
+            timeout=90,
+        )
         if out.returncode == 0:
             return port
         if "already in use" not in _tail(log):
             break
-    pytest.fail(f"PostgreSQL failed to start (pg_ctl exit {out.returncode}):\n{out.stdout}\n"
-                f"--- tail of {log}:\n{_tail(log)}", pytrace=False)
+    pytest.fail(
+        f"PostgreSQL failed to start (pg_ctl exit {out.returncode}):\n{out.stdout}\n--- tail of {log}:\n{_tail(log)}",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """The analysis step registry, the one write-transaction API, and rescoring through `text_hash`."""
+
 from __future__ import annotations
 
 import json
@@ -21,30 +22,55 @@ from listener.store.connection import Claim, Store
 sys.path.insert(0, str(FIXTURES / "maturity"))  # `orgs`: the maturity scenarios, imported where used
 
 # Tables written by the store's own upkeep or the loader, not by an analysis step.
-NOT_ANALYSIS = {"mentions", "authors", "interactions", "mention_topics", "runs", "cursors", "digests",
-                "spool_segments", "store_writes", "analysis_writes", "schema_migrations"}
+NOT_ANALYSIS = {
+    "mentions",
+    "authors",
+    "interactions",
+    "mention_topics",
+    "runs",
+    "cursors",
+    "digests",
+    "spool_segments",
+    "store_writes",
+    "analysis_writes",
+    "schema_migrations",
+}
 
 
 def _doc(native_id: str, text: str) -> str:
-    return json.dumps({"source": "x", "id": native_id, "created_at": "2026-03-02T09:00:00Z", "text": text,
-                       "author": {"handle": "bob"}})
+    return json.dumps(
+        {
+            "source": "x",
+            "id": native_id,
+            "created_at": "2026-03-02T09:00:00Z",
+            "text": text,
+            "author": {"handle": "bob"},
+        }
+    )
 
 
 def _load(store: Store, docs: list[str]) -> None:
     rules = pipeline.prepare(store, settings_from_dict({"organization": {"name": "Acme", "brand_terms": ["acme"]}}))
-    store.write_transaction(lambda conn: load_batch(conn, documents_batch(docs), "test", rules), "test",
-                            claim=Claim.LOADS)
+    store.write_transaction(
+        lambda conn: load_batch(conn, documents_batch(docs), "test", rules), "test", claim=Claim.LOADS
+    )
 
 
 def _scored(store: Store) -> dict[str, tuple[Any, ...]]:
-    return {r[0]: r[1:] for r in store.conn.execute(
-        "SELECT mention_id, label, scored_at, text_hash FROM sentiment").fetchall()}
+    return {
+        r[0]: r[1:]
+        for r in store.conn.execute("SELECT mention_id, label, scored_at, text_hash FROM sentiment").fetchall()
+    }
 
 
 def test_every_analytics_table_is_written_by_a_registered_step(tmp_path: Path):
     with Store(tmp_path / "s.duckdb") as store:
-        tables = {t for (t,) in store.conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'").fetchall()}
+        tables = {
+            t
+            for (t,) in store.conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+            ).fetchall()
+        }
     written = {table for step in STEPS for table in step.writes}
     assert written <= tables
     assert tables - NOT_ANALYSIS <= written
@@ -70,8 +96,9 @@ def test_a_retag_empties_the_weekly_tables_and_nothing_else(tmp_path: Path):
     with Store(settings.store_path) as store:
         pipeline.load_batches(store, settings, read_batches(file, "jsonl"), "test")
         pipeline.analyze(store, settings, today=AS_OF)
-        counts = {t: store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                  for step in STEPS for t in step.writes}
+        counts = {
+            t: store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for step in STEPS for t in step.writes
+        }
         assert all(counts[t] for t in tables_restarted_by_retag()) and counts["sentiment"]
         store.write_transaction(restart_after_retag, "test", claim=Claim.ANALYSIS)
         after = {t: store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in counts}
@@ -94,6 +121,7 @@ def test_a_changed_text_is_scored_again_and_an_unchanged_one_is_not(tmp_path: Pa
 
 def test_a_write_transaction_rolls_back_on_error_and_does_not_nest(tmp_path: Path):
     with Store(tmp_path / "s.duckdb") as store:
+
         def fail(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute("INSERT INTO cursors VALUES ('test', 'k', 'v', now())")
             raise ValueError("boom")

@@ -1,4 +1,5 @@
 """Meta-tests against drift: import direction, registry, commands documented."""
+
 from __future__ import annotations
 
 import ast
@@ -26,8 +27,13 @@ def _imports(folder: str) -> set[tuple[str, str]]:
 
 
 def test_connectors_never_import_store_pipeline_or_analytics():
-    bad = {(f, m) for f, m in _imports("connectors")
-           if m.startswith(("analytics", "listener.store.connection", "listener.pipeline", "listener.ingest.loader", "duckdb"))}
+    bad = {
+        (f, m)
+        for f, m in _imports("connectors")
+        if m.startswith(
+            ("analytics", "listener.store.connection", "listener.pipeline", "listener.ingest.loader", "duckdb")
+        )
+    }
     assert not bad
 
 

@@ -1,6 +1,7 @@
 """`listener --help`, `status` and `sql` start without the analytics, the connectors or their heavy
 libraries (igraph brings matplotlib; praw, tweepy, feedparser): most tests and every cron line start the CLI in a
 new process. Checked by what a fresh interpreter has imported, never by timing."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,17 @@ from listener.store.connection import open_store
 
 # The source registry (connectors.registry, connectors.settings) loads with the package, so settings
 # can validate every [sources.*]; the connectors themselves and their libraries must not.
-HEAVY = ("analytics", "connectors.rss", "connectors.x", "connectors.reddit", "igraph", "matplotlib", "praw",
-         "tweepy", "feedparser")
+HEAVY = (
+    "analytics",
+    "connectors.rss",
+    "connectors.x",
+    "connectors.reddit",
+    "igraph",
+    "matplotlib",
+    "praw",
+    "tweepy",
+    "feedparser",
+)
 
 IMPORT_ONLY = f"""
 import json, sys
@@ -53,8 +63,14 @@ def _last_json_line(proc: subprocess.CompletedProcess[str]) -> object:
 
 
 def _probe(code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env={**os.environ, "LISTENER_CONFIG": ""})
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "LISTENER_CONFIG": ""},
+    )
 
 
 def test_importing_the_cli_loads_no_analytics_connectors_or_their_libraries():
@@ -72,12 +88,15 @@ def store_with_snapshot(config_for) -> Path:
     return config
 
 
-@pytest.mark.parametrize("args, outcome", [
-    (["--help"], 0),
-    (["status", "--json"], 0),
-    (["sql", "-c", "SELECT 1"], "exec duckdb"),
-    (["sql", "--live", "-c", "SELECT 1"], "exec duckdb"),
-])
+@pytest.mark.parametrize(
+    "args, outcome",
+    [
+        (["--help"], 0),
+        (["status", "--json"], 0),
+        (["sql", "-c", "SELECT 1"], "exec duckdb"),
+        (["sql", "--live", "-c", "SELECT 1"], "exec duckdb"),
+    ],
+)
 def test_light_commands_run_without_analytics_connectors_or_their_libraries(store_with_snapshot, args, outcome):
     result = _last_json_line(_probe(COMMAND, "--config", str(store_with_snapshot), *args))
     assert result == {"outcome": outcome, "loaded": []}

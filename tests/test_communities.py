@@ -1,4 +1,5 @@
 """Communities: planted groups are found, karate splits well, ids survive from week to week."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,7 @@ from listener.store.connection import Store
 NEXT_MONDAY = MONDAY + timedelta(days=7)
 
 
-def add_graph(p: Posts, graph: ig.Graph, names: list[str], day: date = MONDAY,
-              words: list[str] | None = None) -> None:
+def add_graph(p: Posts, graph: ig.Graph, names: list[str], day: date = MONDAY, words: list[str] | None = None) -> None:
     """Each edge becomes a reply; every author also posts once (so nobody is unseen)."""
     for v, name in enumerate(names):
         word = f" {words[v]} " if words else " "
@@ -30,7 +30,8 @@ def detected(store: Store, week: date) -> dict[str, set[str]]:
     groups: dict[str, set[str]] = {}
     for cid, author in store.conn.execute(
         "SELECT m.community_id, m.author_id FROM community_members m JOIN communities c "
-        "USING (period_start, community_id) WHERE c.kind = 'detected' AND m.period_start = ?", [week]
+        "USING (period_start, community_id) WHERE c.kind = 'detected' AND m.period_start = ?",
+        [week],
     ).fetchall():
         groups.setdefault(cid, set()).add(author)
     return groups
@@ -65,12 +66,12 @@ def test_planted_blocks_are_recovered_and_labelled(tmp_path: Path):
     for cid, members in groups.items():
         block = max(range(5), key=lambda b: sum(planted[int(a[3:])] == b for a in members))
         terms, label, size = store.conn.execute(
-            "SELECT top_terms, label, size FROM communities WHERE community_id = ?", [cid]).fetchone()
+            "SELECT top_terms, label, size FROM communities WHERE community_id = ?", [cid]
+        ).fetchone()
         assert json.loads(terms)[0] == f"topic{block}"
         assert label.startswith(f"topic{block}") and "@u" in label
         assert size == len(members)
-    native = store.conn.execute(
-        "SELECT community_id, size FROM communities WHERE kind = 'native'").fetchall()
+    native = store.conn.execute("SELECT community_id, size FROM communities WHERE kind = 'native'").fetchall()
     assert native == [("native:x:#beans", graph.vcount())]
 
 
@@ -91,8 +92,9 @@ def test_ids_are_stable_across_weeks_and_reruns(tmp_path: Path):
     store, settings = new_store(tmp_path)
     blocks = 3
     random.seed(11)
-    graph = ig.Graph.SBM([[0.6 if i == j else 0.0 for j in range(blocks)] for i in range(blocks)],
-                         [10] * blocks, directed=False)
+    graph = ig.Graph.SBM(
+        [[0.6 if i == j else 0.0 for j in range(blocks)] for i in range(blocks)], [10] * blocks, directed=False
+    )
     names = [f"a{v}" for v in range(graph.vcount())]
     p = Posts()
     add_graph(p, graph, names)
@@ -114,11 +116,15 @@ def test_ids_are_stable_across_weeks_and_reruns(tmp_path: Path):
     assert new_id == f"c{max(int(c[1:]) for c in first) + 1}"
 
     query = "SELECT * EXCLUDE (computed_at) FROM communities ORDER BY ALL"
-    before = (store.conn.execute(query).fetchall(),
-              store.conn.execute("SELECT * FROM community_members ORDER BY ALL").fetchall())
+    before = (
+        store.conn.execute(query).fetchall(),
+        store.conn.execute("SELECT * FROM community_members ORDER BY ALL").fetchall(),
+    )
     load(store, settings, p.docs)  # everything written again: both weeks recomputed
     assert communities.run(store, settings)["periods"] == ["week:2026-03-02", "week:2026-03-09"]
-    after = (store.conn.execute(query).fetchall(),
-             store.conn.execute("SELECT * FROM community_members ORDER BY ALL").fetchall())
+    after = (
+        store.conn.execute(query).fetchall(),
+        store.conn.execute("SELECT * FROM community_members ORDER BY ALL").fetchall(),
+    )
     assert after == before
     assert communities.run(store, settings)["periods"] == []

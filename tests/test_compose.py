@@ -1,4 +1,5 @@
 """docker-compose.yml stays runnable: its structure and every command it runs exist."""
+
 from __future__ import annotations
 
 import subprocess
@@ -28,15 +29,19 @@ def test_services_volumes_and_secrets():
             source = volume.split(":")[0]
             assert source.startswith("./") or source in compose["volumes"], volume
     assert services["scheduler"]["healthcheck"]["test"][-2:] == ["schedule", "--check"]
-    tracked = subprocess.run(["git", "ls-files", ".env", "config/.env.example"], cwd=ROOT,
-                             capture_output=True, text=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", ".env", "config/.env.example"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
     assert ".env" not in tracked
 
 
 def test_every_command_the_compose_file_runs_exists():
     services = _compose()["services"]
-    commands = [services["listener"]["command"], services["scheduler"]["command"],
-                services["scheduler"]["healthcheck"]["test"][2:]]
+    commands = [
+        services["listener"]["command"],
+        services["scheduler"]["command"],
+        services["scheduler"]["healthcheck"]["test"][2:],
+    ]
     for argv in commands:
         assert argv[0] in cli.commands, argv
         command = cli.commands[argv[0]]

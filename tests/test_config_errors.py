@@ -1,4 +1,5 @@
 """A bad config gives one clear line naming the key, exit code 2, and writes nothing."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,10 @@ CASES = [
     (ORG_TOML + "[digest.smtp]\nsecurity = 'tls'\n", "'digest.smtp.security'"),
     (ORG_TOML + "[digest.smtp]\nport = 'abc'\n", "'digest.smtp.port'"),
     (ORG_TOML + "[store\npath = 1\n", "not valid TOML"),
-    (ORG_TOML.replace('brand_terms = ["acme", "\\"acme coffee\\""]', 'brand_terms = ["-acme"]'),
-     "'organization.brand_terms': needs at least one term that is not an exclusion"),
+    (
+        ORG_TOML.replace('brand_terms = ["acme", "\\"acme coffee\\""]', 'brand_terms = ["-acme"]'),
+        "'organization.brand_terms': needs at least one term that is not an exclusion",
+    ),
 ]
 
 

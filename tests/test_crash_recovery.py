@@ -1,4 +1,5 @@
 """Kill the collector between pages (SIGKILL, no cleanup), rerun, and compare with a clean run."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,12 @@ def test_sigkill_between_pages_then_rerun_converges(tmp_path: Path, feed_server:
     clean_cfg, crash_cfg = write_config(clean_dir, urls), write_config(crash_dir, urls)
     assert run_cli("--config", str(clean_cfg), "run").returncode == 0
 
-    proc = subprocess.Popen([sys.executable, "-m", "listener", "--config", str(crash_cfg), "run"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listener", "--config", str(crash_cfg), "run"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     # The third feed's request arrives after two pages are committed: kill the client right there.
     feed_server.routes["/f2.xml"].on_request = lambda: os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL
@@ -54,8 +59,13 @@ def test_second_run_while_the_first_fetches_skips_that_source(tmp_path: Path, fe
     urls = serve_feeds(feed_server, 1)
     cfg = write_config(tmp_path, urls, timeout=30)
     feed_server.routes["/f0.xml"].delay = 4  # keep the first run busy inside its fetch
-    first = subprocess.Popen([sys.executable, "-m", "listener", "--config", str(cfg), "run"],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "listener", "--config", str(cfg), "run"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 20
     while not any(path == "/f0.xml" for path, _ in feed_server.requests) and time.time() < deadline:
         time.sleep(0.05)
@@ -64,6 +74,7 @@ def test_second_run_while_the_first_fetches_skips_that_source(tmp_path: Path, fe
     assert "rss: skipped" in second.stdout and "another process is collecting 'rss'" in second.stdout
     first.communicate(timeout=60)
     assert first.returncode == 0
-    assert table_rows(tmp_path / "listener.duckdb", "SELECT count(*), count(DISTINCT mention_id) FROM mentions") \
-        == [(5, 5)]
+    assert table_rows(tmp_path / "listener.duckdb", "SELECT count(*), count(DISTINCT mention_id) FROM mentions") == [
+        (5, 5)
+    ]
     assert table_rows(tmp_path / "listener.duckdb", "SELECT status FROM runs") == [("ok",)]

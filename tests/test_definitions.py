@@ -1,4 +1,5 @@
 """Things defined once: the placeholder author, engagement, the canonical fields, the `runs` writer."""
+
 from __future__ import annotations
 
 import ast
@@ -14,8 +15,19 @@ from listener.core.models import AUTHOR_FIELDS, CANONICAL_FIELDS, METRIC_FIELDS,
 from listener.ingest import importer, loader
 from listener.publish import exporter
 
-AUTHOR_IDS = ["x:unknown", "reddit:[deleted]", "rss:unknown", "x:123", "x:@unknown_fan", "reddit:deleted",
-              "x:unknown:1", "rss:a:unknown", "unknown", "", None]
+AUTHOR_IDS = [
+    "x:unknown",
+    "reddit:[deleted]",
+    "rss:unknown",
+    "x:123",
+    "x:@unknown_fan",
+    "reddit:deleted",
+    "x:unknown:1",
+    "rss:a:unknown",
+    "unknown",
+    "",
+    None,
+]
 
 
 def test_the_placeholder_author_is_the_same_in_sql_and_in_python():
@@ -27,8 +39,10 @@ def test_the_placeholder_author_is_the_same_in_sql_and_in_python():
 
 def test_engagement_counts_each_interaction_once_unless_weighted():
     with duckdb.connect() as conn:
-        conn.execute("CREATE TABLE m AS SELECT 1 AS like_count, 2 AS repost_count, 3 AS reply_count, "
-                     "NULL AS quote_count, -5 AS score UNION ALL SELECT 0, 0, 0, 4, 7")
+        conn.execute(
+            "CREATE TABLE m AS SELECT 1 AS like_count, 2 AS repost_count, 3 AS reply_count, "
+            "NULL AS quote_count, -5 AS score UNION ALL SELECT 0, 0, 0, 4, 7"
+        )
         plain = conn.execute(f"SELECT {engagement('m')} FROM m").fetchall()
         weighted = conn.execute(f"SELECT {engagement('m', {'repost_count': 2, 'reply_count': 2})} FROM m").fetchall()
     assert plain == [(6,), (11,)]  # a negative score earns nothing
@@ -38,8 +52,9 @@ def test_engagement_counts_each_interaction_once_unless_weighted():
 def test_days_and_weeks_are_utc_whatever_the_session_zone():
     with duckdb.connect() as conn:
         conn.execute("SET TimeZone = 'America/Los_Angeles'")
-        day, week = conn.execute(f"SELECT {utc_day('t')}, {iso_week(utc_day('t'))} FROM "
-                                 "(SELECT TIMESTAMPTZ '2026-11-30 02:00:00+00' AS t)").fetchone()
+        day, week = conn.execute(
+            f"SELECT {utc_day('t')}, {iso_week(utc_day('t'))} FROM (SELECT TIMESTAMPTZ '2026-11-30 02:00:00+00' AS t)"
+        ).fetchone()
     assert (str(day), str(week)) == ("2026-11-30", "2026-11-30")  # Monday in UTC, Sunday in Los Angeles
 
 

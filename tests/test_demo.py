@@ -4,6 +4,7 @@ RSS comes from a local server through the RSS connector; X and Reddit are
 recorded exchanges (listener/ops/demo_data/recordings/) replayed by vcrpy to the
 real tweepy and praw clients inside the real connectors.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,9 +29,21 @@ from listener.core.settings import load_settings
 from listener.ops import demo
 from listener.publish.digest.gather import Week
 
-VOLATILE = {"collected_at", "updated_at", "run_id", "scored_at", "started_at", "finished_at", "applied_at",
-            "computed_at", "recorded_at", "alerts.created_at", "assessed_at", "spool_segments.segment",
-            "loaded_at"}
+VOLATILE = {
+    "collected_at",
+    "updated_at",
+    "run_id",
+    "scored_at",
+    "started_at",
+    "finished_at",
+    "applied_at",
+    "computed_at",
+    "recorded_at",
+    "alerts.created_at",
+    "assessed_at",
+    "spool_segments.segment",
+    "loaded_at",
+}
 # Other days the demo is run on (with DEMO_TODAY, a Wednesday): a Sunday months earlier, and a
 # Monday whose story crosses the new year.
 OTHER_DAY = "2026-06-14"
@@ -100,18 +113,26 @@ def test_demo_builds_a_store_and_prints_a_summary(cli_run):
     assert not any(w.startswith("demo:") for w in summary["warnings"])  # every recorded exchange was asked for
     assert summary["most_active_authors"][0]["own"] is True
     assert rows(db, "SELECT source, status, error FROM runs ORDER BY started_at") == [
-        ("rss", "warning", None), ("x", "ok", None), ("reddit", "ok", None)]
+        ("rss", "warning", None),
+        ("x", "ok", None),
+        ("reddit", "ok", None),
+    ]
     # Every mention is scored; the Atom xml:lang entries keep their language, and so do tweets.
     assert rows(db, "SELECT count(*) FROM mentions m ANTI JOIN sentiment s USING (mention_id)") == [(0,)]
     langs = {(r[0], r[1]) for r in rows(db, "SELECT DISTINCT source, lang FROM mentions WHERE lang IS NOT NULL")}
     assert {("rss", "en"), ("rss", "fr"), ("x", "es"), ("x", "fr")} <= langs
     # "Acme anvil" cartoons are excluded from the brand, whichever source they come from.
-    anvil = rows(db, "SELECT count(*) FROM mentions m JOIN mention_topics t USING (mention_id) "
-                     "WHERE t.topic = 'Acme' AND lower(coalesce(m.title, '') || ' ' || m.text) LIKE '%acme anvil%' "
-                     "AND NOT regexp_matches(replace(lower(coalesce(m.title, '') || ' ' || m.text), 'acme anvil', ''), "
-                     "'\\bacme\\b')")
+    anvil = rows(
+        db,
+        "SELECT count(*) FROM mentions m JOIN mention_topics t USING (mention_id) "
+        "WHERE t.topic = 'Acme' AND lower(coalesce(m.title, '') || ' ' || m.text) LIKE '%acme anvil%' "
+        "AND NOT regexp_matches(replace(lower(coalesce(m.title, '') || ' ' || m.text), 'acme anvil', ''), "
+        "'\\bacme\\b')",
+    )
     assert anvil == [(0,)]
-    assert rows(db, "SELECT count(*) FROM mentions WHERE source = 'reddit' AND lower(title) LIKE '%acme anvil%'") == [(1,)]
+    assert rows(db, "SELECT count(*) FROM mentions WHERE source = 'reddit' AND lower(title) LIKE '%acme anvil%'") == [
+        (1,)
+    ]
 
 
 def test_the_demo_leaves_a_config_and_a_snapshot_for_the_next_commands(cli_run):
@@ -130,7 +151,8 @@ def test_the_demo_leaves_a_config_and_a_snapshot_for_the_next_commands(cli_run):
     for name in ("mentions", "daily_sentiment", "share_of_voice", "top_influencers_current", "community_overview"):
         assert (Path(summary["parquet"]) / f"{name}.parquet").is_file(), name
     assert [c.split(" --config ")[1] for c in summary["next_commands"]] == [
-        f"{config} {verb}" for verb in ("status", "digest", "maturity", "sql")]
+        f"{config} {verb}" for verb in ("status", "digest", "maturity", "sql")
+    ]
     for query in demo.EXAMPLE_QUERIES:  # the queries the summary suggests return rows
         assert rows(snapshot, query), query
 
@@ -145,11 +167,11 @@ def test_demo_human_output_ends_with_commands_that_work(human_run, capsys):
     # Spike alerts: the newest first, and the count of the rest.
     lines = text.splitlines()
     head = lines.index("Spike alerts (14, newest first):")
-    listed = [line.split()[0] for line in lines[head + 1:head + 9]]
+    listed = [line.split()[0] for line in lines[head + 1 : head + 9]]
     assert listed == sorted(listed, reverse=True) and listed[0] == "2026-06-06"  # the story's last Saturday
     assert lines[head + 9] == "  ... 6 more, older: SELECT * FROM alerts ORDER BY day DESC;"
     assert "duckdb " + str(out) not in text  # no shell advice without -readonly
-    commands = lines[lines.index("Next:") + 1:lines.index("Next:") + 5]
+    commands = lines[lines.index("Next:") + 1 : lines.index("Next:") + 5]
     config = out / "listener.toml"
     assert [c.split()[-1] for c in commands] == ["status", "digest", "maturity", "sql"]
     assert all(f" --config {config} " in c for c in commands)
@@ -161,8 +183,14 @@ def test_demo_human_output_ends_with_commands_that_work(human_run, capsys):
         argv = shlex.split(command)
         verb = argv[-1]
         if verb in ("status", "sql"):
-            done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                                  input="SELECT count(*) AS mentions FROM mentions;\n" if verb == "sql" else None)
+            done = subprocess.run(
+                argv,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                input="SELECT count(*) AS mentions FROM mentions;\n" if verb == "sql" else None,
+            )
             assert done.returncode == 0 and "Traceback" not in done.stderr, (command, done.stderr)
             outputs[verb] = done.stdout
         else:
@@ -186,8 +214,11 @@ def test_the_story_is_this_weeks_on_any_day(cli_run, human_run, new_year_run, ca
     """Whatever the day, the last complete week is the story's last one: the digest, the KPIs, the
     alerts and the maturity assessment all show it, with the same numbers, and a first ranking
     already tells new influencers from returning ones."""
-    runs = [(date.fromisoformat(DEMO_TODAY), cli_run[1]), (date.fromisoformat(OTHER_DAY), human_run[1] / "listener.duckdb"),
-            (NEW_YEAR_DAY, new_year_run[1])]
+    runs = [
+        (date.fromisoformat(DEMO_TODAY), cli_run[1]),
+        (date.fromisoformat(OTHER_DAY), human_run[1] / "listener.duckdb"),
+        (NEW_YEAR_DAY, new_year_run[1]),
+    ]
     alerts_seen = []
     for today, db in runs:
         week = Week.last_complete(today)
@@ -209,15 +240,19 @@ def test_the_story_is_this_weeks_on_any_day(cli_run, human_run, new_year_run, ca
         assert listener_in_process("--config", config, "maturity", "--json") == 0
         assessment = json.loads(capsys.readouterr().out)
         assert assessment["window_end"] == analyzed.isoformat() and assessment["level"] == "Share"
-        assert any("11 mentions that ask or complain in the last 7 days" in step["text"]
-                   for step in assessment["recommendations"])
+        assert any(
+            "11 mentions that ask or complain in the last 7 days" in step["text"]
+            for step in assessment["recommendations"]
+        )
         new = dict(rows(db, "SELECT is_new, count(*) FROM top_influencers_current GROUP BY ALL"))
         assert new.get(True) and new.get(False), today  # the window before was ranked too
         shift = (analyzed - date(2026, 11, 23)).days
-        alerts_seen.append(rows(db, f"SELECT day - {shift}, kind, topic, observed, round(score, 6) FROM alerts "
-                                    "ORDER BY ALL"))
-        assert rows(db, f"SELECT count(*) FROM alerts WHERE day BETWEEN DATE '{week.monday}' "
-                        f"AND DATE '{week.sunday}'") == [(4,)]
+        alerts_seen.append(
+            rows(db, f"SELECT day - {shift}, kind, topic, observed, round(score, 6) FROM alerts ORDER BY ALL")
+        )
+        assert rows(
+            db, f"SELECT count(*) FROM alerts WHERE day BETWEEN DATE '{week.monday}' AND DATE '{week.sunday}'"
+        ) == [(4,)]
     assert alerts_seen[0] and alerts_seen[1] == alerts_seen[0] and alerts_seen[2] == alerts_seen[0]
 
 
@@ -229,30 +264,50 @@ def test_a_day_the_story_cannot_be_placed_before_is_one_line(tmp_path: Path):
 
 def test_own_accounts_are_marked_on_x_and_reddit(cli_run):
     _, db = cli_run
-    own = dict(rows(db, "SELECT m.source, count(*) FROM mentions m JOIN authors a USING (author_id) "
-                        "WHERE m.is_own GROUP BY 1"))
+    own = dict(
+        rows(db, "SELECT m.source, count(*) FROM mentions m JOIN authors a USING (author_id) WHERE m.is_own GROUP BY 1")
+    )
     assert own["x"] >= 40 and own["reddit"] >= 15 and own["rss"] >= 15
-    assert rows(db, "SELECT a.handle, m.is_own, count(*) FROM mentions m JOIN authors a USING (author_id) "
-                    "WHERE m.source IN ('x', 'reddit') AND (m.is_own OR a.handle IN ('acme', 'acme_official')) "
-                    "GROUP BY ALL ORDER BY 1") == [("acme", True, own["x"]), ("acme_official", True, own["reddit"])]
+    assert rows(
+        db,
+        "SELECT a.handle, m.is_own, count(*) FROM mentions m JOIN authors a USING (author_id) "
+        "WHERE m.source IN ('x', 'reddit') AND (m.is_own OR a.handle IN ('acme', 'acme_official')) "
+        "GROUP BY ALL ORDER BY 1",
+    ) == [("acme", True, own["x"]), ("acme_official", True, own["reddit"])]
     assert rows(db, "SELECT source, handle FROM authors WHERE is_own AND source <> 'rss' ORDER BY 1") == [
-        ("reddit", "acme_official"), ("x", "acme")]
+        ("reddit", "acme_official"),
+        ("x", "acme"),
+    ]
 
 
 def test_interactions_of_every_kind(cli_run):
     _, db = cli_run
-    kinds = rows(db, "SELECT source, kind, count(*), count(*) FILTER (to_author_id IS NULL) FROM interactions "
-                     "WHERE source <> 'rss' GROUP BY ALL ORDER BY ALL")
+    kinds = rows(
+        db,
+        "SELECT source, kind, count(*), count(*) FILTER (to_author_id IS NULL) FROM interactions "
+        "WHERE source <> 'rss' GROUP BY ALL ORDER BY ALL",
+    )
     counts = {(s, k): n for s, k, n, _ in kinds}
-    assert {("x", "reply"), ("x", "mention"), ("x", "repost"), ("x", "quote"),
-            ("reddit", "comment"), ("reddit", "mention")} <= set(counts)
+    assert {
+        ("x", "reply"),
+        ("x", "mention"),
+        ("x", "repost"),
+        ("x", "quote"),
+        ("reddit", "comment"),
+        ("reddit", "mention"),
+    } <= set(counts)
     assert counts[("x", "reply")] >= 30 and counts[("x", "repost")] >= 10 and counts[("reddit", "comment")] >= 40
     assert all(unresolved == 0 for *_, unresolved in kinds)  # every target of the sample is in it
     acme = rows(db, "SELECT author_id FROM authors WHERE source = 'x' AND handle = 'acme'")[0][0]
     # Acme answers customers, quotes and reposts them; customers repost and quote Acme.
-    edges = dict(rows(db, f"SELECT kind || CASE WHEN from_author_id = '{acme}' THEN ' by acme' ELSE ' to acme' END, "
-                          f"count(*) FROM interactions WHERE source = 'x' AND '{acme}' IN (from_author_id, to_author_id) "
-                          "AND from_author_id <> to_author_id GROUP BY 1"))
+    edges = dict(
+        rows(
+            db,
+            f"SELECT kind || CASE WHEN from_author_id = '{acme}' THEN ' by acme' ELSE ' to acme' END, "
+            f"count(*) FROM interactions WHERE source = 'x' AND '{acme}' IN (from_author_id, to_author_id) "
+            "AND from_author_id <> to_author_id GROUP BY 1",
+        )
+    )
     assert edges["reply by acme"] >= 25 and edges["reply to acme"] >= 5
     assert edges["quote by acme"] >= 2 and edges["repost by acme"] >= 1
     assert edges["repost to acme"] >= 8 and edges["quote to acme"] >= 3 and edges["mention to acme"] >= 50
@@ -261,16 +316,27 @@ def test_interactions_of_every_kind(cli_run):
 def test_threads_comment_trees_and_authors(cli_run):
     _, db = cli_run
     # Multi-turn X conversations between @acme and one customer share a conversation id.
-    threads = rows(db, "SELECT thread_id FROM mentions WHERE source = 'x' GROUP BY 1 "
-                       "HAVING count(*) >= 4 AND bool_or(is_own) AND bool_or(NOT is_own)")
+    threads = rows(
+        db,
+        "SELECT thread_id FROM mentions WHERE source = 'x' GROUP BY 1 "
+        "HAVING count(*) >= 4 AND bool_or(is_own) AND bool_or(NOT is_own)",
+    )
     assert len(threads) >= 3
     # Reddit comment trees: replies to comments, every thread's submission collected, deleted authors kept.
-    assert rows(db, "SELECT count(*) FROM mentions WHERE source = 'reddit' AND parent_id LIKE 'reddit:t1_%'")[0][0] >= 10
-    assert rows(db, "SELECT count(*) FROM mentions WHERE source = 'reddit' AND native_id LIKE 't1_%' "
-                    "AND thread_id NOT IN (SELECT mention_id FROM mentions)") == [(0,)]
+    assert (
+        rows(db, "SELECT count(*) FROM mentions WHERE source = 'reddit' AND parent_id LIKE 'reddit:t1_%'")[0][0] >= 10
+    )
+    assert rows(
+        db,
+        "SELECT count(*) FROM mentions WHERE source = 'reddit' AND native_id LIKE 't1_%' "
+        "AND thread_id NOT IN (SELECT mention_id FROM mentions)",
+    ) == [(0,)]
     assert rows(db, "SELECT count(*) FROM mentions WHERE author_id = 'reddit:[deleted]'")[0][0] >= 3
     assert {r[0] for r in rows(db, "SELECT DISTINCT community FROM mentions WHERE source = 'reddit'")} >= {
-        "r/espresso", "r/Coffee", "r/ColdBrew"}
+        "r/espresso",
+        "r/Coffee",
+        "r/ColdBrew",
+    }
     # A few big accounts among the people talking about Acme.
     assert rows(db, "SELECT count(*) FROM authors WHERE source = 'x' AND followers_count >= 100000")[0][0] >= 3
 
@@ -287,13 +353,20 @@ def test_streams_finished_their_pagination(cli_run):
         else:
             assert set(json.loads(value)) == {"created_utc", "name"}, key
     assert rows(db, "SELECT fetched > inserted, updated > 0 FROM runs WHERE source IN ('x', 'reddit')") == [
-        (True, True), (True, True)]  # streams overlap (a search also finds a mention): upserts, not duplicates
+        (True, True),
+        (True, True),
+    ]  # streams overlap (a search also finds a mention): upserts, not duplicates
 
 
 def test_the_story_shows_in_weekly_sentiment(cli_run):
     _, db = cli_run
-    weekly = dict(rows(db, "SELECT date_trunc('week', created_at)::DATE::VARCHAR, avg(compound) FROM mentions "
-                           "JOIN sentiment USING (mention_id) WHERE source IN ('x', 'reddit') GROUP BY 1"))
+    weekly = dict(
+        rows(
+            db,
+            "SELECT date_trunc('week', created_at)::DATE::VARCHAR, avg(compound) FROM mentions "
+            "JOIN sentiment USING (mention_id) WHERE source IN ('x', 'reddit') GROUP BY 1",
+        )
+    )
     assert min(weekly, key=weekly.get) == "2026-11-09"  # the burnt cold brew and the recall
     assert weekly["2026-11-09"] < 0 < 0.2 < weekly["2026-10-19"]  # the Caldera launch
     assert min(weekly) == "2026-09-28" and max(weekly) == "2026-11-16"
@@ -324,14 +397,23 @@ def test_two_runs_are_identical(cli_run, inprocess_run):
 def _contents(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every table, without the columns that say when something happened or which run did it."""
     with duckdb.connect(str(db), read_only=True) as conn:
-        tables = [t for (t,) in conn.execute("SELECT table_name FROM information_schema.tables "
-                                             "WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+        tables = [
+            t
+            for (t,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+            ).fetchall()
+        ]
         out = {}
         for table in tables:
-            columns = [(c, kind) for (c, kind) in conn.execute(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE "
-                "table_name = ? ORDER BY ordinal_position", [table]).fetchall()
-                if c not in VOLATILE and f"{table}.{c}" not in VOLATILE]
+            columns = [
+                (c, kind)
+                for (c, kind) in conn.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns WHERE "
+                    "table_name = ? ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+                if c not in VOLATILE and f"{table}.{c}" not in VOLATILE
+            ]
             # Sums of floats differ in their last digits with summation order: compare 9 decimals.
             select = ", ".join(f"round({c}, 9)" if kind in ("DOUBLE", "FLOAT") else c for c, kind in columns)
             rows = conn.execute(f"SELECT {select} FROM {table} ORDER BY ALL").fetchall()
@@ -356,14 +438,21 @@ def test_recordings_are_what_the_story_script_writes(monkeypatch):
     spec.loader.exec_module(module)
     for name, text in module.build().items():
         assert (ROOT / "listener" / "ops" / "demo_data" / "recordings" / name).read_text(encoding="utf-8") == text, (
-            f"recordings/{name} is stale: run {script.relative_to(ROOT)}")
+            f"recordings/{name} is stale: run {script.relative_to(ROOT)}"
+        )
 
 
 def test_the_graph_export_leaves_placeholder_authors_out(cli_run, tmp_path: Path, capsys):
     """`reddit:[deleted]` is no one in particular: not a node, like in every per-author analysis."""
     _, db = cli_run
-    assert rows(db, "SELECT count(*) FROM interactions WHERE from_author_id = 'reddit:[deleted]' "
-                    "OR to_author_id = 'reddit:[deleted]'")[0][0] > 0
+    assert (
+        rows(
+            db,
+            "SELECT count(*) FROM interactions WHERE from_author_id = 'reddit:[deleted]' "
+            "OR to_author_id = 'reddit:[deleted]'",
+        )[0][0]
+        > 0
+    )
     graph = tmp_path / "week.gexf"
     assert listener_in_process("--config", str(db.parent / "listener.toml"), "export", "--graph", str(graph)) == 0
     ids = re.findall(r'<node id="([^"]+)"', graph.read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
 """dev.py says what it is doing while pip installs: step names, elapsed seconds, pip's phase."""
+
 from __future__ import annotations
 
 import importlib.util

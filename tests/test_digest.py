@@ -1,4 +1,5 @@
 """The digest built from the full demo store: content, weeks, maturity, --out and preview."""
+
 from __future__ import annotations
 
 import email
@@ -6,7 +7,7 @@ import json
 import shutil
 import time
 import tomllib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email import policy
 from pathlib import Path
 
@@ -27,10 +28,12 @@ def demo(demo_run: tuple[dict, Path], tmp_path_factory: pytest.TempPathFactory) 
     of our own pointing at it (the demo's own listener.toml stays as the demo wrote it)."""
     db = demo_run[1]
     config = tmp_path_factory.mktemp("digest-config") / "listener.toml"
-    config.write_text((demo_root() / "demo.toml").read_text(encoding="utf-8")
-                      + f'\n[store]\npath = "{db.as_posix()}"\n'
-                      + '[digest]\nrecipients = ["insights@acme.example"]\nsender = "listener@acme.example"\n',
-                      encoding="utf-8")
+    config.write_text(
+        (demo_root() / "demo.toml").read_text(encoding="utf-8")
+        + f'\n[store]\npath = "{db.as_posix()}"\n'
+        + '[digest]\nrecipients = ["insights@acme.example"]\nsender = "listener@acme.example"\n',
+        encoding="utf-8",
+    )
     return db, config
 
 
@@ -40,8 +43,7 @@ def _settings(config: Path):
 
 def _gather(db: Path, config: Path, week: str = WEEK):
     with Store(db, read_only=True) as store:
-        return gather(store.conn, _settings(config), Week.parse(week),
-                      now=datetime(2026, 11, 23, 7, tzinfo=timezone.utc))
+        return gather(store.conn, _settings(config), Week.parse(week), now=datetime(2026, 11, 23, 7, tzinfo=UTC))
 
 
 def test_weeks():
@@ -67,10 +69,18 @@ def test_demo_digest_tells_the_week(demo):
     assert [v.topic for v in digest.voice] == ["Acme", "Globex", "Initech"]
     assert sum(v.share for v in digest.voice) == pytest.approx(1.0)
     with duckdb.connect(str(db), read_only=True) as conn:  # the same numbers as the documented view
-        view = dict(conn.execute("SELECT topic, share_of_voice FROM share_of_voice WHERE grain = 'week' "
-                                 "AND period_start = DATE '2026-11-16'").fetchall())
-        prev = dict(conn.execute("SELECT topic, share_of_voice FROM share_of_voice WHERE grain = 'week' "
-                                 "AND period_start = DATE '2026-11-09'").fetchall())
+        view = dict(
+            conn.execute(
+                "SELECT topic, share_of_voice FROM share_of_voice WHERE grain = 'week' "
+                "AND period_start = DATE '2026-11-16'"
+            ).fetchall()
+        )
+        prev = dict(
+            conn.execute(
+                "SELECT topic, share_of_voice FROM share_of_voice WHERE grain = 'week' "
+                "AND period_start = DATE '2026-11-09'"
+            ).fetchall()
+        )
     assert {v.topic: v.share for v in digest.voice} == pytest.approx(view)
     assert {v.topic: v.change for v in digest.voice} == pytest.approx({t: view[t] - prev[t] for t in view})
     assert len(digest.sentiment_weeks[0].points) == 8 and len(digest.volume_days[0].points) == 28
@@ -79,8 +89,15 @@ def test_demo_digest_tells_the_week(demo):
     assert [k.name for k in digest.kpis] == ["share_of_voice", "net_sentiment", "engaged_authors", "response_rate"]
     assert all(k.baseline is not None for k in digest.kpis)
     assert len(digest.communities) == 5
-    for heading in ("The week in numbers", "Who mattered", "Share of voice", "Communities to watch",
-                    "Alerts of the week", "KPIs against the baseline", "Engagement maturity"):
+    for heading in (
+        "The week in numbers",
+        "Who mattered",
+        "Share of voice",
+        "Communities to watch",
+        "Alerts of the week",
+        "KPIs against the baseline",
+        "Engagement maturity",
+    ):
         assert heading in rendered.html
     assert [i.filename for i in rendered.images] == ["sentiment.png", "volume.png"]
     page = audit(rendered.html)
@@ -93,21 +110,32 @@ def test_maturity_level_change_and_next_steps(demo, tmp_path):
     db, config = demo
     copy = tmp_path / "listener.duckdb"
     shutil.copy(db, copy)
-    steps = [{"practice": "respond positively", "metric": "response_rate", "data": {},
-              "text": "12 mentions that ask or complain got no reply <b>within</b> 72 h"},
-             {"practice": "engage with influencers", "text": "3 of your top 10 influencers were never answered"},
-             {"practice": "listen", "text": "a third step"}, {"text": "a fourth step, not shown"}]
+    steps = [
+        {
+            "practice": "respond positively",
+            "metric": "response_rate",
+            "data": {},
+            "text": "12 mentions that ask or complain got no reply <b>within</b> 72 h",
+        },
+        {"practice": "engage with influencers", "text": "3 of your top 10 influencers were never answered"},
+        {"practice": "listen", "text": "a third step"},
+        {"text": "a fourth step, not shown"},
+    ]
     with Store(copy) as store:
         store.conn.execute("DELETE FROM maturity_assessments")
         store.conn.execute(
             "INSERT INTO maturity_assessments (assessed_at, window_start, window_end, level, level_index, "
             "recommendations) VALUES (now(), DATE '2026-08-17', DATE '2026-11-15', 'Monitor', 1, '[]'), "
             "(now(), DATE '2026-08-26', DATE '2026-11-23', 'Discover', 2, ?), "
-            "(now(), DATE '2026-09-01', DATE '2026-11-30', 'Share', 3, '[]')", [json.dumps(steps)])
+            "(now(), DATE '2026-09-01', DATE '2026-11-30', 'Share', 3, '[]')",
+            [json.dumps(steps)],
+        )
     rendered = render(_gather(copy, config))
     assert "<b>Discover</b> (up from Monitor)" in rendered.html  # the row after the week is not used
-    assert "Respond positively: 12 mentions that ask or complain got no reply &lt;b&gt;within&lt;/b&gt; 72 h" \
+    assert (
+        "Respond positively: 12 mentions that ask or complain got no reply &lt;b&gt;within&lt;/b&gt; 72 h"
         in rendered.html
+    )
     assert "a third step" in rendered.html and "a fourth step" not in rendered.html
     assert "Level 2 of 5: Discover (up from Monitor)" in rendered.text
 
@@ -135,8 +163,12 @@ def test_out_writes_eml_and_html_for_review_and_preview_prints_text(demo, tmp_pa
     out = tmp_path / "review"
     assert run("--config", str(config), "digest", "--week", WEEK, "--out", str(out)) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["digest-2026-W47-sentiment.png", "digest-2026-W47-volume.png", "digest-2026-W47.eml",
-                     "digest-2026-W47.html"]
+    assert names == [
+        "digest-2026-W47-sentiment.png",
+        "digest-2026-W47-volume.png",
+        "digest-2026-W47.eml",
+        "digest-2026-W47.html",
+    ]
     html = (out / "digest-2026-W47.html").read_text(encoding="utf-8")
     assert 'src="digest-2026-W47-sentiment.png"' in html and "cid:" not in html
     msg = email.message_from_bytes((out / "digest-2026-W47.eml").read_bytes(), policy=policy.default)
@@ -165,8 +197,9 @@ def test_the_digest_reads_the_store_only():
                 imported.add(node.module)
             elif isinstance(node, ast.Import):
                 imported.update(alias.name for alias in node.names)
-    assert not {m for m in imported if m.startswith(("connectors", "analytics", "listener.pipeline",
-                                                     "listener.ingest.loader"))}
+    assert not {
+        m for m in imported if m.startswith(("connectors", "analytics", "listener.pipeline", "listener.ingest.loader"))
+    }
 
 
 def test_the_headline_and_the_chart_count_the_same_alerts(demo):
@@ -176,12 +209,18 @@ def test_the_headline_and_the_chart_count_the_same_alerts(demo):
     digest = _gather(db, config)
     text = render(digest).text
     with duckdb.connect(str(db), read_only=True) as conn:
-        stored = dict(conn.execute("SELECT topic, count(*) FROM alerts WHERE day BETWEEN DATE '2026-11-16' "
-                                   "AND DATE '2026-11-22' GROUP BY ALL").fetchall())
+        stored = dict(
+            conn.execute(
+                "SELECT topic, count(*) FROM alerts WHERE day BETWEEN DATE '2026-11-16' "
+                "AND DATE '2026-11-22' GROUP BY ALL"
+            ).fetchall()
+        )
     assert stored == {"cold brew": 3, "Initech": 1} and digest.alert_count == 4 == len(digest.alerts)
     assert "- 4 spike alerts (cold brew 3, Initech 1); the largest: mentions of cold brew on Tue 17 Nov" in text
-    assert ("Marked in red: 1 of the week's 4 spike alerts (volume of Initech); the other 3 are on tracked terms "
-            "or negative mentions, listed under the alerts.") in text
+    assert (
+        "Marked in red: 1 of the week's 4 spike alerts (volume of Initech); the other 3 are on tracked terms "
+        "or negative mentions, listed under the alerts."
+    ) in text
     assert text.count("against 0 expected\n") == 4  # the four listed under ALERTS OF THE WEEK
 
 
@@ -190,9 +229,11 @@ def test_the_headline_counts_every_alert_even_beyond_the_list(demo, tmp_path):
     copy = tmp_path / "listener.duckdb"
     shutil.copy(db, copy)
     with Store(copy) as store:
-        store.conn.execute("INSERT INTO alerts (alert_id, day, kind, topic, observed, baseline, score, mention_ids, "
-                           "created_at) SELECT 'extra-' || i, DATE '2026-11-16' + (i % 7)::INTEGER, 'negative', "
-                           "'Globex', 5, 0, 4, '[]', now() FROM range(10) t(i)")
+        store.conn.execute(
+            "INSERT INTO alerts (alert_id, day, kind, topic, observed, baseline, score, mention_ids, "
+            "created_at) SELECT 'extra-' || i, DATE '2026-11-16' + (i % 7)::INTEGER, 'negative', "
+            "'Globex', 5, 0, 4, '[]', now() FROM range(10) t(i)"
+        )
     digest = _gather(copy, config)
     assert len(digest.alerts) == 8 and digest.alert_count == 14  # the list shows 8, the headline counts all
     assert "- 14 spike alerts (Globex 10, cold brew 3, Initech 1); the largest:" in render(digest).text

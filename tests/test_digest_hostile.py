@@ -1,4 +1,5 @@
 """Hostile content: what strangers write must never become markup, links, headers or a broken layout."""
+
 from __future__ import annotations
 
 import email
@@ -23,13 +24,26 @@ LONG = "acme " + "A" * 10_000
 def hostile_mentions() -> list:
     evil = dict(likes=900, followers=90_000)
     return ordinary_mentions() + [
-        mention(100, "evil1", 'acme <script>alert("x")</script> "onerror=alert(1) <a href="javascript:alert(1)">win</a>',
-                name=SCRIPT_NAME, author_url="javascript:alert(document.cookie)", **evil),
-        mention(101, "evil2", LONG, name=ATTR_NAME, url="https://x.example/evil2/1?a=\"><script>", **evil),
+        mention(
+            100,
+            "evil1",
+            'acme <script>alert("x")</script> "onerror=alert(1) <a href="javascript:alert(1)">win</a>',
+            name=SCRIPT_NAME,
+            author_url="javascript:alert(document.cookie)",
+            **evil,
+        ),
+        mention(101, "evil2", LONG, name=ATTR_NAME, url='https://x.example/evil2/1?a="><script>', **evil),
         mention(102, "evil3", ARABIC, name="محمد\u202e", lang="ar", **evil),
         mention(103, "evil4", EMOJI, name="☕ Barista 🔥", **evil),
-        mention(104, "evil5", "acme\r\nSubject: spoofed\r\n\r\nbody", name="x" * 5000,
-                community='<b onmouseover="alert(1)">r/evil</b>', source="reddit", **evil),
+        mention(
+            104,
+            "evil5",
+            "acme\r\nSubject: spoofed\r\n\r\nbody",
+            name="x" * 5000,
+            community='<b onmouseover="alert(1)">r/evil</b>',
+            source="reddit",
+            **evil,
+        ),
     ]
 
 
@@ -40,12 +54,14 @@ def hostile(tmp_path_factory: pytest.TempPathFactory):
     with Store(db) as store:  # rows an older import or another tool might have left: bypass the loader's checks
         store.conn.execute("UPDATE mentions SET url = 'javascript:alert(1)' WHERE mention_id = 'x:m103'")
         store.conn.execute("UPDATE mentions SET url = ' JaVaScRiPt:alert(2)' WHERE mention_id = 'x:m102'")
-        store.conn.execute("UPDATE authors SET url = 'data:text/html,<script>alert(3)</script>' "
-                           "WHERE author_id = 'x:evil2'")
+        store.conn.execute(
+            "UPDATE authors SET url = 'data:text/html,<script>alert(3)</script>' WHERE author_id = 'x:evil2'"
+        )
     org = settings.organization.model_dump()
     org["name"] = "Acme\r\nBcc: everyone@example.com"
-    settings = settings_from_dict({"organization": org, "store": {"path": str(db)},
-                                   "analytics": {"detect_language": False}})
+    settings = settings_from_dict(
+        {"organization": org, "store": {"path": str(db)}, "analytics": {"detect_language": False}}
+    )
     with Store(db, read_only=True) as store:
         digest = gather(store.conn, settings, Week.parse(WEEK))
     return digest, render(digest)
@@ -66,8 +82,28 @@ def test_html_has_no_script_event_handlers_or_unsafe_links(hostile):
     assert hrefs and all(v.startswith(("https://", "http://")) for v in hrefs)
     assert not [v for v in hrefs if "javascript" in v.lower() or "data:" in v.lower()]
     assert all(v.startswith("cid:") for tag, k, v in page.attrs if k == "src")
-    assert set(page.tags) <= {"html", "head", "meta", "title", "body", "table", "tr", "td", "th", "p", "h1", "h2",
-                              "span", "a", "br", "b", "img", "ol", "li", "code"}
+    assert set(page.tags) <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "body",
+        "table",
+        "tr",
+        "td",
+        "th",
+        "p",
+        "h1",
+        "h2",
+        "span",
+        "a",
+        "br",
+        "b",
+        "img",
+        "ol",
+        "li",
+        "code",
+    }
 
 
 def test_layout_holds_long_texts_are_cut_and_rtl_is_isolated(hostile):
@@ -96,19 +132,41 @@ def test_no_header_injection_from_any_field(hostile):
     assert "\r" not in rendered.subject and "\n" not in rendered.subject
     msg = build_message(rendered, "listener@acme.example", "insights@acme.example", "<id@acme.example>")
     parsed = email.message_from_bytes(bytes(msg), policy=policy.default)
-    assert sorted(parsed.keys()) == sorted(["Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted",
-                                            "X-Listener-Week", "Content-Type", "MIME-Version"])
+    assert sorted(parsed.keys()) == sorted(
+        [
+            "Subject",
+            "From",
+            "To",
+            "Date",
+            "Message-ID",
+            "Auto-Submitted",
+            "X-Listener-Week",
+            "Content-Type",
+            "MIME-Version",
+        ]
+    )
     assert parsed["To"] == "insights@acme.example" and "Bcc" not in parsed
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("https://example.com/a?b=c", "https://example.com/a?b=c"),
-    ("http://example.com", "http://example.com"),
-    ("javascript:alert(1)", None), (" JAVASCRIPT:alert(1)", None), ("data:text/html,x", None),
-    ("//example.com/x", None), ("/relative", None), ("https://", None), ("https://exa mple.com", None),
-    ("https://example.com/\u202e", None), ("https://example.com/\r\nX: y", None), (None, None),
-    ("vbscript:msgbox", None), ("https://[::1", None),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("https://example.com/a?b=c", "https://example.com/a?b=c"),
+        ("http://example.com", "http://example.com"),
+        ("javascript:alert(1)", None),
+        (" JAVASCRIPT:alert(1)", None),
+        ("data:text/html,x", None),
+        ("//example.com/x", None),
+        ("/relative", None),
+        ("https://", None),
+        ("https://exa mple.com", None),
+        ("https://example.com/\u202e", None),
+        ("https://example.com/\r\nX: y", None),
+        (None, None),
+        ("vbscript:msgbox", None),
+        ("https://[::1", None),
+    ],
+)
 def test_safe_url(url, expected):
     assert safe_url(url) == expected
 

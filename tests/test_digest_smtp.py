@@ -1,5 +1,6 @@
 """Delivery against a real SMTP server on 127.0.0.1 (aiosmtpd): plain, AUTH, STARTTLS, SSL,
 refusals and retries, and the exactly-once ledger in `digests`."""
+
 from __future__ import annotations
 
 import email
@@ -59,7 +60,10 @@ def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def plain_config(tmp_path: Path, db: Path, port: int, recipients: str = '["insights@acme.example"]') -> Path:
-    return write_config(tmp_path, db, f"""
+    return write_config(
+        tmp_path,
+        db,
+        f"""
 [digest]
 recipients = {recipients}
 sender = "listener@acme.example"
@@ -68,12 +72,16 @@ host = "127.0.0.1"
 port = {port}
 security = "none"
 timeout_seconds = 5
-""")
+""",
+    )
 
 
 def ledger(db: Path) -> list[tuple]:
-    return table_rows(db, "SELECT week, recipient, status, attempts, error IS NULL, message_id, sent_at IS NOT NULL "
-                          "FROM digests ORDER BY recipient")
+    return table_rows(
+        db,
+        "SELECT week, recipient, status, attempts, error IS NULL, message_id, sent_at IS NOT NULL "
+        "FROM digests ORDER BY recipient",
+    )
 
 
 def parsed(envelope) -> email.message.EmailMessage:
@@ -91,8 +99,14 @@ def test_sends_once_per_recipient_and_the_message_has_both_parts_and_the_charts(
         assert msg["Subject"] == "Acme: weekly listening digest 2026-W47 (16 Nov to 22 Nov 2026)"
         assert msg.get_content_type() == "multipart/alternative"
         types = [p.get_content_type() for p in msg.walk()]
-        assert types == ["multipart/alternative", "text/plain", "multipart/related", "text/html",
-                         "image/png", "image/png"]
+        assert types == [
+            "multipart/alternative",
+            "text/plain",
+            "multipart/related",
+            "text/html",
+            "image/png",
+            "image/png",
+        ]
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
         assert "WHO MATTERED" in text and "SHARE OF VOICE" in text and "Globex" in text
@@ -101,7 +115,9 @@ def test_sends_once_per_recipient_and_the_message_has_both_parts_and_the_charts(
             assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
     rows = ledger(db)
     assert [(r[1], r[2], r[3], r[4], r[6]) for r in rows] == [
-        ("ceo@acme.example", "sent", 1, True, True), ("insights@acme.example", "sent", 1, True, True)]
+        ("ceo@acme.example", "sent", 1, True, True),
+        ("insights@acme.example", "sent", 1, True, True),
+    ]
     sent_ids = {parsed(e)["Message-ID"] for e in server.inbox.messages}
     assert sent_ids == {r[5] for r in rows}
 
@@ -110,8 +126,7 @@ def test_sends_once_per_recipient_and_the_message_has_both_parts_and_the_charts(
     assert len(server.inbox.messages) == 2
     assert "already sent" in capsys.readouterr().out
 
-    assert run("--config", str(config), "digest", "--week", WEEK, "--send", "--force",
-               "--to", "ceo@acme.example") == 0
+    assert run("--config", str(config), "digest", "--week", WEEK, "--send", "--force", "--to", "ceo@acme.example") == 0
     assert len(server.inbox.messages) == 3 and server.inbox.messages[-1].rcpt_tos == ["ceo@acme.example"]
 
 
@@ -160,7 +175,10 @@ def test_an_unreachable_server_fails_cleanly(tmp_path, db):
 def test_login_without_tls_when_the_server_allows_it(tmp_path, db, monkeypatch):
     server = SmtpServer(password="s3cret")
     try:
-        config = write_config(tmp_path, db, f"""
+        config = write_config(
+            tmp_path,
+            db,
+            f"""
 [digest]
 recipients = ["insights@acme.example"]
 [digest.smtp]
@@ -168,7 +186,8 @@ host = "127.0.0.1"
 port = {server.port}
 security = "none"
 username = "listener"
-""")
+""",
+        )
         assert run("--config", str(config), "digest", "--week", WEEK, "--send") == 2  # no password: config error
         assert ledger(db) == [] and server.inbox.messages == []
         monkeypatch.setenv("LISTENER_SMTP_PASSWORD", "wrong")
@@ -193,9 +212,11 @@ def test_tls_with_auth_and_a_self_signed_certificate(tmp_path, db, monkeypatch, 
     cert, key = self_signed_cert(tmp_path)
     server = SmtpServer(password="s3cret", tls=(cert, key), implicit_tls=mode == "ssl")
     monkeypatch.setenv("LISTENER_SMTP_PASSWORD", "s3cret")
-    digest = Digest(recipients=["insights@acme.example"], sender="listener@acme.example",
-                    smtp=Smtp(host="127.0.0.1", port=server.port, security=mode, username="listener",
-                              timeout_seconds=5))
+    digest = Digest(
+        recipients=["insights@acme.example"],
+        sender="listener@acme.example",
+        smtp=Smtp(host="127.0.0.1", port=server.port, security=mode, username="listener", timeout_seconds=5),
+    )
     rendered = _rendered(db)
     try:
         with Store(db) as store:
@@ -215,8 +236,10 @@ def test_tls_with_auth_and_a_self_signed_certificate(tmp_path, db, monkeypatch, 
 
 
 def test_starttls_required_by_config_but_not_offered(tmp_path, db, server):
-    digest = Digest(recipients=["a@acme.example"], smtp=Smtp(host="127.0.0.1", port=server.port,
-                                                             security="starttls", timeout_seconds=5))
+    digest = Digest(
+        recipients=["a@acme.example"],
+        smtp=Smtp(host="127.0.0.1", port=server.port, security="starttls", timeout_seconds=5),
+    )
     rendered = _rendered(db)
     with Store(db) as store:
         [outcome] = send.deliver(store, rendered, digest, ["a@acme.example"])
@@ -230,8 +253,19 @@ def test_usage_and_config_errors_exit_2_and_send_nothing(tmp_path, db, server, c
     assert run("--config", str(config), "digest", "--week", "2026-W60") == 2
     assert run("--config", str(config), "digest", "--week", WEEK, "--send", "--out", str(tmp_path)) == 2
     assert run("--config", str(config), "digest", "--week", "2099-W01", "--send", "--to", "a@acme.example") == 2
-    assert run("--config", str(config), "digest", "--week", WEEK, "--send",
-               "--to", "a@acme.example\r\nBcc: evil@example.com") == 2
+    assert (
+        run(
+            "--config",
+            str(config),
+            "digest",
+            "--week",
+            WEEK,
+            "--send",
+            "--to",
+            "a@acme.example\r\nBcc: evil@example.com",
+        )
+        == 2
+    )
     assert server.inbox.messages == [] and ledger(db) == []
 
 
@@ -243,11 +277,20 @@ def test_the_store_is_free_while_the_smtp_server_takes_its_time(tmp_path, db, se
 
     async def slow_server(smtp: Any, session: Any, envelope: Any) -> str:
         probe = subprocess.run(  # an analyst opening the store while the digest is on the wire
-            [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
-                                   "print(c.execute('SELECT status FROM digests').fetchall())", str(db)],
-            capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+                "print(c.execute('SELECT status FROM digests').fetchall())",
+                str(db),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         seen.append(probe.stdout.strip() or probe.stderr.strip())
         return await accept(smtp, session, envelope)
+
     server.inbox.handle_DATA = slow_server
     assert run("--config", str(config), "digest", "--week", WEEK, "--send") == 0
     assert seen == ["[('failed',)]"]  # it could read: the attempt was recorded, the lock released

@@ -7,6 +7,7 @@ docs say (docs/analysts.md): `data/snapshot/` is the demo's `<out>/snapshot/`, a
 examples after the demo. Shell dot-commands (`.tables`, `.quit`) run in the DuckDB shell
 itself, through `listener sql`.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,8 +48,13 @@ def as_documented(sql: str, snapshot_dir: Path) -> str:
 
 def test_the_docs_have_sql_examples_to_check():
     assert len(BLOCKS) >= 24
-    assert {p.id.split(":")[0] for p in BLOCKS} >= {"analysts.md", "analytics-metrics.md", "analytics-network.md",
-                                                    "maturity.md", "schema.md"}
+    assert {p.id.split(":")[0] for p in BLOCKS} >= {
+        "analysts.md",
+        "analytics-metrics.md",
+        "analytics-network.md",
+        "maturity.md",
+        "schema.md",
+    }
 
 
 @pytest.mark.parametrize("block", BLOCKS)

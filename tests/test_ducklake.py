@@ -3,6 +3,7 @@
 A real PostgreSQL server (tests/pgserver.py, installed by .ci/run) and the
 real DuckLake and PostgreSQL extensions from their PyPI wheels.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,7 @@ from listener.store.connection import Claim, open_store
 sys.path.insert(0, str(FIXTURES / "maturity"))  # `orgs`: the maturity scenarios, imported where used
 
 
-def lake_config(work: Path, urls: list[str], catalog: str, spool: str = "spool",
-                name: str = "listener.toml") -> Path:
+def lake_config(work: Path, urls: list[str], catalog: str, spool: str = "spool", name: str = "listener.toml") -> Path:
     text = write_config(work, urls).read_text()
     text = text.replace("[store]\n", f'[store]\nbackend = "ducklake"\nspool_dir = "{spool}"\n', 1)
     text += f'\n[store.ducklake]\ncatalog = {json.dumps("postgres:" + catalog)}\ndata_path = "lake-data"\n'
@@ -52,8 +52,9 @@ def lake_snapshot(cfg: Path) -> dict[str, list[tuple[Any, ...]]]:
     return {name: lake_rows(cfg, sql) for name, sql in CONTENT_QUERIES.items()}
 
 
-def test_the_pipeline_gives_the_same_data_on_ducklake_as_on_a_file(tmp_path: Path, feed_server: FeedServer,
-                                                                     lake_catalog: str):
+def test_the_pipeline_gives_the_same_data_on_ducklake_as_on_a_file(
+    tmp_path: Path, feed_server: FeedServer, lake_catalog: str
+):
     urls = serve_feeds(feed_server, 3)
     on_file = tmp_path / "file"
     on_file.mkdir()
@@ -99,15 +100,22 @@ def test_two_workers_collect_into_one_lake_at_once(tmp_path: Path, feed_server: 
     with open_store(load_settings(first).store):
         pass  # the schema exists before the race, as after any earlier run
 
-    workers = [subprocess.Popen([sys.executable, "-m", "listener", "--config", str(cfg), "collect", "--json"],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for cfg in (first, second)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "listener", "--config", str(cfg), "collect", "--json"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for cfg in (first, second)
+    ]
     seen = []
     while any(w.poll() is None for w in workers):  # an analyst reading while both write: never blocked
         seen.append(lake_rows(first, "SELECT count(*) FROM mentions")[0][0])
         time.sleep(0.2)
     outputs = [w.communicate() for w in workers]
-    for worker, (out, err) in zip(workers, outputs):
+    for worker, (_out, err) in zip(workers, outputs):
         assert worker.returncode == 0, err
     inserted = sum(r["inserted"] for out, _ in outputs for r in json.loads(out)["sources"])
     assert inserted == 96  # the 4 shared feeds were inserted once, by one worker or the other
@@ -138,13 +146,17 @@ def test_a_password_in_the_catalog_string_is_refused(tmp_path: Path):
     assert "PGPASSWORD" in result.stderr and "hunter2" not in result.stderr
 
 
-@pytest.mark.parametrize("sql, expected", [
-    ("CREATE TABLE t (\n  a VARCHAR PRIMARY KEY,\n  b INT\n);", "CREATE TABLE t (\n  a VARCHAR,\n  b INT\n);"),
-    ("CREATE TABLE t (a INT, b INT,\n  PRIMARY KEY (a, b)\n);", "CREATE TABLE t (a INT, b INT\n);"),
-    ("ALTER TABLE t ADD COLUMN ok BOOLEAN DEFAULT true;", "ALTER TABLE t ADD COLUMN ok BOOLEAN DEFAULT 'true';"),
-])
+@pytest.mark.parametrize(
+    "sql, expected",
+    [
+        ("CREATE TABLE t (\n  a VARCHAR PRIMARY KEY,\n  b INT\n);", "CREATE TABLE t (\n  a VARCHAR,\n  b INT\n);"),
+        ("CREATE TABLE t (a INT, b INT,\n  PRIMARY KEY (a, b)\n);", "CREATE TABLE t (a INT, b INT\n);"),
+        ("ALTER TABLE t ADD COLUMN ok BOOLEAN DEFAULT true;", "ALTER TABLE t ADD COLUMN ok BOOLEAN DEFAULT 'true';"),
+    ],
+)
 def test_migrations_lose_only_their_key_constraints_on_ducklake(sql: str, expected: str):
     from listener.store.ducklake import lake_dialect
+
     assert lake_dialect(sql) == expected
 
 
@@ -174,6 +186,7 @@ def test_a_lost_write_conflict_is_run_again_in_a_fresh_snapshot(tmp_path: Path, 
                 other.execute("COMMIT")  # the other worker commits first: ours, which claimed too, must lose
             if not conn.execute("SELECT 1 FROM cursors WHERE source = 'test'").fetchall():
                 conn.execute("INSERT INTO cursors VALUES ('test', 'k', 'ours', now())")
+
         store.write_transaction(write, "test", claim=claim)
         assert len(attempts) == 2
         assert store.conn.execute(f"SELECT writes FROM {claim.value}").fetchall() == [(11,)]
@@ -218,8 +231,9 @@ def org_on_lake(work: Path, catalog: str) -> Path:
     work.mkdir()
     cfg = write_org_config(work)
     text = cfg.read_text().replace("[store]\n", '[store]\nbackend = "ducklake"\nspool_dir = "spool"\n', 1)
-    cfg.write_text(text + f'\n[store.ducklake]\ncatalog = {json.dumps("postgres:" + catalog)}\n'
-                          'data_path = "lake-data"\n')
+    cfg.write_text(
+        text + f'\n[store.ducklake]\ncatalog = {json.dumps("postgres:" + catalog)}\ndata_path = "lake-data"\n'
+    )
     file = cocreate_org().write(work / "mentions.jsonl")
     settings = load_settings(cfg)
     with open_store(settings.store) as store:
@@ -241,14 +255,17 @@ def analytics_content(cfg: Path) -> dict[str, list[tuple[Any, ...]]]:
         for table in tables:
             names = [d[0] for d in store.conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
             kept = ", ".join(f'"{name}"' for name in ANALYZED.get(table, names) if name not in VOLATILE)
-            rows = [tuple(round(v, 9) if isinstance(v, float) else v for v in row)
-                    for row in store.conn.execute(f"SELECT {kept} FROM {table}").fetchall()]
+            rows = [
+                tuple(round(v, 9) if isinstance(v, float) else v for v in row)
+                for row in store.conn.execute(f"SELECT {kept} FROM {table}").fetchall()
+            ]
             content[table] = sorted(set(rows) if table in HISTORY else rows, key=repr)
     return content
 
 
-def test_two_workers_analyze_one_lake_at_once_and_agree_with_one(tmp_path: Path, lake_catalog: str,
-                                                                 postgres_server: Any):
+def test_two_workers_analyze_one_lake_at_once_and_agree_with_one(
+    tmp_path: Path, lake_catalog: str, postgres_server: Any
+):
     """Two `analyze` processes, each with its own connection, on one lake at the same moment: both
     finish, and the analytics tables hold exactly what one worker's analyze writes."""
     from orgs import AS_OF
@@ -260,20 +277,34 @@ def test_two_workers_analyze_one_lake_at_once_and_agree_with_one(tmp_path: Path,
     with open_store(settings.store) as store:
         pipeline.analyze(store, settings, today=AS_OF)
     expected = analytics_content(alone)
-    for table in ("sentiment", "influencers", "communities", "conversation_shapes", "kpi_values",
-                  "maturity_assessments"):
+    for table in (
+        "sentiment",
+        "influencers",
+        "communities",
+        "conversation_shapes",
+        "kpi_values",
+        "maturity_assessments",
+    ):
         assert expected[table], table  # the organization gives every step something to write
 
     raced = org_on_lake(tmp_path / "raced", lake_catalog)
     start = tmp_path / "start"
     ready = [tmp_path / f"worker{n}.ready" for n in range(2)]
-    workers = [subprocess.Popen([sys.executable, "-c", ANALYZE_WORKER, str(raced), str(flag), str(start), str(AS_OF)],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for flag in ready]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", ANALYZE_WORKER, str(raced), str(flag), str(start), str(AS_OF)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for flag in ready
+    ]
     deadline = time.monotonic() + 60
     while not all(flag.exists() for flag in ready):
-        assert time.monotonic() < deadline and all(w.poll() is None for w in workers), \
-            [w.communicate() for w in workers]
+        assert time.monotonic() < deadline and all(w.poll() is None for w in workers), [
+            w.communicate() for w in workers
+        ]
         time.sleep(0.05)
     start.touch()
     outputs = [w.communicate(timeout=300) for w in workers]

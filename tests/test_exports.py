@@ -1,4 +1,5 @@
 """`listener export`: any table as Parquet/CSV, the interaction graph as GEXF."""
+
 from __future__ import annotations
 
 import csv
@@ -12,14 +13,37 @@ from conftest import run_cli, table_rows, write_config
 
 HOSTILE = "<script>alert('x')</script> & \"co\"\x01\x1f"
 DOCS = [
-    {"source": "x", "id": "1", "created_at": "2026-11-20T09:00:00Z", "text": "Acme rocks @bob @bob",
-     "author": {"id": "10", "handle": HOSTILE, "followers": 42}, "mentions": ["bob"]},
-    {"source": "x", "id": "2", "created_at": "2026-11-21T09:00:00Z", "text": "@bob acme again",
-     "parent_id": "3", "author": {"id": "10", "handle": HOSTILE, "followers": 42}},
-    {"source": "x", "id": "3", "created_at": "2026-11-19T09:00:00Z", "text": "hi from bob",
-     "author": {"id": "20", "handle": "bob", "followers": 7}},
-    {"source": "x", "id": "4", "created_at": "2026-11-25T09:00:00Z", "text": "late @bob",
-     "author": {"id": "30", "handle": "a&b", "followers": 1}, "mentions": ["bob"]},
+    {
+        "source": "x",
+        "id": "1",
+        "created_at": "2026-11-20T09:00:00Z",
+        "text": "Acme rocks @bob @bob",
+        "author": {"id": "10", "handle": HOSTILE, "followers": 42},
+        "mentions": ["bob"],
+    },
+    {
+        "source": "x",
+        "id": "2",
+        "created_at": "2026-11-21T09:00:00Z",
+        "text": "@bob acme again",
+        "parent_id": "3",
+        "author": {"id": "10", "handle": HOSTILE, "followers": 42},
+    },
+    {
+        "source": "x",
+        "id": "3",
+        "created_at": "2026-11-19T09:00:00Z",
+        "text": "hi from bob",
+        "author": {"id": "20", "handle": "bob", "followers": 7},
+    },
+    {
+        "source": "x",
+        "id": "4",
+        "created_at": "2026-11-25T09:00:00Z",
+        "text": "late @bob",
+        "author": {"id": "30", "handle": "a&b", "followers": 1},
+        "mentions": ["bob"],
+    },
 ]
 NS = {"g": "http://gexf.net/1.3"}
 
@@ -45,8 +69,12 @@ def test_table_to_parquet_and_csv(loaded: Path, tmp_path: Path):
     with duckdb.connect() as conn:
         assert conn.execute("SELECT count(*) FROM read_parquet(?)", [str(parquet)]).fetchone()[0] == count
     out = tmp_path / "authors.data"
-    assert run_cli("--config", str(loaded), "export", "--table", "AUTHORS", "--out", str(out),
-                   "--format", "csv").returncode == 0
+    assert (
+        run_cli(
+            "--config", str(loaded), "export", "--table", "AUTHORS", "--out", str(out), "--format", "csv"
+        ).returncode
+        == 0
+    )
     with out.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == table_rows(db, "SELECT count(*) FROM authors")[0][0]
@@ -88,10 +116,16 @@ def test_graph_gexf_weights_attributes_and_hostile_names(loaded: Path, tmp_path:
     assert nodes["x:30"]["handle"] == "a&b"
     bob = next(node_id for node_id, node in nodes.items() if node["handle"] == "bob")
     # x:10 replied to bob once and mentioned him once: one edge, weight 2, with the kind breakdown.
-    assert edges == {("x:10", bob): {"weight": "2", "reply": "1", "mention": "1"},
-                     ("x:30", bob): {"weight": "1", "mention": "1"}}
+    assert edges == {
+        ("x:10", bob): {"weight": "2", "reply": "1", "mention": "1"},
+        ("x:30", bob): {"weight": "1", "mention": "1"},
+    }
     week = tmp_path / "week.gexf"
-    assert run_cli("--config", str(loaded), "export", "--graph", str(week), "--since", "2026-11-20",
-                   "--until", "2026-11-21").returncode == 0
+    assert (
+        run_cli(
+            "--config", str(loaded), "export", "--graph", str(week), "--since", "2026-11-20", "--until", "2026-11-21"
+        ).returncode
+        == 0
+    )
     _, window = _graph(week)
     assert set(window) == {("x:10", bob)}

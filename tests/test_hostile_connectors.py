@@ -6,6 +6,7 @@ thing tweepy does not let us configure) and praw (given the server as its
 oauth_url and reddit_url). Pages go through the real pipeline into real
 DuckDB files where cursors matter.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,12 @@ class HostileServer:
             def _send(self, answer: Answer) -> None:
                 time.sleep(answer.delay)
                 body = answer.payload()
-                head = (f"HTTP/1.1 {answer.status} X\r\nContent-Type: {answer.content_type}\r\n"
-                        f"Content-Length: {len(body)}\r\n"
-                        + "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items()) + "\r\n").encode()
+                head = (
+                    f"HTTP/1.1 {answer.status} X\r\nContent-Type: {answer.content_type}\r\n"
+                    f"Content-Length: {len(body)}\r\n"
+                    + "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
+                    + "\r\n"
+                ).encode()
                 self._write(head, answer.trickle_headers)
                 self._write(body, answer.trickle)
                 self.close_connection = bool(answer.trickle or answer.trickle_headers)
@@ -102,7 +106,7 @@ class HostileServer:
                     self.wfile.write(data)
                     return
                 for i in range(len(data)):
-                    self.wfile.write(data[i:i + 1])
+                    self.wfile.write(data[i : i + 1])
                     self.wfile.flush()
                     time.sleep(pause)
 
@@ -158,28 +162,46 @@ class LocalX(requests.Session):
         return super().request(method, url.replace("https://api.twitter.com", self.base, 1), *args, **kwargs)
 
 
-def settings_for(tmp_path: Path, feeds: list[str] | None = None, x: dict[str, Any] | None = None,
-                 reddit: dict[str, Any] | None = None, own_x: list[str] | None = None) -> Settings:
-    return settings_from_dict({
-        "organization": {"name": "Acme", "brand_terms": ["acme"], "own_accounts": {"x": own_x or []}},
-        "store": {"path": str(tmp_path / "listener.duckdb")},
-        "sources": {
-            "rss": {"enabled": bool(feeds), "feeds": feeds or [], "timeout_seconds": 1, "retries": 0},
-            "x": {"enabled": x is not None, **(x or {})},
-            "reddit": {"enabled": reddit is not None, "search": False, "user_agent": "listener tests",
-                       **(reddit or {})},
-        },
-    })
+def settings_for(
+    tmp_path: Path,
+    feeds: list[str] | None = None,
+    x: dict[str, Any] | None = None,
+    reddit: dict[str, Any] | None = None,
+    own_x: list[str] | None = None,
+) -> Settings:
+    return settings_from_dict(
+        {
+            "organization": {"name": "Acme", "brand_terms": ["acme"], "own_accounts": {"x": own_x or []}},
+            "store": {"path": str(tmp_path / "listener.duckdb")},
+            "sources": {
+                "rss": {"enabled": bool(feeds), "feeds": feeds or [], "timeout_seconds": 1, "retries": 0},
+                "x": {"enabled": x is not None, **(x or {})},
+                "reddit": {
+                    "enabled": reddit is not None,
+                    "search": False,
+                    "user_agent": "listener tests",
+                    **(reddit or {}),
+                },
+            },
+        }
+    )
 
 
 def x_connector(settings: Settings, base: str, queries: list[str], **kwargs: Any) -> XConnector:
-    return XConnector(settings.sources.x, queries, settings.organization.own_accounts.x, "test-token-not-real",
-                      session=LocalX(base), **kwargs)
+    return XConnector(
+        settings.sources.x,
+        queries,
+        settings.organization.own_accounts.x,
+        "test-token-not-real",
+        session=LocalX(base),
+        **kwargs,
+    )
 
 
 def reddit_connector(settings: Settings, base: str, **kwargs: Any) -> RedditConnector:
-    return RedditConnector(settings.sources.reddit, settings.organization,
-                           endpoints={"oauth_url": base, "reddit_url": base}, **kwargs)
+    return RedditConnector(
+        settings.sources.reddit, settings.organization, endpoints={"oauth_url": base, "reddit_url": base}, **kwargs
+    )
 
 
 @pytest.fixture
@@ -225,6 +247,7 @@ def x_page(*tweets: dict[str, Any], users: list[dict[str, Any]] = USERS) -> dict
 
 # -- item 8: malformed answers are failed pages, odd items are skipped --------------------
 
+
 def test_item08_x_non_json_body_is_a_failed_page(tmp_path, server, monkeypatch, caplog):
     settings = settings_for(tmp_path, x={})
     seed_cursors(settings, "x", {"search:acme": json.dumps({"since_id": "100"})})
@@ -250,16 +273,24 @@ def test_item08_x_non_json_body_is_a_failed_page(tmp_path, server, monkeypatch, 
 GOOD_TWEET = X.tweet("301", "2", "acme good")
 MALFORMED_X = {
     "data-not-a-list": ({"data": "oops", "meta": {"result_count": 1}}, "`data` is a string, not a list"),
-    "users-not-a-list": ({"data": [GOOD_TWEET], "includes": {"users": "oops"}, "meta": {"newest_id": "301"}},
-                         "`includes.users` is a string, not a list"),
-    "includes-a-list": ({"data": [GOOD_TWEET], "includes": [], "meta": {"newest_id": "301"}},
-                        "`includes` is a list, not an object"),
+    "users-not-a-list": (
+        {"data": [GOOD_TWEET], "includes": {"users": "oops"}, "meta": {"newest_id": "301"}},
+        "`includes.users` is a string, not a list",
+    ),
+    "includes-a-list": (
+        {"data": [GOOD_TWEET], "includes": [], "meta": {"newest_id": "301"}},
+        "`includes` is a list, not an object",
+    ),
     "no-meta": ({"data": [GOOD_TWEET]}, "no `meta` object"),
     "meta-a-string": ({"data": [GOOD_TWEET], "meta": "x"}, "`meta` is a string, not an object"),
-    "next-token-a-number": ({"data": [GOOD_TWEET], "meta": {"newest_id": "301", "next_token": 5}},
-                            "`meta.next_token` is a number, not a token"),
-    "newest-id-not-an-id": ({"data": [GOOD_TWEET], "meta": {"newest_id": "abc"}},
-                            "`meta.newest_id` is 'abc', not a post id"),
+    "next-token-a-number": (
+        {"data": [GOOD_TWEET], "meta": {"newest_id": "301", "next_token": 5}},
+        "`meta.next_token` is a number, not a token",
+    ),
+    "newest-id-not-an-id": (
+        {"data": [GOOD_TWEET], "meta": {"newest_id": "abc"}},
+        "`meta.newest_id` is 'abc', not a post id",
+    ),
     "top-level-list": ([GOOD_TWEET], "expected a JSON object, got a list"),
     "top-level-null": (None, "expected a JSON object, got null"),
     "empty-body": (b"", "the body is empty"),
@@ -280,24 +311,37 @@ def test_item08_x_malformed_shapes_fail_the_page_with_the_cursor_intact(tmp_path
 
 def test_item08_x_odd_items_are_skipped_and_good_ones_kept(tmp_path, server, monkeypatch, caplog):
     settings = settings_for(tmp_path, x={})
-    odd_types = {"id": 402, "author_id": 2, "text": "acme with odd fields", "created_at": None,
-                 "public_metrics": {"like_count": "lots", "retweet_count": "7", "reply_count": 1.0, "quote_count": None},
-                 "lang": ["en"], "entities": "none", "referenced_tweets": "nope", "conversation_id": ["x"]}
+    odd_types = {
+        "id": 402,
+        "author_id": 2,
+        "text": "acme with odd fields",
+        "created_at": None,
+        "public_metrics": {"like_count": "lots", "retweet_count": "7", "reply_count": 1.0, "quote_count": None},
+        "lang": ["en"],
+        "entities": "none",
+        "referenced_tweets": "nope",
+        "conversation_id": ["x"],
+    }
     body = x_page(X.tweet("401", "2", "acme good one"), odd_types, users=[*USERS, "junk", {"id": None}])
     body["data"] = [1, "x", None, *body["data"], {"id": ["403"], "text": "a list for an id"}, []]
     body["meta"]["newest_id"] = "402"
     server.routes[X_SEARCH] = Answer(body)
     run = collect(settings, monkeypatch, x=lambda s: x_connector(s, server.base, ["acme"]))["x"]
     assert (run.status, run.inserted, run.error) == ("warning", 2, None)
-    assert sorted(run.warnings) == sorted([
-        "search:acme: item 0 of `data` skipped (a number, not a post object)",
-        "search:acme: item 1 of `data` skipped (a string, not a post object)",
-        "search:acme: item 2 of `data` skipped (null, not a post object)",
-        "search:acme: tweet ['403'] skipped (ValueError: no post id)",
-        "search:acme: item 6 of `data` skipped (a list, not a post object)",
-    ])
-    rows = table_rows(settings.store_path, "SELECT native_id, author_id, like_count, repost_count, reply_count, "
-                                           "lang, thread_id, created_at FROM mentions ORDER BY 1")
+    assert sorted(run.warnings) == sorted(
+        [
+            "search:acme: item 0 of `data` skipped (a number, not a post object)",
+            "search:acme: item 1 of `data` skipped (a string, not a post object)",
+            "search:acme: item 2 of `data` skipped (null, not a post object)",
+            "search:acme: tweet ['403'] skipped (ValueError: no post id)",
+            "search:acme: item 6 of `data` skipped (a list, not a post object)",
+        ]
+    )
+    rows = table_rows(
+        settings.store_path,
+        "SELECT native_id, author_id, like_count, repost_count, reply_count, "
+        "lang, thread_id, created_at FROM mentions ORDER BY 1",
+    )
     assert rows[0][:7] == ("401", "x:2", 3, 1, 2, "en", "x:401")
     odd = rows[1]
     assert odd[:7] == ("402", "x:2", None, 7, 1, None, None)  # wrong-typed fields count as absent
@@ -313,17 +357,32 @@ def test_item08_x_malformed_account_lookup_fails_only_that_account(tmp_path, ser
     pages = list(x_connector(settings, server.base, ["acme"]).fetch({}))
     assert [p.stream for p in pages] == ["search:acme", "user:acme"]  # searches first, then own accounts
     assert pages[0].error is None and pages[0].cursor == {"search:acme": '{"since_id": "501"}'}
-    assert pages[1].error == ("user:acme: X answered the account lookup with a malformed response (expected an "
-                              "object with a `data` list, got an object whose `data` is an object); tried again next run")
+    assert pages[1].error == (
+        "user:acme: X answered the account lookup with a malformed response (expected an "
+        "object with a `data` list, got an object whose `data` is an object); tried again next run"
+    )
 
 
-ODD_X_RESPONSES = [None, 1, "x", [], [1], {"data": "x"}, {"data": {"id": "1"}}, {"data": [None, 1, [], {}]},
-                   {"data": [{"id": {}}, {"id": True, "text": "t"}, {"id": "7", "created_at": 5}]},
-                   {"data": [{"id": "8", "text": ["a"], "public_metrics": [], "entities": {"mentions": "x"}}],
-                    "includes": {"users": {"1": 2}, "tweets": [None, {"id": []}]}},
-                   {"data": [{"id": "9", "author_id": "1", "referenced_tweets": [{"type": 1, "id": "2"}, "x"]}],
-                    "includes": {"users": [{"id": "1", "username": 5, "public_metrics": {"followers_count": "x"}}]}},
-                   {"data": [{"id": "10", "created_at": "0001-01-01T00:00:00+05:00"}]}]
+ODD_X_RESPONSES = [
+    None,
+    1,
+    "x",
+    [],
+    [1],
+    {"data": "x"},
+    {"data": {"id": "1"}},
+    {"data": [None, 1, [], {}]},
+    {"data": [{"id": {}}, {"id": True, "text": "t"}, {"id": "7", "created_at": 5}]},
+    {
+        "data": [{"id": "8", "text": ["a"], "public_metrics": [], "entities": {"mentions": "x"}}],
+        "includes": {"users": {"1": 2}, "tweets": [None, {"id": []}]},
+    },
+    {
+        "data": [{"id": "9", "author_id": "1", "referenced_tweets": [{"type": 1, "id": "2"}, "x"]}],
+        "includes": {"users": [{"id": "1", "username": 5, "public_metrics": {"followers_count": "x"}}]},
+    },
+    {"data": [{"id": "10", "created_at": "0001-01-01T00:00:00+05:00"}]},
+]
 
 
 @pytest.mark.parametrize("response", ODD_X_RESPONSES)
@@ -332,7 +391,9 @@ def test_item08_x_mapper_never_raises(response):
     assert all(isinstance(p, str) and p for p in problems)
     for mention in mentions:
         mention.to_json()
-        assert isinstance(mention.text, str) and (mention.author.handle is None or isinstance(mention.author.handle, str))
+        assert isinstance(mention.text, str) and (
+            mention.author.handle is None or isinstance(mention.author.handle, str)
+        )
 
 
 # -- Reddit shapes ----------------------------------------------------------------------
@@ -341,10 +402,21 @@ T0 = 1_795_000_000.0  # 2026-11-18
 
 
 def thing(kind: str, ident: str, created: float = T0, **data: Any) -> dict[str, Any]:
-    base = {"id": ident, "name": f"{kind}_{ident}", "created_utc": created, "subreddit": "acme", "author": "bob",
-            "author_fullname": "t2_bob", "permalink": f"/r/acme/comments/{ident}/x/", "score": 3}
-    base.update({"title": f"acme post {ident}", "selftext": "about acme", "num_comments": 1} if kind == "t3"
-                else {"body": f"acme comment {ident}", "link_id": "t3_p1", "parent_id": "t3_p1"})
+    base = {
+        "id": ident,
+        "name": f"{kind}_{ident}",
+        "created_utc": created,
+        "subreddit": "acme",
+        "author": "bob",
+        "author_fullname": "t2_bob",
+        "permalink": f"/r/acme/comments/{ident}/x/",
+        "score": 3,
+    }
+    base.update(
+        {"title": f"acme post {ident}", "selftext": "about acme", "num_comments": 1}
+        if kind == "t3"
+        else {"body": f"acme comment {ident}", "link_id": "t3_p1", "parent_id": "t3_p1"}
+    )
     return {"kind": kind, "data": {**base, **data}}
 
 
@@ -370,18 +442,27 @@ def test_item08_reddit_html_body_is_a_failed_page(tmp_path, server, monkeypatch,
 def test_item08_reddit_odd_children_are_skipped_and_good_ones_kept(tmp_path, server, monkeypatch, reddit_env, caplog):
     settings = settings_for(tmp_path, reddit={"subreddits": ["acme"]})
     odd_fields = thing("t3", "p3", T0 - 20, score="lots", num_comments="3", title=["x"], selftext="acme text")
-    children = [1, "x", None, {"kind": "t3"}, {"kind": "t3", "data": "oops"},
-                thing("t3", "p1"), thing("t1", "bad", replies=5),  # praw itself chokes on this one
-                {"kind": "zz", "data": {"a": 1}},  # a kind praw does not know: it stays a dict
-                thing("t3", "p2", T0 - 10, author=5),  # praw's Redditor(5) cannot be named
-                odd_fields]
+    children = [
+        1,
+        "x",
+        None,
+        {"kind": "t3"},
+        {"kind": "t3", "data": "oops"},
+        thing("t3", "p1"),
+        thing("t1", "bad", replies=5),  # praw itself chokes on this one
+        {"kind": "zz", "data": {"a": 1}},  # a kind praw does not know: it stays a dict
+        thing("t3", "p2", T0 - 10, author=5),  # praw's Redditor(5) cannot be named
+        odd_fields,
+    ]
     server.routes["/r/acme/new"] = Answer(listing(*children))
     server.routes["/r/acme/comments"] = Answer(listing())
     run = collect(settings, monkeypatch, reddit=lambda s: reddit_connector(s, server.base))["reddit"]
     assert (run.status, run.inserted, run.error) == ("warning", 2, None)
     screened = [w for w in run.warnings if "listing entries skipped" in w]
-    assert len(screened) == 1 and screened[0].startswith("r/acme/new: 6 listing entries skipped (a number, not a "
-                                                         "Reddit object; a string, not a Reddit object; null, not a")
+    assert len(screened) == 1 and screened[0].startswith(
+        "r/acme/new: 6 listing entries skipped (a number, not a "
+        "Reddit object; a string, not a Reddit object; null, not a"
+    )
     assert any(w.startswith("r/acme/new: listing entry skipped (") for w in run.warnings)  # zz / author=5
     rows = table_rows(settings.store_path, "SELECT native_id, title, text, score, reply_count FROM mentions ORDER BY 1")
     assert rows == [("t3_p1", "acme post p1", "about acme", 3, 1), ("t3_p3", None, "acme text", None, None)]
@@ -394,10 +475,14 @@ MALFORMED_REDDIT = {
     "a-string": (b'"oops"', "expected a Listing object, got a string"),
     "not-a-listing": ({"foo": 1}, "expected kind Listing, got 'None'"),
     "data-a-string": ({"kind": "Listing", "data": "oops"}, "the listing's `data` is a string, not an object"),
-    "children-a-string": ({"kind": "Listing", "data": {"children": "oops"}},
-                          "the listing's `children` is a string, not a list"),
-    "after-a-number": ({"kind": "Listing", "data": {"children": [], "after": 5}},
-                       "the listing's `after` is a number, not a name"),
+    "children-a-string": (
+        {"kind": "Listing", "data": {"children": "oops"}},
+        "the listing's `children` is a string, not a list",
+    ),
+    "after-a-number": (
+        {"kind": "Listing", "data": {"children": [], "after": 5}},
+        "the listing's `after` is a number, not a name",
+    ),
     "empty": (b"", "the body is not JSON"),
     "truncated": (b'{"kind": "Listing", "data": {"chil', "the body is not JSON"),
 }
@@ -424,7 +509,8 @@ def test_item08_reddit_malformed_token_answer_stops_the_source(tmp_path, server,
     server.routes["/r/acme/new"] = Answer(listing(thing("t3", "p1")))
     run = collect(settings, monkeypatch, reddit=lambda s: reddit_connector(s, server.base))["reddit"]
     assert run.status == "failed" and run.error.startswith(
-        "Reddit's token endpoint answered with a malformed response (")
+        "Reddit's token endpoint answered with a malformed response ("
+    )
     assert "unfinished streams keep their cursors" in run.error and "\n" not in run.error
     assert list(cursors(settings, "reddit")) == ["r/acme/new"]  # the seeded one, untouched
     assert not any(r.startswith("GET /r/acme/comments") for r in server.requests)  # the source stopped
@@ -442,12 +528,29 @@ def test_item08_reddit_items_read_before_a_failure_are_kept(tmp_path, server, re
     assert pages[1].error.startswith("r/acme/new: Reddit answered with a malformed listing (the body is not JSON")
 
 
-ODD_REDDIT_ITEMS = [None, 1, "x", [], {}, {"name": ["t3_x"], "created_utc": T0},
-                    {"name": "t3_a", "created_utc": float("nan"), "title": "t"},
-                    {"name": "t3_b", "created_utc": 1e300, "title": "t"},
-                    {"name": "t3_c", "created_utc": T0, "title": "t", "score": float("inf"), "num_comments": "2",
-                     "author": ["x"], "permalink": 5, "subreddit": {"a": 1}, "selftext": ["y"], "url": 3},
-                    {"name": "t1_d", "created_utc": T0, "body": 5, "link_id": [], "parent_id": {}}]
+ODD_REDDIT_ITEMS = [
+    None,
+    1,
+    "x",
+    [],
+    {},
+    {"name": ["t3_x"], "created_utc": T0},
+    {"name": "t3_a", "created_utc": float("nan"), "title": "t"},
+    {"name": "t3_b", "created_utc": 1e300, "title": "t"},
+    {
+        "name": "t3_c",
+        "created_utc": T0,
+        "title": "t",
+        "score": float("inf"),
+        "num_comments": "2",
+        "author": ["x"],
+        "permalink": 5,
+        "subreddit": {"a": 1},
+        "selftext": ["y"],
+        "url": 3,
+    },
+    {"name": "t1_d", "created_utc": T0, "body": 5, "link_id": [], "parent_id": {}},
+]
 
 
 def test_item08_reddit_mapper_never_raises():
@@ -462,6 +565,7 @@ def test_item08_reddit_mapper_never_raises():
 
 
 # -- RSS shapes ---------------------------------------------------------------------
+
 
 def test_item08_rss_malformed_body_is_a_failed_page_with_the_cursor_intact(tmp_path, server, monkeypatch, caplog):
     feed = [{"title": "acme news", "guid": "http://e.com/1", "description": "acme"}]
@@ -478,27 +582,50 @@ def test_item08_rss_malformed_body_is_a_failed_page_with_the_cursor_intact(tmp_p
 
 
 def test_item08_rss_mapper_never_raises_on_odd_entries():
-    fetched = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    fetched = datetime(2026, 11, 20, tzinfo=UTC)
     good = {"title": "acme", "id": "http://e.com/1", "summary": "text"}
-    odd = {"title": ["x"], "summary": 5, "id": ["y"], "content": "not blocks", "author_detail": "z",
-           "links": 5, "published_parsed": "soon", 7: "an int key"}
+    odd = {
+        "title": ["x"],
+        "summary": 5,
+        "id": ["y"],
+        "content": "not blocks",
+        "author_detail": "z",
+        "links": 5,
+        "published_parsed": "soon",
+        7: "an int key",
+    }
     mentions, problems = map_feed({"feed": "x", "entries": [None, 1, "s", good, odd]}, "http://e.com/f", None, fetched)
     assert [m.id for m in mentions] == ["http://e.com/1"] and len(problems) == 3  # odd has no text: not a mention
-    assert map_feed(None, "http://e.com/f", None, fetched) == ([], ["http://e.com/f: feed skipped (parsed into null, not a feed)"])
+    assert map_feed(None, "http://e.com/f", None, fetched) == (
+        [],
+        ["http://e.com/f: feed skipped (parsed into null, not a feed)"],
+    )
     assert map_feed({"entries": "x", "feed": []}, "http://e.com/f", None, fetched) == ([], [])
 
 
 # -- item 2: absurd RSS dates ---------------------------------------------------------
 
-ABSURD_DATES = ["Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 0001 00:00:00 GMT", "Sat, 00 Jan 0000 00:00:00 GMT",
-                "Mon, 01 Jan 0000 00:00:00 GMT", "Thu, 31 Dec 9999 23:59:59 -0100", "Mon, 01 Jan 0001 00:00:00 +0100",
-                "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+05:00", "Tue, 10 Nov 2026 25:61:61 GMT",
-                "Tue, 99 Nov 2026 04:00:00 GMT", "yesterday-ish", ""]
+ABSURD_DATES = [
+    "Fri, 31 Dec 9999 23:59:59 GMT",
+    "Mon, 01 Jan 0001 00:00:00 GMT",
+    "Sat, 00 Jan 0000 00:00:00 GMT",
+    "Mon, 01 Jan 0000 00:00:00 GMT",
+    "Thu, 31 Dec 9999 23:59:59 -0100",
+    "Mon, 01 Jan 0001 00:00:00 +0100",
+    "9999-12-31T23:59:59Z",
+    "0001-01-01T00:00:00+05:00",
+    "Tue, 10 Nov 2026 25:61:61 GMT",
+    "Tue, 99 Nov 2026 04:00:00 GMT",
+    "yesterday-ish",
+    "",
+]
 
 
 def test_item02_rss_absurd_pubdates_map(server):
-    items = [{"title": f"acme {i}", "guid": f"http://e.com/{i}", "pubDate": d, "description": "acme"}
-             for i, d in enumerate(ABSURD_DATES)]
+    items = [
+        {"title": f"acme {i}", "guid": f"http://e.com/{i}", "pubDate": d, "description": "acme"}
+        for i, d in enumerate(ABSURD_DATES)
+    ]
     items.append({"title": "acme no guid", "pubDate": "Sat, 00 Jan 0000 00:00:00 GMT", "description": "acme"})
     server.routes["/dates.xml"] = Answer(rss_feed(items), content_type="application/rss+xml")
     config = settings_for(NO_STORE, feeds=[server.url("/dates.xml")]).sources.rss
@@ -509,8 +636,8 @@ def test_item02_rss_absurd_pubdates_map(server):
     assert len(mentions) == len(items) and page.warnings == []  # nothing vanished
     fetched = page.context["fetched_at"]
     by_id = {m.id: m for m in mentions}
-    assert by_id["http://e.com/0"].created_at == datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)  # kept as is
-    assert by_id["http://e.com/1"].created_at == datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert by_id["http://e.com/0"].created_at == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # kept as is
+    assert by_id["http://e.com/1"].created_at == datetime(1, 1, 1, tzinfo=UTC)
     for i in (2, 3, 4, 7, 8, 9, 10, 11):  # feedparser could not read these (or gave year 0): the fetch time
         assert by_id[f"http://e.com/{i}"].created_at == fetched, ABSURD_DATES[i]
     for mention in mentions:
@@ -522,6 +649,7 @@ def test_item02_rss_absurd_pubdates_map(server):
 
 
 # -- item 10: network failures in words ----------------------------------------------
+
 
 def rss_error(url: str, timeout: float = 1) -> str:
     settings = settings_for(NO_STORE, feeds=[url])
@@ -598,17 +726,22 @@ def test_item13_trickling_feed_hits_the_request_deadline_then_analyze_runs(tmp_p
     report = json.loads(result.stdout)
     (rss,) = report["sources"]
     assert rss["status"] == "partial" and rss["inserted"] == 1
-    assert rss["error"] == (f"{feeds[0]}: response not complete within the request deadline (2s): the server "
-                            "sends too slowly (a whole response must arrive within 4 x timeout_seconds)")
+    assert rss["error"] == (
+        f"{feeds[0]}: response not complete within the request deadline (2s): the server "
+        "sends too slowly (a whole response must arrive within 4 x timeout_seconds)"
+    )
     assert report["analyze"]["scored"] >= 1  # analyze ran after it
     assert "Traceback" not in result.stderr
     assert elapsed < 15  # process start and analyze included; the trickle alone would take minutes
-    keys = [k for k, in table_rows(tmp_path / "listener.duckdb", "SELECT key FROM cursors")]
+    keys = [k for (k,) in table_rows(tmp_path / "listener.duckdb", "SELECT key FROM cursors")]
     assert keys == [feeds[1]]  # the trickling feed has no cursor: the next run asks again
 
 
-@pytest.mark.parametrize("answer", [Answer(rss_feed([]), trickle=TRICKLE), Answer(rss_feed([]), trickle_headers=TRICKLE)],
-                         ids=["body", "headers"])
+@pytest.mark.parametrize(
+    "answer",
+    [Answer(rss_feed([]), trickle=TRICKLE), Answer(rss_feed([]), trickle_headers=TRICKLE)],
+    ids=["body", "headers"],
+)
 def test_item13_request_deadline_covers_headers_and_body(server, answer):
     server.routes["/t.xml"] = answer
     started = time.monotonic()
@@ -625,35 +758,43 @@ def test_item13_tweepy_and_praw_sessions_have_the_deadline(tmp_path, server, red
     with pytest.raises(TransientError) as x_stop:
         list(x_connector(settings, server.base, ["acme"], timeout_seconds=0.3).fetch({}))
     assert time.monotonic() - started < 3
-    assert str(x_stop.value).startswith("X answered too slowly (response not complete within the request deadline "
-                                        "(1.2s)); stopped with cursors intact")
+    assert str(x_stop.value).startswith(
+        "X answered too slowly (response not complete within the request deadline (1.2s)); stopped with cursors intact"
+    )
     started = time.monotonic()
     with pytest.raises(TransientError) as reddit_stop:  # prawcore's 16 s timeout would give 64 s
         list(reddit_connector(settings, server.base, request_deadline_seconds=1.2).fetch({}))
     assert time.monotonic() - started < 4
-    assert str(reddit_stop.value).startswith("Reddit answered too slowly on r/acme/new (response not complete "
-                                             "within the request deadline (1.2s)): stopped collecting Reddit")
+    assert str(reddit_stop.value).startswith(
+        "Reddit answered too slowly on r/acme/new (response not complete "
+        "within the request deadline (1.2s)): stopped collecting Reddit"
+    )
 
 
 def test_item13_source_time_limit_stops_cleanly_and_the_other_sources_run(tmp_path, server, monkeypatch, caplog):
     urls = []
     for n in range(5):
         posts = [{"title": f"acme {n}", "guid": f"http://e.com/{n}", "description": "acme"}]
-        server.routes[f"/f{n}.xml"] = Answer(rss_feed(posts), content_type="application/rss+xml", delay=0.4,
-                                             headers={"ETag": f'"e{n}"'})
+        server.routes[f"/f{n}.xml"] = Answer(
+            rss_feed(posts), content_type="application/rss+xml", delay=0.4, headers={"ETag": f'"e{n}"'}
+        )
         urls.append(server.url(f"/f{n}.xml"))
     server.routes[X_SEARCH] = Answer(x_page(X.tweet("77", "2", "acme on x")))
     settings = settings_for(tmp_path, feeds=urls, x={})
-    limited = {"rss": lambda s: RssConnector(s.sources.rss, max_fetch_seconds=1.0),
-               "x": lambda s: x_connector(s, server.base, ["acme"])}
+    limited = {
+        "rss": lambda s: RssConnector(s.sources.rss, max_fetch_seconds=1.0),
+        "x": lambda s: x_connector(s, server.base, ["acme"]),
+    }
     runs = collect(settings, monkeypatch, **limited)
     rss, x = runs["rss"], runs["x"]
     assert x.status == "ok" and x.inserted == 1  # the next source still ran
     assert rss.status == "partial" and 1 <= rss.inserted <= 4
     left = 5 - rss.inserted
-    assert rss.error == (f"rss: stopped at the per-source time limit (max_fetch_seconds = 1s) with {left} of 5 feeds "
-                         "not fetched; what was stored keeps its cursors, the rest resumes next run")
-    assert sorted(cursors(settings, "rss")) == urls[:rss.inserted]  # every stored feed has its cursor, no other
+    assert rss.error == (
+        f"rss: stopped at the per-source time limit (max_fetch_seconds = 1s) with {left} of 5 feeds "
+        "not fetched; what was stored keeps its cursors, the rest resumes next run"
+    )
+    assert sorted(cursors(settings, "rss")) == urls[: rss.inserted]  # every stored feed has its cursor, no other
     no_traceback(caplog)
 
     again = collect(settings, monkeypatch, rss=RssConnector.from_settings)["rss"]  # the default limit: converges
@@ -664,17 +805,21 @@ def test_item13_source_time_limit_stops_cleanly_and_the_other_sources_run(tmp_pa
 def test_item13_x_and_reddit_stop_at_the_source_limit_between_pages(tmp_path, server, reddit_env):
     settings = settings_for(tmp_path, x={}, reddit={"subreddits": ["acme", "globex"]})
     # acme answers at once, globex takes 1 s: the limit passes while globex is read, initech is never asked.
-    server.routes[X_SEARCH] = lambda q: Answer(x_page(X.tweet("9", "2", "acme")), delay=1.0 if q["query"] == "globex" else 0)
+    server.routes[X_SEARCH] = lambda q: Answer(
+        x_page(X.tweet("9", "2", "acme")), delay=1.0 if q["query"] == "globex" else 0
+    )
     x_pages = list(x_connector(settings, server.base, ["acme", "globex", "initech"], max_fetch_seconds=0.5).fetch({}))
     assert [p.stream for p in x_pages] == ["search:acme", "search:globex", "x"]
-    assert x_pages[-1].error.startswith("x: stopped at the per-source time limit (max_fetch_seconds = 0.5s) "
-                                        "with 1 of 3 streams not fetched")
+    assert x_pages[-1].error.startswith(
+        "x: stopped at the per-source time limit (max_fetch_seconds = 0.5s) with 1 of 3 streams not fetched"
+    )
     server.routes["/r/acme/new"] = Answer(listing(thing("t3", "p1")), delay=0.6)
     server.routes["/r/acme/comments"] = Answer(listing())
     pages = list(reddit_connector(settings, server.base, max_fetch_seconds=0.5).fetch({}))
     assert [p.stream for p in pages] == ["r/acme/new", "reddit"]
     assert pages[0].cursor and pages[-1].error.startswith(
-        "reddit: stopped at the per-source time limit (max_fetch_seconds = 0.5s) with 3 of 4 streams not fetched")
+        "reddit: stopped at the per-source time limit (max_fetch_seconds = 0.5s) with 3 of 4 streams not fetched"
+    )
 
 
 def test_item13_x_cut_mid_pagination_resumes_at_the_next_page(tmp_path, server):
@@ -684,8 +829,10 @@ def test_item13_x_cut_mid_pagination_resumes_at_the_next_page(tmp_path, server):
     server.routes[X_SEARCH] = lambda q: Answer(second) if q.get("next_token") == "p2" else Answer(first, delay=0.6)
     pages = list(x_connector(settings, server.base, ["acme", "globex"], max_fetch_seconds=0.5).fetch({}))
     assert [p.stream for p in pages] == ["search:acme", "x"]
-    assert pages[1].error.startswith("x: stopped at the per-source time limit (max_fetch_seconds = 0.5s) with the "
-                                     "rest of search:acme and 1 more streams not fetched")
+    assert pages[1].error.startswith(
+        "x: stopped at the per-source time limit (max_fetch_seconds = 0.5s) with the "
+        "rest of search:acme and 1 more streams not fetched"
+    )
     cursor = pages[0].cursor
     assert json.loads(cursor["search:acme"]) == {"next_token": "p2", "pending_newest": "12"}
     resumed = list(x_connector(settings, server.base, ["acme"]).fetch(cursor))

@@ -1,10 +1,11 @@
 """Issue 11, property: random canonical records (any Unicode, any date, any type in any field) go
 through `import` and `analyze`; analyze always completes and every good record is kept."""
+
 from __future__ import annotations
 
 import json
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,49 @@ from listener.core.settings import settings_from_dict
 from listener.ingest.importer import read_batches
 from listener.store.connection import Store
 
-FIELDS = ("source", "id", "url", "created_at", "title", "text", "lang", "community", "thread_id", "parent_id",
-          "in_reply_to_author", "author", "metrics", "mentions", "repost_of", "quote_of", "referenced_authors", "raw")
-NOW = datetime.now(timezone.utc)
+FIELDS = (
+    "source",
+    "id",
+    "url",
+    "created_at",
+    "title",
+    "text",
+    "lang",
+    "community",
+    "thread_id",
+    "parent_id",
+    "in_reply_to_author",
+    "author",
+    "metrics",
+    "mentions",
+    "repost_of",
+    "quote_of",
+    "referenced_authors",
+    "raw",
+)
+NOW = datetime.now(UTC)
 
 anything = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=40)
-    | st.sampled_from(["infinity", "-infinity", "9999-12-31T23:59:59Z", "0001-01-01", "10000-01-01T00:00:00Z",
-                       "2026-11-20T09:00:00+25:00", "0044-03-15 (BC) 00:00:00", "", "null", "NaN", "1e3"]),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.sampled_from(
+        [
+            "infinity",
+            "-infinity",
+            "9999-12-31T23:59:59Z",
+            "0001-01-01",
+            "10000-01-01T00:00:00Z",
+            "2026-11-20T09:00:00+25:00",
+            "0044-03-15 (BC) 00:00:00",
+            "",
+            "null",
+            "NaN",
+            "1e3",
+        ]
+    ),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
@@ -75,14 +111,23 @@ def test_random_records_never_stop_analyze_and_good_ones_are_kept(case: tuple[li
         root = Path(folder)
         path = root / "in.jsonl"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        settings = settings_from_dict({
-            "organization": {"name": "Acme", "brand_terms": ["acme"], "competitors": [{"name": "Globex", "terms": ["globex"]}]},
-            "store": {"path": str(root / "listener.duckdb")},
-            "analytics": {"sentiment_workers": 1}})
+        settings = settings_from_dict(
+            {
+                "organization": {
+                    "name": "Acme",
+                    "brand_terms": ["acme"],
+                    "competitors": [{"name": "Globex", "terms": ["globex"]}],
+                },
+                "store": {"path": str(root / "listener.duckdb")},
+                "analytics": {"sentiment_workers": 1},
+            }
+        )
         with Store(settings.store_path) as store:
             pipeline.load_batches(store, settings, read_batches(path, "jsonl"), "prop")
             pipeline.analyze(store, settings)
             kept = {mid for (mid,) in store.conn.execute("SELECT mention_id FROM mentions").fetchall()}
-            scored = store.conn.execute("SELECT count(*) FROM mentions ANTI JOIN sentiment USING (mention_id)").fetchone()
+            scored = store.conn.execute(
+                "SELECT count(*) FROM mentions ANTI JOIN sentiment USING (mention_id)"
+            ).fetchone()
     assert good_ids <= kept
     assert scored == (0,)

@@ -3,6 +3,7 @@
 Each test is named after the item of the issue it checks. Real files, real
 DuckDB stores, the real `listener` command in a subprocess, real HTTP on 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -34,9 +35,15 @@ from listener.core.settings import settings_from_dict
 from listener.store.connection import Store
 
 GOOD = [
-    {"source": "x", "id": str(n), "created_at": f"2026-11-{10 + n % 10:02d}T09:30:00+00:00",
-     "text": f"acme {'great' if n % 2 else 'awful'} coffee take {n} @globex", "author": {"id": str(n % 7), "handle": f"u{n % 7}"},
-     "mentions": ["globex"], **({"parent_id": str(n - 1)} if n % 3 else {})}
+    {
+        "source": "x",
+        "id": str(n),
+        "created_at": f"2026-11-{10 + n % 10:02d}T09:30:00+00:00",
+        "text": f"acme {'great' if n % 2 else 'awful'} coffee take {n} @globex",
+        "author": {"id": str(n % 7), "handle": f"u{n % 7}"},
+        "mentions": ["globex"],
+        **({"parent_id": str(n - 1)} if n % 3 else {}),
+    }
     for n in range(1, 61)
 ]
 
@@ -83,14 +90,24 @@ def _one_line(stderr: str) -> str:
 
 # -- 1. exports never overwrite the store, and never leave half a file ---------------------------
 
+
 def test_item01_export_refuses_the_store_its_wal_spool_snapshot_and_config(tmp_path, capsys):
     config, db = _store_with_mentions(capsys, tmp_path)
     assert listener(capsys, "--config", str(config), "snapshot")[0] == 0
     before = db.read_bytes()
-    for target in ("listener.duckdb", "listener.duckdb.wal", "listener.spool/x.jsonl", "snapshot/listener.duckdb",
-                   "snapshot/parquet/mentions.parquet", "listener.toml"):
-        for args in (["--out", str(tmp_path / target)], ["--table", "mentions", "--out", str(tmp_path / target)],
-                     ["--graph", str(tmp_path / target)]):
+    for target in (
+        "listener.duckdb",
+        "listener.duckdb.wal",
+        "listener.spool/x.jsonl",
+        "snapshot/listener.duckdb",
+        "snapshot/parquet/mentions.parquet",
+        "listener.toml",
+    ):
+        for args in (
+            ["--out", str(tmp_path / target)],
+            ["--table", "mentions", "--out", str(tmp_path / target)],
+            ["--graph", str(tmp_path / target)],
+        ):
             code, _, err = listener(capsys, "--config", str(config), "export", *args)
             assert code == 2, (target, err)
             assert "refusing to write" in _one_line(err)
@@ -111,12 +128,19 @@ def _limited_file_size(limit: int):
     def apply() -> None:  # in the child: writes past `limit` bytes fail with EFBIG, like a full disk
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
 def _cli_limited(limit: int, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "listener", *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, preexec_fn=_limited_file_size(limit))
+    return subprocess.run(
+        [sys.executable, "-m", "listener", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        preexec_fn=_limited_file_size(limit),
+    )
 
 
 def test_item01_failed_export_leaves_the_old_file_and_no_partial(capsys, tmp_path):
@@ -136,8 +160,14 @@ def test_item01_failed_export_leaves_the_old_file_and_no_partial(capsys, tmp_pat
 
 # -- 2. absurd time stamps already in the store never stop analyze ------------------------------
 
-ABSURD = ["9999-12-31 23:00:00+00", "0001-01-01 00:00:00+00", "infinity", "-infinity", "10000-01-01 00:00:00+00",
-          "0044-03-15 (BC) 00:00:00+00"]
+ABSURD = [
+    "9999-12-31 23:00:00+00",
+    "0001-01-01 00:00:00+00",
+    "infinity",
+    "-infinity",
+    "10000-01-01 00:00:00+00",
+    "0044-03-15 (BC) 00:00:00+00",
+]
 
 
 def test_item02_stored_absurd_times_are_repaired_and_analyze_completes(capsys, tmp_path):
@@ -161,19 +191,23 @@ def test_item02_stored_absurd_times_are_repaired_and_analyze_completes(capsys, t
 
 
 def test_item02_collected_posts_with_absurd_dates_get_the_fetch_time(capsys, tmp_path, feed_server: FeedServer):
-    items = [{"title": f"acme post {n}", "guid": f"http://e.com/{n}", "description": "acme", "pubDate": date}
-             for n, date in enumerate(["Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 0001 00:00:00 GMT",
-                                       "Tue, 17 Nov 2026 10:00:00 GMT"])]
+    items = [
+        {"title": f"acme post {n}", "guid": f"http://e.com/{n}", "description": "acme", "pubDate": date}
+        for n, date in enumerate(
+            ["Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 0001 00:00:00 GMT", "Tue, 17 Nov 2026 10:00:00 GMT"]
+        )
+    ]
     feed_server.routes["/f.xml"] = Route(body=rss_feed(items))
     config = write_config(tmp_path, feeds=[feed_server.url("/f.xml")])
     started = time.time()
     result = cli(capsys, "--config", str(config), "run", "--json")
     assert result.returncode == 0, result.stderr
-    times = dict(table_rows(tmp_path / "listener.duckdb",
-                            "SELECT title, epoch(created_at) FROM mentions ORDER BY title"))
+    times = dict(
+        table_rows(tmp_path / "listener.duckdb", "SELECT title, epoch(created_at) FROM mentions ORDER BY title")
+    )
     assert set(times) == {"acme post 0", "acme post 1", "acme post 2"}
     assert started - 5 <= times["acme post 0"] <= time.time() + 5
-    assert times["acme post 2"] == datetime(2026, 11, 17, 10, tzinfo=timezone.utc).timestamp()
+    assert times["acme post 2"] == datetime(2026, 11, 17, 10, tzinfo=UTC).timestamp()
     warnings = json.loads(result.stdout)["sources"][0]["warnings"]
     assert sum("outside 2000-01-01" in w for w in warnings) >= 1
 
@@ -192,37 +226,51 @@ def test_item02_oversized_stored_text_is_cut_before_analysis(capsys, tmp_path):
 
 # -- 3 and 4. terms: any Unicode compiles; terms that match everything or nothing are refused ---------
 
+
 @pytest.mark.parametrize("term", ["Macy’s", "acme™", "☕", "cafe\u0301", "naïve", "c++", "a.b.c", "(acme)", "50%"])
 def test_item03_unicode_and_punctuation_terms_load_and_match(capsys, tmp_path, term):
     config = write_config(tmp_path, extra="")
-    text = config.read_text().replace('brand_terms = ["acme", "\\"acme coffee\\""]',
-                                      f'brand_terms = [{json.dumps(term)}]')
+    text = config.read_text().replace(
+        'brand_terms = ["acme", "\\"acme coffee\\""]', f"brand_terms = [{json.dumps(term)}]"
+    )
     config.write_text(text)
-    doc = {"source": "x", "id": "1", "created_at": "2026-11-20T09:00:00Z",
-           "text": f"I love {term} so much", "author": {"id": "9"}}
+    doc = {
+        "source": "x",
+        "id": "1",
+        "created_at": "2026-11-20T09:00:00Z",
+        "text": f"I love {term} so much",
+        "author": {"id": "9"},
+    }
     other = dict(doc, id="2", text="nothing to see here")
     result = cli(capsys, "--config", str(config), "import", str(_jsonl(tmp_path / "t.jsonl", [doc, other])))
     assert result.returncode == 0, result.stderr
-    assert table_rows(tmp_path / "listener.duckdb", "SELECT mention_id FROM mention_topics WHERE kind = 'brand'") \
-        == [("x:1",)]
+    assert table_rows(tmp_path / "listener.duckdb", "SELECT mention_id FROM mention_topics WHERE kind = 'brand'") == [
+        ("x:1",)
+    ]
 
 
 def test_item03_curly_and_straight_apostrophes_match_each_other(capsys, tmp_path):
     config = write_config(tmp_path)
-    config.write_text(config.read_text().replace('brand_terms = ["acme", "\\"acme coffee\\""]',
-                                                 'brand_terms = ["Macy’s"]'))
-    docs = [{"source": "x", "id": str(n), "created_at": "2026-11-20T09:00:00Z", "text": text, "author": {"id": "9"}}
-            for n, text in enumerate(["shopping at Macy's", "MACY’S sale", "macys", "Macy"])]
+    config.write_text(
+        config.read_text().replace('brand_terms = ["acme", "\\"acme coffee\\""]', 'brand_terms = ["Macy’s"]')
+    )
+    docs = [
+        {"source": "x", "id": str(n), "created_at": "2026-11-20T09:00:00Z", "text": text, "author": {"id": "9"}}
+        for n, text in enumerate(["shopping at Macy's", "MACY’S sale", "macys", "Macy"])
+    ]
     assert cli(capsys, "--config", str(config), "import", str(_jsonl(tmp_path / "t.jsonl", docs))).returncode == 0
-    assert table_rows(tmp_path / "listener.duckdb", "SELECT mention_id FROM mention_topics ORDER BY 1") \
-        == [("x:0",), ("x:1",)]
+    assert table_rows(tmp_path / "listener.duckdb", "SELECT mention_id FROM mention_topics ORDER BY 1") == [
+        ("x:0",),
+        ("x:1",),
+    ]
 
 
 @pytest.mark.parametrize("term", ["*", '"*"', '""', "-", ".", "  ", '"  "'])
 def test_item04_terms_matching_everything_or_nothing_are_config_errors(capsys, tmp_path, term):
     config = write_config(tmp_path)
-    config.write_text(config.read_text().replace('tracked_terms = ["\\"cold brew\\""]',
-                                                 f'tracked_terms = [{json.dumps(term)}]'))
+    config.write_text(
+        config.read_text().replace('tracked_terms = ["\\"cold brew\\""]', f"tracked_terms = [{json.dumps(term)}]")
+    )
     result = cli(capsys, "--config", str(config), "import", str(_jsonl(tmp_path / "t.jsonl", GOOD[:2])))
     assert result.returncode == 2
     line = _one_line(result.stderr)
@@ -239,12 +287,18 @@ TOKEN = "A" * 22 + "not%2Da%2Dreal%2Dtoken%3D" + "0123456789abcdef" * 4
 def test_item05_x_error_echoing_the_bearer_token_is_masked_everywhere(capsys, tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
     monkeypatch.setenv("X_BEARER_TOKEN", TOKEN)
-    settings = settings_from_dict({
-        "organization": {"name": "Acme", "brand_terms": ["acme"]},
-        "store": {"path": str(tmp_path / "listener.duckdb")},
-        "sources": {"x": {"enabled": True}}})
-    echo = {"title": "Invalid Request", "detail": f"bad header Authorization: Bearer {TOKEN}",
-            "errors": [{"message": f"request headers {{'Authorization': 'Bearer {TOKEN}'}} token={TOKEN}"}]}
+    settings = settings_from_dict(
+        {
+            "organization": {"name": "Acme", "brand_terms": ["acme"]},
+            "store": {"path": str(tmp_path / "listener.duckdb")},
+            "sources": {"x": {"enabled": True}},
+        }
+    )
+    echo = {
+        "title": "Invalid Request",
+        "detail": f"bad header Authorization: Bearer {TOKEN}",
+        "errors": [{"message": f"request headers {{'Authorization': 'Bearer {TOKEN}'}} token={TOKEN}"}],
+    }
     cassette = X.write_cassette(tmp_path / "x.json", [X.search("acme", echo, status=400)] * 5)
     with X.x_vcr().use_cassette(str(cassette)), Store(settings.store_path) as store:
         report = pipeline.collect(store, settings, ["x"])
@@ -258,12 +312,19 @@ def test_item05_x_error_echoing_the_bearer_token_is_masked_everywhere(capsys, tm
     assert status.returncode == status_plain.returncode == snapshot.returncode == 0
     runs_parquet = table_rows(tmp_path / "snapshot" / "listener.duckdb", "SELECT * FROM runs")
     with duckdb.connect() as conn:
-        parquet = conn.execute("SELECT * FROM read_parquet(?)",
-                               [str(tmp_path / "snapshot" / "parquet" / "runs.parquet")]).fetchall()
-    places = {"report": json.dumps([r.as_dict() for r in report.runs]), "runs": str(table_rows(db, "SELECT * FROM runs")),
-              "snapshot": str(runs_parquet), "parquet": str(parquet), "status": status.stdout + status.stderr,
-              "status_plain": status_plain.stdout, "logs": caplog.text,
-              "spool": "".join(p.read_text() for p in (tmp_path / "listener.spool").rglob("*.jsonl"))}
+        parquet = conn.execute(
+            "SELECT * FROM read_parquet(?)", [str(tmp_path / "snapshot" / "parquet" / "runs.parquet")]
+        ).fetchall()
+    places = {
+        "report": json.dumps([r.as_dict() for r in report.runs]),
+        "runs": str(table_rows(db, "SELECT * FROM runs")),
+        "snapshot": str(runs_parquet),
+        "parquet": str(parquet),
+        "status": status.stdout + status.stderr,
+        "status_plain": status_plain.stdout,
+        "logs": caplog.text,
+        "spool": "".join(p.read_text() for p in (tmp_path / "listener.spool").rglob("*.jsonl")),
+    }
     assert report.runs[0].status == "failed" and "X rejected the request" in report.runs[0].error
     for where, text in places.items():
         assert TOKEN not in text, where
@@ -271,6 +332,7 @@ def test_item05_x_error_echoing_the_bearer_token_is_masked_everywhere(capsys, tm
 
 
 # -- 6 and 7. a damaged store is not "busy", and says how to recover ------------------------------
+
 
 def _damage(db: Path, how: str) -> None:
     if how == "header":
@@ -295,8 +357,14 @@ def test_item06_item07_damaged_store_is_reported_with_recovery_not_busy(capsys, 
     with duckdb.connect(str(db)) as conn:
         conn.execute("CHECKPOINT")
     _damage(db, how)
-    for command in (["status"], ["analyze"], ["run"], ["import", str(tmp_path / "good.jsonl")],
-                    ["export", "--out", str(tmp_path / "e.jsonl")], ["maturity"]):
+    for command in (
+        ["status"],
+        ["analyze"],
+        ["run"],
+        ["import", str(tmp_path / "good.jsonl")],
+        ["export", "--out", str(tmp_path / "e.jsonl")],
+        ["maturity"],
+    ):
         started = time.monotonic()
         result = cli(capsys, "--config", str(config), *command)
         assert time.monotonic() - started < 20, command  # no waiting out lock_timeout_seconds
@@ -309,8 +377,15 @@ def test_item06_item07_damaged_store_is_reported_with_recovery_not_busy(capsys, 
 def test_item06_a_real_lock_is_still_busy(capsys, tmp_path):
     config, db = _store_with_mentions(capsys, tmp_path)
     config.write_text(config.read_text().replace("[store]\n", "[store]\nlock_timeout_seconds = 1\n"))
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
-                               "print('held', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         result = cli(capsys, "--config", str(config), "analyze")
@@ -331,10 +406,18 @@ def test_item07_the_snapshot_restores_a_damaged_store(capsys, tmp_path):
 
 # -- 9. outputs that cannot be written: one line naming the path and the cause, exit 1, ledger kept -----
 
+
 def _many(n: int, start: int = 0) -> list[dict]:
-    return [{"source": "x", "id": str(i), "created_at": "2026-11-20T09:30:00Z",
-             "text": f"acme coffee number {i} " + "lorem ipsum dolor " * 20, "author": {"id": str(i % 50)}}
-            for i in range(start, start + n)]
+    return [
+        {
+            "source": "x",
+            "id": str(i),
+            "created_at": "2026-11-20T09:30:00Z",
+            "text": f"acme coffee number {i} " + "lorem ipsum dolor " * 20,
+            "author": {"id": str(i % 50)},
+        }
+        for i in range(start, start + n)
+    ]
 
 
 def test_item09_export_to_dev_full_is_one_line_exit_1(capsys, tmp_path):
@@ -348,8 +431,10 @@ def test_item09_export_to_dev_full_is_one_line_exit_1(capsys, tmp_path):
 
 def _read_only_folder(path: Path) -> None:
     path.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a read-only file system here (root needed); permissions do not stop root")
 
 
@@ -358,8 +443,11 @@ def test_item09_export_into_a_read_only_folder_is_one_line_exit_1(capsys, tmp_pa
     folder = tmp_path / "ro"
     _read_only_folder(folder)
     try:
-        for args in (["--out", str(folder / "m.jsonl")], ["--table", "sentiment", "--out", str(folder / "s.parquet")],
-                     ["--graph", str(folder / "g.gexf")]):
+        for args in (
+            ["--out", str(folder / "m.jsonl")],
+            ["--table", "sentiment", "--out", str(folder / "s.parquet")],
+            ["--graph", str(folder / "g.gexf")],
+        ):
             result = cli(capsys, "--config", str(config), "export", *args)
             assert result.returncode == 1, result.stderr
             line = _one_line(result.stderr)
@@ -388,8 +476,15 @@ def test_item09_item14_disk_full_import_is_one_line_keeps_committed_rows_and_the
 
 
 def test_item09_disk_full_run_is_one_line_and_recorded(capsys, tmp_path, feed_server: FeedServer):
-    items = [{"title": f"acme {n}", "guid": f"http://e.com/{n}", "description": "acme coffee " * 200,
-              "pubDate": "Tue, 17 Nov 2026 10:00:00 GMT"} for n in range(300)]
+    items = [
+        {
+            "title": f"acme {n}",
+            "guid": f"http://e.com/{n}",
+            "description": "acme coffee " * 200,
+            "pubDate": "Tue, 17 Nov 2026 10:00:00 GMT",
+        }
+        for n in range(300)
+    ]
     feed_server.routes["/f.xml"] = Route(body=rss_feed(items))
     config = write_config(tmp_path, feeds=[feed_server.url("/f.xml")])
     result = _cli_limited(600_000, "--config", str(config), "run")
@@ -406,6 +501,7 @@ def test_item09_disk_full_run_is_one_line_and_recorded(capsys, tmp_path, feed_se
 
 # -- 14. runs of dead processes are closed as interrupted; a usage error creates nothing -------------
 
+
 def test_item14_import_of_a_missing_file_creates_no_store(capsys, tmp_path):
     config = write_config(tmp_path)
     for target in (tmp_path / "nonexist.jsonl", tmp_path):
@@ -418,8 +514,12 @@ def test_item14_import_of_a_missing_file_creates_no_store(capsys, tmp_path):
 def test_item14_killed_import_is_marked_interrupted_with_committed_counts(capsys, tmp_path):
     config = write_config(tmp_path)
     path = _jsonl(tmp_path / "big.jsonl", _many(120_000))
-    child = subprocess.Popen([sys.executable, "-m", "listener", "--config", str(config), "import", str(path)],
-                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "listener", "--config", str(config), "import", str(path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     db = tmp_path / "listener.duckdb"
     deadline = time.monotonic() + 60
     while not db.exists() and time.monotonic() < deadline:
@@ -441,10 +541,18 @@ def test_item14_killed_import_is_marked_interrupted_with_committed_counts(capsys
 
 # -- 17. a second import waits for the store like `run` does -------------------------------------
 
+
 def test_item17_import_waits_while_another_process_holds_the_store(capsys, tmp_path):
     config, db = _store_with_mentions(capsys, tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
-                               "print('held', flush=True); time.sleep(2.5)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(2.5)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     started = time.monotonic()
     result = cli(capsys, "--config", str(config), "import", str(_jsonl(tmp_path / "more.jsonl", _many(10, 500))))
@@ -456,11 +564,15 @@ def test_item17_import_waits_while_another_process_holds_the_store(capsys, tmp_p
 
 # -- 10 (config part). a TOML error names its line and column ------------------------------------
 
-@pytest.mark.parametrize(("text", "where"), [
-    ('[organization]\nname = "A\nbrand_terms = ["a"]\n', "line 2, column 10"),
-    ('[organization]\nname = "A"\nbrand_terms = ["a"\n', "line 3, column 19"),
-    ('[organization]\nname = "A"\nname = "B"\n', "line 3"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('[organization]\nname = "A\nbrand_terms = ["a"]\n', "line 2, column 10"),
+        ('[organization]\nname = "A"\nbrand_terms = ["a"\n', "line 3, column 19"),
+        ('[organization]\nname = "A"\nname = "B"\n', "line 3"),
+    ],
+)
 def test_item10_toml_syntax_errors_name_line_and_column(capsys, tmp_path, text, where):
     config = tmp_path / "listener.toml"
     config.write_text(text)
@@ -477,8 +589,14 @@ def test_item10_config_that_is_a_folder_or_not_utf8_says_so(capsys, tmp_path):
 
 
 def test_item12_collected_oversized_text_is_cut_by_the_loader_with_a_run_warning(capsys, tmp_path, feed_server):
-    items = [{"title": "acme long", "guid": "http://e.com/long", "description": "acme " * 30_000,
-              "pubDate": "Tue, 17 Nov 2026 10:00:00 GMT"}]
+    items = [
+        {
+            "title": "acme long",
+            "guid": "http://e.com/long",
+            "description": "acme " * 30_000,
+            "pubDate": "Tue, 17 Nov 2026 10:00:00 GMT",
+        }
+    ]
     feed_server.routes["/f.xml"] = Route(body=rss_feed(items))
     config = write_config(tmp_path, feeds=[feed_server.url("/f.xml")])
     result = cli(capsys, "--config", str(config), "collect", "--json")

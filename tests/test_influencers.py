@@ -3,11 +3,12 @@
 The small data builder here (`Posts`, `new_store`, `load`) is shared with
 test_communities.py and test_shapes.py.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ MONDAY = date(2026, 3, 2)
 
 
 def at(day: date, hour: int = 12) -> str:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc).isoformat()
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC).isoformat()
 
 
 @dataclass
@@ -39,13 +40,29 @@ class Posts:
 
     docs: list[dict[str, Any]] = field(default_factory=list)
 
-    def post(self, author: str, day: date = MONDAY, text: str = "acme is great", source: str = "x",
-             followers: int | None = None, likes: int = 0, reposts: int = 0, replies: int = 0,
-             reply_to: str | None = None, repost_of: str | None = None, mention: str | None = None,
-             community: str | None = None, metrics: bool = True) -> str:
+    def post(
+        self,
+        author: str,
+        day: date = MONDAY,
+        text: str = "acme is great",
+        source: str = "x",
+        followers: int | None = None,
+        likes: int = 0,
+        reposts: int = 0,
+        replies: int = 0,
+        reply_to: str | None = None,
+        repost_of: str | None = None,
+        mention: str | None = None,
+        community: str | None = None,
+        metrics: bool = True,
+    ) -> str:
         native = f"p{len(self.docs)}"
         doc: dict[str, Any] = {
-            "source": source, "id": native, "created_at": at(day), "text": text, "lang": "en",
+            "source": source,
+            "id": native,
+            "created_at": at(day),
+            "text": text,
+            "lang": "en",
             "author": {"id": author, "handle": author, "followers": followers},
             "community": community,
         }
@@ -63,16 +80,21 @@ class Posts:
 
 
 def new_store(tmp_path: Path, **analytics: Any) -> tuple[Store, Settings]:
-    settings = settings_from_dict({
-        "organization": {"name": "Acme", "brand_terms": ["acme"], "own_accounts": {"x": ["acme"]}},
-        "store": {"path": str(tmp_path / "listener.duckdb")}, "analytics": analytics})
+    settings = settings_from_dict(
+        {
+            "organization": {"name": "Acme", "brand_terms": ["acme"], "own_accounts": {"x": ["acme"]}},
+            "store": {"path": str(tmp_path / "listener.duckdb")},
+            "analytics": analytics,
+        }
+    )
     return Store(settings.store_path), settings
 
 
 def load(store: Store, settings: Settings, docs: list[dict[str, Any]]) -> None:
     rules = pipeline.prepare(store, settings)
-    batch = pa.table({"line_no": list(range(1, len(docs) + 1)), "doc": [json.dumps(d) for d in docs]},
-                     schema=BATCH_SCHEMA)
+    batch = pa.table(
+        {"line_no": list(range(1, len(docs) + 1)), "doc": [json.dumps(d) for d in docs]}, schema=BATCH_SCHEMA
+    )
 
     def load_and_resolve(conn: duckdb.DuckDBPyConnection) -> LoadResult:
         result = load_batch(conn, batch, "test", rules)
@@ -84,9 +106,13 @@ def load(store: Store, settings: Settings, docs: list[dict[str, Any]]) -> None:
 
 
 def ranking(store: Store, kind: str = "week", start: date = MONDAY, scope: str = "all") -> list[str]:
-    return [r[0] for r in store.conn.execute(
-        "SELECT author_id FROM influencers WHERE period_kind = ? AND period_start = ? AND scope = ? ORDER BY rank",
-        [kind, start, scope]).fetchall()]
+    return [
+        r[0]
+        for r in store.conn.execute(
+            "SELECT author_id FROM influencers WHERE period_kind = ? AND period_start = ? AND scope = ? ORDER BY rank",
+            [kind, start, scope],
+        ).fetchall()
+    ]
 
 
 @pytest.fixture
@@ -97,7 +123,7 @@ def conversation(tmp_path: Path) -> tuple[Store, Settings]:
     for i in range(30):
         p.post(f"fan{i}", text=f"@hub acme grinder question {i}", reply_to="hub", likes=1, followers=50)
         p.post("acme", text=f"acme here, thanks fan{i}!", reply_to=f"fan{i}", likes=200)  # own account
-    for i in range(3):
+    for _ in range(3):
         p.post("celeb", text="acme exists", followers=10_000_000)
     for i in range(500):
         p.post("spammer", text=f"buy acme cheap {i}", followers=3)
@@ -117,11 +143,14 @@ def test_hub_outranks_followers_spam_and_own_accounts_never_rank(conversation):
     assert top.index("x:hub") < top.index("x:celeb")
     assert "x:spammer" not in top[:10]
     assert not store.conn.execute("SELECT count(*) FROM influencers WHERE author_id LIKE '%acme'").fetchone()[0]
-    damp = store.conn.execute("SELECT components->>'dampening' FROM influencers WHERE author_id = 'x:spammer' "
-                              "AND period_kind = 'week'").fetchone()
+    damp = store.conn.execute(
+        "SELECT components->>'dampening' FROM influencers WHERE author_id = 'x:spammer' AND period_kind = 'week'"
+    ).fetchone()
     assert damp is None or float(damp[0]) < 0.1
-    hub = store.conn.execute("SELECT engagement, mentions, reach, components FROM influencers "
-                             "WHERE author_id = 'x:hub' AND period_kind = 'week'").fetchone()
+    hub = store.conn.execute(
+        "SELECT engagement, mentions, reach, components FROM influencers "
+        "WHERE author_id = 'x:hub' AND period_kind = 'week'"
+    ).fetchone()
     assert hub[:3] == (65.0, 1, 800)
     assert set(json.loads(hub[3])) == {"engagement", "pagerank", "reach", "volume", "dampening", "weights"}
     assert ranking(store, "rolling", MONDAY + timedelta(days=6 - 27)) == top
@@ -142,12 +171,17 @@ def test_is_new_across_weeks_and_reruns_converge(tmp_path: Path):
     today = next_week + timedelta(days=6)
     first = influencers.run(store, settings, today=today)
     assert first["periods"] == ["week:2026-03-02", "week:2026-03-09", "rolling:2026-03-02"]
-    is_new = dict(store.conn.execute(
-        "SELECT author_id, is_new FROM influencers WHERE period_kind = 'week' AND period_start = ? "
-        "AND scope = 'all'", [next_week]).fetchall())
+    is_new = dict(
+        store.conn.execute(
+            "SELECT author_id, is_new FROM influencers WHERE period_kind = 'week' AND period_start = ? "
+            "AND scope = 'all'",
+            [next_week],
+        ).fetchall()
+    )
     assert is_new == {"x:dee": True, "x:ann": False, "x:bob": False}
-    assert all(r[0] for r in store.conn.execute(
-        "SELECT is_new FROM influencers WHERE period_start = ?", [MONDAY]).fetchall())
+    assert all(
+        r[0] for r in store.conn.execute("SELECT is_new FROM influencers WHERE period_start = ?", [MONDAY]).fetchall()
+    )
     assert ranking(store, "week", next_week, "reddit") == ["reddit:red"]
 
     query = "SELECT * EXCLUDE (computed_at) FROM influencers ORDER BY ALL"
@@ -175,8 +209,7 @@ def test_a_first_rolling_ranking_tells_newcomers_from_those_ranked_the_window_be
     today = MONDAY + timedelta(days=13)
     first = influencers.run(store, settings, today=today)
     assert first["periods"] == ["week:2026-03-02", "week:2026-03-09", "rolling:2026-03-02", "rolling:2026-03-09"]
-    current = dict(store.conn.execute(
-        "SELECT author_id, is_new FROM top_influencers_current").fetchall())
+    current = dict(store.conn.execute("SELECT author_id, is_new FROM top_influencers_current").fetchall())
     assert current == {"x:ann": False, "x:cyd": True}
     again = influencers.run(store, settings, today=today)
     assert again["periods"] == ["rolling:2026-03-09"]

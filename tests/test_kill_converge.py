@@ -4,6 +4,7 @@ Whatever instant the process dies at (mid-fetch, mid-spool-write, mid-load,
 mid-analyze), the next `listener run` must converge: the same mention ids,
 rows and cursors as one uninterrupted run, no duplicates, an empty spool.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,12 @@ def _setup(tmp_path: Path, feed_server: FeedServer) -> tuple[list[str], dict, fl
 
 
 def _kill_at_random(command: list[str], cfg: Path, at: float) -> int | None:
-    proc = subprocess.Popen([sys.executable, "-m", "listener", "--config", str(cfg), *command], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listener", "--config", str(cfg), *command],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         return proc.wait(timeout=at)  # finished before its moment came
     except subprocess.TimeoutExpired:
@@ -62,10 +67,10 @@ def _assert_converged(work: Path, expected: dict) -> None:
     assert table_rows(db, "SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
 
 
-@pytest.mark.parametrize("command, seed", [("run", 1), ("run", 2), ("run", 3), ("run", 4),
-                                           ("schedule", 11), ("schedule", 12)])
-def test_kill_at_random_moments_then_rerun_converges(tmp_path: Path, feed_server: FeedServer, command: str,
-                                                    seed: int):
+@pytest.mark.parametrize(
+    "command, seed", [("run", 1), ("run", 2), ("run", 3), ("run", 4), ("schedule", 11), ("schedule", 12)]
+)
+def test_kill_at_random_moments_then_rerun_converges(tmp_path: Path, feed_server: FeedServer, command: str, seed: int):
     """`listener run` killed twice in a row, or the daemon killed in its start-up collect, then one rerun."""
     urls, expected, clean_seconds = _setup(tmp_path, feed_server)
     rng = random.Random(seed)

@@ -1,4 +1,5 @@
 """Language detection fills `mentions.lang` offline; VADER scores are flagged by language."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,9 @@ def add_mentions(conn, rows: list[tuple[str, str | None, str | None]]) -> None:
     for mention_id, text, lang in rows:
         conn.execute(
             "INSERT INTO mentions (mention_id, source, native_id, text, lang, created_at, collected_at, updated_at) "
-            "VALUES (?, 'x', ?, ?, ?, now(), now(), now())", [mention_id, mention_id, text, lang])
+            "VALUES (?, 'x', ?, ?, ?, now(), now(), now())",
+            [mention_id, mention_id, text, lang],
+        )
 
 
 @pytest.fixture
@@ -43,14 +46,22 @@ def store(tmp_path: Path):
 
 
 def test_detects_sentences_and_leaves_tiny_strings(store: Store):
-    add_mentions(store.conn, [(f"x:{k}", text, None) for k, text in SENTENCES.items()]
-                 + [(f"x:tiny{i}", text, None) for i, text in enumerate(TINY)]
-                 + [("x:given", "This text is English but the source said French", "fr"),
-                    ("x:repost", SENTENCES["de"], None)])
+    add_mentions(
+        store.conn,
+        [(f"x:{k}", text, None) for k, text in SENTENCES.items()]
+        + [(f"x:tiny{i}", text, None) for i, text in enumerate(TINY)]
+        + [("x:given", "This text is English but the source said French", "fr"), ("x:repost", SENTENCES["de"], None)],
+    )
     report = detect_missing(store, None)
     langs = dict(store.conn.execute("SELECT mention_id, lang FROM mentions").fetchall())
     assert {k: langs[f"x:{k}"] for k in SENTENCES} == {
-        "en": "en", "fr": "fr", "de": "de", "es": "es", "en-short": "en", "fr-short": "fr"}
+        "en": "en",
+        "fr": "fr",
+        "de": "de",
+        "es": "es",
+        "en-short": "en",
+        "fr-short": "fr",
+    }
     assert langs["x:repost"] == "de"  # same text, detected once, filled everywhere
     assert all(langs[f"x:tiny{i}"] is None for i in range(len(TINY)))
     assert langs["x:given"] == "fr"  # a language from the source is never replaced
@@ -64,15 +75,28 @@ def test_detects_sentences_and_leaves_tiny_strings(store: Store):
 
 def test_english_fast_path_is_conservative():
     assert looks_english("I think this is the best coffee I have had in years")
-    for text in ("Das ist die beste Kaffee, und ich liebe es", "Le meilleur café que j'ai bu",
-                 "the end", "Dit is echt de beste koffie van de stad", "Questo caffè è il migliore"):
+    for text in (
+        "Das ist die beste Kaffee, und ich liebe es",
+        "Le meilleur café que j'ai bu",
+        "the end",
+        "Dit is echt de beste koffie van de stad",
+        "Questo caffè è il migliore",
+    ):
         assert not looks_english(text), text
 
 
 def test_supported_follows_language(store: Store):
-    add_mentions(store.conn, [("x:en", SENTENCES["en"], None), ("x:fr", SENTENCES["fr"], None),
-                              ("x:src_fr", "Quel désastre, service horrible", "fr"), ("x:und", "👍👍", "und"),
-                              ("x:enus", "great stuff", "en-US"), ("x:none", "ok", None)])
+    add_mentions(
+        store.conn,
+        [
+            ("x:en", SENTENCES["en"], None),
+            ("x:fr", SENTENCES["fr"], None),
+            ("x:src_fr", "Quel désastre, service horrible", "fr"),
+            ("x:und", "👍👍", "und"),
+            ("x:enus", "great stuff", "en-US"),
+            ("x:none", "ok", None),
+        ],
+    )
     score_pending(store, workers=1)
     # Scored before detection: only the source's language is known yet.
     before = dict(store.conn.execute("SELECT mention_id, supported FROM sentiment").fetchall())
@@ -88,30 +112,37 @@ def test_supported_follows_language(store: Store):
 
 # --- rules for short, emoji-only and noisy texts (docs/sentiment.md, "Languages") ---
 
-@pytest.mark.parametrize("text", [
-    "👍👍👍🔥🔥🔥😂😂😂😂😂😂",                      # emoji only: no letters
-    "lol 👍🔥😂 !!!",                               # 3 letters
-    "123 456 789 !!! ??? 10/10 $$$",               # digits and punctuation are not letters
-    "@bob @alice_smith https://t.co/abc123 www.example.com/page #acme #coffee",
-    "#사생 #사생팬 #사생정보 #kpop",                     # hashtags in any script
-    "RT @acme: #BLACKPINK #Rosé #Jisoo",           # retweet marker, handle, hashtags
-    "coffee ok",                                   # 8 letters, under MIN_LETTERS
-    "좋아요",                                       # 3 Hangul letters, under MIN_LETTERS_CJK
-    "&amp; &lt;3 &#128512;",                       # HTML entities
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "👍👍👍🔥🔥🔥😂😂😂😂😂😂",  # emoji only: no letters
+        "lol 👍🔥😂 !!!",  # 3 letters
+        "123 456 789 !!! ??? 10/10 $$$",  # digits and punctuation are not letters
+        "@bob @alice_smith https://t.co/abc123 www.example.com/page #acme #coffee",
+        "#사생 #사생팬 #사생정보 #kpop",  # hashtags in any script
+        "RT @acme: #BLACKPINK #Rosé #Jisoo",  # retweet marker, handle, hashtags
+        "coffee ok",  # 8 letters, under MIN_LETTERS
+        "좋아요",  # 3 Hangul letters, under MIN_LETTERS_CJK
+        "&amp; &lt;3 &#128512;",  # HTML entities
+    ],
+)
 def test_too_short_or_noise_only_stays_null(text: str):
     assert detect([text]) == [None]
     assert clean_texts([text]) == [None]
 
 
-@pytest.mark.parametrize(("text", "lang"), [
-    ("Das ist wirklich sehr gut #awesome #love #great @bestfriend https://example.com/english-words", "de"),
-    ("RT @acme: Ce café est vraiment délicieux #coffee", "fr"),
-    ("CE CAFÉ EST VRAIMENT DÉLICIEUX", "fr"),        # capitals are read lower-cased
-    ("정말 좋아요", "ko"),                           # 5 Hangul letters: enough for CJK
-    ("この コーヒーは おいしい", "ja"),
-    ("Этот кофе просто ужасный, никогда больше", "ru"),
-])
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Das ist wirklich sehr gut #awesome #love #great @bestfriend https://example.com/english-words", "de"),
+        ("RT @acme: Ce café est vraiment délicieux #coffee", "fr"),
+        ("CE CAFÉ EST VRAIMENT DÉLICIEUX", "fr"),  # capitals are read lower-cased
+        ("정말 좋아요", "ko"),  # 5 Hangul letters: enough for CJK
+        ("この コーヒーは おいしい", "ja"),
+        ("Этот кофе просто ужасный, никогда больше", "ru"),
+    ],
+)
 def test_noise_is_removed_before_detecting(text: str, lang: str):
     assert detect([text]) == [lang]
 
@@ -119,10 +150,15 @@ def test_noise_is_removed_before_detecting(text: str, lang: str):
 def test_letter_thresholds_are_the_documented_ones():
     assert language.MIN_LETTERS == 10 and language.MIN_LETTERS_CJK == 4
     assert clean_texts(["abcde fghi", "abcde fghij", "정말 좋", "정말 좋아"]) == [
-        None, "abcde fghij", None, "정말 좋아"]
+        None,
+        "abcde fghij",
+        None,
+        "정말 좋아",
+    ]
 
 
 # --- the model: shipped in the wheel, loaded offline, never downloaded ---
+
 
 def test_model_is_the_lite_file_inside_the_wheel():
     path = language.model_path()
@@ -150,10 +186,18 @@ print(json.dumps({"found": found, "imported": sorted(m for m in ("fast_langdetec
 def test_detection_runs_offline_without_any_download(tmp_path: Path):
     cache, scratch = tmp_path / "ftlang-cache", tmp_path / "tmp"
     scratch.mkdir()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "FTLANG_CACHE": str(cache), "TMPDIR": str(scratch),
-           "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", OFFLINE_SCRIPT], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "FTLANG_CACHE": str(cache),
+        "TMPDIR": str(scratch),
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", OFFLINE_SCRIPT], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["found"] == ["de", "en", "fr"]
@@ -176,7 +220,10 @@ def test_missing_model_is_a_clear_error(store: Store, monkeypatch: pytest.Monkey
 
 
 def test_batch_and_per_text_paths_agree(monkeypatch: pytest.MonkeyPatch):
-    texts = [text for text in SENTENCES.values()] + ["Questo caffè è il migliore della città", "これは本当においしいです"]
+    texts = [text for text in SENTENCES.values()] + [
+        "Questo caffè è il migliore della città",
+        "これは本当においしいです",
+    ]
     batch = language.detect_texts(texts)
 
     loaded = language.model()
@@ -191,6 +238,7 @@ def test_batch_and_per_text_paths_agree(monkeypatch: pytest.MonkeyPatch):
 
 # --- real labelled text: X's own labels, VADER's English snippets (skip without ../shared) ---
 
+
 def _x_tweets() -> list[tuple[str, str]]:
     path = SHARED / "x" / "search_recent_kpop_expanded.jsonl"
     if not path.exists():
@@ -198,8 +246,11 @@ def _x_tweets() -> list[tuple[str, str]]:
     page = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
     tweets = {t["id"]: t for t in page["data"] + page["includes"]["tweets"]}
     alias = {"in": "id", "iw": "he"}
-    return [(t["text"], alias.get(t["lang"], t["lang"])) for t in tweets.values()
-            if t["lang"] not in ("und", "zxx", "qme", "qam", "qht", "qst", "art")]
+    return [
+        (t["text"], alias.get(t["lang"], t["lang"]))
+        for t in tweets.values()
+        if t["lang"] not in ("und", "zxx", "qme", "qam", "qht", "qst", "art")
+    ]
 
 
 def test_agrees_with_x_labels_on_real_tweets():

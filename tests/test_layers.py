@@ -4,6 +4,7 @@ core -> store -> ingest -> pipeline -> publish / ops / cli, with connectors and
 analytics beside them. Every import counts, also one inside a function: a lazy
 import upward is still a dependency upward.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,12 +23,26 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "connectors": ("listener.core",),
     "analytics": ("listener.core", "listener.store"),
     "listener/publish": ("listener.core", "listener.store", "listener.ingest", "analytics"),
-    "listener/pipeline.py": ("listener.core", "listener.store", "listener.ingest", "listener.publish",
-                             "connectors", "analytics"),
-    "listener/ops": ("listener.core", "listener.store", "listener.ingest", "listener.publish",
-                     "listener.pipeline"),
-    "listener/cli": ("listener.core", "listener.store", "listener.ingest", "listener.publish",
-                     "listener.pipeline", "listener.ops", "listener.cli", "analytics", "connectors"),
+    "listener/pipeline.py": (
+        "listener.core",
+        "listener.store",
+        "listener.ingest",
+        "listener.publish",
+        "connectors",
+        "analytics",
+    ),
+    "listener/ops": ("listener.core", "listener.store", "listener.ingest", "listener.publish", "listener.pipeline"),
+    "listener/cli": (
+        "listener.core",
+        "listener.store",
+        "listener.ingest",
+        "listener.publish",
+        "listener.pipeline",
+        "listener.ops",
+        "listener.cli",
+        "analytics",
+        "connectors",
+    ),
 }
 
 
@@ -80,21 +95,30 @@ def test_no_layer_imports_upward():
 def test_every_module_belongs_to_a_layer():
     """A new top-level module under listener/ must be placed in a layer, not slip past the contract."""
     covered = {ROOT / layer for layer in ALLOWED}
-    loose = [p.name for p in (ROOT / "listener").iterdir()
-             if p.suffix == ".py" and p not in covered and p.name not in ("__init__.py", "__main__.py")]
-    folders = [p.name for p in (ROOT / "listener").iterdir()
-               if p.is_dir() and (p / "__init__.py").exists() and p not in covered]
+    loose = [
+        p.name
+        for p in (ROOT / "listener").iterdir()
+        if p.suffix == ".py" and p not in covered and p.name not in ("__init__.py", "__main__.py")
+    ]
+    folders = [
+        p.name
+        for p in (ROOT / "listener").iterdir()
+        if p.is_dir() and (p / "__init__.py").exists() and p not in covered
+    ]
     assert loose == [] and folders == []
 
 
-@pytest.mark.parametrize("layer, line", [
-    ("listener/core", "from listener.store.connection import Store"),
-    ("listener/store", "from analytics.metrics import views"),
-    ("listener/ingest", "import listener.publish.snapshot"),
-    ("connectors", "from listener.store.gate import StoreGate"),
-    ("analytics", "from connectors import REGISTRY"),
-    ("analytics", "def later():\n    from listener.ingest.loader import load_batch"),
-])
+@pytest.mark.parametrize(
+    "layer, line",
+    [
+        ("listener/core", "from listener.store.connection import Store"),
+        ("listener/store", "from analytics.metrics import views"),
+        ("listener/ingest", "import listener.publish.snapshot"),
+        ("connectors", "from listener.store.gate import StoreGate"),
+        ("analytics", "from connectors import REGISTRY"),
+        ("analytics", "def later():\n    from listener.ingest.loader import load_batch"),
+    ],
+)
 def test_the_contract_catches_an_upward_import(tmp_path, layer, line):
     """The checker itself: an upward import, even a lazy one, is reported with its file."""
     for folder in ALLOWED:
@@ -102,7 +126,8 @@ def test_the_contract_catches_an_upward_import(tmp_path, layer, line):
         if target.suffix != ".py":
             target.mkdir(parents=True, exist_ok=True)
     (tmp_path / layer / "bad.py").write_text(line + "\n", encoding="utf-8")
-    (tmp_path / layer / "fine.py").write_text("import json\nfrom listener.core.errors import ConfigError\n",
-                                              encoding="utf-8")
+    (tmp_path / layer / "fine.py").write_text(
+        "import json\nfrom listener.core.errors import ConfigError\n", encoding="utf-8"
+    )
     found = violations(tmp_path, {k: v for k, v in ALLOWED.items() if not k.endswith(".py")})
     assert len(found) == 1 and found[0].startswith(f"{layer}/bad.py imports ")

@@ -2,6 +2,7 @@
 
 Scenario data: tests/fixtures/maturity/orgs.py (canonical-format mention records).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,20 +22,42 @@ from analytics.maturity.classifier import METRICS, validate_thresholds  # noqa: 
 from listener.core.errors import ConfigError  # noqa: E402
 from listener.core.settings import Maturity  # noqa: E402
 
-SCENARIOS = {"Monitor": orgs.monitor_org, "Discover": orgs.discover_org, "Share": orgs.share_org,
-             "Participate": orgs.participate_org, "Co-create": orgs.cocreate_org}
+SCENARIOS = {
+    "Monitor": orgs.monitor_org,
+    "Discover": orgs.discover_org,
+    "Share": orgs.share_org,
+    "Participate": orgs.participate_org,
+    "Co-create": orgs.cocreate_org,
+}
 # Per rung: metrics that must show (value, pass) in the evidence.
 EXPECTED = {
     "Monitor": {"brand_mentions": (3, True), "history_weeks": (1, False), "channels": (1, False)},
-    "Discover": {"history_weeks": (8, True), "channels": (2, True), "competitor_mentions": (16, True),
-                 "own_accounts_active": (0, False), "original_posts_per_week": (0.0, False)},
-    "Share": {"original_posts_per_week": (2.0, True), "active_weeks_share": (1.0, True),
-              "reply_share": (0.0, False), "people_answered": (0, False)},
-    "Participate": {"people_answered": (11, True), "community_presence": (1.0, True),
-                    "median_response_minutes": (120, True), "multi_turn_threads": (0, False),
-                    "customer_amplifications": (0, False)},
-    "Co-create": {"multi_turn_threads": (3, True), "customer_amplifications": (3, True),
-                  "peer_to_peer_replies": (3, True), "feedback_threads": (4, True)},
+    "Discover": {
+        "history_weeks": (8, True),
+        "channels": (2, True),
+        "competitor_mentions": (16, True),
+        "own_accounts_active": (0, False),
+        "original_posts_per_week": (0.0, False),
+    },
+    "Share": {
+        "original_posts_per_week": (2.0, True),
+        "active_weeks_share": (1.0, True),
+        "reply_share": (0.0, False),
+        "people_answered": (0, False),
+    },
+    "Participate": {
+        "people_answered": (11, True),
+        "community_presence": (1.0, True),
+        "median_response_minutes": (120, True),
+        "multi_turn_threads": (0, False),
+        "customer_amplifications": (0, False),
+    },
+    "Co-create": {
+        "multi_turn_threads": (3, True),
+        "customer_amplifications": (3, True),
+        "peer_to_peer_replies": (3, True),
+        "feedback_threads": (4, True),
+    },
 }
 
 
@@ -44,8 +67,10 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         tmp = tmp_path_factory.mktemp(rung.lower())
         cfg = str(write_org_config(tmp))
         file = SCENARIOS[rung]().write(tmp / "mentions.jsonl")
-        steps = [run_cli("--config", cfg, "import", str(file)),
-                 run_cli("--config", cfg, "analyze", "--as-of", str(AS_OF))]
+        steps = [
+            run_cli("--config", cfg, "import", str(file)),
+            run_cli("--config", cfg, "analyze", "--as-of", str(AS_OF)),
+        ]
         steps.append(run_cli("--config", cfg, "maturity", "--json", "--as-of", str(AS_OF)))
         for step in steps:
             assert step.returncode == 0, step.stderr
@@ -70,9 +95,11 @@ def test_each_organization_lands_on_its_rung_with_the_evidence(scenarios: dict, 
     assert set(result["scores"]) == set(SCENARIOS) and all(0 <= s <= 1 for s in result["scores"].values())
     assert (result["window_start"], result["window_end"]) == (str(AS_OF - timedelta(days=89)), str(AS_OF))
     # `listener analyze --as-of` recorded the same assessment
-    stored = table_rows(scenarios[rung]["db"],
-                        "SELECT level, level_index, window_end, scores->>'$.Monitor', json_array_length(recommendations) "
-                        "FROM maturity_assessments")
+    stored = table_rows(
+        scenarios[rung]["db"],
+        "SELECT level, level_index, window_end, scores->>'$.Monitor', json_array_length(recommendations) "
+        "FROM maturity_assessments",
+    )
     assert stored == [(rung, index, AS_OF, str(result["scores"]["Monitor"]), len(result["recommendations"]))]
 
 
@@ -80,7 +107,9 @@ def test_next_steps_are_filled_with_data(scenarios: dict) -> None:
     steps = {s["metric"]: s for s in scenarios["Share"]["json"]["recommendations"]}
     assert "r/espresso discusses you weekly" in steps["community_presence"]["text"]
     assert "never posted there" in steps["community_presence"]["text"]
-    assert steps["top_influencers_answered"]["text"].startswith("10 of your top 10 influencers have never been answered")
+    assert steps["top_influencers_answered"]["text"].startswith(
+        "10 of your top 10 influencers have never been answered"
+    )
     unanswered = steps["response_rate"]
     assert unanswered["practice"] == "respond positively" and unanswered["data"]["urls"]
     assert all(u.startswith("https://") for u in unanswered["data"]["urls"])
@@ -112,6 +141,7 @@ def test_as_of_uses_only_data_up_to_that_day_and_record_stores_it(scenarios: dic
 
 
 # -- edge cases, in-process --------------------------------------------------------------------
+
 
 def test_no_own_accounts_stays_at_discover_with_the_reason() -> None:
     result = assess(analyzed("discover", own=False))
@@ -158,9 +188,11 @@ def test_a_source_failing_the_whole_window_fails_monitor(tmp_path: Path) -> None
     with Store(settings.store_path) as store:
         for days, status in ((40, "failed"), (2, "failed"), (10, "ok")):
             source = "reddit" if status == "ok" else "x"
-            store.conn.execute("INSERT INTO runs (run_id, source, command, started_at, status, error) "
-                               "VALUES (?, ?, 'run', ?, ?, 'HTTP 401 from X')",
-                               [f"r{days}", source, f"{AS_OF - timedelta(days=days)} 03:15:00+00", status])
+            store.conn.execute(
+                "INSERT INTO runs (run_id, source, command, started_at, status, error) "
+                "VALUES (?, ?, 'run', ?, ?, 'HTTP 401 from X')",
+                [f"r{days}", source, f"{AS_OF - timedelta(days=days)} 03:15:00+00", status],
+            )
     result = assess(settings)
     assert metric(result, "failing_sources")["value"] == 1 and result["level"] == "None"
     assert "x failed on all 2 runs" in result["recommendations"][0]["text"]
@@ -172,8 +204,9 @@ def test_thresholds_can_be_changed_in_config() -> None:
     result = assess(strict)
     assert result["level"] == "Share"
     assert metric(result, "people_answered")["threshold"] == 50
-    lenient = settings.model_copy(update={"maturity": Maturity(thresholds={m.name: 0 for m in METRICS
-                                                                           if m.rung == "Co-create"})})
+    lenient = settings.model_copy(
+        update={"maturity": Maturity(thresholds={m.name: 0 for m in METRICS if m.rung == "Co-create"})}
+    )
     assert assess(lenient)["level"] == "Co-create"
 
 

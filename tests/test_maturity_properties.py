@@ -3,6 +3,7 @@
 - answering mentions that had no own reply never lowers the level;
 - without any own activity the level is never above Discover (nor above what it was).
 """
+
 from __future__ import annotations
 
 import sys
@@ -37,16 +38,24 @@ def _unanswered(settings) -> list[tuple[str, str, datetime, str | None]]:
 def _reply(target: tuple, delay_hours: float, n: int) -> dict:
     native, source, created, community = target
     handle = "acme" if source == "x" else "acme_official"
-    rec = {"source": source, "id": f"own-reply-{n}", "created_at": (created + timedelta(hours=delay_hours)).isoformat(),
-           "text": "Thanks for reaching out, we are on it", "author": {"handle": handle}, "parent_id": native}
+    rec = {
+        "source": source,
+        "id": f"own-reply-{n}",
+        "created_at": (created + timedelta(hours=delay_hours)).isoformat(),
+        "text": "Thanks for reaching out, we are on it",
+        "author": {"handle": handle},
+        "parent_id": native,
+    }
     if community:
         rec["community"] = community
     return rec
 
 
 @FAST
-@given(base=st.sampled_from(BASES), picks=st.lists(st.tuples(st.integers(0, 10_000), st.floats(0, 200)),
-                                                   min_size=1, max_size=25))
+@given(
+    base=st.sampled_from(BASES),
+    picks=st.lists(st.tuples(st.integers(0, 10_000), st.floats(0, 200)), min_size=1, max_size=25),
+)
 def test_answering_unanswered_mentions_never_lowers_the_level(base: str, picks: list[tuple[int, float]]) -> None:
     original = analyzed(base)
     before = assess(original)
@@ -70,8 +79,9 @@ def test_without_own_activity_the_level_is_at_most_discover(base: str, extra_rep
             add_records(settings, [_reply(targets[i % len(targets)], 1, i) for i in range(extra_replies)])
         with_own = assess(settings)
         with Store(settings.store_path) as store:
-            store.conn.execute("DELETE FROM interactions WHERE from_author_id IN (SELECT author_id FROM authors "
-                               "WHERE is_own)")
+            store.conn.execute(
+                "DELETE FROM interactions WHERE from_author_id IN (SELECT author_id FROM authors WHERE is_own)"
+            )
             store.conn.execute("DELETE FROM mentions WHERE is_own")
         without = assess(settings)
     assert without["level_index"] <= min(2, with_own["level_index"])

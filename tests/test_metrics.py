@@ -4,12 +4,13 @@ Bulk synthetic series go in with plain INSERTs (one Arrow table per batch);
 the response-time case goes through the real loader so interactions are derived
 exactly as in production. Sentiment rows are written by SQL.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -28,8 +29,12 @@ from listener.pipeline import mentions_to_batch, prepare
 from listener.store.connection import Store
 
 START = date(2024, 1, 1)  # a Monday
-ORG = {"name": "Acme", "brand_terms": ["acme"], "competitors": [{"name": "Globex", "terms": ["globex"]}],
-       "own_accounts": {"x": ["acme"]}}
+ORG = {
+    "name": "Acme",
+    "brand_terms": ["acme"],
+    "competitors": [{"name": "Globex", "terms": ["globex"]}],
+    "own_accounts": {"x": ["acme"]},
+}
 DOC = Path(__file__).resolve().parent.parent / "docs" / "analytics-metrics.md"
 
 
@@ -40,6 +45,7 @@ def make_settings(**analytics: object) -> Settings:
 @dataclass
 class Row:
     """One synthetic mention with its topic and sentiment."""
+
     mention_id: str
     topic: str
     kind: str
@@ -53,28 +59,36 @@ class Row:
 
 def insert_rows(conn: duckdb.DuckDBPyConnection, rows: list[Row]) -> None:
     """Bulk INSERT mentions, mention_topics and sentiment for synthetic rows."""
-    table = pa.table({
-        "mention_id": [r.mention_id for r in rows], "topic": [r.topic for r in rows],
-        "kind": [r.kind for r in rows], "label": [r.label for r in rows],
-        "supported": [r.supported for r in rows], "likes": [r.likes for r in rows],
-        "is_own": [r.is_own for r in rows], "author_id": [r.author_id for r in rows],
-        "created_at": pa.array([r.created_at for r in rows], pa.timestamp("us", tz="UTC")),
-    })
+    table = pa.table(
+        {
+            "mention_id": [r.mention_id for r in rows],
+            "topic": [r.topic for r in rows],
+            "kind": [r.kind for r in rows],
+            "label": [r.label for r in rows],
+            "supported": [r.supported for r in rows],
+            "likes": [r.likes for r in rows],
+            "is_own": [r.is_own for r in rows],
+            "author_id": [r.author_id for r in rows],
+            "created_at": pa.array([r.created_at for r in rows], pa.timestamp("us", tz="UTC")),
+        }
+    )
     conn.register("rows_in", table)
     conn.execute(
         "INSERT INTO mentions (mention_id, source, native_id, author_id, text, created_at, collected_at, "
         "updated_at, like_count, is_own) SELECT DISTINCT mention_id, 'x', mention_id, author_id, 'synthetic', "
-        "created_at, created_at, created_at, likes, is_own FROM rows_in")
+        "created_at, created_at, created_at, likes, is_own FROM rows_in"
+    )
     conn.execute("INSERT INTO mention_topics (mention_id, topic, kind) SELECT mention_id, topic, kind FROM rows_in")
     conn.execute(
         "INSERT INTO sentiment (mention_id, compound, pos, neu, neg, label, scorer, scored_at, supported) "
         "SELECT DISTINCT mention_id, CASE label WHEN 'negative' THEN -0.6 WHEN 'positive' THEN 0.6 ELSE 0 END, "
-        "0, 1, 0, label, 'test', now(), supported FROM rows_in WHERE label IS NOT NULL")
+        "0, 1, 0, label, 'test', now(), supported FROM rows_in WHERE label IS NOT NULL"
+    )
     conn.unregister("rows_in")
 
 
 def at(day: int, minute: int = 0) -> datetime:
-    return datetime(START.year, START.month, START.day, tzinfo=timezone.utc) + timedelta(days=day, minutes=minute)
+    return datetime(START.year, START.month, START.day, tzinfo=UTC) + timedelta(days=day, minutes=minute)
 
 
 # -- spikes: a synthetic benchmark ---------------------------------------------
@@ -83,8 +97,14 @@ DAYS = 120
 SPIKE_DAYS = [20, 33, 45, 58, 70, 84, 97, 110]  # several fall on weekends
 SPIKE_SIZES = [1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0]  # extra mentions, x the day's expected volume
 CRISES = {1, 3, 5, 7}  # these spikes are complaints: their extra mentions are negative
-SPIKED_TOPICS = [("Acme", "brand"), ("Globex", "competitor"), ("cold brew", "term"), ("Initech", "competitor"),
-                 ("espresso", "term"), ("Umbrella", "competitor")]
+SPIKED_TOPICS = [
+    ("Acme", "brand"),
+    ("Globex", "competitor"),
+    ("cold brew", "term"),
+    ("Initech", "competitor"),
+    ("espresso", "term"),
+    ("Umbrella", "competitor"),
+]
 FLAT_TOPICS = [("grinder", "term"), ("Hooli", "competitor")]
 
 
@@ -98,8 +118,17 @@ def synthetic_rows(rng: np.random.Generator, topic: str, kind: str, base: float,
         extra = int(round(SPIKE_SIZES[spike] * mu)) if spike is not None else 0
         for j in range(normal + extra):
             negative = (spike in CRISES) if j >= normal else rng.random() < 0.12
-            rows.append(Row(f"x:{topic}-{day}-{j}", topic, kind, at(day, (j * 7) % 1440),
-                            "negative" if negative else "positive", rng.random() > 0.05, likes=j % 13))
+            rows.append(
+                Row(
+                    f"x:{topic}-{day}-{j}",
+                    topic,
+                    kind,
+                    at(day, (j * 7) % 1440),
+                    "negative" if negative else "positive",
+                    rng.random() > 0.05,
+                    likes=j % 13,
+                )
+            )
     return rows
 
 
@@ -124,14 +153,18 @@ def spiky_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 def test_spikes_are_found_with_high_precision_and_recall(spiky_store: Store) -> None:
     report = detect_spikes(spiky_store, make_settings(), today=START + timedelta(days=DAYS - 1))
-    found = {(k, t, (d - START).days) for k, t, d in spiky_store.conn.execute(
-        "SELECT kind, topic, day FROM alerts").fetchall()}
+    found = {
+        (k, t, (d - START).days)
+        for k, t, d in spiky_store.conn.execute("SELECT kind, topic, day FROM alerts").fetchall()
+    }
     truth = expected_alerts()
     hits = found & truth
     precision, recall = len(hits) / max(len(found), 1), len(hits) / len(truth)
-    print(f"\nspikes: {len(truth)} injected ({len(SPIKED_TOPICS)} topics x {len(SPIKE_DAYS)} volume + "
-          f"{len(CRISES)} negative), {len(found)} alerts, precision {precision:.3f}, recall {recall:.3f}; "
-          f"missed {sorted(truth - found)}; false {sorted(found - truth)}")
+    print(
+        f"\nspikes: {len(truth)} injected ({len(SPIKED_TOPICS)} topics x {len(SPIKE_DAYS)} volume + "
+        f"{len(CRISES)} negative), {len(found)} alerts, precision {precision:.3f}, recall {recall:.3f}; "
+        f"missed {sorted(truth - found)}; false {sorted(found - truth)}"
+    )
     assert precision >= 0.8 and recall >= 0.8
     assert report["alerts"] == len(found) and report["raised"] == len(found)
     assert report["series"] == 2 * (len(SPIKED_TOPICS) + len(FLAT_TOPICS))
@@ -140,13 +173,16 @@ def test_spikes_are_found_with_high_precision_and_recall(spiky_store: Store) -> 
 def test_alert_evidence_is_the_most_engaged_mentions_of_that_kind(spiky_store: Store) -> None:
     conn = spiky_store.conn
     alert_id, ids = conn.execute(
-        "SELECT alert_id, mention_ids FROM alerts WHERE kind = 'negative' ORDER BY observed DESC LIMIT 1").fetchall()[0]
+        "SELECT alert_id, mention_ids FROM alerts WHERE kind = 'negative' ORDER BY observed DESC LIMIT 1"
+    ).fetchall()[0]
     ids = json.loads(ids)
     assert re.fullmatch(r"negative:[^:]+:\d{4}-\d{2}-\d{2}", alert_id)
     assert len(ids) == 50
     rows = conn.execute(
         "SELECT m.mention_id, m.like_count, s.label FROM mentions m JOIN sentiment s USING (mention_id) "
-        "WHERE m.mention_id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()
+        "WHERE m.mention_id IN (SELECT unnest(?::VARCHAR[]))",
+        [ids],
+    ).fetchall()
     likes = {mid: likes for mid, likes, _ in rows}
     assert {label for _, _, label in rows} == {"negative"}
     assert [likes[i] for i in ids] == sorted(likes.values(), reverse=True)
@@ -165,8 +201,9 @@ def test_no_alerts_on_a_flat_or_sparse_series(tmp_path: Path) -> None:
     with Store(tmp_path / "s.duckdb") as store:
         rows = [Row(f"x:f{d}-{j}", "Acme", "brand", at(d, j)) for d in range(60) for j in range(20)]
         # a rarely mentioned term: 0 most days, 2-4 on a few (below the count floor)
-        rows += [Row(f"x:s{d}-{j}", "grinder", "term", at(d, j), "negative")
-                 for d in (30, 45, 59) for j in range(2 + d % 3)]
+        rows += [
+            Row(f"x:s{d}-{j}", "grinder", "term", at(d, j), "negative") for d in (30, 45, 59) for j in range(2 + d % 3)
+        ]
         insert_rows(store.conn, rows)
         report = detect_spikes(store, make_settings(), today=START + timedelta(days=59))
         assert report["alerts"] == 0
@@ -181,7 +218,8 @@ def test_alert_is_cleared_when_its_mentions_go_away(tmp_path: Path) -> None:
         settings, today = make_settings(), START + timedelta(days=39)
         assert detect_spikes(store, settings, today=today)["raised"] == 1
         assert store.conn.execute("SELECT alert_id, observed FROM alerts").fetchall() == [
-            ("volume:Acme:2024-02-05", 70.0)]
+            ("volume:Acme:2024-02-05", 70.0)
+        ]
         store.conn.execute("DELETE FROM mention_topics WHERE mention_id LIKE 'x:spike-%'")
         assert detect_spikes(store, settings, today=today)["cleared"] == 1
         assert store.conn.execute("SELECT count(*) FROM alerts").fetchall()[0][0] == 0
@@ -189,12 +227,27 @@ def test_alert_is_cleared_when_its_mentions_go_away(tmp_path: Path) -> None:
 
 # -- views ----------------------------------------------------------------------
 
+
 def view_store(tmp_path: Path) -> Store:
     store = Store(tmp_path / "v.duckdb")
-    rows = [Row(f"x:a{d}-{j}", "Acme", "brand", at(d, j * 10), "positive" if j % 3 else "negative",
-                author_id=f"x:u{j % 4}", likes=j) for d in range(10) for j in range(3 + d % 4)]
-    rows += [Row(f"x:g{d}-{j}", "Globex", "competitor", at(d, j * 10), "neutral", author_id=f"x:v{j}")
-             for d in range(0, 10, 2) for j in range(5)]
+    rows = [
+        Row(
+            f"x:a{d}-{j}",
+            "Acme",
+            "brand",
+            at(d, j * 10),
+            "positive" if j % 3 else "negative",
+            author_id=f"x:u{j % 4}",
+            likes=j,
+        )
+        for d in range(10)
+        for j in range(3 + d % 4)
+    ]
+    rows += [
+        Row(f"x:g{d}-{j}", "Globex", "competitor", at(d, j * 10), "neutral", author_id=f"x:v{j}")
+        for d in range(0, 10, 2)
+        for j in range(5)
+    ]
     rows += [Row("x:both", "Acme", "brand", at(3)), Row("x:both", "Globex", "competitor", at(3))]
     rows += [Row(f"x:own{d}", "Acme", "brand", at(d), "positive", is_own=True, likes=1000) for d in range(10)]
     rows += [Row(f"x:fr{d}", "Acme", "brand", at(d), "negative", supported=False) for d in range(10)]
@@ -207,14 +260,16 @@ def test_share_of_voice_shares_sum_to_one_per_period(tmp_path: Path) -> None:
     with view_store(tmp_path) as store:
         sums = store.conn.execute(
             "SELECT grain, period_start, sum(share_of_voice), sum(share_of_authors), sum(share_of_engagement) "
-            "FROM share_of_voice GROUP BY ALL").fetchall()
+            "FROM share_of_voice GROUP BY ALL"
+        ).fetchall()
         assert {g for g, *_ in sums} == {"day", "week"}
         for _, _, *shares in sums:
             assert shares == pytest.approx([1.0, 1.0, 1.0])
         # own posts are not voice: 2024-01-02 has 4 Acme mentions by others, 1 non-English, no Globex
         day2 = store.conn.execute(
             "SELECT topic, mentions, share_of_voice FROM share_of_voice WHERE grain = 'day' "
-            "AND period_start = DATE '2024-01-02' ORDER BY topic").fetchall()
+            "AND period_start = DATE '2024-01-02' ORDER BY topic"
+        ).fetchall()
         assert day2 == [("Acme", 5, 1.0), ("Globex", 0, 0.0)]
 
 
@@ -222,7 +277,8 @@ def test_daily_sentiment_counts_unsupported_but_leaves_them_out_of_averages(tmp_
     with view_store(tmp_path) as store:
         row = store.conn.execute(
             "SELECT mentions, scored, unsupported, positive, neutral, negative, avg_compound, net_sentiment "
-            "FROM daily_sentiment WHERE day = DATE '2024-01-01' AND topic = 'Acme'").fetchall()[0]
+            "FROM daily_sentiment WHERE day = DATE '2024-01-01' AND topic = 'Acme'"
+        ).fetchall()[0]
         # 3 English mentions (1 negative, 2 positive) + 1 French negative; own post excluded
         assert row[:6] == (4, 3, 1, 2, 0, 1)
         assert row[6] == pytest.approx((0.6 + 0.6 - 0.6) / 3)
@@ -233,9 +289,14 @@ def test_every_view_column_is_documented_with_its_type(tmp_path: Path) -> None:
     documented = documented_views()
     with view_store(tmp_path) as store:
         for name in VIEWS:
-            actual = [(c, "TIMESTAMPTZ" if t == "TIMESTAMP WITH TIME ZONE" else t) for c, t in store.conn.execute(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
-                "ORDER BY ordinal_position", [name]).fetchall()]
+            actual = [
+                (c, "TIMESTAMPTZ" if t == "TIMESTAMP WITH TIME ZONE" else t)
+                for c, t in store.conn.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+                    "ORDER BY ordinal_position",
+                    [name],
+                ).fetchall()
+            ]
             assert documented.get(name) == actual, name
 
 
@@ -254,6 +315,7 @@ def documented_views() -> dict[str, list[tuple[str, str]]]:
 
 # -- KPIs -------------------------------------------------------------------------
 
+
 def test_every_kpi_name_has_a_definition() -> None:
     assert set(KPI_SQL) == set(KPI_NAMES)
 
@@ -262,8 +324,12 @@ def weekly_rows(first: int, days: int, tag: str, per_day: int = 4) -> list[Row]:
     """Per day: `per_day` Acme mentions (one negative) and 2 Globex mentions."""
     rows = []
     for d in range(first, first + days):
-        rows += [Row(f"x:{tag}a{d}-{j}", "Acme", "brand", at(d, j), "negative" if j == 0 else "positive",
-                     author_id=f"x:p{j}") for j in range(per_day)]
+        rows += [
+            Row(
+                f"x:{tag}a{d}-{j}", "Acme", "brand", at(d, j), "negative" if j == 0 else "positive", author_id=f"x:p{j}"
+            )
+            for j in range(per_day)
+        ]
         rows += [Row(f"x:{tag}g{d}-{j}", "Globex", "competitor", at(d, j)) for j in range(2)]
     return rows
 
@@ -287,13 +353,18 @@ def test_baseline_is_recorded_once_and_values_are_measured_against_it(tmp_path: 
         assert baseline["net_sentiment"] == pytest.approx((128 - 2 * 28) / 128)
         assert baseline["engaged_authors"] == 6
         assert conn.execute("SELECT DISTINCT period_start, period_end FROM kpi_baselines").fetchall() == [
-            (START, START + timedelta(days=27))]
+            (START, START + timedelta(days=27))
+        ]
         values = conn.execute("SELECT kpi, period_start, value, baseline, change FROM kpi_values").fetchall()
         assert len(values) == 4 * 8  # ISO weeks from 2024-01-01 to the week of 2024-02-20
         for kpi, _, value, base, change in values:
             assert base == baseline[kpi] and change == pytest.approx(value - base)
-        assert conn.execute("SELECT value FROM kpi_values WHERE kpi = 'mentions' AND period_start = "
-                            "DATE '2024-01-22'").fetchall()[0][0] == 6 * 7
+        assert (
+            conn.execute(
+                "SELECT value FROM kpi_values WHERE kpi = 'mentions' AND period_start = DATE '2024-01-22'"
+            ).fetchall()[0][0]
+            == 6 * 7
+        )
 
         recorded = conn.execute("SELECT * FROM kpi_baselines ORDER BY kpi").fetchall()
         insert_rows(conn, weekly_rows(0, 5, "late"))  # late data inside the baseline period
@@ -315,16 +386,26 @@ def test_a_changed_baseline_period_needs_an_explicit_rebaseline(tmp_path: Path) 
         assert conn.execute("SELECT DISTINCT period_start FROM kpi_baselines").fetchall() == [(START,)]
         report = update_kpis(store, moved, today=today, rebaseline=True)
         assert report["recorded"] == sorted(kpis)
-        assert conn.execute("SELECT kpi, period_start, period_end, value FROM kpi_baselines ORDER BY kpi").fetchall() == [
+        assert conn.execute(
+            "SELECT kpi, period_start, period_end, value FROM kpi_baselines ORDER BY kpi"
+        ).fetchall() == [
             ("mentions", date(2024, 1, 8), date(2024, 1, 21), 56.0),
-            ("share_of_voice", date(2024, 1, 8), date(2024, 1, 21), pytest.approx(4 / 6))]
+            ("share_of_voice", date(2024, 1, 8), date(2024, 1, 21), pytest.approx(4 / 6)),
+        ]
         assert conn.execute("SELECT DISTINCT baseline FROM kpi_values WHERE kpi = 'mentions'").fetchall() == [(56.0,)]
 
 
 def post(native: str, handle: str, minutes: int, text: str, parent: str | None = None, lang: str = "en") -> Mention:
-    return Mention(source="x", id=native, created_at=datetime(2024, 3, 4, 10, tzinfo=timezone.utc) + timedelta(minutes=minutes),
-                   author=AuthorRef(id=f"id-{handle}", handle=handle), text=text, parent_id=parent, lang=lang,
-                   metrics=Metrics(likes=3))
+    return Mention(
+        source="x",
+        id=native,
+        created_at=datetime(2024, 3, 4, 10, tzinfo=UTC) + timedelta(minutes=minutes),
+        author=AuthorRef(id=f"id-{handle}", handle=handle),
+        text=text,
+        parent_id=parent,
+        lang=lang,
+        metrics=Metrics(likes=3),
+    )
 
 
 def test_response_rate_and_median_response_time(tmp_path: Path) -> None:
@@ -340,14 +421,24 @@ def test_response_rate_and_median_response_time(tmp_path: Path) -> None:
             post("f1", "eve", 120, "acme c'est nul", lang="fr"),  # non-English: no sentiment verdict
         ]
         store.write_transaction(lambda conn: load_batch(conn, mentions_to_batch(mentions), "test-run", rules), "test")
-        labels = {"x:c1": ("negative", True), "x:q1": ("neutral", True), "x:p1": ("positive", True),
-                  "x:f1": ("negative", False), "x:r1": ("positive", True), "x:r2": ("positive", True)}
+        labels = {
+            "x:c1": ("negative", True),
+            "x:q1": ("neutral", True),
+            "x:p1": ("positive", True),
+            "x:f1": ("negative", False),
+            "x:r1": ("positive", True),
+            "x:r2": ("positive", True),
+        }
         for mid, (label, supported) in labels.items():
-            store.conn.execute("INSERT INTO sentiment (mention_id, compound, pos, neu, neg, label, scorer, scored_at, "
-                               "supported) VALUES (?, 0, 0, 1, 0, ?, 'test', now(), ?)", [mid, label, supported])
+            store.conn.execute(
+                "INSERT INTO sentiment (mention_id, compound, pos, neu, neg, label, scorer, scored_at, "
+                "supported) VALUES (?, 0, 0, 1, 0, ?, 'test', now(), ?)",
+                [mid, label, supported],
+            )
         update_kpis(store, settings, today=date(2024, 3, 20))
-        week = dict(store.conn.execute(
-            "SELECT kpi, value FROM kpi_values WHERE period_start = DATE '2024-03-04'").fetchall())
+        week = dict(
+            store.conn.execute("SELECT kpi, value FROM kpi_values WHERE period_start = DATE '2024-03-04'").fetchall()
+        )
         assert week["response_rate"] == 0.5
         assert week["median_response_minutes"] == 30.0
         assert week["engaged_authors"] == 4  # bob, carol, dave, eve

@@ -12,12 +12,13 @@ and a request nobody recorded (say, a page past the cursor) fails the run.
 prawcore's sleeps are made instant and recorded; every response is logged by a
 hook on the requests session praw is given.
 """
+
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,12 +42,16 @@ from listener.store.ledger import RunLedger
 CASSETTES = FIXTURES / "reddit"
 SHARED_REDDIT = SHARED / "reddit"
 REPLAY = vcr.VCR(
-    serializer="json", record_mode="none", decode_compressed_response=True,
+    serializer="json",
+    record_mode="none",
+    decode_compressed_response=True,
     match_on=["method", "scheme", "host", "port", "path", "query"],
 )
-T0 = datetime(2026, 11, 20, 12, tzinfo=timezone.utc).timestamp()  # newest item of pages.json
+T0 = datetime(2026, 11, 20, 12, tzinfo=UTC).timestamp()  # newest item of pages.json
 BRAND_QUERY = '(acme OR "acme coffee")'
-needs_shared = pytest.mark.skipif(not SHARED_REDDIT.is_dir(), reason=shared_missing("reddit/ (praw's recorded Reddit API exchanges)"))
+needs_shared = pytest.mark.skipif(
+    not SHARED_REDDIT.is_dir(), reason=shared_missing("reddit/ (praw's recorded Reddit API exchanges)")
+)
 
 
 class SimulatedCrash(BaseException):
@@ -74,22 +79,34 @@ class Harness:
 
     def _record(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         url = urlsplit(response.request.url)
-        self.requests.append(f"{response.request.method} {url.path}{'?' + url.query if url.query else ''} "
-                             f"{response.status_code}")
+        self.requests.append(
+            f"{response.request.method} {url.path}{'?' + url.query if url.query else ''} {response.status_code}"
+        )
         if self.on_response:
             self.on_response(response)
 
     def settings(self, db: str = "listener.duckdb", own: list[str] | None = None, **reddit: Any) -> Settings:
-        return settings_from_dict({
-            "organization": {
-                "name": "Acme", "brand_terms": ["acme", '"acme coffee"'], "exclude_terms": ['"acme anvil"'],
-                "competitors": [{"name": "Globex", "terms": ["globex"]}],
-                "own_accounts": {"reddit": own or []},
-            },
-            "store": {"path": str(self.tmp_path / db)},
-            "sources": {"reddit": {"enabled": True, "search": False, "subreddits": ["acme"],
-                                   "user_agent": "<USER_AGENT>", **reddit}},
-        })
+        return settings_from_dict(
+            {
+                "organization": {
+                    "name": "Acme",
+                    "brand_terms": ["acme", '"acme coffee"'],
+                    "exclude_terms": ['"acme anvil"'],
+                    "competitors": [{"name": "Globex", "terms": ["globex"]}],
+                    "own_accounts": {"reddit": own or []},
+                },
+                "store": {"path": str(self.tmp_path / db)},
+                "sources": {
+                    "reddit": {
+                        "enabled": True,
+                        "search": False,
+                        "subreddits": ["acme"],
+                        "user_agent": "<USER_AGENT>",
+                        **reddit,
+                    }
+                },
+            }
+        )
 
     def collect(self, settings: Settings, cassette: str | Path) -> RunLedger:
         path = cassette if isinstance(cassette, Path) else CASSETTES / cassette
@@ -126,40 +143,85 @@ def seed_cursors(settings: Settings, values: dict[str, str]) -> None:
 
 # -- the pure mapper ------------------------------------------------------------
 
+
 def _submission(**extra: Any) -> dict[str, Any]:
-    return {"name": "t3_abc", "id": "abc", "title": "Acme coffee?", "selftext": "Ask u/acme_official or /u/Jane-Doe",
-            "author": "bob", "author_fullname": "t2_bob1", "subreddit": "coffee", "is_self": True,
-            "permalink": "/r/coffee/comments/abc/acme_coffee/", "url": "https://www.reddit.com/r/coffee/comments/abc/acme_coffee/",
-            "score": 7, "num_comments": 3, "created_utc": T0, **extra}
+    return {
+        "name": "t3_abc",
+        "id": "abc",
+        "title": "Acme coffee?",
+        "selftext": "Ask u/acme_official or /u/Jane-Doe",
+        "author": "bob",
+        "author_fullname": "t2_bob1",
+        "subreddit": "coffee",
+        "is_self": True,
+        "permalink": "/r/coffee/comments/abc/acme_coffee/",
+        "url": "https://www.reddit.com/r/coffee/comments/abc/acme_coffee/",
+        "score": 7,
+        "num_comments": 3,
+        "created_utc": T0,
+        **extra,
+    }
 
 
 def test_mapper_submission_comment_and_link_post():
-    comment = {"name": "t1_c1", "id": "c1", "body": "u/bob agreed, see https://reddit.com/u/not_me",
-               "author": "jane", "author_fullname": "t2_jane1", "subreddit": "coffee", "link_id": "t3_abc",
-               "parent_id": "t3_abc", "permalink": "/r/coffee/comments/abc/acme_coffee/c1/", "score": -2,
-               "created_utc": T0 + 60}
+    comment = {
+        "name": "t1_c1",
+        "id": "c1",
+        "body": "u/bob agreed, see https://reddit.com/u/not_me",
+        "author": "jane",
+        "author_fullname": "t2_jane1",
+        "subreddit": "coffee",
+        "link_id": "t3_abc",
+        "parent_id": "t3_abc",
+        "permalink": "/r/coffee/comments/abc/acme_coffee/c1/",
+        "score": -2,
+        "created_utc": T0 + 60,
+    }
     link = _submission(name="t3_lnk", id="lnk", selftext="", is_self=False, url="https://example.com/acme")
     mentions, problems = map_items([_submission(), comment, link])
     assert problems == []
     post, reply, linked = mentions
-    assert (post.source, post.id, post.title, post.thread_id, post.parent_id) == ("reddit", "t3_abc", "Acme coffee?", "t3_abc", None)
+    assert (post.source, post.id, post.title, post.thread_id, post.parent_id) == (
+        "reddit",
+        "t3_abc",
+        "Acme coffee?",
+        "t3_abc",
+        None,
+    )
     assert post.url == "https://www.reddit.com/r/coffee/comments/abc/acme_coffee/"
     assert post.community == "r/coffee"
     assert (post.metrics.score, post.metrics.replies) == (7, 3)
-    assert post.created_at == datetime(2026, 11, 20, 12, tzinfo=timezone.utc) and post.created_at.utcoffset().total_seconds() == 0
+    assert (
+        post.created_at == datetime(2026, 11, 20, 12, tzinfo=UTC) and post.created_at.utcoffset().total_seconds() == 0
+    )
     assert (post.author.id, post.author.handle) == ("t2_bob1", "bob")
     assert post.mentions == (MentionRef("acme_official"), MentionRef("Jane-Doe"))
     assert post.lang is None and post.raw == _submission()
-    assert (reply.text, reply.title, reply.parent_id, reply.thread_id, reply.metrics.score) == (comment["body"], None, "t3_abc", "t3_abc", -2)
+    assert (reply.text, reply.title, reply.parent_id, reply.thread_id, reply.metrics.score) == (
+        comment["body"],
+        None,
+        "t3_abc",
+        "t3_abc",
+        -2,
+    )
     assert reply.mentions == (MentionRef("bob"),)  # a /u/ inside a URL is not a mention
     assert linked.text == "https://example.com/acme"
 
 
 def test_mapper_deleted_authors_removed_bodies_and_odd_items():
     deleted = _submission(author="[deleted]", author_fullname=None, selftext="[removed]")
-    gone = {"name": "t1_c2", "body": "[deleted]", "author": None, "subreddit": "coffee", "link_id": "t3_abc",
-            "parent_id": "t1_c1", "created_utc": T0}  # no permalink: older payloads
-    mentions, problems = map_items([deleted, gone, {"name": "t3_x", "title": "no date"}, {"title": "no id", "created_utc": T0}, "junk"])
+    gone = {
+        "name": "t1_c2",
+        "body": "[deleted]",
+        "author": None,
+        "subreddit": "coffee",
+        "link_id": "t3_abc",
+        "parent_id": "t1_c1",
+        "created_utc": T0,
+    }  # no permalink: older payloads
+    mentions, problems = map_items(
+        [deleted, gone, {"name": "t3_x", "title": "no date"}, {"title": "no id", "created_utc": T0}, "junk"]
+    )
     assert [m.author for m in mentions[:2]] == [DELETED_AUTHOR, DELETED_AUTHOR]
     assert [m.text for m in mentions[:2]] == ["[removed]", "[deleted]"]  # still stored
     assert mentions[1].url == "https://www.reddit.com/r/coffee/comments/abc/_/c2/"
@@ -174,6 +236,7 @@ def test_search_queries_one_per_topic_without_exclusions(reddit: Harness):
 
 
 # -- credentials ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("unset", [("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"), ("REDDIT_CLIENT_SECRET",)])
 def test_missing_credentials_stop_the_source_naming_them(reddit: Harness, monkeypatch, unset):
@@ -197,6 +260,7 @@ def test_rejected_credentials_are_terminal_without_the_secret(reddit: Harness, m
 
 
 # -- paging, cursors, crash safety --------------------------------------------
+
 
 def test_pages_of_100_and_only_the_last_page_advances_the_cursor(reddit: Harness):
     pages = [p for p in reddit.pages(reddit.settings(), "pages.json") if p.stream == "r/acme/new"]
@@ -222,17 +286,33 @@ def test_collect_stores_mentions_authors_and_interactions(reddit: Harness):
     run = reddit.collect(settings, "pages.json")
     assert (run.status, run.fetched, run.inserted, run.updated, run.error) == ("ok", 256, 256, 0, None)
     assert set(cursors(settings)) == {"r/acme/new", "r/acme/comments"}
-    deleted = rows(settings, "SELECT native_id, title, text FROM mentions WHERE author_id = 'reddit:[deleted]' ORDER BY 1")
+    deleted = rows(
+        settings, "SELECT native_id, title, text FROM mentions WHERE author_id = 'reddit:[deleted]' ORDER BY 1"
+    )
     assert sorted(r[2] for r in deleted) == ["[deleted]", "[deleted]", "[removed]"]  # kept as Reddit shows them
     assert rows(settings, "SELECT handle FROM authors WHERE author_id = 'reddit:[deleted]'") == [("[deleted]",)]
     link = rows(settings, "SELECT text, url, score, reply_count FROM mentions WHERE title = 'Acme coffee review'")
-    assert link == [("https://coffee.example.com/acme-review", "https://www.reddit.com/r/acme/comments/1h1aah/acme_coffee_review/", 42, 9)]
-    edges = rows(settings, "SELECT kind, from_author_id, to_author_id, target_handle FROM interactions "
-                           "WHERE mention_id = 'reddit:t1_lz9a001' ORDER BY ALL")
-    assert edges == [("comment", "reddit:t2_jane01", "reddit:t2_user0", None),
-                     ("mention", "reddit:t2_jane01", "reddit:@bean-counter", "bean-counter"),
-                     ("mention", "reddit:t2_jane01", "reddit:t2_user3", "user3")]
-    assert rows(settings, "SELECT count(*) FROM interactions WHERE mention_id = 'reddit:t1_lz9a006' AND kind = 'mention'") == [(0,)]
+    assert link == [
+        (
+            "https://coffee.example.com/acme-review",
+            "https://www.reddit.com/r/acme/comments/1h1aah/acme_coffee_review/",
+            42,
+            9,
+        )
+    ]
+    edges = rows(
+        settings,
+        "SELECT kind, from_author_id, to_author_id, target_handle FROM interactions "
+        "WHERE mention_id = 'reddit:t1_lz9a001' ORDER BY ALL",
+    )
+    assert edges == [
+        ("comment", "reddit:t2_jane01", "reddit:t2_user0", None),
+        ("mention", "reddit:t2_jane01", "reddit:@bean-counter", "bean-counter"),
+        ("mention", "reddit:t2_jane01", "reddit:t2_user3", "user3"),
+    ]
+    assert rows(
+        settings, "SELECT count(*) FROM interactions WHERE mention_id = 'reddit:t1_lz9a006' AND kind = 'mention'"
+    ) == [(0,)]
     assert rows(settings, "SELECT DISTINCT community FROM mentions") == [("r/acme",)]
 
 
@@ -260,6 +340,7 @@ def test_crash_between_pages_then_rerun_converges_to_a_clean_run(reddit: Harness
     def crash_on_third_page(response: requests.Response) -> None:
         if "/r/acme/new" in response.request.url and sum("after=" in r for r in reddit.requests) == 2:
             raise SimulatedCrash
+
     reddit.requests.clear()
     reddit.on_response = crash_on_third_page
     with pytest.raises(SimulatedCrash):
@@ -278,6 +359,7 @@ def test_crash_between_pages_then_rerun_converges_to_a_clean_run(reddit: Harness
 
 
 # -- failures -------------------------------------------------------------------
+
 
 def test_forbidden_subreddit_fails_alone(reddit: Harness):
     settings = reddit.settings(subreddits=["r/Private_Club", "acme"])
@@ -305,11 +387,15 @@ def _network_down(response: requests.Response) -> None:
         raise requests.ConnectionError("Connection reset by peer")
 
 
-@pytest.mark.parametrize("cassette, hook, message, attempts", [
-    ("storm_429.json", None, "Reddit rate limit hit (HTTP 429) on r/acme/comments", 1),
-    ("storm_503.json", None, "Reddit server error (HTTP 503) on r/acme/comments", 3),
-    ("storm_503.json", _network_down, "could not reach Reddit on r/acme/comments (ConnectionError", 3),
-], ids=["429", "503-storm", "network"])
+@pytest.mark.parametrize(
+    "cassette, hook, message, attempts",
+    [
+        ("storm_429.json", None, "Reddit rate limit hit (HTTP 429) on r/acme/comments", 1),
+        ("storm_503.json", None, "Reddit server error (HTTP 503) on r/acme/comments", 3),
+        ("storm_503.json", _network_down, "could not reach Reddit on r/acme/comments (ConnectionError", 3),
+    ],
+    ids=["429", "503-storm", "network"],
+)
 def test_rate_limit_or_storm_ends_the_source_with_cursors_intact(reddit: Harness, cassette, hook, message, attempts):
     settings = reddit.settings(own=["acme_official"])
     old_new = json.dumps({"created_utc": T0 + 900, "name": "t3_old"})
@@ -328,26 +414,37 @@ def test_rate_limit_or_storm_ends_the_source_with_cursors_intact(reddit: Harness
 
 # -- search and own accounts ----------------------------------------------------
 
+
 def test_search_and_own_accounts(reddit: Harness):
     settings = reddit.settings(own=["acme_official"], search=True, subreddits=[])
     run = reddit.collect(settings, "search_own.json")
     assert (run.status, run.inserted, run.updated, run.error) == ("ok", 6, 1, None)  # the own post is in two streams
-    assert set(cursors(settings)) == {f"search:{BRAND_QUERY}", "search:globex",
-                                      "u/acme_official/submissions", "u/acme_official/comments"}
+    assert set(cursors(settings)) == {
+        f"search:{BRAND_QUERY}",
+        "search:globex",
+        "u/acme_official/submissions",
+        "u/acme_official/comments",
+    }
     own = rows(settings, "SELECT native_id FROM mentions WHERE is_own ORDER BY 1")
     assert own == [("t1_o1a001",), ("t1_o1a002",), ("t3_5a0002",)]
     assert rows(settings, "SELECT is_own FROM authors WHERE author_id = 'reddit:t2_acme01'") == [(True,)]
-    edges = rows(settings, "SELECT mention_id, kind, to_author_id, target_handle FROM interactions "
-                           "WHERE from_author_id = 'reddit:t2_acme01' ORDER BY ALL")
-    assert edges == [("reddit:t1_o1a001", "comment", "reddit:t2_jane01", None),
-                     ("reddit:t1_o1a001", "mention", "reddit:t2_jane01", "jane_doe"),
-                     ("reddit:t1_o1a002", "comment", None, None)]  # parent not collected (yet)
+    edges = rows(
+        settings,
+        "SELECT mention_id, kind, to_author_id, target_handle FROM interactions "
+        "WHERE from_author_id = 'reddit:t2_acme01' ORDER BY ALL",
+    )
+    assert edges == [
+        ("reddit:t1_o1a001", "comment", "reddit:t2_jane01", None),
+        ("reddit:t1_o1a001", "mention", "reddit:t2_jane01", "jane_doe"),
+        ("reddit:t1_o1a002", "comment", None, None),
+    ]  # parent not collected (yet)
     topics = rows(settings, "SELECT native_id, topic FROM mention_topics JOIN mentions USING (mention_id) ORDER BY ALL")
     assert ("t3_5a0004", "Globex") in topics and ("t3_5a0001", "Acme") in topics
     assert not any(n == "t3_5a0003" for n, _ in topics)  # "acme anvil" only: excluded by tagging, still stored
 
 
 # -- real recordings (praw's integration tests) -----------------------------------
+
 
 @needs_shared
 def test_shared_askreddit_listings_through_the_connector(reddit: Harness, monkeypatch):
@@ -362,12 +459,17 @@ def test_shared_askreddit_listings_through_the_connector(reddit: Harness, monkey
     run = reddit.collect(settings, cassette)
     assert (run.status, run.fetched, run.inserted, run.error) == ("warning", 200, 200, None)
     assert len(run.warnings) == 2 and all("max_items_per_stream (100)" in w for w in run.warnings)
-    assert cursors(settings) == {"r/askreddit/new": {"created_utc": 1456821458.0, "name": "t3_48fbm9"},
-                                 "r/askreddit/comments": {"created_utc": 1467590690.0, "name": "t1_d4y8bdp"}}
+    assert cursors(settings) == {
+        "r/askreddit/new": {"created_utc": 1456821458.0, "name": "t3_48fbm9"},
+        "r/askreddit/comments": {"created_utc": 1467590690.0, "name": "t1_d4y8bdp"},
+    }
     assert rows(settings, "SELECT DISTINCT community FROM mentions") == [("r/AskReddit",)]
-    counts = rows(settings, "SELECT count(*) FILTER (native_id LIKE 't3_%'), count(*) FILTER (thread_id LIKE 'reddit:t3_%'), "
-                            "count(*) FILTER (url LIKE 'https://www.reddit.com/r/AskReddit/comments/%'), "
-                            "count(*) FILTER (year(created_at) = 2016), count(*) FILTER (raw ->> 'name' = native_id) FROM mentions")
+    counts = rows(
+        settings,
+        "SELECT count(*) FILTER (native_id LIKE 't3_%'), count(*) FILTER (thread_id LIKE 'reddit:t3_%'), "
+        "count(*) FILTER (url LIKE 'https://www.reddit.com/r/AskReddit/comments/%'), "
+        "count(*) FILTER (year(created_at) = 2016), count(*) FILTER (raw ->> 'name' = native_id) FROM mentions",
+    )
     assert counts == [(100, 200, 200, 200, 200)]
     assert rows(settings, "SELECT count(*) FROM interactions WHERE kind = 'comment'") == [(100,)]
 
@@ -375,8 +477,9 @@ def test_shared_askreddit_listings_through_the_connector(reddit: Harness, monkey
 @needs_shared
 def test_shared_submission_comment_tree_through_the_mapper(reddit: Harness):
     with REPLAY.use_cassette(str(SHARED_REDDIT / "TestSubmission.test_comments.json")):
-        client = praw.Reddit(client_id="<CLIENT_ID>", client_secret="<CLIENT_SECRET>",
-                             user_agent="<USER_AGENT>", check_for_updates=False)
+        client = praw.Reddit(
+            client_id="<CLIENT_ID>", client_secret="<CLIENT_SECRET>", user_agent="<USER_AGENT>", check_for_updates=False
+        )
         submission = client.submission("2gmzqe")
         tree = submission.comments.list()  # fetches the submission and its comments in one request
         items = [item_data(submission)] + [item_data(c) for c in tree]
@@ -384,12 +487,21 @@ def test_shared_submission_comment_tree_through_the_mapper(reddit: Harness):
     mentions, problems = map_items(items)
     assert problems == []
     post, question, answer = mentions
-    assert (post.id, post.author.handle, post.community, post.metrics.replies) == ("t3_2gmzqe", "bboe", "r/redditdev", 2)
+    assert (post.id, post.author.handle, post.community, post.metrics.replies) == (
+        "t3_2gmzqe",
+        "bboe",
+        "r/redditdev",
+        2,
+    )
     assert post.url == "https://www.reddit.com/r/redditdev/comments/2gmzqe/praw_https_enabled_praw_testing_needed/"
-    assert (question.parent_id, question.thread_id, question.author.handle) == ("t3_2gmzqe", "t3_2gmzqe", "paneer_burrito")
+    assert (question.parent_id, question.thread_id, question.author.handle) == (
+        "t3_2gmzqe",
+        "t3_2gmzqe",
+        "paneer_burrito",
+    )
     assert (answer.parent_id, answer.thread_id) == ("t1_cklfmye", "t3_2gmzqe")
     assert answer.url == "https://www.reddit.com/r/redditdev/comments/2gmzqe/_/cklhv0f/"
-    assert answer.created_at == datetime.fromtimestamp(1411010034, tz=timezone.utc)
+    assert answer.created_at == datetime.fromtimestamp(1411010034, tz=UTC)
 
     settings = reddit.settings()
     with Store(settings.store_path) as store:

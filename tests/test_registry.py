@@ -4,13 +4,14 @@ No code outside connectors/ spells a source's name, and a new connector needs no
 registry entry: settings accept its table and own accounts, the collector runs it, the loader
 marks its own posts and uses its word for a reply.
 """
+
 from __future__ import annotations
 
 import ast
 import json
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,9 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return found
 
 
-def source_literals(root: Path, names: tuple[str, ...], folders: tuple[str, ...] = SCANNED,
-                    exempt: tuple[str, ...] = EXEMPT) -> list[str]:
+def source_literals(
+    root: Path, names: tuple[str, ...], folders: tuple[str, ...] = SCANNED, exempt: tuple[str, ...] = EXEMPT
+) -> list[str]:
     """`file:line: text` for every string that is a source's name or quotes one ('reddit' in SQL)."""
     quoted = re.compile(r"(?<!\w)(['\"])(?:" + "|".join(map(re.escape, names)) + r")\1")
     found = []
@@ -56,8 +58,12 @@ def source_literals(root: Path, names: tuple[str, ...], folders: tuple[str, ...]
             tree = ast.parse(path.read_text(encoding="utf-8"))
             docstrings = _docstrings(tree)
             for node in ast.walk(tree):
-                if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-                        and (node.value in names or quoted.search(node.value))):
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and id(node) not in docstrings
+                    and (node.value in names or quoted.search(node.value))
+                ):
                     found.append(f"{where}:{node.lineno}: {node.value[:60]!r}")
     return found
 
@@ -72,26 +78,37 @@ def test_the_scan_finds_a_name_and_a_quoted_name_in_sql(tmp_path: Path):
     for folder in ("listener/store", "analytics"):
         (tmp_path / folder).mkdir(parents=True)
     (tmp_path / "analytics" / "bad.py").write_text(
-        'KIND = "reddit"\n'
-        "SQL = f\"SELECT 1 FROM mat_posts WHERE source <> 'rss' AND n > {1}\"\n", encoding="utf-8")
+        'KIND = "reddit"\nSQL = f"SELECT 1 FROM mat_posts WHERE source <> \'rss\' AND n > {1}"\n', encoding="utf-8"
+    )
     (tmp_path / "analytics" / "fine.py").write_text(
         '"""Reddit and RSS posts; \'rss\' in a docstring is prose."""\n'
-        'AXIS = "xs"\nLABEL = "Reddit threads"\nSQL = "SELECT \'rss_feed\'"\n', encoding="utf-8")
-    (tmp_path / "listener" / "store" / "migrations.py").write_text('OLD = "UPDATE t SET source = \'x\'"\n',
-                                                                    encoding="utf-8")
+        'AXIS = "xs"\nLABEL = "Reddit threads"\nSQL = "SELECT \'rss_feed\'"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "listener" / "store" / "migrations.py").write_text(
+        "OLD = \"UPDATE t SET source = 'x'\"\n", encoding="utf-8"
+    )
     found = source_literals(tmp_path, ("rss", "x", "reddit"))
-    assert found == ["analytics/bad.py:1: 'reddit'",
-                     "analytics/bad.py:2: \"SELECT 1 FROM mat_posts WHERE source <> 'rss' AND n > \""]
+    assert found == [
+        "analytics/bad.py:1: 'reddit'",
+        "analytics/bad.py:2: \"SELECT 1 FROM mat_posts WHERE source <> 'rss' AND n > \"",
+    ]
 
 
 def test_every_entry_is_in_the_catalogue_with_its_factory():
-    assert registered_sources()[:len(SOURCES)] == SOURCES
+    assert registered_sources()[: len(SOURCES)] == SOURCES
     for spec in SOURCES:
         assert REGISTRY[spec.name] is spec.factory
         assert spec.settings_model is not SourceBase  # each source has its own table's model
     with pytest.raises(ValueError, match="registered twice"):
-        register(SourceSpec(name=SOURCES[0].name, label="Another", factory=SOURCES[0].factory,
-                            settings_model=SOURCES[0].settings_model))
+        register(
+            SourceSpec(
+                name=SOURCES[0].name,
+                label="Another",
+                factory=SOURCES[0].factory,
+                settings_model=SOURCES[0].settings_model,
+            )
+        )
 
 
 # -- a new connector: its registry entry is all it takes -------------------------------------
@@ -119,9 +136,17 @@ class ForumConnector:
         yield RawPage(stream=self.config.url, payload=response.json(), cursor={self.config.url: "read"})
 
     def map_page(self, page: RawPage) -> list[Mention]:
-        return [Mention(source=self.name, id=post["id"], created_at=datetime.fromisoformat(post["at"]),
-                        author=AuthorRef(handle=post["by"]), text=post["text"], parent_id=post.get("parent"))
-                for post in page.payload]
+        return [
+            Mention(
+                source=self.name,
+                id=post["id"],
+                created_at=datetime.fromisoformat(post["at"]),
+                author=AuthorRef(handle=post["by"]),
+                text=post["text"],
+                parent_id=post.get("parent"),
+            )
+            for post in page.payload
+        ]
 
 
 def forum_handle(handle: str) -> str:
@@ -129,8 +154,14 @@ def forum_handle(handle: str) -> str:
     return handle.strip().lstrip("@").split("@")[0].lower()
 
 
-FORUM = SourceSpec(name="forum", label="Forum", factory=ForumConnector.from_settings, settings_model=ForumSource,
-                   own_handle=forum_handle, reply_kind="comment")
+FORUM = SourceSpec(
+    name="forum",
+    label="Forum",
+    factory=ForumConnector.from_settings,
+    settings_model=ForumSource,
+    own_handle=forum_handle,
+    reply_kind="comment",
+)
 FORUM_TOML = ORG_TOML + 'forum = ["@Acme_Team@forum.example"]\n'  # ORG_TOML ends in [organization.own_accounts]
 
 
@@ -147,16 +178,26 @@ def _config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_a_registered_source_is_collected_and_its_own_posts_are_own(tmp_path: Path, feed_server: FeedServer,
-                                                                      forum: SourceSpec):
-    at = (datetime.now(timezone.utc) - timedelta(hours=3)).replace(microsecond=0)
-    posts = [{"id": "1", "at": at.isoformat(), "by": "jane", "text": "Is acme coffee any good?"},
-             {"id": "2", "at": (at + timedelta(minutes=5)).isoformat(), "by": "Acme_Team", "parent": "1",
-              "text": "Thanks for asking about acme!"}]
-    feed_server.routes["/posts.json"] = Route(body=json.dumps(posts).encode(),
-                                              headers={"Content-Type": "application/json"})
-    settings = load_settings(_config(tmp_path, FORUM_TOML + f'[sources.forum]\nenabled = true\n'
-                                                            f'url = "{feed_server.url("/posts.json")}"\n'))
+def test_a_registered_source_is_collected_and_its_own_posts_are_own(
+    tmp_path: Path, feed_server: FeedServer, forum: SourceSpec
+):
+    at = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
+    posts = [
+        {"id": "1", "at": at.isoformat(), "by": "jane", "text": "Is acme coffee any good?"},
+        {
+            "id": "2",
+            "at": (at + timedelta(minutes=5)).isoformat(),
+            "by": "Acme_Team",
+            "parent": "1",
+            "text": "Thanks for asking about acme!",
+        },
+    ]
+    feed_server.routes["/posts.json"] = Route(
+        body=json.dumps(posts).encode(), headers={"Content-Type": "application/json"}
+    )
+    settings = load_settings(
+        _config(tmp_path, FORUM_TOML + f'[sources.forum]\nenabled = true\nurl = "{feed_server.url("/posts.json")}"\n')
+    )
     assert settings.sources.enabled() == ["forum"]
     assert settings.sources.forum.url == feed_server.url("/posts.json")
     assert settings.organization.own_accounts.for_source("forum") == ["acme_team"]  # the entry's rule
@@ -167,11 +208,16 @@ def test_a_registered_source_is_collected_and_its_own_posts_are_own(tmp_path: Pa
     assert [(r.source, r.status, r.inserted) for r in report.runs] == [("forum", "ok", 2)]
     db = settings.store_path
     assert table_rows(db, "SELECT mention_id, is_own FROM mentions ORDER BY 1") == [
-        ("forum:1", False), ("forum:2", True)]
+        ("forum:1", False),
+        ("forum:2", True),
+    ]
     assert table_rows(db, "SELECT author_id, is_own FROM authors ORDER BY 1") == [
-        ("forum:@acme_team", True), ("forum:@jane", False)]
+        ("forum:@acme_team", True),
+        ("forum:@jane", False),
+    ]
     assert table_rows(db, "SELECT mention_id, kind, to_author_id FROM interactions") == [
-        ("forum:2", "comment", "forum:@jane")]
+        ("forum:2", "comment", "forum:@jane")
+    ]
 
 
 def test_a_registered_source_table_is_as_strict_as_the_others(tmp_path: Path, forum: SourceSpec):
@@ -182,7 +228,7 @@ def test_a_registered_source_table_is_as_strict_as_the_others(tmp_path: Path, fo
 def test_an_unregistered_source_is_an_unknown_key_naming_the_known_ones(tmp_path: Path):
     known = ", ".join(source_names())
     with pytest.raises(ConfigError, match=rf"unknown key 'sources\.forum' \(known sources: {known}\)"):
-        load_settings(_config(tmp_path, ORG_TOML + '[sources.forum]\nenabled = true\n'))
+        load_settings(_config(tmp_path, ORG_TOML + "[sources.forum]\nenabled = true\n"))
     with pytest.raises(ConfigError, match=r"unknown key 'organization\.own_accounts\.forum'"):
         load_settings(_config(tmp_path, FORUM_TOML))
     with pytest.raises(ConfigError, match=r"unknown key 'sources\.redit' \(did you mean 'reddit'\?\)"):

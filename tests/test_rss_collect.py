@@ -1,4 +1,5 @@
 """RSS collection end to end: real HTTP on 127.0.0.1, real feedparser, real DuckDB file."""
+
 from __future__ import annotations
 
 import json
@@ -7,13 +8,27 @@ from pathlib import Path
 from conftest import FeedServer, Route, rss_feed, run_cli, table_rows
 
 ITEMS = [
-    {"title": "Acme coffee is great", "guid": "http://example.com/p/1", "link": "http://example.com/p/1",
-     "pubDate": "Tue, 10 Nov 2026 04:00:00 GMT", "description": "&lt;p&gt;I &lt;b&gt;love&lt;/b&gt; Acme coffee!&lt;/p&gt;",
-     "author": "jane@example.com (Jane)"},
-    {"title": "Globex vs Acme", "guid": "http://example.com/p/2", "link": "http://example.com/p/2",
-     "pubDate": "Wed, 11 Nov 2026 10:00:00 +0200", "description": "Globex is worse than acme."},
-    {"title": "Acme anvil cartoons", "guid": "http://example.com/p/3",
-     "pubDate": "Thu, 12 Nov 2026 10:00:00 GMT", "description": "Classic acme anvil gags."},
+    {
+        "title": "Acme coffee is great",
+        "guid": "http://example.com/p/1",
+        "link": "http://example.com/p/1",
+        "pubDate": "Tue, 10 Nov 2026 04:00:00 GMT",
+        "description": "&lt;p&gt;I &lt;b&gt;love&lt;/b&gt; Acme coffee!&lt;/p&gt;",
+        "author": "jane@example.com (Jane)",
+    },
+    {
+        "title": "Globex vs Acme",
+        "guid": "http://example.com/p/2",
+        "link": "http://example.com/p/2",
+        "pubDate": "Wed, 11 Nov 2026 10:00:00 +0200",
+        "description": "Globex is worse than acme.",
+    },
+    {
+        "title": "Acme anvil cartoons",
+        "guid": "http://example.com/p/3",
+        "pubDate": "Thu, 12 Nov 2026 10:00:00 GMT",
+        "description": "Classic acme anvil gags.",
+    },
 ]
 
 
@@ -22,7 +37,9 @@ def _db(tmp_path: Path) -> Path:
 
 
 def test_collect_then_rerun_inserts_nothing_new(tmp_path, feed_server: FeedServer, config_for):
-    feed_server.routes["/a.xml"] = Route(body=rss_feed(ITEMS), etag='"v1"', last_modified="Thu, 12 Nov 2026 10:00:00 GMT")
+    feed_server.routes["/a.xml"] = Route(
+        body=rss_feed(ITEMS), etag='"v1"', last_modified="Thu, 12 Nov 2026 10:00:00 GMT"
+    )
     config = config_for([feed_server.url("/a.xml")])
     first = run_cli("--config", str(config), "run", "--json")
     assert first.returncode == 0, first.stderr
@@ -30,7 +47,11 @@ def test_collect_then_rerun_inserts_nothing_new(tmp_path, feed_server: FeedServe
     assert report["sources"][0]["inserted"] == 3
     assert report["sources"][0]["status"] == "ok", report
     rows = table_rows(_db(tmp_path), "SELECT mention_id, text, created_at FROM mentions ORDER BY 1")
-    assert [r[0] for r in rows] == ["rss:http://example.com/p/1", "rss:http://example.com/p/2", "rss:http://example.com/p/3"]
+    assert [r[0] for r in rows] == [
+        "rss:http://example.com/p/1",
+        "rss:http://example.com/p/2",
+        "rss:http://example.com/p/3",
+    ]
     assert rows[0][1] == "I love Acme coffee!"  # HTML reduced to text
     assert rows[1][2].isoformat() == "2026-11-11T08:00:00+00:00"  # timezone-aware, UTC
     topics = table_rows(_db(tmp_path), "SELECT mention_id, topic FROM mention_topics ORDER BY 1, 2")
@@ -58,8 +79,11 @@ def test_changed_feed_updates_without_duplicates(tmp_path, feed_server: FeedServ
     assert result.returncode == 0, result.stderr
     src = json.loads(result.stdout)["sources"][0]
     assert (src["inserted"], src["updated"]) == (1, 2)
-    rows = table_rows(_db(tmp_path), "SELECT m.text, s.label FROM mentions m JOIN sentiment s USING (mention_id) "
-                                     "WHERE mention_id = 'rss:http://example.com/p/1'")
+    rows = table_rows(
+        _db(tmp_path),
+        "SELECT m.text, s.label FROM mentions m JOIN sentiment s USING (mention_id) "
+        "WHERE mention_id = 'rss:http://example.com/p/1'",
+    )
     assert rows == [("Acme coffee got worse, terrible.", "negative")]  # edited text is scored again
 
 
@@ -105,9 +129,11 @@ def test_ill_formed_feed_is_kept_with_warning(tmp_path, feed_server: FeedServer,
 
 
 def test_feed_without_guids_does_not_duplicate(tmp_path, feed_server: FeedServer, config_for):
-    items = [{"title": "Acme news", "pubDate": "Tue, 10 Nov 2026 04:00:00 GMT", "description": "acme"},
-             {"title": "Acme link only", "link": "http://example.com/only-link", "description": "acme"},
-             {"title": "no date no link", "description": "acme again"}]
+    items = [
+        {"title": "Acme news", "pubDate": "Tue, 10 Nov 2026 04:00:00 GMT", "description": "acme"},
+        {"title": "Acme link only", "link": "http://example.com/only-link", "description": "acme"},
+        {"title": "no date no link", "description": "acme again"},
+    ]
     feed_server.routes["/noguid.xml"] = Route(body=rss_feed(items))
     config = config_for([feed_server.url("/noguid.xml")])
     for _ in range(2):

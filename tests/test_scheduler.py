@@ -1,5 +1,6 @@
 """`listener schedule`: jobs from config run on short real intervals against a real feed server and
 a real DuckDB file, never overlap, survive a busy store, and stop cleanly on SIGTERM; `--check`."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,13 @@ from listener.ops.scheduler import (
 from listener.store.gate import StoreGate
 
 ITEMS = [
-    {"title": f"Acme coffee post {n}", "guid": f"http://example.com/p/{n}", "link": f"http://example.com/p/{n}",
-     "pubDate": "Tue, 10 Nov 2026 04:00:00 GMT", "description": f"I love acme coffee, take {n}."}
+    {
+        "title": f"Acme coffee post {n}",
+        "guid": f"http://example.com/p/{n}",
+        "link": f"http://example.com/p/{n}",
+        "pubDate": "Tue, 10 Nov 2026 04:00:00 GMT",
+        "description": f"I love acme coffee, take {n}.",
+    }
     for n in range(1, 6)
 ]
 
@@ -69,11 +75,16 @@ def test_jobs_come_from_config(tmp_path, feed_server: FeedServer, config_for):
         daemon.scheduler.shutdown(wait=False)
 
 
-@pytest.mark.parametrize("line, key", [('analyze_cron = "every night"', "analyze_cron"),
-                                       ('timezone = "Mars/Olympus"', "timezone"),
-                                       ('digest_cron = "61 * * * *"', "digest_cron"),
-                                       ("jiter_seconds = 5", "jiter_seconds"),
-                                       ("heartbeat_seconds = 0", "heartbeat_seconds")])
+@pytest.mark.parametrize(
+    "line, key",
+    [
+        ('analyze_cron = "every night"', "analyze_cron"),
+        ('timezone = "Mars/Olympus"', "timezone"),
+        ('digest_cron = "61 * * * *"', "digest_cron"),
+        ("jiter_seconds = 5", "jiter_seconds"),
+        ("heartbeat_seconds = 0", "heartbeat_seconds"),
+    ],
+)
 def test_bad_schedule_config_is_a_config_error(config_for, line, key):
     """[schedule] has one definition (settings.Schedule): keys and numbers fail when the config loads,
     cron expressions and the time zone when the scheduler is built; each error names its key."""
@@ -105,8 +116,9 @@ def test_source_jobs_run_on_their_interval_and_commit(tmp_path, feed_server: Fee
 
 def test_a_slow_source_never_overlaps_itself(tmp_path, feed_server: FeedServer, config_for, caplog):
     starts: list[float] = []
-    feed_server.routes["/slow.xml"] = Route(body=rss_feed(ITEMS), delay=0.7,
-                                            on_request=lambda: starts.append(time.monotonic()))
+    feed_server.routes["/slow.xml"] = Route(
+        body=rss_feed(ITEMS), delay=0.7, on_request=lambda: starts.append(time.monotonic())
+    )
     settings = load_settings(config_for([feed_server.url("/slow.xml")]))
     daemon = build_scheduler(settings, interval_override_seconds=0.1)
     caplog.set_level("WARNING", logger="listener.ops.scheduler")
@@ -128,9 +140,16 @@ def test_a_busy_store_is_logged_and_retried_at_the_next_tick(tmp_path, feed_serv
     settings = settings.model_copy(update={"store": settings.store.model_copy(update={"lock_timeout_seconds": 0.5})})
     db = settings.store_path
     holder = subprocess.Popen(  # another process holds the write lock, like an open notebook writer
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-                               "sys.stdin.readline()", str(db)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.readline()",
+            str(db),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         caplog.set_level("INFO", logger="listener.ops.scheduler")
@@ -156,7 +175,7 @@ def test_digest_job_without_recipients_is_skipped_not_failed(config_for):
 
 
 def _utc_second() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def test_the_nightly_analyze_refreshes_the_analysts_snapshot(tmp_path, feed_server: FeedServer, config_for):
@@ -175,7 +194,7 @@ def test_the_nightly_analyze_refreshes_the_analysts_snapshot(tmp_path, feed_serv
     daemon.start()
     try:
         assert _wait(lambda: daemon.jobs["collect:rss"].runs == 1, timeout=15)
-        daemon.scheduler.modify_job("analyze", next_run_time=datetime.now(timezone.utc))  # tonight is now
+        daemon.scheduler.modify_job("analyze", next_run_time=datetime.now(UTC))  # tonight is now
         assert _wait(lambda: daemon.jobs["analyze"].runs == 1, timeout=60)
     finally:
         daemon.stop()
@@ -193,8 +212,10 @@ def _schedule_argv(config: Path) -> list[str]:
     """`python -m listener --config C schedule`; registers the command first if cli.py does not yet."""
     if "schedule" in cli.commands:
         return [sys.executable, "-m", "listener", "--config", str(config), "schedule"]
-    shim = ("from listener.cli.app import cli, main; from listener.cli.schedule import schedule_command; "
-            "cli.add_command(schedule_command); main()")
+    shim = (
+        "from listener.cli.app import cli, main; from listener.cli.schedule import schedule_command; "
+        "cli.add_command(schedule_command); main()"
+    )
     return [sys.executable, "-c", shim, "--config", str(config), "schedule"]
 
 
@@ -202,8 +223,14 @@ def test_sigterm_lets_the_running_job_commit_then_exits_0(tmp_path, feed_server:
     in_flight = threading.Event()
     feed_server.routes["/a.xml"] = Route(body=rss_feed(ITEMS), delay=0.8, on_request=in_flight.set)
     config = config_for([feed_server.url("/a.xml")])
-    proc = subprocess.Popen(_schedule_argv(config), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "LISTENER_CONFIG": ""})
+    proc = subprocess.Popen(
+        _schedule_argv(config),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LISTENER_CONFIG": ""},
+    )
     try:
         assert in_flight.wait(20), "the collect job never fetched"
         proc.send_signal(signal.SIGTERM)  # mid-fetch: the job must still finish and commit
@@ -230,13 +257,22 @@ def test_check_fresh_stale_missing(tmp_path, config_for):
     config = config_for()
     beat = tmp_path / "beat.json"
     assert _check(config, beat)[0] == 1  # no heartbeat yet
-    now = datetime.now(timezone.utc)
-    write_json_atomic(beat, {"pid": 1, "tick_at": now.isoformat(), "heartbeat_seconds": 30, "stopping": False,
-                             "jobs": {}})
+    now = datetime.now(UTC)
+    write_json_atomic(
+        beat, {"pid": 1, "tick_at": now.isoformat(), "heartbeat_seconds": 30, "stopping": False, "jobs": {}}
+    )
     code, out = _check(config, beat)
     assert code == 0 and "fresh" in out
-    write_json_atomic(beat, {"pid": 1, "tick_at": (now - timedelta(seconds=91)).isoformat(),
-                             "heartbeat_seconds": 30, "stopping": False, "jobs": {}})
+    write_json_atomic(
+        beat,
+        {
+            "pid": 1,
+            "tick_at": (now - timedelta(seconds=91)).isoformat(),
+            "heartbeat_seconds": 30,
+            "stopping": False,
+            "jobs": {},
+        },
+    )
     code, out = _check(config, beat)
     assert code == 1 and "stale" in out
     beat.write_text("{not json")
@@ -261,11 +297,22 @@ def test_check_reads_the_heartbeat_a_real_daemon_writes(tmp_path, config_for):
     assert _check(tmp_path / "listener.toml", daemon.heartbeat_path)[0] == 1  # stopped: unhealthy
 
 
-@pytest.mark.parametrize("field, expected", [("1", "mon"), ("0", "sun"), ("7", "sun"), ("1-5", "mon,tue,wed,thu,fri"),
-                                             ("*/2", "sun,tue,thu,sat"), ("mon-fri", "mon-fri"), ("*", "*")])
+@pytest.mark.parametrize(
+    "field, expected",
+    [
+        ("1", "mon"),
+        ("0", "sun"),
+        ("7", "sun"),
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("*/2", "sun,tue,thu,sat"),
+        ("mon-fri", "mon-fri"),
+        ("*", "*"),
+    ],
+)
 def test_crontab_day_numbers_mean_what_cron_means(field, expected):
     # APScheduler 3's from_crontab reads "1" as Tuesday; the config means Monday like cron does
     from listener.ops.scheduler import crontab_day_of_week
+
     assert crontab_day_of_week(field) == expected
 
 
@@ -275,12 +322,19 @@ def test_sigterm_mid_collect_stops_after_the_page_in_hand(tmp_path, feed_server:
     urls = []
     for n in range(10):
         items = [dict(item, guid=f"{item['guid']}/{n}") for item in ITEMS]
-        feed_server.routes[f"/f{n}.xml"] = Route(body=rss_feed(items), delay=0.5,
-                                                  on_request=second.set if n == 1 else None)
+        feed_server.routes[f"/f{n}.xml"] = Route(
+            body=rss_feed(items), delay=0.5, on_request=second.set if n == 1 else None
+        )
         urls.append(feed_server.url(f"/f{n}.xml"))
     config = config_for(urls)
-    proc = subprocess.Popen(_schedule_argv(config), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "LISTENER_CONFIG": ""})
+    proc = subprocess.Popen(
+        _schedule_argv(config),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LISTENER_CONFIG": ""},
+    )
     try:
         assert second.wait(30), "the collect job never reached the second feed"
         proc.send_signal(signal.SIGTERM)

@@ -1,4 +1,5 @@
 """Trust in sentiment: evaluate a labelled sample; domain lexicon overrides and re-scoring."""
+
 from __future__ import annotations
 
 import csv
@@ -14,9 +15,14 @@ from analytics.sentiment.vader import PARALLEL_MIN_TEXTS, FastVader, score_texts
 from listener.store.connection import Store
 
 GROUND_TRUTH = SHARED / "sentiment"
-ROWS = [("I love this coffee, it is wonderful", 3.5), ("This is the worst service ever, awful", -3.2),
-        ("The shop opens at nine", 0.0), ("Pretty good but a bit pricey", 1.2), ("Terrible, I hate it", -3.8),
-        ("Great taste and friendly staff!", 3.0)]
+ROWS = [
+    ("I love this coffee, it is wonderful", 3.5),
+    ("This is the worst service ever, awful", -3.2),
+    ("The shop opens at nine", 0.0),
+    ("Pretty good but a bit pricey", 1.2),
+    ("Terrible, I hate it", -3.8),
+    ("Great taste and friendly staff!", 3.0),
+]
 
 
 def _csv(path: Path, header: list[str], rows: list[tuple[object, ...]], delimiter: str = ",") -> Path:
@@ -28,23 +34,28 @@ def _csv(path: Path, header: list[str], rows: list[tuple[object, ...]], delimite
 
 
 def test_evaluate_numeric_csv_reports_r_f1_and_bad_lines(tmp_path: Path):
-    path = _csv(tmp_path / "sample.csv", ["id", "body", "stars"],
-                [(i, text, rating) for i, (text, rating) in enumerate(ROWS)] + [(90, "no rating here", ""),
-                                                                                 (91, "rated in words", "great")])
+    path = _csv(
+        tmp_path / "sample.csv",
+        ["id", "body", "stars"],
+        [(i, text, rating) for i, (text, rating) in enumerate(ROWS)]
+        + [(90, "no rating here", ""), (91, "rated in words", "great")],
+    )
     result = run_cli("sentiment", "evaluate", str(path), "--text-column", "body", "--label-column", "stars")
     assert result.returncode == 0, result.stderr
     assert "line 8: empty label" in result.stdout and "line 9: label 'great' is not a number" in result.stdout
     assert "Pearson r (rating vs compound): 0.9" in result.stdout and "macro-F1: 1.000" in result.stdout
-    report = json.loads(run_cli("sentiment", "evaluate", str(path), "--text-column", "body",
-                                "--label-column", "stars", "--json").stdout)
+    report = json.loads(
+        run_cli("sentiment", "evaluate", str(path), "--text-column", "body", "--label-column", "stars", "--json").stdout
+    )
     assert report["rows"] == 6 and report["rejected"] == 2 and report["scale"] == [-4.0, 4.0]
     assert report["confusion"] == [[2, 0, 0], [0, 1, 0], [0, 0, 3]] and report["scorer"] == "vader 3.3.2"
 
 
 def test_evaluate_categorical_tsv(tmp_path: Path):
     labels = ["Positive", "neg", "0", "pos", "-1", "POSITIVE"]
-    path = _csv(tmp_path / "sample.tsv", ["text", "label"], [(t, lab) for (t, _), lab in zip(ROWS, labels)],
-                delimiter="\t")
+    path = _csv(
+        tmp_path / "sample.tsv", ["text", "label"], [(t, lab) for (t, _), lab in zip(ROWS, labels)], delimiter="\t"
+    )
     report = json.loads(run_cli("sentiment", "evaluate", str(path), "--json").stdout)
     assert report["layout"] == "tsv" and report["labels"] == "categorical" and report["pearson_r"] is None
     assert report["accuracy"] == 1.0 and report["macro_f1"] == 1.0
@@ -100,8 +111,11 @@ def test_changed_overrides_rescore_on_next_analyze(tmp_path: Path):
     with Store(tmp_path / "listener.duckdb") as store:
         conn = store.conn
         for i, text in enumerate(["that ramp is sick", "sick board, love it", "nothing to see"]):
-            conn.execute("INSERT INTO mentions (mention_id, source, native_id, text, created_at, collected_at, "
-                         "updated_at) VALUES (?, 'x', ?, ?, now(), now(), now())", [f"x:{i}", str(i), text])
+            conn.execute(
+                "INSERT INTO mentions (mention_id, source, native_id, text, created_at, collected_at, "
+                "updated_at) VALUES (?, 'x', ?, ?, now(), now(), now())",
+                [f"x:{i}", str(i), text],
+            )
         assert score_pending(store, workers=1) == (3, 3)
         plain = dict(conn.execute("SELECT mention_id, compound FROM sentiment").fetchall())
         assert score_pending(store, workers=1) == (0, 0)

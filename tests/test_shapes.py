@@ -1,4 +1,5 @@
 """Conversation shapes: one textbook network per ISO week, each classified by the rules."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,14 @@ def scenarios() -> dict[str, list]:
     return {"docs": p.docs}
 
 
-EXPECTED = ["broadcast network", "support network", "polarized crowd", "tight crowd",
-            "community clusters", "brand clusters"]
+EXPECTED = [
+    "broadcast network",
+    "support network",
+    "polarized crowd",
+    "tight crowd",
+    "community clusters",
+    "brand clusters",
+]
 
 
 def test_textbook_networks_get_their_shape_and_reruns_converge(tmp_path: Path):
@@ -51,18 +58,24 @@ def test_textbook_networks_get_their_shape_and_reruns_converge(tmp_path: Path):
     load(store, settings, scenarios()["docs"])
     report = shapes.run(store, settings)
     assert len(report["periods"]) == 6
-    got = dict(store.conn.execute(
-        "SELECT period_start, shape FROM conversation_shapes WHERE scope = 'all'").fetchall())
+    got = dict(store.conn.execute("SELECT period_start, shape FROM conversation_shapes WHERE scope = 'all'").fetchall())
     assert [got[week(i)] for i in range(6)] == EXPECTED
     scopes = store.conn.execute(
-        "SELECT scope, shape FROM conversation_shapes WHERE period_start = ? ORDER BY scope", [week(5)]).fetchall()
+        "SELECT scope, shape FROM conversation_shapes WHERE period_start = ? ORDER BY scope", [week(5)]
+    ).fetchall()
     assert scopes == [("all", "brand clusters"), ("reddit", "brand clusters"), ("x", "brand clusters")]
 
-    star = json.loads(store.conn.execute(
-        "SELECT measures FROM conversation_shapes WHERE period_start = ? AND scope = 'all'", [week(0)]).fetchone()[0])
+    star = json.loads(
+        store.conn.execute(
+            "SELECT measures FROM conversation_shapes WHERE period_start = ? AND scope = 'all'", [week(0)]
+        ).fetchone()[0]
+    )
     assert star["in_centralization"] == 1.0 and star["reposts_share"] == 1.0 and star["nodes"] == 21
-    camps = json.loads(store.conn.execute(
-        "SELECT measures FROM conversation_shapes WHERE period_start = ? AND scope = 'all'", [week(2)]).fetchone()[0])
+    camps = json.loads(
+        store.conn.execute(
+            "SELECT measures FROM conversation_shapes WHERE period_start = ? AND scope = 'all'", [week(2)]
+        ).fetchone()[0]
+    )
     assert camps["modularity"] > 0.3 and camps["group_sizes"][:2] == [15, 15]
 
     query = "SELECT * EXCLUDE (computed_at) FROM conversation_shapes ORDER BY ALL"
@@ -74,12 +87,30 @@ def test_textbook_networks_get_their_shape_and_reruns_converge(tmp_path: Path):
 
 
 def test_classify_rules_in_order():
-    base = {"nodes": 50, "reply_out_centralization": 0.0, "hub_reply_share": 0.0, "in_centralization": 0.0,
-            "hub_amplified_share": 0.0, "isolate_share": 0.1, "modularity": 0.5, "top2_share": 0.4,
-            "second_share": 0.2}
+    base = {
+        "nodes": 50,
+        "reply_out_centralization": 0.0,
+        "hub_reply_share": 0.0,
+        "in_centralization": 0.0,
+        "hub_amplified_share": 0.0,
+        "isolate_share": 0.1,
+        "modularity": 0.5,
+        "top2_share": 0.4,
+        "second_share": 0.2,
+    }
     assert shapes.classify({**base, "nodes": 2})[0] == "brand clusters"
-    assert shapes.classify({**base, "reply_out_centralization": 0.9, "hub_reply_share": 0.9,
-                            "in_centralization": 0.9, "hub_amplified_share": 0.9})[0] == "support network"
+    assert (
+        shapes.classify(
+            {
+                **base,
+                "reply_out_centralization": 0.9,
+                "hub_reply_share": 0.9,
+                "in_centralization": 0.9,
+                "hub_amplified_share": 0.9,
+            }
+        )[0]
+        == "support network"
+    )
     assert shapes.classify({**base, "in_centralization": 0.9, "hub_amplified_share": 0.4})[0] == "community clusters"
     assert shapes.classify({**base, "isolate_share": 0.6})[0] == "brand clusters"
     assert shapes.classify({**base, "top2_share": 0.8, "second_share": 0.3})[0] == "polarized crowd"

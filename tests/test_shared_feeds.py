@@ -1,7 +1,8 @@
 """Every feed of feedparser's own test suite goes through our mapper without an exception."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import feedparser
 import pytest
@@ -16,7 +17,7 @@ FEEDS = SHARED / "feeds"
 def test_every_shared_feed_maps_without_exception():
     files = [p for p in FEEDS.rglob("*") if p.is_file() and p.suffix not in (".txt",) and p.name != "LICENSE"]
     assert len(files) > 2000
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     mapped = 0
     for path in files:
         parsed = feedparser.parse(path.read_bytes())

@@ -1,4 +1,5 @@
 """`listener snapshot`: a consistent read-only copy (DuckDB file + Parquet) analysts can keep open."""
+
 from __future__ import annotations
 
 import json
@@ -21,16 +22,42 @@ from listener.store.connection import open_store
 from listener.store.ledger import finish_run, start_run
 
 DOCS = [
-    {"source": "x", "id": "100", "created_at": "2026-11-20T09:30:00+00:00", "text": "Acme coffee rocks @globex",
-     "lang": "en", "author": {"id": "1", "handle": "acme", "followers": 5400}, "metrics": {"likes": 3},
-     "mentions": ["globex"]},
-    {"source": "x", "id": "101", "created_at": "2026-11-20T10:00:00Z", "text": "@acme yours is burnt",
-     "parent_id": "100", "author": {"id": "2", "handle": "bob"}},
-    {"source": "reddit", "id": "t1_c1", "created_at": "2026-11-21T08:00:00Z", "text": "Globex is fine too",
-     "community": "r/espresso", "thread_id": "t3_p", "parent_id": "t3_p", "author": {"handle": "carol"}},
+    {
+        "source": "x",
+        "id": "100",
+        "created_at": "2026-11-20T09:30:00+00:00",
+        "text": "Acme coffee rocks @globex",
+        "lang": "en",
+        "author": {"id": "1", "handle": "acme", "followers": 5400},
+        "metrics": {"likes": 3},
+        "mentions": ["globex"],
+    },
+    {
+        "source": "x",
+        "id": "101",
+        "created_at": "2026-11-20T10:00:00Z",
+        "text": "@acme yours is burnt",
+        "parent_id": "100",
+        "author": {"id": "2", "handle": "bob"},
+    },
+    {
+        "source": "reddit",
+        "id": "t1_c1",
+        "created_at": "2026-11-21T08:00:00Z",
+        "text": "Globex is fine too",
+        "community": "r/espresso",
+        "thread_id": "t3_p",
+        "parent_id": "t3_p",
+        "author": {"handle": "carol"},
+    },
 ]
-LATE = {"source": "x", "id": "102", "created_at": "2026-11-22T10:00:00Z", "text": "acme again, love it",
-        "author": {"id": "3", "handle": "dan"}}
+LATE = {
+    "source": "x",
+    "id": "102",
+    "created_at": "2026-11-22T10:00:00Z",
+    "text": "acme again, love it",
+    "author": {"id": "3", "handle": "dan"},
+}
 
 # the real entry point (listener.cli.app.main: exit codes), with the command registered if cli.py does not yet
 SNAPSHOT = textwrap.dedent("""
@@ -44,8 +71,13 @@ SNAPSHOT = textwrap.dedent("""
 
 
 def snapshot_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", SNAPSHOT, "--config", str(config), "snapshot", *args],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", SNAPSHOT, "--config", str(config), "snapshot", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
 
 
 def _import(config: Path, docs: list[dict], name: str = "in.jsonl") -> None:
@@ -78,10 +110,14 @@ def snapshot_main(config: Path, *args: str) -> int:
 
 def _relations(db: Path) -> dict[str, int]:
     with duckdb.connect(str(db), read_only=True) as conn:
-        names = [n for (n,) in conn.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-            "UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal "
-            "AND NOT temporary").fetchall()]
+        names = [
+            n
+            for (n,) in conn.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+                "UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal "
+                "AND NOT temporary"
+            ).fetchall()
+        ]
         return {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
@@ -112,8 +148,10 @@ def test_snapshot_is_a_faithful_copy_with_manifest_and_parquet(analyzed: Path, c
     version = table_rows(live, "SELECT max(version) FROM schema_migrations")[0][0]
     assert manifest["schema_version"] == version
     assert {**manifest["tables"], **manifest["views"]} == expected
-    assert set(manifest["views"]) == {n for (n,) in table_rows(
-        live, "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal")}
+    assert set(manifest["views"]) == {
+        n
+        for (n,) in table_rows(live, "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal")
+    }
     assert manifest["created_at"].endswith("+00:00")
 
     parquet = out / "parquet"
@@ -144,22 +182,36 @@ def test_open_reader_keeps_its_view_while_a_new_snapshot_is_published(tmp_path: 
     assert first.tables["mentions"] == 3
 
     reader = subprocess.Popen(  # an analyst's notebook, open on the snapshot all along
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys
-            conn = duckdb.connect({str(out / 'listener.duckdb')!r}, read_only=True)
+            conn = duckdb.connect({str(out / "listener.duckdb")!r}, read_only=True)
             print(conn.execute("SELECT count(*) FROM mentions").fetchone()[0], flush=True)
             sys.stdin.readline()
             print(conn.execute("SELECT count(*) FROM mentions").fetchone()[0], flush=True)
             print(conn.execute("SELECT count(*) FROM mentions m JOIN authors a USING (author_id)").fetchone()[0])
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         assert reader.stdout.readline().strip() == "3"
         _import(config, [LATE], "late.jsonl")  # the writer is not blocked by the open snapshot
         second = snapshot_store(live, out)  # nor is publishing
         assert second.tables["mentions"] == 4
         assert table_rows(out / "listener.duckdb", "SELECT count(*) FROM mentions") == [(4,)]
-        assert duckdb.connect().execute(
-            f"SELECT count(*) FROM read_parquet('{out}/parquet/mentions.parquet')").fetchone()[0] == 4
+        assert (
+            duckdb.connect()
+            .execute(f"SELECT count(*) FROM read_parquet('{out}/parquet/mentions.parquet')")
+            .fetchone()[0]
+            == 4
+        )
         stdout, stderr = reader.communicate("go\n", timeout=30)
     finally:
         if reader.poll() is None:
@@ -174,9 +226,15 @@ def test_busy_store_exits_3_and_live_target_is_refused(tmp_path: Path, capsys: p
     _import(config, DOCS[:1])
     live = tmp_path / "listener.duckdb"
     holder = subprocess.Popen(  # another process (e.g. `listener run`) holds the store for writing
-        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(live)!r}); print('ready', flush=True); "
-                               "sys.stdin.readline()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(live)!r}); print('ready', flush=True); sys.stdin.readline()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         assert snapshot_main(config) == 3

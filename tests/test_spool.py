@@ -1,4 +1,5 @@
 """Fetch into the spool, load in short transactions: readers never make a run lose or repeat data."""
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,19 @@ from listener.store.gate import StoreGate
 
 def hold_store(db: Path, seconds: float, read_only: bool = True) -> subprocess.Popen[str]:
     """Another process (an analyst's notebook, say) holding the DuckDB file; returns once it has it."""
-    code = ("import duckdb, sys, time\n"
-            "conn = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == 'ro')\n"
-            "conn.execute('SELECT count(*) FROM mentions').fetchall()\n"
-            "print('holding', flush=True)\n"
-            "time.sleep(float(sys.argv[2]))\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(db), str(seconds), "ro" if read_only else "rw"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    code = (
+        "import duckdb, sys, time\n"
+        "conn = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == 'ro')\n"
+        "conn.execute('SELECT count(*) FROM mentions').fetchall()\n"
+        "print('holding', flush=True)\n"
+        "time.sleep(float(sys.argv[2]))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(db), str(seconds), "ro" if read_only else "rw"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "holding", proc.stderr
     return proc
 
@@ -130,13 +137,15 @@ def test_writer_elsewhere_past_the_limit_exits_3_with_a_clear_message(tmp_path: 
 
 # --- the spool's own guarantees, in process ----------------------------------------------------
 
+
 def _collect(cfg: Path) -> pipeline.CollectReport:
     settings = load_settings(cfg)
     return pipeline.collect(StoreGate(settings.store, 5), settings)
 
 
-def test_a_segment_left_behind_after_its_commit_is_not_loaded_twice(tmp_path: Path, feed_server: FeedServer,
-                                                                     monkeypatch: pytest.MonkeyPatch):
+def test_a_segment_left_behind_after_its_commit_is_not_loaded_twice(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+):
     urls = serve_feeds(feed_server, 2)
     cfg = write_config(tmp_path, urls)
     kept = tmp_path / "kept"
@@ -146,6 +155,7 @@ def test_a_segment_left_behind_after_its_commit_is_not_loaded_twice(tmp_path: Pa
     def crash_window(self: Spool, segment) -> None:  # the process "dies" after COMMIT, before unlink
         shutil.copy(segment.path, kept / segment.path.name)
         real_remove(self, segment)
+
     monkeypatch.setattr(Spool, "remove", crash_window)
     first = _collect(cfg)
     monkeypatch.undo()
@@ -158,19 +168,29 @@ def test_a_segment_left_behind_after_its_commit_is_not_loaded_twice(tmp_path: Pa
     loaded = pipeline.drain(StoreGate(settings.store, 5), Spool(settings.spool_dir), settings, [])
     assert loaded == 0
     assert Spool(settings.spool_dir).pending() == []
-    assert (content_snapshot(db), table_rows(db, "SELECT run_id, status, fetched, inserted, updated FROM runs")) \
-        == before
+    assert (
+        content_snapshot(db),
+        table_rows(db, "SELECT run_id, status, fetched, inserted, updated FROM runs"),
+    ) == before
 
 
-def test_an_unreadable_segment_is_set_aside_and_the_rest_load(tmp_path: Path, feed_server: FeedServer,
-                                                               caplog: pytest.LogCaptureFixture):
+def test_an_unreadable_segment_is_set_aside_and_the_rest_load(
+    tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+):
     urls = serve_feeds(feed_server, 1)
     cfg = write_config(tmp_path, urls)
     spool_dir = tmp_path / "listener.spool"
     spool_dir.mkdir()
     (spool_dir / "00000000000000000001-000000-rss-deadbeef.jsonl").write_text("not json\n")
-    truncated = Spool(spool_dir).append_page(source="rss", run_id="r-old", command="collect", stream="s",
-                                             documents=["{}", "{}"], cursor={}, started_at="2026-11-01T00:00:00Z")
+    truncated = Spool(spool_dir).append_page(
+        source="rss",
+        run_id="r-old",
+        command="collect",
+        stream="s",
+        documents=["{}", "{}"],
+        cursor={},
+        started_at="2026-11-01T00:00:00Z",
+    )
     lines = truncated.path.read_text().splitlines()
     truncated.path.write_text("\n".join(lines[:2]) + "\n")  # one document lost: the header disagrees
     with caplog.at_level(logging.ERROR, logger="listener.spool"):
@@ -192,16 +212,22 @@ def test_only_one_process_collects_a_source_at_a_time(tmp_path: Path, feed_serve
     assert _collect(cfg).runs[0].inserted == 5
 
 
-def test_pages_spooled_by_a_run_that_never_loaded_them_move_the_next_fetch_on(tmp_path: Path,
-                                                                               feed_server: FeedServer):
+def test_pages_spooled_by_a_run_that_never_loaded_them_move_the_next_fetch_on(tmp_path: Path, feed_server: FeedServer):
     """The cursor a fetch starts from is the store's, moved on by pages still waiting in the spool."""
     urls = serve_feeds(feed_server, 2)
     cfg = write_config(tmp_path, urls)
     settings = load_settings(cfg)
     _empty_store(settings.store_path)
     spool = Spool(settings.spool_dir)
-    spool.append_page(source="rss", run_id="r1", command="collect", stream=urls[0], documents=[],
-                      cursor={urls[0]: json.dumps({"etag": '"e0"'})}, started_at="2026-11-01T00:00:00Z")
+    spool.append_page(
+        source="rss",
+        run_id="r1",
+        command="collect",
+        stream=urls[0],
+        documents=[],
+        cursor={urls[0]: json.dumps({"etag": '"e0"'})},
+        started_at="2026-11-01T00:00:00Z",
+    )
     pending = spool.pending_cursors("rss")
     assert pending == {urls[0]: json.dumps({"etag": '"e0"'})}
     report = _collect(cfg)
@@ -212,8 +238,15 @@ def test_pages_spooled_by_a_run_that_never_loaded_them_move_the_next_fetch_on(tm
 
 def test_spool_files_are_written_whole_or_not_at_all(tmp_path: Path):
     spool = Spool(tmp_path / "spool")
-    segment = spool.append_page(source="x", run_id="r", command="c", stream="q", documents=['{"a": 1}'],
-                                cursor={"q": "1"}, started_at="2026-11-01T00:00:00Z")
+    segment = spool.append_page(
+        source="x",
+        run_id="r",
+        command="c",
+        stream="q",
+        documents=['{"a": 1}'],
+        cursor={"q": "1"},
+        started_at="2026-11-01T00:00:00Z",
+    )
     assert [p.name for p in (tmp_path / "spool").iterdir()] == [segment.path.name]  # no temporaries left
     (tmp_path / "spool" / f".{segment.name}-x-1.tmp").write_text("half a page")  # a crash mid-write
     assert [s.name for s in spool.pending()] == [segment.name]

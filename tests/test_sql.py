@@ -1,4 +1,5 @@
 """`listener sql`: the real DuckDB shell (duckdb-cli), read-only, on the snapshot or the live store."""
+
 from __future__ import annotations
 
 import json
@@ -24,16 +25,28 @@ def copied_demo(demo_run, tmp_path: Path) -> Path:
 def test_sql_opens_the_snapshot_with_the_views_read_only(demo_run):
     summary, _ = demo_run
     config = summary["config"]
-    result = run_cli("--config", config, "sql", "-json", "-c",
-                     "SELECT count(*) AS ranked, count(*) FILTER (is_new) AS new FROM top_influencers_current")
+    result = run_cli(
+        "--config",
+        config,
+        "sql",
+        "-json",
+        "-c",
+        "SELECT count(*) AS ranked, count(*) FILTER (is_new) AS new FROM top_influencers_current",
+    )
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row["ranked"] == 50 and 0 < row["new"] < 50
     # JSON operators, Parquet and the UTC day work in the shell as the docs use them.
-    days = run_cli("--config", config, "sql", "-csv", "-c",
-                   "SELECT current_setting('TimeZone') AS tz, "
-                   "(SELECT count(*) FROM alerts WHERE mention_ids ->> '$[0]' IS NOT NULL) AS alerts, "
-                   f"(SELECT count(*) FROM read_parquet('{Path(summary['parquet']).as_posix()}/mentions.parquet')) AS m")
+    days = run_cli(
+        "--config",
+        config,
+        "sql",
+        "-csv",
+        "-c",
+        "SELECT current_setting('TimeZone') AS tz, "
+        "(SELECT count(*) FROM alerts WHERE mention_ids ->> '$[0]' IS NOT NULL) AS alerts, "
+        f"(SELECT count(*) FROM read_parquet('{Path(summary['parquet']).as_posix()}/mentions.parquet')) AS m",
+    )
     assert days.returncode == 0, days.stderr
     assert days.stdout.splitlines()[1] == f"UTC,14,{sum(summary['mentions_per_source'].values())}"
     before = Path(summary["snapshot"]).stat().st_mtime_ns

@@ -1,4 +1,5 @@
 """`listener status`: what happened last time, for people and for scripts (and its exit code)."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,9 @@ from digest_helpers import run as listener
 
 
 def test_status_reports_last_run_counts_and_errors(tmp_path, feed_server: FeedServer, config_for):
-    feed_server.routes["/ok.xml"] = Route(body=rss_feed([{"title": "acme", "guid": "http://e.com/1", "description": "acme"}]))
+    feed_server.routes["/ok.xml"] = Route(
+        body=rss_feed([{"title": "acme", "guid": "http://e.com/1", "description": "acme"}])
+    )
     config = config_for([feed_server.url("/ok.xml"), feed_server.url("/gone.xml")])
     assert run_cli("--config", str(config), "run").returncode == 1
     result = run_cli("--config", str(config), "status", "--json")
@@ -33,11 +36,13 @@ def test_status_without_a_store_says_how_to_start(tmp_path, config_for):
 
 
 def test_a_good_feed_answering_304_makes_a_run_with_failing_feeds_partial_not_failed(
-        tmp_path, feed_server: FeedServer, config_for):
+    tmp_path, feed_server: FeedServer, config_for
+):
     """Same feeds, second run: the good one answers 304 (nothing new), the broken ones fail. Some
     streams worked, so the run is `partial`, as it is when the good feed has new items."""
-    feed_server.routes["/ok.xml"] = Route(body=rss_feed([{"title": "acme", "guid": "http://e.com/1",
-                                                          "description": "acme"}]), etag='"v1"')
+    feed_server.routes["/ok.xml"] = Route(
+        body=rss_feed([{"title": "acme", "guid": "http://e.com/1", "description": "acme"}]), etag='"v1"'
+    )
     feed_server.routes["/broken.xml"] = Route(status=500)
     config = str(config_for([feed_server.url("/ok.xml"), feed_server.url("/gone.xml"), feed_server.url("/broken.xml")]))
     assert listener("--config", config, "collect") == 1
@@ -49,12 +54,14 @@ def test_a_good_feed_answering_304_makes_a_run_with_failing_feeds_partial_not_fa
     # Every feed failing is `failed`.
     feed_server.routes["/ok.xml"] = Route(status=503)
     assert listener("--config", config, "collect") == 1
-    assert table_rows(tmp_path / "listener.duckdb",
-                      "SELECT status FROM runs ORDER BY started_at DESC LIMIT 1") == [("failed",)]
+    assert table_rows(tmp_path / "listener.duckdb", "SELECT status FROM runs ORDER BY started_at DESC LIMIT 1") == [
+        ("failed",)
+    ]
 
 
 def test_status_exits_1_only_for_enabled_sources_and_shows_disabled_ones_as_disabled(
-        tmp_path, feed_server: FeedServer, config_for, capsys):
+    tmp_path, feed_server: FeedServer, config_for, capsys
+):
     config = config_for([feed_server.url("/gone.xml")])  # every feed fails
     assert listener("--config", str(config), "collect") == 1
     capsys.readouterr()

@@ -1,4 +1,5 @@
 """Topic matching rules, run as the real SQL over a real DuckDB file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,9 +13,13 @@ from listener.store.connection import Store
 
 
 def _org(**overrides):
-    org = {"name": "Acme", "brand_terms": ["acme", '"acme coffee"', "acmeapp*"],
-           "exclude_terms": ['"acme anvil"'], "tracked_terms": ['"cold brew"', "c++"],
-           "competitors": [{"name": "Globex", "terms": ["globex", '-"globex tower"']}]}
+    org = {
+        "name": "Acme",
+        "brand_terms": ["acme", '"acme coffee"', "acmeapp*"],
+        "exclude_terms": ['"acme anvil"'],
+        "tracked_terms": ['"cold brew"', "c++"],
+        "competitors": [{"name": "Globex", "terms": ["globex", '-"globex tower"']}],
+    }
     org.update(overrides)
     return settings_from_dict({"organization": org}).organization
 
@@ -42,8 +47,11 @@ TEXTS = {
 def store(tmp_path: Path):
     with Store(tmp_path / "t.duckdb") as s:
         for key, (text, _) in TEXTS.items():
-            s.conn.execute("INSERT INTO mentions (mention_id, source, native_id, text, created_at, collected_at, "
-                           "updated_at) VALUES (?, 'x', ?, ?, now(), now(), now())", [key, key, text])
+            s.conn.execute(
+                "INSERT INTO mentions (mention_id, source, native_id, text, created_at, collected_at, "
+                "updated_at) VALUES (?, 'x', ?, ?, now(), now(), now())",
+                [key, key, text],
+            )
         yield s
 
 
@@ -62,4 +70,6 @@ def test_retag_replaces_previous_topics(store):
 
 def test_split_terms_handles_quotes_and_apostrophes():
     assert split_terms(['"acme coffee"', "-anvil", "mcdonald's", ' -"a b" ']) == (
-        ["acme coffee", "mcdonald's"], ["anvil", "a b"])
+        ["acme coffee", "mcdonald's"],
+        ["anvil", "a b"],
+    )

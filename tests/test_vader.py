@@ -236,7 +236,7 @@ TRICKY_TEXTS = [
     # contractions and punctuation attached
     "(good)",
     "'good'",
-    "\"great\"",
+    '"great"',
     "--bad--",
     "good,bad",
     "good.bad",
@@ -373,8 +373,15 @@ def test_str_subclass(stock: SentimentIntensityAnalyzer, fast: FastVader) -> Non
 
 @pytest.mark.parametrize(
     ("compound", "label"),
-    [(0.05, "positive"), (0.9, "positive"), (0.0499, "neutral"), (0.0, "neutral"),
-     (-0.0499, "neutral"), (-0.05, "negative"), (-1.0, "negative")],
+    [
+        (0.05, "positive"),
+        (0.9, "positive"),
+        (0.0499, "neutral"),
+        (0.0, "neutral"),
+        (-0.0499, "neutral"),
+        (-0.05, "negative"),
+        (-1.0, "negative"),
+    ],
 )
 def test_label_for(compound: float, label: str) -> None:
     assert label_for(compound) == label

@@ -13,13 +13,14 @@ Beyond the ladder: the organizational model and the path (reactive or
 proactive), and next steps for the gap to the next rung
 (`analytics.maturity.advice`). Rules and reasoning: docs/maturity.md.
 """
+
 from __future__ import annotations
 
 import difflib
 import json
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -54,28 +55,55 @@ METRICS: tuple[Metric, ...] = (
     Metric("competitor_mentions", "Discover", 1, ">=", "competitor mentions by others in the window"),
     Metric("influencers_ranked", "Discover", 1, ">=", "authors ranked in the window's weekly influencers"),
     Metric("communities_found", "Discover", 1, ">=", "communities found in the window's weeks"),
-    Metric("sentiment_coverage", "Discover", 0.8, ">=", "share of brand mentions with a sentiment score",
-           ratio=True),
+    Metric("sentiment_coverage", "Discover", 0.8, ">=", "share of brand mentions with a sentiment score", ratio=True),
     Metric("own_accounts_active", "Share", 1, ">=", "own accounts that posted in the window"),
     Metric("original_posts_per_week", "Share", 1.0, ">=", "own original posts (not replies, reposts, quotes) per week"),
-    Metric("active_weeks_share", "Share", 0.5, ">=", "share of observed weeks with an own original post",
-           ratio=True),
+    Metric("active_weeks_share", "Share", 0.5, ">=", "share of observed weeks with an own original post", ratio=True),
     Metric("reply_share", "Participate", 0.2, ">=", "share of own posts that answer someone else", ratio=True),
     Metric("own_replies_per_week", "Participate", 1.0, ">=", "own answers to others per week"),
-    Metric("response_rate", "Participate", 0.5, ">=",
-           "share of brand mentions that ask or complain answered within 72 h", ratio=True, optional=True),
-    Metric("median_response_minutes", "Participate", 1440, "<=",
-           "median minutes to the first own reply over asking mentions (unanswered = never)", optional=True),
+    Metric(
+        "response_rate",
+        "Participate",
+        0.5,
+        ">=",
+        "share of brand mentions that ask or complain answered within 72 h",
+        ratio=True,
+        optional=True,
+    ),
+    Metric(
+        "median_response_minutes",
+        "Participate",
+        1440,
+        "<=",
+        "median minutes to the first own reply over asking mentions (unanswered = never)",
+        optional=True,
+    ),
     Metric("people_answered", "Participate", 5, ">=", "distinct people an own account answered"),
-    Metric("top_influencers_answered", "Participate", 1, ">=",
-           "of the window's top 10 influencers, how many an own account replied to, quoted or mentioned"),
-    Metric("community_presence", "Participate", 0.5, ">=",
-           "share of communities discussing the brand (3+ mentions) where an own account posted", ratio=True,
-           optional=True),
+    Metric(
+        "top_influencers_answered",
+        "Participate",
+        1,
+        ">=",
+        "of the window's top 10 influencers, how many an own account replied to, quoted or mentioned",
+    ),
+    Metric(
+        "community_presence",
+        "Participate",
+        0.5,
+        ">=",
+        "share of communities discussing the brand (3+ mentions) where an own account posted",
+        ratio=True,
+        optional=True,
+    ),
     Metric("multi_turn_threads", "Co-create", 3, ">=", "threads where the org and one person exchanged 3+ turns"),
     Metric("customer_amplifications", "Co-create", 3, ">=", "own reposts and quotes of other people's posts"),
-    Metric("recurring_interlocutors", "Co-create", 3, ">=",
-           "people the org answered who came back to talk in 2+ different weeks"),
+    Metric(
+        "recurring_interlocutors",
+        "Co-create",
+        3,
+        ">=",
+        "people the org answered who came back to talk in 2+ different weeks",
+    ),
     Metric("peer_to_peer_replies", "Co-create", 3, ">=", "customers answering other customers in the org's threads"),
     Metric("feedback_threads", "Co-create", 2, ">=", "threads the org takes part in that discuss ideas or feedback"),
 )
@@ -132,14 +160,29 @@ def evaluate(values: dict[str, Any], limits: dict[str, float]) -> list[dict[str,
             value = values.get(metric.name)
             if metric.name == "median_response_minutes" and value is not None and not math.isfinite(value):
                 note = "never: most asking mentions got no reply"
-            rows.append({"metric": metric.name, "value": _shown(value), "op": metric.op,
-                         "threshold": limits[metric.name], "pass": ok, "progress": progress,
-                         "meaning": metric.meaning, **({"note": note} if note else {})})
+            rows.append(
+                {
+                    "metric": metric.name,
+                    "value": _shown(value),
+                    "op": metric.op,
+                    "threshold": limits[metric.name],
+                    "pass": ok,
+                    "progress": progress,
+                    "meaning": metric.meaning,
+                    **({"note": note} if note else {}),
+                }
+            )
         failed = [r for r in rows if not r["pass"]]
-        rungs.append({
-            "rung": rung, "index": index, "pass": not failed,
-            "score": round(sum(r["progress"] for r in rows) / len(rows), 3),
-            "reason": "; ".join(_failure(r) for r in failed) or None, "metrics": rows})
+        rungs.append(
+            {
+                "rung": rung,
+                "index": index,
+                "pass": not failed,
+                "score": round(sum(r["progress"] for r in rows) / len(rows), 3),
+                "reason": "; ".join(_failure(r) for r in failed) or None,
+                "metrics": rows,
+            }
+        )
     return rungs
 
 
@@ -161,7 +204,7 @@ def level_of(rungs: list[dict[str, Any]]) -> int:
 def assess(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> dict[str, Any]:
     """A fresh assessment for the window ending `as_of` (UTC date, default today); nothing is written."""
     limits = thresholds(settings)
-    window = window_ending(as_of or datetime.now(timezone.utc).date(), settings.maturity.window_days)
+    window = window_ending(as_of or datetime.now(UTC).date(), settings.maturity.window_days)
     try:
         maturity_signals.stage(conn, window)
         values = maturity_signals.measure(conn, window)
@@ -174,28 +217,45 @@ def assess(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | No
     finally:
         maturity_signals.drop(conn)
     return {
-        "assessed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "window_start": window.start.isoformat(), "window_end": window.end.isoformat(),
+        "assessed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "window_start": window.start.isoformat(),
+        "window_end": window.end.isoformat(),
         "window_days": settings.maturity.window_days,
-        "level": RUNGS[level - 1] if level else NO_LEVEL, "level_index": level,
+        "level": RUNGS[level - 1] if level else NO_LEVEL,
+        "level_index": level,
         "next_rung": RUNGS[level] if level < len(RUNGS) else None,
         "scores": {r["rung"]: r["score"] for r in rungs},
-        "rungs": rungs, "limits": limits_found,
-        "org_model": org_model, "path": path, "recommendations": steps,
+        "rungs": rungs,
+        "limits": limits_found,
+        "org_model": org_model,
+        "path": path,
+        "recommendations": steps,
     }
 
 
 def record(conn: duckdb.DuckDBPyConnection, assessment: dict[str, Any]) -> None:
     """One row in `maturity_assessments` (inside the caller's write transaction); evidence holds the
     rungs, the model and path measures, the limits."""
-    evidence = {"rungs": assessment["rungs"], "org_model": assessment["org_model"],
-                "path": assessment["path"], "limits": assessment["limits"]}
+    evidence = {
+        "rungs": assessment["rungs"],
+        "org_model": assessment["org_model"],
+        "path": assessment["path"],
+        "limits": assessment["limits"],
+    }
     conn.execute(
         "INSERT INTO maturity_assessments (assessed_at, window_start, window_end, level, level_index, scores, "
         "evidence, org_model, path, recommendations) VALUES (now(), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [assessment["window_start"], assessment["window_end"], assessment["level"], assessment["level_index"],
-         json.dumps(assessment["scores"]), json.dumps(evidence, default=str), assessment["org_model"]["model"],
-         assessment["path"]["path"], json.dumps(assessment["recommendations"], default=str)],
+        [
+            assessment["window_start"],
+            assessment["window_end"],
+            assessment["level"],
+            assessment["level_index"],
+            json.dumps(assessment["scores"]),
+            json.dumps(evidence, default=str),
+            assessment["org_model"]["model"],
+            assessment["path"]["path"],
+            json.dumps(assessment["recommendations"], default=str),
+        ],
     )
 
 
@@ -203,21 +263,31 @@ def run(store: Store, settings: Settings, today: date | None = None) -> dict[str
     """The `listener analyze` step: assess the window ending `today` and record it."""
     assessment = assess(store.conn, settings, today)
     store.write_transaction(lambda conn: record(conn, assessment), "maturity", claim=Claim.ANALYSIS)
-    return {"level": assessment["level"], "level_index": assessment["level_index"],
-            "window_end": assessment["window_end"], "scores": assessment["scores"],
-            "org_model": assessment["org_model"]["model"], "path": assessment["path"]["path"]}
+    return {
+        "level": assessment["level"],
+        "level_index": assessment["level_index"],
+        "window_end": assessment["window_end"],
+        "scores": assessment["scores"],
+        "org_model": assessment["org_model"]["model"],
+        "path": assessment["path"]["path"],
+    }
 
 
 def report_lines(a: dict[str, Any]) -> list[str]:
     """The plain-text report of `listener maturity`."""
-    lines = [f"maturity: {a['level']} (level {a['level_index']} of 5), window {a['window_start']} .. {a['window_end']}",
-             f"organizational model: {a['org_model']['model']} ({a['org_model']['reason']})",
-             f"path: {a['path']['path']} ({a['path']['reason']})"]
+    lines = [
+        f"maturity: {a['level']} (level {a['level_index']} of 5), window {a['window_start']} .. {a['window_end']}",
+        f"organizational model: {a['org_model']['model']} ({a['org_model']['reason']})",
+        f"path: {a['path']['path']} ({a['path']['reason']})",
+    ]
     lines += [f"limit: {text}" for text in a["limits"]]
     for rung in a["rungs"]:
         verdict = "pass" if rung["pass"] else "FAIL"
-        lines += ["", f"{rung['index']}. {rung['rung']}: {verdict}, score {rung['score']:.2f}",
-                  f"   {'metric':<26} {'value':>10}  {'threshold':>11}  pass"]
+        lines += [
+            "",
+            f"{rung['index']}. {rung['rung']}: {verdict}, score {rung['score']:.2f}",
+            f"   {'metric':<26} {'value':>10}  {'threshold':>11}  pass",
+        ]
         for row in rung["metrics"]:
             value = "none" if row["value"] is None else f"{row['value']:g}"
             mark = "yes" if row["pass"] else "NO"

@@ -20,10 +20,11 @@ Temp tables (dropped by `drop`):
   only complete mentions keeps the measures monotone: an answer can only
   improve them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import duckdb
@@ -38,8 +39,10 @@ from listener.core.sources import sources_without_network
 TEMP_TABLES = ("mat_posts", "mat_edges", "mat_asks", "kpi_brand")
 TOP_INFLUENCERS = 10  # "your top 10 influencers"
 COMMUNITY_MIN_MENTIONS = 3  # a community "discusses you" with at least this many brand mentions in the window
-IDEAS_REGEX = (r"(?i)\b(ideas?|suggest\w*|feature requests?|feedback|wish(es)?|would love|please add|"
-               r"could you add|roadmap|beta test\w*)\b")
+IDEAS_REGEX = (
+    r"(?i)\b(ideas?|suggest\w*|feature requests?|feedback|wish(es)?|would love|please add|"
+    r"could you add|roadmap|beta test\w*)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,11 @@ class Window:
     @property
     def cut(self) -> datetime:
         """Exclusive upper bound: data created after the window's last day does not exist yet."""
-        return datetime.combine(self.end + timedelta(days=1), time(), tzinfo=timezone.utc)
+        return datetime.combine(self.end + timedelta(days=1), time(), tzinfo=UTC)
 
     @property
     def begin(self) -> datetime:
-        return datetime.combine(self.start, time(), tzinfo=timezone.utc)
+        return datetime.combine(self.start, time(), tzinfo=UTC)
 
     def params(self) -> dict[str, Any]:
         return {"start": self.begin, "cut": self.cut, "first": self.start, "last": self.end}
@@ -66,7 +69,8 @@ def window_ending(end: date, days: int) -> Window:
 
 def stage(conn: duckdb.DuckDBPyConnection, window: Window) -> None:
     p = window.params()
-    conn.execute(f"""
+    conn.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE mat_posts AS
         WITH topics AS (
             SELECT mention_id, bool_or(kind = 'brand') AS brand, bool_or(kind = 'competitor') AS competitor
@@ -76,7 +80,7 @@ def stage(conn: duckdb.DuckDBPyConnection, window: Window) -> None:
             WHERE kind IN ('reply', 'comment') GROUP BY mention_id
         )
         SELECT m.mention_id, m.source, m.url, m.author_id, coalesce(m.is_own, false) AS own, m.created_at,
-               {utc_day('m.created_at')} AS day, {iso_week(utc_day('m.created_at'))} AS week,
+               {utc_day("m.created_at")} AS day, {iso_week(utc_day("m.created_at"))} AS week,
                m.parent_id, m.repost_of, m.quote_of, m.community,
                coalesce(m.thread_id, p.thread_id, m.parent_id, m.mention_id) AS thread,
                concat_ws(' ', m.title, m.text) AS body,
@@ -91,7 +95,9 @@ def stage(conn: duckdb.DuckDBPyConnection, window: Window) -> None:
         LEFT JOIN authors pa ON pa.author_id = coalesce(p.author_id, r.to_author)
         LEFT JOIN topics t ON t.mention_id = m.mention_id
         WHERE m.created_at >= $start AND m.created_at < $cut
-    """, {"start": p["start"], "cut": p["cut"], "no_network": sources_without_network()})
+    """,
+        {"start": p["start"], "cut": p["cut"], "no_network": sources_without_network()},
+    )
     conn.execute(f"""
         CREATE OR REPLACE TEMP TABLE mat_edges AS
         SELECT i.mention_id, i.kind, i.from_author_id AS src, i.to_author_id AS dst, p.day, p.week, p.thread,
@@ -100,10 +106,11 @@ def stage(conn: duckdb.DuckDBPyConnection, window: Window) -> None:
         LEFT JOIN authors fa ON fa.author_id = i.from_author_id
         LEFT JOIN authors ta ON ta.author_id = i.to_author_id
         WHERE i.to_author_id IS NOT NULL AND i.from_author_id <> i.to_author_id
-          AND NOT {is_placeholder('i.from_author_id')} AND NOT {is_placeholder('i.to_author_id')}
+          AND NOT {is_placeholder("i.from_author_id")} AND NOT {is_placeholder("i.to_author_id")}
     """)
     conn.execute(KPI_BRAND_SQL)  # the KPI's "asking" mentions, so response rate means the same everywhere
-    conn.execute(f"""
+    conn.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE mat_asks AS
         WITH r AS ({kpi_responses_sql()})
         SELECT r.mention_id, r.created_at, m.url, m.author_id, s.label = 'negative' AND {SUPPORTED} AS negative,
@@ -111,7 +118,9 @@ def stage(conn: duckdb.DuckDBPyConnection, window: Window) -> None:
         FROM r JOIN mentions m ON m.mention_id = r.mention_id
         LEFT JOIN sentiment s ON s.mention_id = r.mention_id
         WHERE r.created_at >= $start AND r.created_at <= $cut - INTERVAL {RESPONSE_WINDOW_HOURS} HOUR
-    """, {"start": p["start"], "cut": p["cut"]})
+    """,
+        {"start": p["start"], "cut": p["cut"]},
+    )
 
 
 def drop(conn: duckdb.DuckDBPyConnection) -> None:
@@ -122,7 +131,7 @@ def drop(conn: duckdb.DuckDBPyConnection) -> None:
 # Span of observation: from the first day anyone (or an own original post) appears in the window.
 _SPAN = f"""
     SELECT greatest((CAST($last AS DATE) - min(day) + 1) / 7.0, 1.0) AS weeks,
-           (CAST({iso_week('CAST($last AS DATE)')} AS DATE) - {iso_week('min(day)')}) // 7 + 1 AS iso_weeks
+           (CAST({iso_week("CAST($last AS DATE)")} AS DATE) - {iso_week("min(day)")}) // 7 + 1 AS iso_weeks
     FROM mat_posts WHERE NOT own OR original
 """
 
@@ -151,37 +160,59 @@ def measure(conn: duckdb.DuckDBPyConnection, window: Window) -> dict[str, Any]:
 
 def _monitor(conn: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> dict[str, Any]:
     out = _one(conn, "SELECT count(*) FILTER (brand AND NOT own) AS brand_mentions FROM mat_posts")
-    out.update(_one(conn, """
+    out.update(
+        _one(
+            conn,
+            """
         SELECT count(*) AS failing_sources FROM (
             SELECT source FROM runs
             WHERE started_at >= $start AND started_at < $cut AND status <> 'running'
             GROUP BY source HAVING bool_and(status IN ('failed', 'interrupted')))
-    """, {"start": p["start"], "cut": p["cut"]}))
+    """,
+            {"start": p["start"], "cut": p["cut"]},
+        )
+    )
     return out
 
 
 def _discover(conn: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> dict[str, Any]:
-    out = _one(conn, """
+    out = _one(
+        conn,
+        """
         SELECT count(DISTINCT week) FILTER (brand AND NOT own) AS history_weeks,
                count(DISTINCT source || ':' || coalesce(community, '')) FILTER (NOT own) AS channels,
                count(*) FILTER (competitor AND NOT own) AS competitor_mentions
         FROM mat_posts
-    """)
-    out.update(_one(conn, """
+    """,
+    )
+    out.update(
+        _one(
+            conn,
+            """
         SELECT (SELECT count(DISTINCT author_id) FROM influencers
                 WHERE period_kind = 'week' AND period_start <= $last AND period_end >= $first) AS influencers_ranked,
                (SELECT count(DISTINCT community_id) FROM communities
                 WHERE period_start <= $last AND period_start + 6 >= $first) AS communities_found
-    """, {"first": p["first"], "last": p["last"]}))
-    out.update(_one(conn, """
+    """,
+            {"first": p["first"], "last": p["last"]},
+        )
+    )
+    out.update(
+        _one(
+            conn,
+            """
         SELECT count(s.mention_id) / nullif(count(*), 0) AS sentiment_coverage
         FROM mat_posts m LEFT JOIN sentiment s USING (mention_id) WHERE m.brand AND NOT m.own
-    """))
+    """,
+        )
+    )
     return out
 
 
 def _share(conn: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> dict[str, Any]:
-    return _one(conn, f"""
+    return _one(
+        conn,
+        f"""
         WITH span AS ({_SPAN})
         SELECT count(DISTINCT author_id) FILTER (own) AS own_accounts_active,
                count(*) FILTER (own AND original) / any_value(span.weeks) AS original_posts_per_week,
@@ -189,37 +220,59 @@ def _share(conn: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> dict[str, Any]
                    AS active_weeks_share,
                any_value(span.weeks) AS span_weeks
         FROM mat_posts, span
-    """, {"last": p["last"]})
+    """,
+        {"last": p["last"]},
+    )
 
 
 def _participate(conn: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> dict[str, Any]:
-    out = _one(conn, f"""
+    out = _one(
+        conn,
+        f"""
         WITH span AS ({_SPAN})
         SELECT count(*) FILTER ({ANSWER}) / nullif(count(*) FILTER (own), 0) AS reply_share,
                count(*) FILTER ({ANSWER}) / any_value(span.weeks) AS own_replies_per_week,
-               count(DISTINCT parent_author) FILTER ({ANSWER} AND NOT {is_placeholder('parent_author')})
+               count(DISTINCT parent_author) FILTER ({ANSWER} AND NOT {is_placeholder("parent_author")})
                    AS people_answered
         FROM mat_posts, span
-    """, {"last": p["last"]})
-    out.update(_one(conn, """
+    """,
+        {"last": p["last"]},
+    )
+    out.update(
+        _one(
+            conn,
+            """
         SELECT count(minutes) / nullif(count(*), 0) AS response_rate,
                CASE WHEN count(*) > 0 THEN quantile_disc(coalesce(minutes, 'infinity'::DOUBLE), 0.5) END
                    AS median_response_minutes,
                count(*) AS asking
         FROM mat_asks
-    """))
-    out.update(_one(conn, f"""
+    """,
+        )
+    )
+    out.update(
+        _one(
+            conn,
+            f"""
         WITH top AS ({top_influencers_sql()})
         SELECT count(*) FILTER (answered) AS top_influencers_answered, count(*) AS top_influencers
         FROM (SELECT t.author_id, EXISTS (SELECT 1 FROM mat_edges e WHERE e.src_own AND e.dst = t.author_id
                                           AND e.kind <> 'repost') AS answered FROM top t)
-    """, {"first": p["first"], "last": p["last"]}))
-    out.update(_one(conn, f"""
+    """,
+            {"first": p["first"], "last": p["last"]},
+        )
+    )
+    out.update(
+        _one(
+            conn,
+            f"""
         WITH discussed AS ({brand_communities_sql()})
         SELECT count(*) FILTER (own_posts > 0) / nullif(count(*), 0) AS community_presence,
                count(*) AS brand_communities
         FROM discussed
-    """))
+    """,
+        )
+    )
     return out
 
 
@@ -246,7 +299,7 @@ def brand_communities_sql() -> str:
 # replies to us, and their posts we answered.
 TURNS = f"""
     SELECT thread, parent_author AS person, mention_id, 'org' AS side, week FROM mat_posts
-    WHERE {ANSWER} AND parent_author IS NOT NULL AND NOT {is_placeholder('parent_author')}
+    WHERE {ANSWER} AND parent_author IS NOT NULL AND NOT {is_placeholder("parent_author")}
     UNION
     SELECT thread, author_id, mention_id, 'person', week FROM mat_posts WHERE NOT own AND coalesce(parent_own, false)
     UNION
@@ -256,12 +309,14 @@ TURNS = f"""
 
 
 def _cocreate(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    return _one(conn, f"""
+    return _one(
+        conn,
+        f"""
         WITH turns AS ({TURNS}),
         pairs AS (
             SELECT thread, person, count(DISTINCT mention_id) AS turns,
                    count(*) FILTER (side = 'org') AS org_turns, count(*) FILTER (side = 'person') AS person_turns
-            FROM turns WHERE NOT {is_placeholder('person')} GROUP BY thread, person
+            FROM turns WHERE NOT {is_placeholder("person")} GROUP BY thread, person
         ),
         our_threads AS (SELECT DISTINCT thread FROM mat_posts WHERE own),
         people AS (
@@ -276,7 +331,8 @@ def _cocreate(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
           (SELECT count(*) FROM people) AS recurring_interlocutors,
           (SELECT count(*) FROM mat_posts m SEMI JOIN our_threads USING (thread)
            WHERE NOT m.own AND m.parent_author IS NOT NULL AND NOT coalesce(m.parent_own, false)
-             AND m.parent_author <> m.author_id AND NOT {is_placeholder('m.author_id')}) AS peer_to_peer_replies,
+             AND m.parent_author <> m.author_id AND NOT {is_placeholder("m.author_id")}) AS peer_to_peer_replies,
           (SELECT count(DISTINCT thread) FROM mat_posts m SEMI JOIN our_threads USING (thread)
            WHERE regexp_matches(m.body, '{IDEAS_REGEX}')) AS feedback_threads
-    """)
+    """,
+    )

@@ -12,10 +12,11 @@ unless `rebaseline=True` (`listener analyze --rebaseline`) asks to re-record it.
 Weekly values of the configured KPIs are recomputed in full on every run (a few
 hundred weeks at most), so late data and retagging converge.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -32,7 +33,7 @@ RESPONSE_WINDOW_HOURS = 72  # a reply later than this does not count as a respon
 # Non-own brand mentions with what the KPIs need; `asks` = a question or a supported complaint.
 _BRAND = f"""
     CREATE OR REPLACE TEMP TABLE kpi_brand AS
-    SELECT DISTINCT m.mention_id, m.author_id, m.created_at, {utc_day('m.created_at')} AS day,
+    SELECT DISTINCT m.mention_id, m.author_id, m.created_at, {utc_day("m.created_at")} AS day,
            s.label, s.mention_id IS NOT NULL AND {SUPPORTED} AS scored,
            regexp_matches(concat_ws(' ', m.title, m.text), '[?？]')
              OR (s.label = 'negative' AND {SUPPORTED}) AS asks
@@ -47,23 +48,27 @@ _IN_PERIOD = "x.day BETWEEN p.period_start AND p.period_end"
 
 def _per_period(events: str, value: str) -> str:
     """Aggregate `value` over the events of each period; a period without events still gets a row."""
-    return (f"WITH x AS ({events}) SELECT p.label, p.period_start, CAST({value} AS DOUBLE) AS value "
-            f"FROM kpi_periods p LEFT JOIN x ON {_IN_PERIOD} GROUP BY p.label, p.period_start")
+    return (
+        f"WITH x AS ({events}) SELECT p.label, p.period_start, CAST({value} AS DOUBLE) AS value "
+        f"FROM kpi_periods p LEFT JOIN x ON {_IN_PERIOD} GROUP BY p.label, p.period_start"
+    )
 
 
 def _share_of_voice() -> str:
     events = f"""
-        SELECT DISTINCT t.mention_id, t.topic, t.kind, {utc_day('m.created_at')} AS day
+        SELECT DISTINCT t.mention_id, t.topic, t.kind, {utc_day("m.created_at")} AS day
         FROM mention_topics t JOIN mentions m ON m.mention_id = t.mention_id
         WHERE NOT m.is_own AND t.kind IN ('brand', 'competitor')"""
     return _per_period(events, "count(*) FILTER (x.kind = 'brand') / nullif(count(x.kind), 0)")
 
 
 def _net_sentiment() -> str:
-    return _per_period("SELECT * FROM kpi_brand",
-                       "(count(*) FILTER (x.scored AND x.label = 'positive')"
-                       " - count(*) FILTER (x.scored AND x.label = 'negative'))"
-                       " / nullif(count(*) FILTER (x.scored), 0)")
+    return _per_period(
+        "SELECT * FROM kpi_brand",
+        "(count(*) FILTER (x.scored AND x.label = 'positive')"
+        " - count(*) FILTER (x.scored AND x.label = 'negative'))"
+        " / nullif(count(*) FILTER (x.scored), 0)",
+    )
 
 
 def _mentions() -> str:
@@ -74,12 +79,12 @@ def _engaged_authors() -> str:
     # "Interacted with an own account": an edge to an own author, or a mention of an own handle
     # whose author id is not resolved yet.
     events = f"""
-        SELECT author_id, day FROM kpi_brand WHERE NOT {is_placeholder('author_id')}
+        SELECT author_id, day FROM kpi_brand WHERE NOT {is_placeholder("author_id")}
         UNION ALL
-        SELECT i.from_author_id, {utc_day('i.created_at')}
+        SELECT i.from_author_id, {utc_day("i.created_at")}
         FROM interactions i
         LEFT JOIN authors f ON f.author_id = i.from_author_id
-        WHERE NOT coalesce(f.is_own, false) AND NOT {is_placeholder('i.from_author_id')}
+        WHERE NOT coalesce(f.is_own, false) AND NOT {is_placeholder("i.from_author_id")}
           AND (i.to_author_id IN (SELECT author_id FROM authors WHERE is_own)
                OR (i.kind = 'mention' AND i.source || ':' || i.target_handle IN (
                    SELECT source || ':' || lower(handle) FROM authors WHERE is_own AND handle IS NOT NULL)))"""
@@ -128,24 +133,34 @@ KPI_SQL: dict[str, Callable[[], str]] = {
 }
 
 
-def update_kpis(store: Store, settings: Settings, today: date | None = None,
-                rebaseline: bool = False) -> dict[str, Any]:
+def update_kpis(
+    store: Store, settings: Settings, today: date | None = None, rebaseline: bool = False
+) -> dict[str, Any]:
     """Record missing baselines (once) and recompute the configured KPIs for every ISO week up to `today`."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     kpis = list(settings.analytics.kpis)
     try:
-        return store.write_transaction(lambda conn: _update(conn, settings, kpis, today, rebaseline), "kpis",
-                                       claim=Claim.ANALYSIS)
+        return store.write_transaction(
+            lambda conn: _update(conn, settings, kpis, today, rebaseline), "kpis", claim=Claim.ANALYSIS
+        )
     finally:
         for temp in ("kpi_periods", "kpi_brand", "kpi_results"):
             store.conn.execute(f"DROP TABLE IF EXISTS {temp}")
 
 
-def _update(conn: duckdb.DuckDBPyConnection, settings: Settings, kpis: list[str], today: date,
-            rebaseline: bool) -> dict[str, Any]:
+def _update(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, kpis: list[str], today: date, rebaseline: bool
+) -> dict[str, Any]:
     first_day = _first_day(conn, today)
-    report: dict[str, Any] = {"kpis": kpis, "today": today.isoformat(), "weeks": 0, "rows": 0,
-                              "recorded": [], "baseline": None, "baseline_status": "no data"}
+    report: dict[str, Any] = {
+        "kpis": kpis,
+        "today": today.isoformat(),
+        "weeks": 0,
+        "rows": 0,
+        "recorded": [],
+        "baseline": None,
+        "baseline_status": "no data",
+    }
     if first_day is None:
         return report
     start, end = _baseline_period(conn, settings, kpis, first_day, rebaseline)
@@ -156,13 +171,16 @@ def _update(conn: duckdb.DuckDBPyConnection, settings: Settings, kpis: list[str]
     complete = end < today  # a baseline is only measured once its period is over
     weeks = _make_periods(conn, first_day, today, (start, end) if complete and missing else None)
     conn.execute(_BRAND)
-    conn.execute("CREATE OR REPLACE TEMP TABLE kpi_results (kpi VARCHAR, label VARCHAR, period_start DATE, value DOUBLE)")
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE kpi_results (kpi VARCHAR, label VARCHAR, period_start DATE, value DOUBLE)"
+    )
     for kpi in kpis:
         conn.execute(f"INSERT INTO kpi_results SELECT ?, label, period_start, value FROM ({KPI_SQL[kpi]()})", [kpi])
     if complete:
         report["recorded"] = _record_baselines(conn, missing, start, end)
-    report["baseline_status"] = ("recorded" if report["recorded"] else "kept") if complete else (
-        f"pending until {end.isoformat()} is over")
+    report["baseline_status"] = (
+        ("recorded" if report["recorded"] else "kept") if complete else (f"pending until {end.isoformat()} is over")
+    )
     report["rows"] = _write_values(conn, kpis)
     report["weeks"] = weeks
     return report
@@ -177,17 +195,20 @@ def _first_day(conn: duckdb.DuckDBPyConnection, today: date) -> date | None:
     ).fetchall()[0][0]
 
 
-def _baseline_period(conn: duckdb.DuckDBPyConnection, settings: Settings, kpis: list[str], first_day: date,
-                     rebaseline: bool) -> tuple[date, date]:
+def _baseline_period(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, kpis: list[str], first_day: date, rebaseline: bool
+) -> tuple[date, date]:
     """The period to measure baselines over; a configured period that contradicts a recorded one is an error."""
     configured = settings.analytics.baseline
     recorded = conn.execute(
         "SELECT period_start, period_end, min(recorded_at), list(kpi ORDER BY kpi) FROM kpi_baselines "
-        "GROUP BY ALL ORDER BY 3 LIMIT 1").fetchall()
+        "GROUP BY ALL ORDER BY 3 LIMIT 1"
+    ).fetchall()
     if configured is not None:
         if configured.start > configured.end:
-            raise ConfigError("'analytics.baseline': start must be on or before end "
-                              f"(got {configured.start} .. {configured.end})")
+            raise ConfigError(
+                f"'analytics.baseline': start must be on or before end (got {configured.start} .. {configured.end})"
+            )
         wanted = (configured.start, configured.end)
     elif recorded and not rebaseline:
         wanted = (recorded[0][0], recorded[0][1])  # keep what was recorded (e.g. the config key was removed)
@@ -198,7 +219,8 @@ def _baseline_period(conn: duckdb.DuckDBPyConnection, settings: Settings, kpis: 
         raise ConfigError(
             f"'analytics.baseline' is {wanted[0]} .. {wanted[1]}, but the KPI baseline ({', '.join(names)}) "
             f"was recorded for {start} .. {end} on {at:%Y-%m-%d}; baselines never change silently: "
-            "set [analytics] baseline back, or run `listener analyze --rebaseline` to record the new period")
+            "set [analytics] baseline back, or run `listener analyze --rebaseline` to record the new period"
+        )
     return wanted
 
 
@@ -207,15 +229,16 @@ def _unrecorded(conn: duckdb.DuckDBPyConnection, kpis: list[str]) -> list[str]:
     return [kpi for kpi in kpis if kpi not in have]
 
 
-def _make_periods(conn: duckdb.DuckDBPyConnection, first_day: date, today: date,
-                  baseline: tuple[date, date] | None) -> int:
+def _make_periods(
+    conn: duckdb.DuckDBPyConnection, first_day: date, today: date, baseline: tuple[date, date] | None
+) -> int:
     """Temp table `kpi_periods`: every ISO week from the first data week to today's, plus the baseline."""
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE kpi_periods AS
         SELECT 'week' AS label, CAST(w AS DATE) AS period_start, CAST(w AS DATE) + 6 AS period_end
-        FROM unnest(generate_series(CAST({iso_week('$first')} AS TIMESTAMP),
-                                    CAST({iso_week('$today')} AS TIMESTAMP), INTERVAL 7 DAY)) AS g(w)
+        FROM unnest(generate_series(CAST({iso_week("$first")} AS TIMESTAMP),
+                                    CAST({iso_week("$today")} AS TIMESTAMP), INTERVAL 7 DAY)) AS g(w)
         """,
         {"first": first_day, "today": today},
     )

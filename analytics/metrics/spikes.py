@@ -26,9 +26,10 @@ seconds) and converges: new alerts are inserted, changed ones updated (keeping
 `created_at`, when first raised), and alerts that late data or retagging no
 longer supports are removed.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -49,23 +50,23 @@ MAX_FACTOR = 4.0  # weekday factors are clamped to [1/4, 4]
 
 # (kind, topic, day, mention) for every series point; 'negative' is a subset of 'volume'.
 _EVENTS = f"""
-    SELECT DISTINCT 'volume' AS kind, t.topic, {utc_day('m.created_at')} AS day, m.mention_id,
-           {engagement('m')} AS engagement, m.created_at
+    SELECT DISTINCT 'volume' AS kind, t.topic, {utc_day("m.created_at")} AS day, m.mention_id,
+           {engagement("m")} AS engagement, m.created_at
     FROM mention_topics t JOIN mentions m ON m.mention_id = t.mention_id
-    WHERE NOT m.is_own AND {utc_day('m.created_at')} <= $today
+    WHERE NOT m.is_own AND {utc_day("m.created_at")} <= $today
     UNION ALL
-    SELECT DISTINCT 'negative', t.topic, {utc_day('m.created_at')}, m.mention_id,
-           {engagement('m')}, m.created_at
+    SELECT DISTINCT 'negative', t.topic, {utc_day("m.created_at")}, m.mention_id,
+           {engagement("m")}, m.created_at
     FROM mention_topics t JOIN mentions m ON m.mention_id = t.mention_id
     JOIN sentiment s ON s.mention_id = m.mention_id
-    WHERE NOT m.is_own AND {utc_day('m.created_at')} <= $today
+    WHERE NOT m.is_own AND {utc_day("m.created_at")} <= $today
       AND s.label = 'negative' AND {SUPPORTED}
 """
 
 
 def detect_spikes(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
     """Recompute spike alerts up to `today` (UTC date, default now) and upsert them into `alerts`."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     window = settings.analytics.spike_window_days
     threshold = settings.analytics.spike_threshold
 

@@ -7,6 +7,7 @@ The entry points the pipeline calls; the work lives in `analytics.metrics.spikes
 everything they write, so a rerun converges. The analyst views are in
 `analytics.metrics.views`. Definitions: docs/analytics-metrics.md.
 """
+
 from __future__ import annotations
 
 from analytics.metrics.kpis import KPI_SQL, update_kpis

@@ -14,6 +14,7 @@ Shared choices, also used by `analytics.metrics.spikes` and `analytics.metrics.k
   (a campaign of our own posts must not look like earned voice);
 - sentiment counts only where `sentiment.supported` (VADER is English-only).
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -26,8 +27,8 @@ SUPPORTED = "coalesce(s.supported, true)"  # rows scored before the column exist
 # against a topic name configured twice (as a competitor and a term).
 TOPIC_MENTIONS = f"""
     SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,
-           {utc_day('m.created_at')} AS day,
-           {engagement('m')} AS engagement,
+           {utc_day("m.created_at")} AS day,
+           {engagement("m")} AS engagement,
            s.label, s.compound,
            s.mention_id IS NOT NULL AND {SUPPORTED} AS scored,
            s.mention_id IS NOT NULL AND NOT {SUPPORTED} AS unsupported
@@ -70,17 +71,17 @@ days AS (
 periods AS (
     SELECT 'day' AS grain, day AS period_start, day AS period_end FROM days
     UNION
-    SELECT 'week', {iso_week('day')}, {iso_week('day')} + 6 FROM days
+    SELECT 'week', {iso_week("day")}, {iso_week("day")} + 6 FROM days
 ),
 tagged AS (
     SELECT 'day' AS grain, day AS period_start, * FROM tm
     UNION ALL
-    SELECT 'week', {iso_week('day')}, * FROM tm
+    SELECT 'week', {iso_week("day")}, * FROM tm
 ),
 agg AS (
     SELECT grain, period_start, topic,
            count(*) AS mentions,
-           count(DISTINCT author_id) FILTER (NOT {is_placeholder('author_id')}) AS authors,
+           count(DISTINCT author_id) FILTER (NOT {is_placeholder("author_id")}) AS authors,
            sum(engagement) AS engagement,
            (count(*) FILTER (scored AND label = 'positive') - count(*) FILTER (scored AND label = 'negative'))
              / nullif(count(*) FILTER (scored), 0) AS net_sentiment

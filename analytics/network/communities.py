@@ -18,6 +18,7 @@ using the term) * ln(posts in the week / posts in the week using the term),
 over lowercased words and hashtags minus stopwords, terms used in at least
 two of the group's posts.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -45,7 +46,9 @@ KEEP_ID_JACCARD = 0.3
 TOP_TERMS = 5
 TOP_MEMBERS_IN_LABEL = 3
 TOKEN_RE = r"#[\pL\pN_]+|\pL[\pL\pN_']*[\pL\pN_]"
-STOPWORDS = sorted(set("""
+STOPWORDS = sorted(
+    set(
+        """
 a about above after again against all also am an and any are aren as at be because been before being
 below between both but by can cannot could couldn did didn do does doesn doing don down during each
 few for from further get got had has have having he her here hers herself him himself his how i if in
@@ -54,7 +57,9 @@ other ought our ours ourselves out over own rt same she should so some such than
 their theirs them themselves then there these they this those through to too under until up very was
 wasn we were weren what when where which while who whom why will with won would you your yours
 yourself yourselves i'm you're i've it’s amp via http https www com really one like just
-""".split()))
+""".split()
+    )
+)
 
 
 def run(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
@@ -86,7 +91,7 @@ def _stage_docs(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
                CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
         FROM mentions m LEFT JOIN sentiment s USING (mention_id)
         WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL
-          AND NOT {is_placeholder('m.author_id')}
+          AND NOT {is_placeholder("m.author_id")}
         """,
         [lo, hi],
     )
@@ -149,10 +154,20 @@ def _stage_detected(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
     sizes = np.bincount(membership) if len(membership) else np.zeros(0, dtype=np.int64)
     keep = sizes[membership] >= MIN_MEMBERS if len(membership) else np.zeros(0, dtype=bool)
     strength = np.asarray(graph.strength(weights="weight"), dtype=float) if graph.vcount() else np.zeros(0)
-    to_sql(conn, "detected", {"k": membership[keep].astype(np.int64), "vid": pg.vids[keep].astype(np.int64),
-                              "strength": strength[keep]})
+    to_sql(
+        conn,
+        "detected",
+        {"k": membership[keep].astype(np.int64), "vid": pg.vids[keep].astype(np.int64), "strength": strength[keep]},
+    )
     ids = _stable_ids(conn, week)
-    to_sql(conn, "detected_ids", {"k": np.array(list(ids), dtype=np.int64), "community_id": np.array(list(ids.values()), dtype=object).astype(str)})
+    to_sql(
+        conn,
+        "detected_ids",
+        {
+            "k": np.array(list(ids), dtype=np.int64),
+            "community_id": np.array(list(ids.values()), dtype=object).astype(str),
+        },
+    )
     conn.execute(
         """
         INSERT INTO group_members

@@ -19,6 +19,7 @@ Results go back to SQL as Arrow tables keyed by the same integer ids.
 Also here: the ISO-week periods shared by the analytics modules and the rule
 that decides which of them must be recomputed.
 """
+
 from __future__ import annotations
 
 import random
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import igraph as ig
@@ -50,7 +51,7 @@ class Period:
     @property
     def bounds(self) -> tuple[datetime, datetime]:
         """[start, end + 1 day) as UTC timestamps, for created_at filters."""
-        lo = datetime(self.start.year, self.start.month, self.start.day, tzinfo=timezone.utc)
+        lo = datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
         return lo, lo + timedelta(days=(self.end - self.start).days + 1)
 
 
@@ -64,7 +65,7 @@ class PeriodGraph:
 
 
 def utc_today(today: date | None) -> date:
-    return today or datetime.now(timezone.utc).date()
+    return today or datetime.now(UTC).date()
 
 
 def week_of(day: date) -> Period:
@@ -85,7 +86,7 @@ def stale_weeks(conn: duckdb.DuckDBPyConnection, table: str, where: str = "true"
     rows = conn.execute(
         f"""
         WITH changed AS (
-            SELECT {iso_week(utc_day('m.created_at'))} AS week,
+            SELECT {iso_week(utc_day("m.created_at"))} AS week,
                    max(greatest(m.updated_at, s.scored_at)) AS changed_at
             FROM mentions m LEFT JOIN sentiment s USING (mention_id)
             GROUP BY ALL
@@ -119,7 +120,7 @@ def stage_period(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
         FROM interactions
         WHERE created_at >= ? AND created_at < ? AND to_author_id IS NOT NULL
           AND from_author_id IS NOT NULL AND from_author_id <> to_author_id
-          AND NOT {is_placeholder('from_author_id')} AND NOT {is_placeholder('to_author_id')}
+          AND NOT {is_placeholder("from_author_id")} AND NOT {is_placeholder("to_author_id")}
         GROUP BY ALL
         """,
         [lo, hi],
@@ -132,7 +133,7 @@ def stage_period(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
                (row_number() OVER (PARTITION BY source ORDER BY author_id) - 1)::BIGINT AS svid
         FROM (
             SELECT author_id, source FROM mentions
-            WHERE created_at >= ? AND created_at < ? AND author_id IS NOT NULL AND NOT {is_placeholder('author_id')}
+            WHERE created_at >= ? AND created_at < ? AND author_id IS NOT NULL AND NOT {is_placeholder("author_id")}
             UNION SELECT src, source FROM period_pairs
             UNION SELECT dst, source FROM period_pairs
         )
@@ -182,8 +183,9 @@ def load_graph(conn: duckdb.DuckDBPyConnection, scope: str) -> PeriodGraph:
 
 def undirected(graph: ig.Graph) -> ig.Graph:
     """Both directions of a pair summed into one edge: who talks with whom, and how much."""
-    return graph.as_undirected(combine_edges={"weight": "sum", "replies": "sum", "quotes": "sum",
-                                              "reposts": "sum", "mentions": "sum"})
+    return graph.as_undirected(
+        combine_edges={"weight": "sum", "replies": "sum", "quotes": "sum", "reposts": "sum", "mentions": "sum"}
+    )
 
 
 @contextmanager
@@ -221,13 +223,22 @@ def drop_period(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DROP TABLE IF EXISTS period_vertices")
 
 
-def run_stale_weeks(store: Store, table: str,
-                    compute_week: Callable[[duckdb.DuckDBPyConnection, Period], int]) -> dict[str, object]:
+def run_stale_weeks(
+    store: Store, table: str, compute_week: Callable[[duckdb.DuckDBPyConnection, Period], int]
+) -> dict[str, object]:
     """The weekly steps' common run: recompute the stale ISO weeks oldest first, each week in its
     own write transaction (`compute_week` replaces the week's rows), and report them."""
     started = time.perf_counter()
     weeks = stale_weeks(store.conn, table)
-    rows = sum(store.write_transaction(lambda conn, week=week: compute_week(conn, week), f"{table} {week.start}",
-                                       claim=Claim.ANALYSIS) for week in weeks)
-    return {"periods": [f"week:{w.start}" for w in weeks], "rows": rows,
-            "seconds": round(time.perf_counter() - started, 3)}
+    rows = 0
+    for week in weeks:
+
+        def unit(conn: duckdb.DuckDBPyConnection, week: Period = week) -> int:
+            return compute_week(conn, week)
+
+        rows += store.write_transaction(unit, f"{table} {week.start}", claim=Claim.ANALYSIS)
+    return {
+        "periods": [f"week:{w.start}" for w in weeks],
+        "rows": rows,
+        "seconds": round(time.perf_counter() - started, 3),
+    }

@@ -25,6 +25,7 @@ the rolling window ending today (plus, once, the window of the same length
 before it, which `is_new` compares with); scopes: `all` and each source. See
 docs/analytics-network.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,7 @@ from analytics.network.graph import (
     utc_today,
 )
 from listener.core.settings import Settings
-from listener.store.connection import Claim, Store
+from listener.store.connection import Claim, Store, scalar
 
 WEIGHTS: dict[str, float] = {"engagement": 0.40, "pagerank": 0.30, "reach": 0.15, "volume": 0.15}
 DAMPEN_AFTER_POSTS = 3  # a few unanswered posts is normal, a stream of them is not
@@ -70,11 +71,17 @@ def run(store: Store, settings: Settings, today: date | None = None) -> dict[str
     periods.append(current)
     rows = 0
     for period in periods:
-        rows += store.write_transaction(lambda conn, period=period: compute_period(conn, settings, period),
-                                        f"influencers {period.kind} {period.start}", claim=Claim.ANALYSIS)
+
+        def unit(conn: duckdb.DuckDBPyConnection, period: Period = period) -> int:
+            return compute_period(conn, settings, period)
+
+        rows += store.write_transaction(unit, f"influencers {period.kind} {period.start}", claim=Claim.ANALYSIS)
     store.write_transaction(refresh_is_new, "influencers is_new", claim=Claim.ANALYSIS)
-    return {"periods": [f"{p.kind}:{p.start}" for p in periods], "rows": rows,
-            "seconds": round(time.perf_counter() - started, 3)}
+    return {
+        "periods": [f"{p.kind}:{p.start}" for p in periods],
+        "rows": rows,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def previous_window(window: Period) -> Period:
@@ -90,11 +97,15 @@ def _needs_window(conn: duckdb.DuckDBPyConnection, window: Period) -> bool:
     first run or a backfill computes it once, so `is_new` means the same from the start.
     """
     lo, hi = window.bounds
-    return bool(conn.execute(
-        """SELECT NOT EXISTS (SELECT 1 FROM influencers WHERE period_kind = 'rolling'
+    return bool(
+        scalar(
+            conn,
+            """SELECT NOT EXISTS (SELECT 1 FROM influencers WHERE period_kind = 'rolling'
                               AND period_start = ? AND period_end = ?)
                   AND EXISTS (SELECT 1 FROM mentions WHERE created_at < ?)""",
-        [window.start, window.end, hi]).fetchone()[0])
+            [window.start, window.end, hi],
+        )
+    )
 
 
 def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period) -> int:
@@ -102,8 +113,10 @@ def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
     stage_period(conn, period)
     _stage_brand_authors(conn, period)
     _stage_pagerank(conn)
-    conn.execute("DELETE FROM influencers WHERE period_kind = ? AND period_start = ? AND period_end = ?",
-                 [period.kind, period.start, period.end])
+    conn.execute(
+        "DELETE FROM influencers WHERE period_kind = ? AND period_start = ? AND period_end = ?",
+        [period.kind, period.start, period.end],
+    )
     written = _insert_ranked(conn, settings, period)
     for table in ("brand_authors", "metric_sources", "period_rank"):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -121,7 +134,7 @@ def _stage_brand_authors(conn: duckdb.DuckDBPyConnection, period: Period) -> Non
                    CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
             FROM mentions m LEFT JOIN sentiment s USING (mention_id)
             WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL
-              AND NOT {is_placeholder('m.author_id')}
+              AND NOT {is_placeholder("m.author_id")}
               AND m.mention_id IN (SELECT mention_id FROM mention_topics WHERE kind = 'brand')
         )
         SELECT author_id, any_value(source) AS source, sum(engagement)::DOUBLE AS engagement,
@@ -155,8 +168,10 @@ def _stage_pagerank(conn: duckdb.DuckDBPyConnection) -> None:
         # Above the floor every vertex gets from random jumps, times n: 0 = nobody links here, 1 = average.
         frames["pr_rel"].append((pagerank - pagerank.min()) * n if n else pagerank)
         frames["in_weight"].append(in_weight)
-    columns = {k: (np.concatenate(v) if v else np.array([], dtype=object if k == "scope" else float))
-               for k, v in frames.items()}
+    columns: dict[str, Any] = {
+        k: (np.concatenate(v) if v else np.array([], dtype=object if k == "scope" else float))
+        for k, v in frames.items()
+    }
     columns["scope"] = columns["scope"].astype(str).tolist() if len(columns["scope"]) else []
     columns["vid"] = columns["vid"].astype(np.int64) if len(columns["vid"]) else np.array([], dtype=np.int64)
     to_sql(conn, "period_rank", columns)
@@ -215,8 +230,8 @@ def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
             FROM people WINDOW w AS (PARTITION BY scope)
         ),
         scored AS (
-            SELECT *, round(d * ({w['engagement']} * ne + {w['pagerank']} * np_ + {w['reach']} * nr
-                                 + {w['volume']} * nv), 9) AS score
+            SELECT *, round(d * ({w["engagement"]} * ne + {w["pagerank"]} * np_ + {w["reach"]} * nr
+                                 + {w["volume"]} * nv), 9) AS score
             FROM normed
         )
         SELECT ?, ?, ?, scope, author_id,
@@ -226,8 +241,14 @@ def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
         FROM scored
         QUALIFY rank <= ?
         """,
-        [own_keys(settings), own_keys(settings), period.kind, period.start, period.end,
-         settings.analytics.top_influencers],
+        [
+            own_keys(settings),
+            own_keys(settings),
+            period.kind,
+            period.start,
+            period.end,
+            settings.analytics.top_influencers,
+        ],
     ).fetchall()[0]
     return int(row[0])
 

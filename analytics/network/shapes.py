@@ -23,6 +23,7 @@ apart. Rules, first match wins (thresholds in `THRESHOLDS`):
 Freeman degree centralisation on n connected vertices:
 sum(max d - d_i) / (n - 1)^2, 1 for a perfect star, about 0 when even.
 """
+
 from __future__ import annotations
 
 import json
@@ -100,8 +101,11 @@ def measure(graph: ig.Graph) -> dict[str, Any]:
     kinds = {k: float(sum(sub.es[k])) if m else 0.0 for k in ("replies", "quotes", "reposts", "mentions")}
     total = sum(kinds.values())
     out: dict[str, Any] = {
-        "active_authors": active, "nodes": n, "edges": m,
-        "density": _share(m, n * (n - 1)), "isolate_share": _share(active - n, active),
+        "active_authors": active,
+        "nodes": n,
+        "edges": m,
+        "density": _share(m, n * (n - 1)),
+        "isolate_share": _share(active - n, active),
         **{f"{k}_share": _share(v, total) for k, v in kinds.items()},
     }
     out.update(_hub_measures(sub, kinds))
@@ -112,13 +116,21 @@ def measure(graph: ig.Graph) -> dict[str, Any]:
 def _hub_measures(sub: ig.Graph, kinds: dict[str, float]) -> dict[str, float]:
     n = sub.vcount()
     if n == 0:
-        return {"in_centralization": 0.0, "out_centralization": 0.0, "reply_out_centralization": 0.0,
-                "hub_amplified_share": 0.0, "hub_reply_share": 0.0}
+        return {
+            "in_centralization": 0.0,
+            "out_centralization": 0.0,
+            "reply_out_centralization": 0.0,
+            "hub_amplified_share": 0.0,
+            "hub_reply_share": 0.0,
+        }
     indeg, outdeg = np.asarray(sub.indegree()), np.asarray(sub.outdegree())
     edges = np.asarray(sub.get_edgelist(), dtype=np.int64).reshape(-1, 2)
     replies = np.asarray(sub.es["replies"], dtype=float)
-    amplified = np.asarray(sub.es["reposts"], dtype=float) + np.asarray(sub.es["quotes"], dtype=float) \
+    amplified = (
+        np.asarray(sub.es["reposts"], dtype=float)
+        + np.asarray(sub.es["quotes"], dtype=float)
         + np.asarray(sub.es["mentions"], dtype=float)
+    )
     reply_out = np.bincount(edges[replies > 0, 0], minlength=n)
     hub = int(indeg.argmax())
     into_hub = edges[:, 1] == hub
@@ -152,16 +164,23 @@ def classify(m: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     t = THRESHOLDS
     if m["nodes"] < t["min_connected"]:
         shape = "brand clusters"
-    elif (m["reply_out_centralization"] >= t["support_reply_out_centralization"]
-          and m["hub_reply_share"] >= t["support_hub_reply_share"]):
+    elif (
+        m["reply_out_centralization"] >= t["support_reply_out_centralization"]
+        and m["hub_reply_share"] >= t["support_hub_reply_share"]
+    ):
         shape = "support network"
-    elif (m["in_centralization"] >= t["broadcast_in_centralization"]
-          and m["hub_amplified_share"] >= t["broadcast_hub_amplified_share"]):
+    elif (
+        m["in_centralization"] >= t["broadcast_in_centralization"]
+        and m["hub_amplified_share"] >= t["broadcast_hub_amplified_share"]
+    ):
         shape = "broadcast network"
     elif m["isolate_share"] >= t["brand_isolate_share"]:
         shape = "brand clusters"
-    elif (m["modularity"] >= t["clustered_modularity"] and m["top2_share"] >= t["polarized_top2_share"]
-          and m["second_share"] >= t["polarized_second_share"]):
+    elif (
+        m["modularity"] >= t["clustered_modularity"]
+        and m["top2_share"] >= t["polarized_top2_share"]
+        and m["second_share"] >= t["polarized_second_share"]
+    ):
         shape = "polarized crowd"
     elif m["modularity"] < t["clustered_modularity"]:
         shape = "tight crowd"

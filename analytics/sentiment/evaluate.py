@@ -15,6 +15,7 @@ scores them with the same scorer `listener analyze` uses, and reports:
 * accuracy, macro-F1 (mean F1 of the three classes) and the confusion matrix
   (rows: label, columns: VADER's label at compound +-0.05).
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,8 +31,7 @@ import numpy as np
 from analytics.sentiment.vader import label_for, score_texts
 
 CLASSES = ("negative", "neutral", "positive")
-CATEGORY = {"negative": 0, "neg": 0, "-1": 0, "neutral": 1, "neu": 1, "0": 1, "positive": 2, "pos": 2,
-            "1": 2, "+1": 2}
+CATEGORY = {"negative": 0, "neg": 0, "-1": 0, "neutral": 1, "neu": 1, "0": 1, "positive": 2, "pos": 2, "1": 2, "+1": 2}
 TEXT_COLUMNS = ("text", "sentence", "content", "body", "review", "tweet")
 LABEL_COLUMNS = ("label", "rating", "sentiment", "score", "class", "polarity")
 NEUTRAL_BAND = 0.05  # share of the half-range around the midpoint that is neutral
@@ -71,8 +71,9 @@ def read_sample(path: Path, text_column: str | None = None, label_column: str | 
     names = [h.strip() for h in header]
     text_at = _column(names, text_column, TEXT_COLUMNS, "text", path)
     label_at = _column(names, label_column, LABEL_COLUMNS, "label", path)
-    sample = Sample(layout="tsv" if delimiter == "\t" else "csv", text_column=names[text_at],
-                    label_column=names[label_at])
+    sample = Sample(
+        layout="tsv" if delimiter == "\t" else "csv", text_column=names[text_at], label_column=names[label_at]
+    )
     for row in reader:
         line = reader.line_num  # physical line where the row ends (quoted newlines count)
         if not any(cell.strip() for cell in row):
@@ -93,8 +94,10 @@ def _is_ground_truth(lines: list[str]) -> bool:
 def _read_ground_truth(lines: list[str], text_column: str | None, label_column: str | None) -> Sample:
     for given, want in ((text_column, "text"), (label_column, "rating")):
         if given not in (None, want):
-            raise SampleError(f"column {given!r} not found: headerless id<TAB>rating<TAB>text files have "
-                              f"columns {', '.join(GROUND_TRUTH_COLUMNS)}")
+            raise SampleError(
+                f"column {given!r} not found: headerless id<TAB>rating<TAB>text files have "
+                f"columns {', '.join(GROUND_TRUTH_COLUMNS)}"
+            )
     sample = Sample(layout="ground-truth", text_column="text", label_column="rating")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -114,7 +117,7 @@ def _delimiter(path: Path, raw: str) -> str:
     if suffix == ".csv":
         return ","
     try:
-        return csv.Sniffer().sniff(raw[:64 * 1024], delimiters=",\t;|").delimiter
+        return csv.Sniffer().sniff(raw[: 64 * 1024], delimiters=",\t;|").delimiter
     except csv.Error:
         return "\t" if "\t" in raw.partition("\n")[0] else ","
 
@@ -128,8 +131,7 @@ def _column(names: list[str], wanted: str | None, guesses: tuple[str, ...], role
     for guess in guesses:
         if guess in lowered:
             return lowered.index(guess)
-    raise SampleError(f"{path}: no {role} column found among {', '.join(names)}; "
-                      f"name it with --{role}-column")
+    raise SampleError(f"{path}: no {role} column found among {', '.join(names)}; name it with --{role}-column")
 
 
 def _add(sample: Sample, line: int, text: str, label: str) -> None:
@@ -164,8 +166,9 @@ def classify_labels(sample: Sample) -> tuple[np.ndarray, np.ndarray | None, tupl
         if numeric and number is None:
             sample.errors.append((sample.lines[i], f"label {label!r} is not a number (the column holds ratings)"))
         elif not numeric and label.lower() not in CATEGORY:
-            sample.errors.append((sample.lines[i], f"label {label!r} is not positive/neutral/negative, "
-                                                   "pos/neu/neg, 1/0/-1 or a number"))
+            sample.errors.append(
+                (sample.lines[i], f"label {label!r} is not positive/neutral/negative, pos/neu/neg, 1/0/-1 or a number")
+            )
         else:
             keep.append(i)
     for attr in ("texts", "labels", "lines"):
@@ -206,12 +209,19 @@ def class_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         f1s.append(f1)
-        per_class[name] = {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
-                           "f1": round(float(f1), 4), "support": int(support)}
+        per_class[name] = {
+            "precision": round(float(precision), 4),
+            "recall": round(float(recall), 4),
+            "f1": round(float(f1), 4),
+            "support": int(support),
+        }
     total = int(matrix.sum())
-    return {"accuracy": round(float(np.trace(matrix) / total), 4) if total else None,
-            "macro_f1": round(float(np.mean(f1s)), 4) if f1s else None,
-            "per_class": per_class, "confusion": matrix.tolist()}
+    return {
+        "accuracy": round(float(np.trace(matrix) / total), 4) if total else None,
+        "macro_f1": round(float(np.mean(f1s)), 4) if f1s else None,
+        "per_class": per_class,
+        "confusion": matrix.tolist(),
+    }
 
 
 def evaluate(sample: Sample, lexicon: Mapping[str, float] | None = None) -> dict[str, Any]:
@@ -221,20 +231,26 @@ def evaluate(sample: Sample, lexicon: Mapping[str, float] | None = None) -> dict
     compound = np.array([s[0] for s in scores], dtype=np.float64)
     predicted = np.array([CLASSES.index(label_for(c)) for c in compound], dtype=np.int64)
     result: dict[str, Any] = {
-        "rows": len(sample.texts), "rejected": len(sample.errors),
+        "rows": len(sample.texts),
+        "rejected": len(sample.errors),
         "labels": "numeric" if ratings is not None else "categorical",
         "scale": list(scale) if scale else None,
         "pearson_r": round(r, 4) if ratings is not None and (r := pearson(ratings, compound)) is not None else None,
     }
-    result.update(class_metrics(truth, predicted) if len(truth) else {"accuracy": None, "macro_f1": None,
-                                                                       "per_class": {}, "confusion": []})
+    result.update(
+        class_metrics(truth, predicted)
+        if len(truth)
+        else {"accuracy": None, "macro_f1": None, "per_class": {}, "confusion": []}
+    )
     return result
 
 
 def report_lines(result: Mapping[str, Any]) -> list[str]:
     """Human-readable summary, confusion matrix included."""
-    lines = [f"rows: {result['rows']} scored, {result['rejected']} rejected; labels: {result['labels']}"
-             + (f" on scale {result['scale'][0]:g}..{result['scale'][1]:g}" if result.get("scale") else "")]
+    lines = [
+        f"rows: {result['rows']} scored, {result['rejected']} rejected; labels: {result['labels']}"
+        + (f" on scale {result['scale'][0]:g}..{result['scale'][1]:g}" if result.get("scale") else "")
+    ]
     if result["labels"] == "numeric":
         r = result["pearson_r"]
         lines.append(f"Pearson r (rating vs compound): {r:.3f}" if r is not None else "Pearson r: n/a")

@@ -14,6 +14,7 @@ text it read, and the loader gives `mentions.text_hash` the new text's.
 VADER's lexicon is English, so a score is `supported` only when the mention's
 language is English or unknown; other scores are kept but flagged.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -29,7 +30,7 @@ from analytics.sentiment.vader import (
     score_texts,
 )
 from listener.core.models import mention_text_sql
-from listener.store.connection import Claim, Store, registered
+from listener.store.connection import Claim, Store, registered, scalar
 
 CHUNK_TEXTS = 200_000
 POSITIVE, NEGATIVE = 0.05, -0.05  # VADER's own convention for labels
@@ -83,14 +84,17 @@ def score_pending(
         JOIN pending_texts t ON t.txt = {SCORED_TEXT_SQL}
         """
     )
-    total_texts = conn.execute("SELECT count(*) FROM pending_texts").fetchone()[0]
+    total_texts = scalar(conn, "SELECT count(*) FROM pending_texts")
     scored = 0
     try:
         for start in range(0, total_texts, chunk_texts):
-            texts = [row[0] for row in conn.execute(
-                "SELECT txt FROM pending_texts WHERE tid > ? AND tid <= ? ORDER BY tid",
-                [start, start + chunk_texts],
-            ).fetchall()]
+            texts = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT txt FROM pending_texts WHERE tid > ? AND tid <= ? ORDER BY tid",
+                    [start, start + chunk_texts],
+                ).fetchall()
+            ]
             scores = score_texts(texts, workers=workers, lexicon=lexicon)
             scored += _store_chunk(store, start, scores, scorer)
             if on_chunk:
@@ -105,21 +109,25 @@ def _store_chunk(store: Store, start: int, scores: list[tuple[float, float, floa
     """One chunk's scores in one write transaction; a rerun of it replaces the same rows."""
     compound, pos, neu, neg = (list(col) for col in zip(*scores)) if scores else ([], [], [], [])
     end = start + len(scores)
-    chunk = pa.table({
-        "tid": pa.array(range(start + 1, end + 1), pa.int64()),
-        "compound": pa.array(compound, pa.float64()), "pos": pa.array(pos, pa.float64()),
-        "neu": pa.array(neu, pa.float64()), "neg": pa.array(neg, pa.float64()),
-    })
+    chunk = pa.table(
+        {
+            "tid": pa.array(range(start + 1, end + 1), pa.int64()),
+            "compound": pa.array(compound, pa.float64()),
+            "pos": pa.array(pos, pa.float64()),
+            "neu": pa.array(neu, pa.float64()),
+            "neg": pa.array(neg, pa.float64()),
+        }
+    )
     with registered(store.conn, "scored_chunk", chunk):
-        return store.write_transaction(lambda conn: _replace_scores(conn, start, end, scorer), "sentiment",
-                                       claim=Claim.ANALYSIS)
+        return store.write_transaction(
+            lambda conn: _replace_scores(conn, start, end, scorer), "sentiment", claim=Claim.ANALYSIS
+        )
 
 
 def _replace_scores(conn: duckdb.DuckDBPyConnection, start: int, end: int, scorer: str) -> int:
     # Rows scored by another scorer, or of another text, are replaced in the same transaction.
     conn.execute(
-        "DELETE FROM sentiment WHERE mention_id IN "
-        "(SELECT mention_id FROM pending_ids WHERE tid > ? AND tid <= ?)",
+        "DELETE FROM sentiment WHERE mention_id IN (SELECT mention_id FROM pending_ids WHERE tid > ? AND tid <= ?)",
         [start, end],
     )
     inserted = conn.execute(
@@ -146,12 +154,13 @@ def mark_supported(store: Store) -> int:
 
 
 def _mark_supported(conn: duckdb.DuckDBPyConnection) -> int:
-    changed = conn.execute(
+    changed = scalar(
+        conn,
         f"""
         UPDATE sentiment SET supported = {SUPPORTED_SQL}
         FROM mentions m
         WHERE m.mention_id = sentiment.mention_id
           AND sentiment.supported IS DISTINCT FROM {SUPPORTED_SQL}
-        """
-    ).fetchone()[0]
+        """,
+    )
     return int(changed)

@@ -173,17 +173,10 @@ def _make_scorer(lexicon: dict[str, float], emojis: dict[str, str]) -> Callable[
     least_in_lex = "least" in lexicon
     # First words of the multi-word special-case / booster keys (tokens never
     # contain spaces, so only keys with a space can match an n-gram).
-    first_words = frozenset(
-        k.split(" ")[0] for k in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in k
-    )
+    first_words = frozenset(k.split(" ")[0] for k in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in k)
     negate = _NEGATE
     # Words that make some rule fire when 1-3 places before a lexicon word.
-    rule_words = (
-        frozenset(BOOSTER_DICT)
-        | negate
-        | first_words
-        | {"no", "never", "without", "so", "this", "least"}
-    )
+    rule_words = frozenset(BOOSTER_DICT) | negate | first_words | {"no", "never", "without", "so", "this", "least"}
     # The fast path relies on lexicon valences being non-zero (x + 0.0 == x).
     fast_ok = all(v != 0 for v in lexicon.values())
     punct = _PUNCT

@@ -11,6 +11,7 @@ Exit codes: 0 all good; 1 a source failed (the others committed), rows were
 rejected or an output could not be written; 2 usage or config error (nothing
 written); 3 the store is busy; 4 the store file is damaged.
 """
+
 from __future__ import annotations
 
 import json
@@ -109,8 +110,21 @@ from listener.cli.sentiment import sentiment  # noqa: E402
 from listener.cli.snapshot import snapshot_command  # noqa: E402
 from listener.cli.sql import sql_command  # noqa: E402
 
-for _command in (run, collect, analyze, import_, maturity, status, export, sentiment, demo,
-                 digest_command, snapshot_command, schedule_command, sql_command):
+for _command in (
+    run,
+    collect,
+    analyze,
+    import_,
+    maturity,
+    status,
+    export,
+    sentiment,
+    demo,
+    digest_command,
+    snapshot_command,
+    schedule_command,
+    sql_command,
+):
     cli.add_command(_command)
 
 

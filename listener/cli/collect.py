@@ -3,6 +3,7 @@
 Registered by listener/cli/app.py. The pipeline (and with it the connectors and
 analytics) is imported inside each command, never when the CLI starts.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -53,15 +54,25 @@ def run(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
     report = pipeline.run(store_gate(settings), settings, sources or None)
     collected, published = report.collected, report.published
     if published is None:  # the store stayed busy: the pages wait in the spool
-        emit({"sources": [r.as_dict() for r in collected.runs], "busy": collected.busy, "spool": collected.spool},
-             as_json, collect_lines(collected))
+        emit(
+            {"sources": [r.as_dict() for r in collected.runs], "busy": collected.busy, "spool": collected.spool},
+            as_json,
+            collect_lines(collected),
+        )
         sys.exit(EXIT_BUSY)
     analysis, snapshot = published.analysis, published.snapshot
     data = {"sources": [r.as_dict() for r in collected.runs], "analyze": vars(analysis), "snapshot": snapshot}
-    emit(data, as_json, collect_lines(collected) + [
-        f"analyze: {analysis.scored} mentions scored in {analysis.seconds:.1f}s",
-        f"snapshot: {snapshot.get('database')} ({snapshot.get('seconds')}s)" if published.snapshot_error is None
-        else f"snapshot: not refreshed: {published.snapshot_error}"])
+    emit(
+        data,
+        as_json,
+        collect_lines(collected)
+        + [
+            f"analyze: {analysis.scored} mentions scored in {analysis.seconds:.1f}s",
+            f"snapshot: {snapshot.get('database')} ({snapshot.get('seconds')}s)"
+            if published.snapshot_error is None
+            else f"snapshot: not refreshed: {published.snapshot_error}",
+        ],
+    )
     sys.exit(EXIT_SOURCE_FAILED if report.failed else EXIT_OK)
 
 
@@ -102,18 +113,26 @@ def collect_lines(report: CollectReport) -> list[str]:
         lines.append("no sources enabled: set enabled = true under [sources.<name>] in the config")
     if report.busy:
         spool = report.spool
-        lines.append(f"store busy: {spool.get('pages', 0)} fetched pages ({spool.get('mentions', 0)} mentions) "
-                     f"wait in {spool.get('directory')}; the next run loads them. {report.busy}")
+        lines.append(
+            f"store busy: {spool.get('pages', 0)} fetched pages ({spool.get('mentions', 0)} mentions) "
+            f"wait in {spool.get('directory')}; the next run loads them. {report.busy}"
+        )
     return lines
 
 
 @click.command()
 @click.option("--retag", is_flag=True, help="Re-apply topic terms to all mentions (after changing terms).")
-@click.option("--rebaseline", is_flag=True,
-              help="Re-measure the KPI baseline over the configured [analytics] baseline period.")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="Analyze as if today were DATE (UTC): rolling windows, KPI weeks and the maturity "
-                   "assessment end that day (backfills; default: [analytics] as_of, else today).")
+@click.option(
+    "--rebaseline", is_flag=True, help="Re-measure the KPI baseline over the configured [analytics] baseline period."
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="Analyze as if today were DATE (UTC): rolling windows, KPI weeks and the maturity "
+    "assessment end that day (backfills; default: [analytics] as_of, else today).",
+)
 @json_option()
 @click.pass_obj
 def analyze(obj: Context, retag: bool, rebaseline: bool, as_of: datetime | None, as_json: bool) -> None:
@@ -130,14 +149,21 @@ def analyze(obj: Context, retag: bool, rebaseline: bool, as_of: datetime | None,
 
     settings = obj.settings()
     with store_gate(settings).writer() as store:
-        report = pipeline.analyze(store, settings, retag=retag, rebaseline=rebaseline,
-                                  today=as_of.date() if as_of else None)
+        assert store is not None  # a waiting writer() opens the store or raises StoreBusyError
+        report = pipeline.analyze(
+            store, settings, retag=retag, rebaseline=rebaseline, today=as_of.date() if as_of else None
+        )
     level = report.details.get("maturity") or {}
-    emit(vars(report), as_json, [
-        f"scored {report.scored} mentions ({report.distinct_texts} distinct texts), "
-        f"resolved {report.resolved_interactions} interactions in {report.seconds:.1f}s",
-        "steps: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.steps.items()),
-        f"maturity: {level.get('level')} (`listener maturity` for the evidence)"])
+    emit(
+        vars(report),
+        as_json,
+        [
+            f"scored {report.scored} mentions ({report.distinct_texts} distinct texts), "
+            f"resolved {report.resolved_interactions} interactions in {report.seconds:.1f}s",
+            "steps: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.steps.items()),
+            f"maturity: {level.get('level')} (`listener maturity` for the evidence)",
+        ],
+    )
 
 
 @click.command(name="import")
@@ -170,22 +196,30 @@ def import_(obj: Context, file: Path, fmt: str | None, as_json: bool) -> None:
         ledger.fetched, ledger.inserted, ledger.updated = result.received, result.inserted, result.updated
         warnings = sorted(notes + result.warnings)
         where = [(f"line {n}: " if n else "", why) for n, why in warnings]
-        ledger.warnings = ([f"line {n}: {why}" for n, why in result.errors[:1000]]
-                           + [f"{at}warning: {why}" for at, why in where[:1000]])
+        ledger.warnings = [f"line {n}: {why}" for n, why in result.errors[:1000]] + [
+            f"{at}warning: {why}" for at, why in where[:1000]
+        ]
         ledger.status = "warning" if result.errors or warnings else "ok"
         finish_run(store, ledger)
-    data = {"file": str(file), "rows": result.received, "inserted": result.inserted,
-            "updated": result.updated, "rejected": len(result.errors),
-            "errors": [{"line": n, "error": why} for n, why in result.errors],
-            "warnings": [{"line": n or None, "warning": why} for n, why in warnings]}
+    data = {
+        "file": str(file),
+        "rows": result.received,
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "rejected": len(result.errors),
+        "errors": [{"line": n, "error": why} for n, why in result.errors],
+        "warnings": [{"line": n or None, "warning": why} for n, why in warnings],
+    }
     lines = [f"{file}: line {n}: {why}" for n, why in result.errors[:50]]
     if len(result.errors) > 50:
         lines.append(f"... and {len(result.errors) - 50} more rejected rows (use --json for all)")
     lines += [f"{file}: {at}warning: {why}" for at, why in where[:50]]
     if len(warnings) > 50:
         lines.append(f"... and {len(warnings) - 50} more warnings (use --json for all)")
-    summary = (f"{file}: {result.received} rows, {result.inserted} new, {result.updated} updated, "
-               f"{len(result.errors)} rejected")
+    summary = (
+        f"{file}: {result.received} rows, {result.inserted} new, {result.updated} updated, "
+        f"{len(result.errors)} rejected"
+    )
     if warnings:
         summary += f", {len(warnings)} warning" + ("s" if len(warnings) > 1 else "")
     lines.append(summary)

@@ -2,6 +2,7 @@
 
 Registered by listener/cli/app.py; listener.ops.demo (and the pipeline) is imported inside the command.
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,11 +15,22 @@ from listener.cli.app import EXIT_OK, EXIT_SOURCE_FAILED, emit, json_option
 
 
 @click.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
-              show_default=True, help="Where to write listener.duckdb, listener.toml and snapshot/.")
-@click.option("--today", "today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="Place the story before DATE instead of today (UTC): its last week becomes the last "
-                   "complete ISO week before DATE. Any day up to today.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Where to write listener.duckdb, listener.toml and snapshot/.",
+)
+@click.option(
+    "--today",
+    "today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="Place the story before DATE instead of today (UTC): its last week becomes the last "
+    "complete ISO week before DATE. Any day up to today.",
+)
 @json_option(help="Print the summary as JSON.")
 def demo(out_dir: Path, today: datetime | None, as_json: bool) -> None:
     """Run the whole pipeline offline on the bundled sample corpus.

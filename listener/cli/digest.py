@@ -4,6 +4,7 @@ Registered by listener/cli/app.py. `--send` is `pipeline.send_digest`, what the
 scheduler's weekly job runs too. Exit codes as everywhere: 0 ok, 1 a send failed
 (recorded; the next run retries), 2 usage or config error (nothing sent or written).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,20 +37,34 @@ def _week(ctx: click.Context, param: click.Parameter, value: str | None) -> Week
 
 
 @click.command(name="digest")
-@click.option("--week", callback=_week, metavar="YYYY-Www",
-              help="ISO week, e.g. 2026-W47 (default: the last complete week, UTC, before "
-                   "[analytics] as_of when set).")
+@click.option(
+    "--week",
+    callback=_week,
+    metavar="YYYY-Www",
+    help="ISO week, e.g. 2026-W47 (default: the last complete week, UTC, before [analytics] as_of when set).",
+)
 @click.option("--send", is_flag=True, help="E-mail it to each recipient not yet sent this week ([digest] config).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Write digest-<week>.eml, .html and the chart PNGs to DIR for review; sends nothing.")
-@click.option("--to", "to", multiple=True, metavar="ADDR", help="Recipient instead of [digest] recipients (repeatable).")
-@click.option("--force", is_flag=True,
-              help="With --send: send again to recipients who already got this week's digest "
-                   "(or send a week that is not over yet).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write digest-<week>.eml, .html and the chart PNGs to DIR for review; sends nothing.",
+)
+@click.option(
+    "--to", "to", multiple=True, metavar="ADDR", help="Recipient instead of [digest] recipients (repeatable)."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --send: send again to recipients who already got this week's digest "
+    "(or send a week that is not over yet).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @click.pass_obj
-def digest_command(obj: Context, week: Week | None, send: bool, out_dir: Path | None, to: tuple[str, ...],
-                   force: bool, as_json: bool) -> None:
+def digest_command(
+    obj: Context, week: Week | None, send: bool, out_dir: Path | None, to: tuple[str, ...], force: bool, as_json: bool
+) -> None:
     """Build the weekly digest: who mattered, where, how it felt, how we compare,
     spikes, KPIs against the baseline, the maturity level and next steps.
 
@@ -79,32 +94,44 @@ def digest_command(obj: Context, week: Week | None, send: bool, out_dir: Path | 
         refuse_protected(out_dir, settings)
     today = settings.today()  # [analytics] as_of, else the real date
     week = week or Week.last_complete(today)
-    recipients = (pipeline.recipient_addresses(to, "--to") if to
-                  else pipeline.recipient_addresses(settings.digest.recipients, "digest.recipients"))
+    recipients = (
+        pipeline.recipient_addresses(to, "--to")
+        if to
+        else pipeline.recipient_addresses(settings.digest.recipients, "digest.recipients")
+    )
     sender = address(settings.digest.sender, "digest.sender")
     if send:
         _check_sendable(week, today, recipients, force)
         outcomes = pipeline.send_digest(settings, week, recipients, force=force)
         failed = [o for o in outcomes if o.status == "failed"]
-        _emit({"week": week.label, "recipients": [o.as_dict() for o in outcomes]}, as_json,
-              [_outcome_line(week, o) for o in outcomes])
+        _emit(
+            {"week": week.label, "recipients": [o.as_dict() for o in outcomes]},
+            as_json,
+            [_outcome_line(week, o) for o in outcomes],
+        )
         sys.exit(EXIT_SEND_FAILED if failed else EXIT_OK)
     rendered = pipeline.render_digest(StoreGate(settings.store, settings.store.lock_timeout_seconds), settings, week)
     if out_dir:
         files = write_review(rendered, out_dir, sender, recipients)
-        _emit({"week": week.label, "files": [str(f) for f in files]}, as_json,
-              [f"{week.label}: wrote {f}" for f in files])
+        _emit(
+            {"week": week.label, "files": [str(f) for f in files]}, as_json, [f"{week.label}: wrote {f}" for f in files]
+        )
     else:
-        _emit({"week": week.label, "subject": rendered.subject, "text": rendered.text}, as_json,
-              [rendered.subject, "", rendered.text])
+        _emit(
+            {"week": week.label, "subject": rendered.subject, "text": rendered.text},
+            as_json,
+            [rendered.subject, "", rendered.text],
+        )
 
 
 def _check_sendable(week: Week, today: date, recipients: list[str], force: bool) -> None:
     if not recipients:
-        raise ConfigError("no recipients: set [digest] recipients = [\"you@example.com\"] or pass --to ADDR")
+        raise ConfigError('no recipients: set [digest] recipients = ["you@example.com"] or pass --to ADDR')
     if week.sunday >= today and not force:
-        raise click.UsageError(f"{week.label} is not over yet (it ends {week.sunday}): preview it with --out, "
-                               "send it from the Monday after, or add --force to send it as it is")
+        raise click.UsageError(
+            f"{week.label} is not over yet (it ends {week.sunday}): preview it with --out, "
+            "send it from the Monday after, or add --force to send it as it is"
+        )
 
 
 def write_review(rendered: Rendered, out_dir: Path, sender: str, recipients: list[str]) -> list[Path]:
@@ -139,8 +166,10 @@ def _outcome_line(week: Week, outcome: Any) -> str:
         return f"{week.label} {outcome.recipient}: already sent, not sent again (use --force to resend)"
     if outcome.status == "sent":
         return f"{week.label} {outcome.recipient}: sent {outcome.message_id}"
-    return (f"{week.label} {outcome.recipient}: FAILED after {outcome.attempts} attempt(s): {outcome.error}; "
-            "recorded in the digests table, the next `listener digest --send` tries again")
+    return (
+        f"{week.label} {outcome.recipient}: FAILED after {outcome.attempts} attempt(s): {outcome.error}; "
+        "recorded in the digests table, the next `listener digest --send` tries again"
+    )
 
 
 def _emit(data: dict[str, Any], as_json: bool, lines: list[str]) -> None:

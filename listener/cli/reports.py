@@ -3,10 +3,11 @@
 Registered by listener/cli/app.py. What each command needs is imported inside it:
 `status` never loads the analytics or the connectors.
 """
+
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -16,9 +17,14 @@ from listener.core.errors import ConfigError
 
 
 @click.command()
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="Assess the window ending DATE (UTC), using only data created up to that day "
-                   "(default: [analytics] as_of, else today).")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="Assess the window ending DATE (UTC), using only data created up to that day "
+    "(default: [analytics] as_of, else today).",
+)
 @click.option("--record", is_flag=True, help="Also store the assessment in maturity_assessments.")
 @json_option(help="Print JSON.")
 @click.pass_obj
@@ -44,8 +50,7 @@ def maturity(obj: Context, as_of: datetime | None, record: bool, as_json: bool) 
     with open_store(settings.store, read_only=not record) as store:
         assessment = assess(store.conn, settings, as_of.date() if as_of else settings.today())
         if record:
-            store.write_transaction(lambda conn: record_assessment(conn, assessment), "maturity",
-                                    claim=Claim.ANALYSIS)
+            store.write_transaction(lambda conn: record_assessment(conn, assessment), "maturity", claim=Claim.ANALYSIS)
     emit(assessment, as_json, report_lines(assessment))
 
 
@@ -87,21 +92,53 @@ def status(obj: Context, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file: all mentions (.jsonl or .csv), or with --table the table (.parquet or .csv).")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]),
-              help="Default: from the extension. Mentions: jsonl|csv; --table: parquet|csv.")
-@click.option("--table", "table", metavar="NAME",
-              help="Write this store table or view (e.g. sentiment, influencers) to --out via DuckDB COPY.")
-@click.option("--graph", "graph", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.gexf",
-              help="Write the author interaction graph as GEXF 1.3 (Gephi, networkx, igraph).")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="--graph: only interactions on or after this day (UTC), e.g. 2026-11-01.")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="--graph: only interactions up to and including this day (UTC), e.g. 2026-11-30.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file: all mentions (.jsonl or .csv), or with --table the table (.parquet or .csv).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "parquet"]),
+    help="Default: from the extension. Mentions: jsonl|csv; --table: parquet|csv.",
+)
+@click.option(
+    "--table",
+    "table",
+    metavar="NAME",
+    help="Write this store table or view (e.g. sentiment, influencers) to --out via DuckDB COPY.",
+)
+@click.option(
+    "--graph",
+    "graph",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.gexf",
+    help="Write the author interaction graph as GEXF 1.3 (Gephi, networkx, igraph).",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="--graph: only interactions on or after this day (UTC), e.g. 2026-11-01.",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="--graph: only interactions up to and including this day (UTC), e.g. 2026-11-30.",
+)
 @click.pass_obj
-def export(obj: Context, out: Path | None, fmt: str | None, table: str | None, graph: Path | None,
-           since: datetime | None, until: datetime | None) -> None:
+def export(
+    obj: Context,
+    out: Path | None,
+    fmt: str | None,
+    table: str | None,
+    graph: Path | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
     """Write mentions (canonical format), one store table, or the interaction graph.
 
     Exit 2 for an unknown table or a bad combination of options.
@@ -139,6 +176,7 @@ def export(obj: Context, out: Path | None, fmt: str | None, table: str | None, g
                 nodes, edges = exporter.export_graph(store.conn, partial, _utc(since), _utc(end))
             click.echo(f"{graph}: {nodes} authors, {edges} edges")
         elif table:
+            assert out is not None  # checked above: --table needs --out
             try:
                 kind = exporter.table_format(out, fmt)
             except ValueError as exc:
@@ -150,11 +188,14 @@ def export(obj: Context, out: Path | None, fmt: str | None, table: str | None, g
                     count = exporter.export_table(store.conn, table, partial, kind)
             except KeyError:
                 known = ", ".join(exporter.store_relations(store.conn))
-                raise click.BadParameter(f"unknown table {table!r}; tables and views: {known}",
-                                         param_hint="--table") from None
+                raise click.BadParameter(
+                    f"unknown table {table!r}; tables and views: {known}", param_hint="--table"
+                ) from None
             click.echo(f"{out}: {count} rows of {table} ({kind})")
         else:
             from listener.ingest.importer import detect_format
+
+            assert out is not None  # checked above: no --graph means --out
 
             if fmt == "parquet":
                 raise click.UsageError("mentions are written as jsonl or csv; use --table mentions for parquet")
@@ -165,4 +206,4 @@ def export(obj: Context, out: Path | None, fmt: str | None, table: str | None, g
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=timezone.utc) if value else None
+    return value.replace(tzinfo=UTC) if value else None

@@ -4,6 +4,7 @@ Registered by listener/cli/app.py with `cli.add_command(schedule_command)`. Exit
 codes: 0 stopped cleanly (SIGTERM/SIGINT) or heartbeat fresh; 1 heartbeat
 stale or missing (`--check`); 2 usage or config error.
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,10 +20,17 @@ EXIT_OK, EXIT_STALE = 0, 1
 
 
 @click.command(name="schedule")
-@click.option("--check", is_flag=True,
-              help="Do not run: exit 0 if the running scheduler's heartbeat is fresh, else 1 (container healthcheck).")
-@click.option("--heartbeat-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
-              help="Heartbeat JSON (default: [schedule] heartbeat_file, else scheduler-heartbeat.json next to the store).")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Do not run: exit 0 if the running scheduler's heartbeat is fresh, else 1 (container healthcheck).",
+)
+@click.option(
+    "--heartbeat-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Heartbeat JSON (default: [schedule] heartbeat_file, else scheduler-heartbeat.json next to the store).",
+)
 @click.pass_obj
 def schedule_command(obj: Context, check: bool, heartbeat_file: Path | None) -> None:
     """Run the scheduler daemon: each enabled source on its own poll interval,

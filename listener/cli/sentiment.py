@@ -2,6 +2,7 @@
 
 Registered by listener/cli/app.py; the scorer is imported inside the command.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,12 @@ def sentiment() -> None:
 @sentiment.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--text-column", metavar="C", help="Column with the text (default: text, sentence, content, ...).")
-@click.option("--label-column", metavar="L",
-              help="Column with the label: positive/neutral/negative (pos/neu/neg, 1/0/-1) or a numeric "
-                   "rating on any scale (default: label, rating, sentiment, ...).")
+@click.option(
+    "--label-column",
+    metavar="L",
+    help="Column with the label: positive/neutral/negative (pos/neu/neg, 1/0/-1) or a numeric "
+    "rating on any scale (default: label, rating, sentiment, ...).",
+)
 @json_option()
 @click.pass_obj
 def evaluate(obj: Context, file: Path, text_column: str | None, label_column: str | None, as_json: bool) -> None:
@@ -57,9 +61,15 @@ def evaluate(obj: Context, file: Path, text_column: str | None, label_column: st
         click.echo(f"listener: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     result = run_evaluation(sample, lexicon)
-    result = {"file": str(file), "layout": sample.layout, "text_column": sample.text_column,
-              "label_column": sample.label_column, "scorer": scorer_label(lexicon), **result,
-              "errors": [{"line": n, "error": why} for n, why in sample.errors]}
+    result = {
+        "file": str(file),
+        "layout": sample.layout,
+        "text_column": sample.text_column,
+        "label_column": sample.label_column,
+        "scorer": scorer_label(lexicon),
+        **result,
+        "errors": [{"line": n, "error": why} for n, why in sample.errors],
+    }
     lines = [f"{file}: line {n}: {why}" for n, why in sample.errors[:50]]
     if len(sample.errors) > 50:
         lines.append(f"... and {len(sample.errors) - 50} more rejected rows (use --json for all)")

@@ -4,6 +4,7 @@ Registered by listener/cli/app.py with `cli.add_command(snapshot_command)`. Exit
 codes as everywhere: 0 ok, 2 usage or config error, 3 the store (or another
 snapshot of the same folder) is busy.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ if TYPE_CHECKING:
 
 
 @click.command(name="snapshot")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Where to publish (default: [store] snapshot_dir, else <store dir>/snapshot).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where to publish (default: [store] snapshot_dir, else <store dir>/snapshot).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @click.pass_obj
 def snapshot_command(obj: Context, out_dir: Path | None, as_json: bool) -> None:
@@ -47,10 +53,13 @@ def snapshot_command(obj: Context, out_dir: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
     mentions = result.tables.get("mentions")
-    click.echo(f"{result.database}: {len(result.tables)} tables, {len(result.views)} views"
-               + (f", {mentions} mentions" if mentions is not None else "")
-               + f" (schema v{result.schema_version}), live store held {result.copy_seconds:.1f}s, "
-               f"total {result.seconds:.1f}s")
-    click.echo(f"{result.parquet_dir}/: {len(result.tables) + len(result.views)} Parquet files; "
-               f"manifest {result.manifest}")
+    click.echo(
+        f"{result.database}: {len(result.tables)} tables, {len(result.views)} views"
+        + (f", {mentions} mentions" if mentions is not None else "")
+        + f" (schema v{result.schema_version}), live store held {result.copy_seconds:.1f}s, "
+        f"total {result.seconds:.1f}s"
+    )
+    click.echo(
+        f"{result.parquet_dir}/: {len(result.tables) + len(result.views)} Parquet files; manifest {result.manifest}"
+    )
     click.echo(f"open it: duckdb -readonly {result.database}")

@@ -16,6 +16,7 @@ Exit codes: the shell's own (0, or 1 when a statement given with -c fails);
 2 no snapshot yet, no usable shell, or a usage error; 3 `--live` while a job
 writes; 4 the store is damaged.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -45,10 +46,19 @@ class ShellProblem(Exception):
 
 
 @click.command(name="sql", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--snapshot", "where", flag_value="snapshot", default=True,
-              help="Open the analysts' snapshot (the default): never blocks a job.")
-@click.option("--live", "where", flag_value="live",
-              help="Open the live store instead, when no job is writing it; jobs wait while the shell is open.")
+@click.option(
+    "--snapshot",
+    "where",
+    flag_value="snapshot",
+    default=True,
+    help="Open the analysts' snapshot (the default): never blocks a job.",
+)
+@click.option(
+    "--live",
+    "where",
+    flag_value="live",
+    help="Open the live store instead, when no job is writing it; jobs wait while the shell is open.",
+)
 @click.argument("shell_args", nargs=-1, type=click.UNPROCESSED, metavar="[DUCKDB ARGS]...")
 @click.pass_obj
 def sql_command(obj: Context, where: str, shell_args: tuple[str, ...]) -> None:
@@ -81,8 +91,11 @@ def sql_command(obj: Context, where: str, shell_args: tuple[str, ...]) -> None:
         click.echo(f"listener: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     if not shell_args and sys.stdin.isatty():
-        click.echo(f"listener sql: {path} ({what}), read-only, times in UTC. Views: {', '.join(VIEWS)}; "
-                   ".tables lists everything, .quit leaves.", err=True)
+        click.echo(
+            f"listener sql: {path} ({what}), read-only, times in UTC. Views: {', '.join(VIEWS)}; "
+            ".tables lists everything, .quit leaves.",
+            err=True,
+        )
     argv = [str(shell), str(path), "-readonly", "-cmd", "SET TimeZone = 'UTC'", *shell_args]
     sys.stdout.flush()
     sys.stderr.flush()
@@ -100,8 +113,10 @@ def _snapshot(settings: object) -> tuple[Path, str, str | None]:
     folder = default_snapshot_dir(settings)
     path = folder / DB_NAME
     if not path.is_file():
-        raise ConfigError(f"{path}: no snapshot yet: publish one with `listener snapshot` "
-                          "(`listener run` refreshes it), or open the live store with `listener sql --live`")
+        raise ConfigError(
+            f"{path}: no snapshot yet: publish one with `listener snapshot` "
+            "(`listener run` refreshes it), or open the live store with `listener sql --live`"
+        )
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -116,8 +131,10 @@ def _live_store(settings: object) -> Path:
 
     store = settings.store  # type: ignore[attr-defined]
     if store.backend != "duckdb":
-        raise ConfigError("the store is a DuckLake catalog, not one file: publish the snapshot with "
-                          "`listener snapshot` and open it with `listener sql`")
+        raise ConfigError(
+            "the store is a DuckLake catalog, not one file: publish the snapshot with "
+            "`listener snapshot` and open it with `listener sql`"
+        )
     if not settings.has_store:  # type: ignore[attr-defined]
         raise ConfigError(f"{store.path}: no store yet; run `listener run` or `listener import` first")
     try:
@@ -141,8 +158,10 @@ def find_shell(writer_version: str) -> Path:
     if on_path:
         candidates.append(Path(on_path))
     wanted = _parse(writer_version)
-    install = (f"install the matching shell into this environment: {sys.executable} -m pip install "
-               f"'duckdb-cli=={writer_version}'")
+    install = (
+        f"install the matching shell into this environment: {sys.executable} -m pip install "
+        f"'duckdb-cli=={writer_version}'"
+    )
     if not candidates:
         raise ShellProblem(f"no DuckDB shell found (the duckdb-cli package or `duckdb` on PATH); {install}")
     found = []
@@ -151,8 +170,10 @@ def find_shell(writer_version: str) -> Path:
         if version is not None and wanted is not None and version[:2] >= wanted[:2]:
             return shell
         found.append(f"{shell} is {'.'.join(map(str, version)) if version else 'not a working DuckDB shell'}")
-    raise ShellProblem(f"{'; '.join(found)}, but the file was written by DuckDB {writer_version} and an older "
-                       f"shell cannot read its storage format; {install}")
+    raise ShellProblem(
+        f"{'; '.join(found)}, but the file was written by DuckDB {writer_version} and an older "
+        f"shell cannot read its storage format; {install}"
+    )
 
 
 def shell_version(shell: Path) -> tuple[int, int, int] | None:

@@ -3,6 +3,7 @@
 The CLI maps these to exit codes: ConfigError -> 2, StoreBusyError -> 3, StoreDamagedError -> 4,
 SourceError and OutputError -> 1 (other sources still committed).
 """
+
 from __future__ import annotations
 
 

@@ -5,20 +5,38 @@ shape from JSONL/CSV; the store derives authors, interactions and topics from
 it with one SQL path, so collected and imported data are treated alike.
 See docs/import-format.md.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 REQUIRED_FIELDS = ("source", "id", "created_at", "text or title", "author.id or author.handle")
 # The canonical format's fields in their documented order (docs/import-format.md): the one list
 # the loader parses, the importer takes as CSV columns and the exporter writes. `author` and
 # `metrics` are objects with the members below; the names match `Mention`, `AuthorRef`, `Metrics`.
-CANONICAL_FIELDS = ("source", "id", "url", "created_at", "title", "text", "lang", "community", "thread_id",
-                    "parent_id", "in_reply_to_author", "author", "metrics", "mentions", "repost_of", "quote_of",
-                    "referenced_authors", "raw")
+CANONICAL_FIELDS = (
+    "source",
+    "id",
+    "url",
+    "created_at",
+    "title",
+    "text",
+    "lang",
+    "community",
+    "thread_id",
+    "parent_id",
+    "in_reply_to_author",
+    "author",
+    "metrics",
+    "mentions",
+    "repost_of",
+    "quote_of",
+    "referenced_authors",
+    "raw",
+)
 AUTHOR_FIELDS = ("id", "handle", "name", "followers", "following", "verified", "url")
 METRIC_FIELDS = ("likes", "reposts", "replies", "quotes", "score")
 
@@ -83,9 +101,7 @@ class Mention:
         """The JSON object `listener export` writes and `listener import` reads."""
         doc = asdict(self)
         doc["created_at"] = iso_utc(self.created_at)
-        doc["mentions"] = [
-            {"handle": m.handle, "id": m.id} if m.id else m.handle for m in self.mentions
-        ]
+        doc["mentions"] = [{"handle": m.handle, "id": m.id} if m.id else m.handle for m in self.mentions]
         return doc
 
     def to_json(self) -> str:
@@ -94,15 +110,15 @@ class Mention:
 
 def iso_utc(value: datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
 
 
 # The time stamps the store accepts, for imported and collected posts alike: a post
 # from before 2000 or from days ahead is a bad clock or a bad field, and one such
 # row (year 9999, -infinity) breaks every weekly analysis after it. The loader's SQL
 # uses these same bounds.
-EARLIEST_CREATED_AT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EARLIEST_CREATED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=1)
 
 # Longer text or title is cut to this many characters when loaded (with a warning):
@@ -113,10 +129,10 @@ MAX_TEXT_CHARS = 100_000
 def created_at_in_range(value: datetime, now: datetime | None = None) -> bool:
     """True if `value` lies in [EARLIEST_CREATED_AT, now + MAX_FUTURE]; naive times are UTC."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     try:
         return EARLIEST_CREATED_AT <= value <= now + MAX_FUTURE
     except (OverflowError, ValueError):  # an offset that pushes year 1 or 9999 past what datetime holds

@@ -3,6 +3,7 @@
 Also the logging setup, with a filter that masks secret values from the
 environment wherever they would appear in a log line.
 """
+
 from __future__ import annotations
 
 import logging

@@ -10,6 +10,7 @@ Two nets, because an API may echo a credential back in an error body
    `password=...`/`access_token=...` pairs in URLs, JSON and headers, a
    password in a URL's user info, and X's app-only bearer tokens.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,9 +48,11 @@ _SHAPES = (
 def secret_values(environ: dict[str, str] | None = None) -> list[str]:
     """The secrets this process knows: named variables and credential-like names, longest first."""
     env = os.environ if environ is None else environ
-    values = {value for name, value in env.items()
-              if (name in SECRET_VARIABLES or _SECRET_NAME.search(name.upper()))
-              and len(value) >= _MIN_SECRET_LENGTH}
+    values = {
+        value
+        for name, value in env.items()
+        if (name in SECRET_VARIABLES or _SECRET_NAME.search(name.upper())) and len(value) >= _MIN_SECRET_LENGTH
+    }
     return sorted(values, key=len, reverse=True)
 
 

@@ -4,6 +4,7 @@ A bad key fails early with one line naming the key and the problem; nothing is
 written before settings load. Secrets never live here: they are read from the
 environment (or a `.env` file) by the part that needs them.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -11,7 +12,7 @@ import functools
 import os
 import tomllib
 from abc import abstractmethod
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -76,7 +77,7 @@ class _PerSource(_Strict):
 def _by_source_model(table: type[_PerSource], catalogue: tuple[SourceTraits, ...]) -> type[_BySource]:
     """Cached per catalogue: registering a source (a test's, a plugin's) builds a new one."""
     fields = {source.name: table.field_for(source) for source in catalogue}
-    return create_model(f"{table.__name__}BySource", __base__=_BySource, **fields)
+    return create_model(f"{table.__name__}BySource", __base__=_BySource, **fields)  # type: ignore[call-overload]
 
 
 class OwnAccounts(_PerSource):
@@ -90,8 +91,10 @@ class OwnAccounts(_PerSource):
         catalogue = registered_sources()
         checked = _by_source_model(cls, catalogue).model_validate(data)
         # each source's rule writes its handles as the loader keys authors, so `is_own` is a join
-        return {source.name: [key for key in map(source.own_handle, getattr(checked, source.name)) if key]
-                for source in catalogue}
+        return {
+            source.name: [key for key in map(source.own_handle, getattr(checked, source.name)) if key]
+            for source in catalogue
+        }
 
     @classmethod
     def field_for(cls, source: SourceTraits) -> tuple[Any, Any]:
@@ -128,8 +131,10 @@ class DuckLake(_Strict):
         if "password" in catalog.lower():
             raise ValueError("put the catalog password in PGPASSWORD (environment or .env), not in the config")
         if not catalog.startswith(("postgres:", "sqlite:", "duckdb:", "mysql:")):
-            raise ValueError('must name its database, e.g. "postgres:dbname=listener host=db user=listener" '
-                             '(or sqlite:/duckdb: and a file for a single machine)')
+            raise ValueError(
+                'must name its database, e.g. "postgres:dbname=listener host=db user=listener" '
+                "(or sqlite:/duckdb: and a file for a single machine)"
+            )
         return catalog
 
 
@@ -217,8 +222,15 @@ class Digest(_Strict):
     smtp: Smtp = Smtp()
 
 
-KPI_NAMES = ("share_of_voice", "net_sentiment", "mentions", "engaged_authors", "engagement",
-             "response_rate", "median_response_minutes")
+KPI_NAMES = (
+    "share_of_voice",
+    "net_sentiment",
+    "mentions",
+    "engaged_authors",
+    "engagement",
+    "response_rate",
+    "median_response_minutes",
+)
 
 
 class Baseline(_Strict):
@@ -233,10 +245,16 @@ class Analytics(_Strict):
     spike_window_days: Annotated[int, Field(ge=7, le=365)] = 28
     spike_threshold: Annotated[float, Field(gt=0, le=50)] = 3.5
     kpis: Annotated[list[Literal[KPI_NAMES]], Field(max_length=5)] = [  # type: ignore[valid-type]
-        "share_of_voice", "net_sentiment", "engaged_authors", "response_rate"]
+        "share_of_voice",
+        "net_sentiment",
+        "engaged_authors",
+        "response_rate",
+    ]
     baseline: Baseline | None = None  # default: the first 28 days with data, recorded once
     lexicon: dict[str, Annotated[float, Field(ge=-4, le=4)]] = {}  # domain overrides of VADER's lexicon
-    detect_language: bool = True  # fill mentions.lang where the source gave none (fastText lite model, offline; ~30k texts/s)
+    detect_language: bool = (
+        True  # fill mentions.lang where the source gave none (fastText lite model, offline; ~30k texts/s)
+    )
     # "Today" for analyze, maturity and digest: a store replayed as of a fixed day (the demo's); default: the real date
     as_of: date | None = None
 
@@ -294,7 +312,7 @@ class Settings(_Strict):
 
     def today(self) -> date:
         """The UTC day that analyze, maturity and digest treat as today: `[analytics] as_of`, else the real date."""
-        return self.analytics.as_of or datetime.now(timezone.utc).date()
+        return self.analytics.as_of or datetime.now(UTC).date()
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -314,7 +332,8 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(
             f"{config_path}: config file not found (use --config, set LISTENER_CONFIG, "
             "or copy config/listener.example.toml to ./listener.toml"
-            + (f"; the demo's store: --config {demo}" if demo else "") + ")"
+            + (f"; the demo's store: --config {demo}" if demo else "")
+            + ")"
         )
     try:
         text = config_path.read_text(encoding="utf-8")
@@ -322,9 +341,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path}: not valid TOML: {_toml_position(str(exc), text)}") from None
     except UnicodeDecodeError as exc:
-        line = config_path.read_bytes()[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"{config_path}: not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
-                          f"at line {line} (save the file as UTF-8)") from None
+        line = config_path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{config_path}: not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at line {line} (save the file as UTF-8)"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read the config file: {exc.strerror or exc}") from None
     return settings_from_dict(data, config_path)
@@ -334,8 +354,10 @@ def _toml_position(message: str, text: str) -> str:
     """tomllib says '(at end of document)' for an unclosed bracket or string: name the last line instead."""
     if "(at end of document)" in message:
         lines = text.splitlines() or [""]
-        where = f"(at line {len(lines)}, column {len(lines[-1]) + 1}: the end of the file; " \
-                "look for an unclosed bracket or quote above)"
+        where = (
+            f"(at line {len(lines)}, column {len(lines[-1]) + 1}: the end of the file; "
+            "look for an unclosed bracket or quote above)"
+        )
         return message.replace("(at end of document)", where)
     return message
 
@@ -363,8 +385,7 @@ def _anchor_store(settings: Settings, config_path: Path | None) -> Settings:
     if lake is not None and "://" not in lake.data_path and config_path is not None:
         data_path = Path(lake.data_path).expanduser()
         if not data_path.is_absolute():
-            anchored["ducklake"] = lake.model_copy(
-                update={"data_path": str(config_path.resolve().parent / data_path)})
+            anchored["ducklake"] = lake.model_copy(update={"data_path": str(config_path.resolve().parent / data_path)})
     for key in ("snapshot_dir", "spool_dir"):
         folder = getattr(settings.store, key)
         if folder is not None:

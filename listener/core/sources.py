@@ -6,6 +6,7 @@ entries settings validate `[sources.<name>]` and `[organization.own_accounts]`, 
 the word for a reply, and analytics and the digest take the network rule and the label, so core,
 ingest, analytics and publish never import a connector, and a new connector needs only its entry.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,8 +49,9 @@ _CATALOGUE: dict[str, SourceTraits] = {}
 def register_source(traits: SourceTraits) -> None:
     """Add a source (idempotent for the same entry); a second, different entry for a name is a bug."""
     if not SOURCE_NAME.fullmatch(traits.name):
-        raise ValueError(f"source name {traits.name!r} must be a short lowercase name "
-                         "(a letter, then up to 31 letters, digits or _)")
+        raise ValueError(
+            f"source name {traits.name!r} must be a short lowercase name (a letter, then up to 31 letters, digits or _)"
+        )
     if traits.name.startswith("model_") or hasattr(BaseModel, traits.name):
         raise ValueError(f"source name {traits.name!r} is taken by the settings models (pydantic)")
     if not traits.label.strip():

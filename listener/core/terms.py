@@ -4,6 +4,7 @@
 exclusion. Topic matching (analytics) and connector queries (X, Reddit) both
 read terms through here, so they agree on what a term means.
 """
+
 from __future__ import annotations
 
 
@@ -24,6 +25,7 @@ def split_terms(terms: list[str]) -> tuple[list[str], list[str]]:
 
 def query_terms(includes: list[str], excludes: list[str], prefix_star: bool = False) -> str:
     """A boolean search query most networks accept: (a OR "b c") -"d"."""
+
     def quoted(term: str) -> str:
         term = term if prefix_star else term.rstrip("*")
         return f'"{term}"' if " " in term else term

@@ -7,6 +7,7 @@ happen in DuckDB (`listener.ingest.loader`); what only the reader can see (bad U
 an over-long line, broken CSV quoting) is handed over as the line's `problem`,
 so every bad row is reported with its line number and every good row is kept.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,15 @@ _SNIFF_BYTES = 4096
 
 _OBJECTS = {"author": AUTHOR_FIELDS, "metrics": METRIC_FIELDS}  # dotted columns in CSV: author.id, ...
 _TOP_LEVEL = tuple(f for f in CANONICAL_FIELDS if f not in _OBJECTS)
-_INT_FIELDS = {"author.followers", "author.following", "metrics.likes", "metrics.reposts",
-               "metrics.replies", "metrics.quotes", "metrics.score"}
+_INT_FIELDS = {
+    "author.followers",
+    "author.following",
+    "metrics.likes",
+    "metrics.reposts",
+    "metrics.replies",
+    "metrics.quotes",
+    "metrics.score",
+}
 _BOOL_FIELDS = {"author.verified"}
 _TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
 _INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
@@ -112,11 +120,10 @@ def _encoding_problem(head: bytes) -> str | None:
 
 def _mostly_nul(sample: bytes, zero_at: tuple[int, ...], width: int) -> bool:
     """ASCII text in UTF-16/32: the bytes at `zero_at` of each unit are NUL, the others are not."""
-    units = [sample[i:i + width] for i in range(0, len(sample) - width + 1, width)]
+    units = [sample[i : i + width] for i in range(0, len(sample) - width + 1, width)]
     if len(units) < 2:
         return False
-    fits = sum(all(u[i] == 0 for i in zero_at) and any(u[i] for i in range(width) if i not in zero_at)
-               for u in units)
+    fits = sum(all(u[i] == 0 for i in zero_at) and any(u[i] for i in range(width) if i not in zero_at) for u in units)
     return fits >= 0.9 * len(units)
 
 
@@ -142,6 +149,7 @@ def read_batches(
 
 
 # -- lines ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class _Line:
@@ -238,6 +246,7 @@ def _jsonl_batches(handle: IO[bytes], batch_lines: int, batch_bytes: int, max_by
 
 # -- CSV -------------------------------------------------------------------------
 
+
 class _Replay:
     """Lines, with the ability to read some of them again (after a broken CSV row)."""
 
@@ -325,8 +334,10 @@ def _records(source: _Replay, max_bytes: int, width: int | None = None) -> Itera
             continue  # a blank line
         first, last = feed.taken[0].number, feed.taken[-1].number
         if width is not None and len(feed.taken) > 1 and len(cells) != width:
-            why = (f"a quoted field opened on this line runs on to line {last} and the row has {len(cells)} cells, "
-                   f"the header {width} (unterminated quote?); {_AGAIN}")
+            why = (
+                f"a quoted field opened on this line runs on to line {last} and the row has {len(cells)} cells, "
+                f"the header {width} (unterminated quote?); {_AGAIN}"
+            )
             yield _Record(first, last, None, why, 0)
             source.replay(feed.taken[1:])
         elif width is not None and len(cells) > width and any(c.strip() for c in cells[width:]):
@@ -343,8 +354,10 @@ def _broken(feed: _Feed, exc: Exception, max_bytes: int) -> str:
     if isinstance(exc, _Overflow):
         if len(feed.taken) == 1:
             return _too_long(first, max_bytes)
-        return (f"a quoted field opened on this line runs on to line {last.number} and past "
-                f"{max_bytes:,} bytes (unterminated quote?); {_AGAIN}")
+        return (
+            f"a quoted field opened on this line runs on to line {last.number} and past "
+            f"{max_bytes:,} bytes (unterminated quote?); {_AGAIN}"
+        )
     if "unexpected end of data" in str(exc):
         return f"a quoted field opened on this line is never closed (unterminated quote); {_AGAIN}"
     if len(feed.taken) == 1:
@@ -359,8 +372,9 @@ class _Column:
     name: str
 
 
-def _csv_columns(path: Path, source: _Replay, max_bytes: int,
-                 notes: list[tuple[int, str]] | None = None) -> tuple[list[_Column], int]:
+def _csv_columns(
+    path: Path, source: _Replay, max_bytes: int, notes: list[tuple[int, str]] | None = None
+) -> tuple[list[_Column], int]:
     """The header's columns and its number of cells; duplicate or conflicting names fail the whole file."""
     for record in _records(source, max_bytes):
         if record.cells is None:
@@ -374,19 +388,23 @@ def _columns(path: Path, line: int, names: list[str], notes: list[tuple[int, str
     seen: set[str] = set()
     for name in names:
         if name and name in seen:
-            raise ImportFormatError(f"{path}: line {line}: column \"{name}\" appears twice in the header")
+            raise ImportFormatError(f'{path}: line {line}: column "{name}" appears twice in the header')
         seen.add(name)
     for obj in _OBJECTS:
         nested = sorted(n for n in names if n.startswith(obj + "."))
         if obj in seen and nested:
-            raise ImportFormatError(f"{path}: line {line}: columns \"{obj}\" and \"{nested[0]}\" conflict; "
-                                    f"keep only the dotted ones (\"{obj}.id\", \"{obj}.handle\", ...)")
+            raise ImportFormatError(
+                f'{path}: line {line}: columns "{obj}" and "{nested[0]}" conflict; '
+                f'keep only the dotted ones ("{obj}.id", "{obj}.handle", ...)'
+            )
         if obj in seen:
-            raise ImportFormatError(f"{path}: line {line}: column \"{obj}\" cannot hold an object in CSV; "
-                                    f"use dotted columns such as \"{obj}.{_OBJECTS[obj][0]}\"")
+            raise ImportFormatError(
+                f'{path}: line {line}: column "{obj}" cannot hold an object in CSV; '
+                f'use dotted columns such as "{obj}.{_OBJECTS[obj][0]}"'
+            )
     unknown = [n for n in names if n and n not in known]
     if unknown and notes is not None:
-        where = ('kept in "raw" (on rows whose own "raw" cell is empty)' if "raw" in seen else 'kept in "raw"')
+        where = 'kept in "raw" (on rows whose own "raw" cell is empty)' if "raw" in seen else 'kept in "raw"'
         notes.append((line, "columns not in the canonical format, " + where + ": " + ", ".join(unknown)))
     if "" in names and notes is not None:
         notes.append((line, f"{names.count('')} column(s) without a name in the header: their cells are dropped"))
@@ -440,6 +458,7 @@ def _csv_value(key: str, value: str) -> Any:
 
 
 # -- batches ---------------------------------------------------------------------
+
 
 def _batched(rows: Iterable[_Row], batch_lines: int, batch_bytes: int) -> Iterator[pa.Table]:
     numbers: list[int] = []

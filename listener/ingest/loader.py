@@ -8,6 +8,7 @@ anti-join `INSERT` (DuckDB's ON CONFLICT DO UPDATE is ~26x slower). Interactions
 and topics of the batch's mentions are replaced, so reloading converges.
 The caller owns the transaction.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,22 +30,24 @@ from listener.core.models import (
 from listener.core.settings import OwnAccounts
 from listener.core.sources import registered_sources
 from listener.ingest.topics import TopicRule, tag_mentions
-from listener.store.connection import registered
+from listener.store.connection import registered, scalar
 
 # How DuckDB reads one canonical document. Ids, counts, booleans and the nested lists
 # and objects come as JSON text, so their JSON type is checked from the same single
 # parse (a plain cast would turn 1e3 into "1000.0", "many" into NULL and drop
 # "notalist"); text fields are read as text.
-_TEXT_FIELDS = frozenset({"source", "url", "created_at", "title", "text", "lang", "community",
-                          "author.handle", "author.name", "author.url"})
+_TEXT_FIELDS = frozenset(
+    {"source", "url", "created_at", "title", "text", "lang", "community", "author.handle", "author.name", "author.url"}
+)
 
 
 def _read_as(name: str) -> str:
     return "VARCHAR" if name in _TEXT_FIELDS else "JSON"
 
 
-_STRUCTURE = json.dumps({f: {a: _read_as(f"author.{a}") for a in AUTHOR_FIELDS} if f == "author" else _read_as(f)
-                         for f in CANONICAL_FIELDS})
+_STRUCTURE = json.dumps(
+    {f: {a: _read_as(f"author.{a}") for a in AUTHOR_FIELDS} if f == "author" else _read_as(f) for f in CANONICAL_FIELDS}
+)
 _METRICS = json.dumps({f: "JSON" for f in METRIC_FIELDS})
 
 _KNOWN = CANONICAL_FIELDS
@@ -52,68 +55,94 @@ _KNOWN_KEYS = "[" + ", ".join(f"'{k}'" for k in _KNOWN) + "]"
 _REMOVE_KNOWN = json.dumps({k: None for k in _KNOWN})
 
 # field name -> (its JSON text, the SQL column its checked value gets)
-_IDS = {"id": ("r.id", "id_v"), "parent_id": ("r.parent_id", "parent_v"), "thread_id": ("r.thread_id", "thread_v"),
-        "repost_of": ("r.repost_of", "repost_v"), "quote_of": ("r.quote_of", "quote_v"),
-        "in_reply_to_author": ("r.in_reply_to_author", "reply_author_v"), "author.id": ("r.author.id", "author_v")}
-_COUNTS = {"author.followers": ("r.author.followers", "followers_v"),
-           "author.following": ("r.author.following", "following_v"),
-           "metrics.likes": ("m.likes", "likes_v"), "metrics.reposts": ("m.reposts", "reposts_v"),
-           "metrics.replies": ("m.replies", "replies_v"), "metrics.quotes": ("m.quotes", "quotes_v"),
-           "metrics.score": ("m.score", "score_v")}  # a score may be negative (Reddit)
+_IDS = {
+    "id": ("r.id", "id_v"),
+    "parent_id": ("r.parent_id", "parent_v"),
+    "thread_id": ("r.thread_id", "thread_v"),
+    "repost_of": ("r.repost_of", "repost_v"),
+    "quote_of": ("r.quote_of", "quote_v"),
+    "in_reply_to_author": ("r.in_reply_to_author", "reply_author_v"),
+    "author.id": ("r.author.id", "author_v"),
+}
+_COUNTS = {
+    "author.followers": ("r.author.followers", "followers_v"),
+    "author.following": ("r.author.following", "following_v"),
+    "metrics.likes": ("m.likes", "likes_v"),
+    "metrics.reposts": ("m.reposts", "reposts_v"),
+    "metrics.replies": ("m.replies", "replies_v"),
+    "metrics.quotes": ("m.quotes", "quotes_v"),
+    "metrics.score": ("m.score", "score_v"),
+}  # a score may be negative (Reddit)
 _WHOLE = "'-?[0-9]+'"
 
 
 def _id_value(j: str) -> str:
     """A JSON string (unescaped only when it has escapes) or a JSON integer's exact digits, else NULL."""
-    return (f"CASE WHEN starts_with({j}, '\"') THEN CASE WHEN contains({j}, chr(92)) THEN {j} ->> '$' "
-            f"ELSE substr({j}, 2, length({j}) - 2) END "
-            f"WHEN regexp_full_match({j}, {_WHOLE}) THEN {j}::VARCHAR END")
+    return (
+        f"CASE WHEN starts_with({j}, '\"') THEN CASE WHEN contains({j}, chr(92)) THEN {j} ->> '$' "
+        f"ELSE substr({j}, 2, length({j}) - 2) END "
+        f"WHEN regexp_full_match({j}, {_WHOLE}) THEN {j}::VARCHAR END"
+    )
 
 
 def _what(j: str) -> str:
     """What a wrongly typed JSON value is, for the message (evaluated on rejected rows only)."""
-    return (f"CASE WHEN starts_with({j}, '\"') THEN '\"' || left({j} ->> '$', 40) || '\"' "
-            f"WHEN starts_with({j}, '{{') THEN 'an object' WHEN starts_with({j}, '[') THEN 'a list' "
-            f"WHEN {j}::VARCHAR IN ('true', 'false') THEN 'a boolean' "
-            f"WHEN regexp_full_match({j}, {_WHOLE}) THEN 'a number' "
-            f"ELSE 'a number with a fraction or exponent' END")
+    return (
+        f"CASE WHEN starts_with({j}, '\"') THEN '\"' || left({j} ->> '$', 40) || '\"' "
+        f"WHEN starts_with({j}, '{{') THEN 'an object' WHEN starts_with({j}, '[') THEN 'a list' "
+        f"WHEN {j}::VARCHAR IN ('true', 'false') THEN 'a boolean' "
+        f"WHEN regexp_full_match({j}, {_WHOLE}) THEN 'a number' "
+        f"ELSE 'a number with a fraction or exponent' END"
+    )
 
 
-_MENTION_ITEMS_OK = ("len(list_filter(mentions_v, lambda e: NOT (starts_with(e, '\"') OR starts_with(e, '{')))) = 0")
+_MENTION_ITEMS_OK = "len(list_filter(mentions_v, lambda e: NOT (starts_with(e, '\"') OR starts_with(e, '{')))) = 0"
 
 # True when every checked field has its type; one cheap test for the good rows, the
 # field-by-field CASE below only runs for the others.
-_TYPES_OK = " AND ".join([
-    *(f"({j} IS NULL OR {v} IS NOT NULL)" for j, v in _IDS.values()),
-    *(f"({j} IS NULL OR coalesce({v}::VARCHAR = {j}::VARCHAR, false))" for j, v in _COUNTS.values()),
-    *(f"coalesce({v} >= 0, true)" for f, (_, v) in _COUNTS.items() if f != "metrics.score"),
-    "(r.author.verified IS NULL OR verified_v IS NOT NULL)", "(r.metrics IS NULL OR m IS NOT NULL)",
-    f"(r.mentions IS NULL OR coalesce({_MENTION_ITEMS_OK}, false))",
-    "(r.referenced_authors IS NULL OR refs_v IS NOT NULL)",
-])
+_TYPES_OK = " AND ".join(
+    [
+        *(f"({j} IS NULL OR {v} IS NOT NULL)" for j, v in _IDS.values()),
+        *(f"({j} IS NULL OR coalesce({v}::VARCHAR = {j}::VARCHAR, false))" for j, v in _COUNTS.values()),
+        *(f"coalesce({v} >= 0, true)" for f, (_, v) in _COUNTS.items() if f != "metrics.score"),
+        "(r.author.verified IS NULL OR verified_v IS NOT NULL)",
+        "(r.metrics IS NULL OR m IS NOT NULL)",
+        f"(r.mentions IS NULL OR coalesce({_MENTION_ITEMS_OK}, false))",
+        "(r.referenced_authors IS NULL OR refs_v IS NOT NULL)",
+    ]
+)
 
 
 def _type_problems() -> str:
     """Which field has the wrong type, and what it is instead."""
-    whens = [f"WHEN {j} IS NOT NULL AND {v} IS NULL THEN 'field \"{f}\" must be a string or a whole number, not ' "
-             f"|| {_what(j)}" for f, (j, v) in _IDS.items()]
-    whens += ["WHEN r.metrics IS NOT NULL AND m IS NULL THEN 'field \"metrics\" must be an object, not ' || "
-              + _what("r.metrics")]
+    whens = [
+        f"WHEN {j} IS NOT NULL AND {v} IS NULL THEN 'field \"{f}\" must be a string or a whole number, not ' "
+        f"|| {_what(j)}"
+        for f, (j, v) in _IDS.items()
+    ]
+    whens += [
+        "WHEN r.metrics IS NOT NULL AND m IS NULL THEN 'field \"metrics\" must be an object, not ' || "
+        + _what("r.metrics")
+    ]
     for f, (j, v) in _COUNTS.items():
         kind = "a whole number" if f == "metrics.score" else "a whole number (0 or more)"
-        whens += [f"WHEN {j} IS NOT NULL AND NOT regexp_full_match({j}, {_WHOLE}) "
-                  f"THEN 'field \"{f}\" must be {kind}, not ' || {_what(j)}",
-                  f"WHEN {j} IS NOT NULL AND {v} IS NULL THEN 'field \"{f}\" is too large'"]
+        whens += [
+            f"WHEN {j} IS NOT NULL AND NOT regexp_full_match({j}, {_WHOLE}) "
+            f"THEN 'field \"{f}\" must be {kind}, not ' || {_what(j)}",
+            f"WHEN {j} IS NOT NULL AND {v} IS NULL THEN 'field \"{f}\" is too large'",
+        ]
         if f != "metrics.score":
             whens.append(f"WHEN {v} < 0 THEN 'field \"{f}\" must be {kind}, not ' || {v}")
-    whens += ["WHEN r.author.verified IS NOT NULL AND verified_v IS NULL "
-              "THEN 'field \"author.verified\" must be true or false, not ' || " + _what("r.author.verified"),
-              "WHEN r.mentions IS NOT NULL AND mentions_v IS NULL THEN 'field \"mentions\" must be a list, not ' || "
-              + _what("r.mentions"),
-              f"WHEN NOT {_MENTION_ITEMS_OK} "
-              "THEN 'field \"mentions\" must list handles (strings) or objects with a \"handle\"'",
-              "WHEN r.referenced_authors IS NOT NULL AND refs_v IS NULL "
-              "THEN 'field \"referenced_authors\" must be an object, not ' || " + _what("r.referenced_authors")]
+    whens += [
+        "WHEN r.author.verified IS NOT NULL AND verified_v IS NULL "
+        "THEN 'field \"author.verified\" must be true or false, not ' || " + _what("r.author.verified"),
+        "WHEN r.mentions IS NOT NULL AND mentions_v IS NULL THEN 'field \"mentions\" must be a list, not ' || "
+        + _what("r.mentions"),
+        f"WHEN NOT {_MENTION_ITEMS_OK} "
+        'THEN \'field "mentions" must list handles (strings) or objects with a "handle"\'',
+        "WHEN r.referenced_authors IS NOT NULL AND refs_v IS NULL "
+        "THEN 'field \"referenced_authors\" must be an object, not ' || " + _what("r.referenced_authors"),
+    ]
     return "CASE " + "\n    ".join(whens) + " END"
 
 
@@ -188,8 +217,10 @@ class LoadResult:
 def prepare_own_accounts(conn: duckdb.DuckDBPyConnection, own: OwnAccounts) -> None:
     """Own accounts as a temp table, so `is_own` is a join, not string-built SQL."""
     rows = [(source, handle) for source, handles in own.by_source().items() for handle in handles]
-    table = pa.table({"source": [r[0] for r in rows], "handle": [r[1] for r in rows]},
-                     schema=pa.schema([("source", pa.string()), ("handle", pa.string())]))
+    table = pa.table(
+        {"source": [r[0] for r in rows], "handle": [r[1] for r in rows]},
+        schema=pa.schema([("source", pa.string()), ("handle", pa.string())]),
+    )
     conn.register("own_accounts_arrow", table)
     conn.execute("CREATE OR REPLACE TEMP TABLE own_accounts AS SELECT * FROM own_accounts_arrow")
     conn.unregister("own_accounts_arrow")
@@ -212,9 +243,12 @@ def load_batch(
         return result
     with registered(conn, "incoming_arrow", batch):
         _stage(conn, run_id, "problem" in batch.schema.names)
-    result.errors = [(int(n), str(p)) for n, p in conn.execute(
-        "SELECT line_no, problem FROM staged WHERE problem IS NOT NULL ORDER BY line_no"
-    ).fetchall()]
+    result.errors = [
+        (int(n), str(p))
+        for n, p in conn.execute(
+            "SELECT line_no, problem FROM staged WHERE problem IS NOT NULL ORDER BY line_no"
+        ).fetchall()
+    ]
     result.warnings = _warnings(conn)
     _build_batch(conn)
     result.updated, result.inserted = _merge_mentions(conn)
@@ -236,21 +270,24 @@ def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bo
     keeps the connector's payload, or else only the fields the canonical format
     does not know (a merge patch with nulls removes the known ones).
     """
-    all_valid = conn.execute("SELECT coalesce(bool_and(json_valid(doc)), true) FROM incoming_arrow").fetchone()[0]
+    all_valid = scalar(conn, "SELECT coalesce(bool_and(json_valid(doc)), true) FROM incoming_arrow")
     guard = "" if all_valid else "WHERE json_valid(doc) AND json_type(doc) = 'OBJECT'"
     parse = f"from_json(doc, '{_STRUCTURE}')"
     if not all_valid:
         parse = f"CASE WHEN json_valid(doc) THEN {parse} END"
     # The reader may have rejected a line already (bad UTF-8, too long): its reason wins.
     given = "problem" if has_problems else "NULL::VARCHAR"
-    has_unknown = conn.execute(
+    has_unknown = scalar(
+        conn,
         f"SELECT count(*) FROM (SELECT DISTINCT unnest(json_keys(doc)) AS k FROM incoming_arrow {guard}) "
-        f"WHERE k NOT IN ({_KNOWN_KEYS[1:-1]})"
-    ).fetchone()[0]
+        f"WHERE k NOT IN ({_KNOWN_KEYS[1:-1]})",
+    )
     raw = "r.raw"
     if has_unknown:
-        raw = (f"CASE WHEN r.raw IS NOT NULL THEN r.raw WHEN r IS NOT NULL AND NOT list_has_all({_KNOWN_KEYS}, "
-               f"json_keys(doc)) THEN json_merge_patch(doc, '{_REMOVE_KNOWN}') END")
+        raw = (
+            f"CASE WHEN r.raw IS NOT NULL THEN r.raw WHEN r IS NOT NULL AND NOT list_has_all({_KNOWN_KEYS}, "
+            f"json_keys(doc)) THEN json_merge_patch(doc, '{_REMOVE_KNOWN}') END"
+        )
     cap = MAX_TEXT_CHARS
     ids = ", ".join(f"{_id_value(j)} AS {v}" for j, v in _IDS.values())
     counts = ", ".join(f"TRY_CAST({j} AS BIGINT) AS {v}" for j, v in _COUNTS.values())
@@ -352,11 +389,12 @@ def _build_batch(conn: duckdb.DuckDBPyConnection) -> None:
 
 def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     # `text_hash` follows the text: a sentiment score of another text is scored again by `analyze`.
-    updated = conn.execute(
+    updated = scalar(
+        conn,
         f"""
         UPDATE mentions SET
             url = b.url, author_id = b.author_id, title = b.title, text = b.text,
-            text_hash = {text_hash_sql('b')},
+            text_hash = {text_hash_sql("b")},
             -- A language the source gives wins; a detected one is dropped when the text
             -- changes, so the detector looks at the new text.
             lang = CASE WHEN b.lang IS NOT NULL THEN b.lang
@@ -371,9 +409,10 @@ def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
             is_own = b.is_own, run_id = b.run_id, repost_of = b.repost_of,
             quote_of = b.quote_of, raw = b.raw
         FROM batch b WHERE mentions.mention_id = b.mention_id
-        """
-    ).fetchone()[0]
-    inserted = conn.execute(
+        """,
+    )
+    inserted = scalar(
+        conn,
         f"""
         INSERT INTO mentions (mention_id, source, native_id, url, author_id, title, text, lang, created_at,
                               collected_at, updated_at, parent_id, thread_id, community, like_count,
@@ -382,10 +421,10 @@ def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         SELECT b.mention_id, b.source, b.native_id, b.url, b.author_id, b.title, b.text,
                b.lang, b.created_at, now(), now(), b.parent_id, b.thread_id, b.community,
                b.like_count, b.repost_count, b.reply_count, b.quote_count, b.score,
-               b.is_own, b.run_id, b.repost_of, b.quote_of, b.raw, {text_hash_sql('b')}
+               b.is_own, b.run_id, b.repost_of, b.quote_of, b.raw, {text_hash_sql("b")}
         FROM batch b ANTI JOIN mentions m ON m.mention_id = b.mention_id
-        """
-    ).fetchone()[0]
+        """,
+    )
     return int(updated), int(inserted)
 
 
@@ -490,8 +529,10 @@ def _reply_kinds() -> pa.Table:
     """source -> its word for an answer ('comment' on Reddit), from the source catalogue; a source
     only imports use is not listed and gets 'reply'."""
     sources = registered_sources()
-    return pa.table({"source": [s.name for s in sources], "reply_kind": [s.reply_kind for s in sources]},
-                    schema=pa.schema([("source", pa.string()), ("reply_kind", pa.string())]))
+    return pa.table(
+        {"source": [s.name for s in sources], "reply_kind": [s.reply_kind for s in sources]},
+        schema=pa.schema([("source", pa.string()), ("reply_kind", pa.string())]),
+    )
 
 
 def resolve_pending_interactions(conn: duckdb.DuckDBPyConnection) -> int:

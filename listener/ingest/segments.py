@@ -5,6 +5,7 @@ source's cursors and adds its counts to the run's row in `runs`; a run segment
 writes the run's end. Either way the segment's name goes into `spool_segments`
 in the same transaction, and the file is removed only after the commit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,16 +23,18 @@ log = logging.getLogger(__name__)
 LEDGER_DAYS = 30  # how long `spool_segments` remembers a loaded segment
 
 
-def load_segment(store: Store, spool: Spool, segment: Segment, rules: list[TopicRule],
-                 live: dict[str, RunLedger]) -> int:
+def load_segment(
+    store: Store, spool: Spool, segment: Segment, rules: list[TopicRule], live: dict[str, RunLedger]
+) -> int:
     """Load one segment exactly once; returns 1 when it was loaded now, else 0."""
     try:
         documents = segment.documents() if segment.kind == "page" else []
     except (OSError, UnicodeDecodeError, SpoolError) as exc:
         spool.reject(segment.path, str(exc))
         return 0
-    seen, result = store.write_transaction(lambda conn: _load_once(store, segment, documents, rules),
-                                           f"load {segment.name}", claim=Claim.LOADS)
+    seen, result = store.write_transaction(
+        lambda conn: _load_once(store, segment, documents, rules), f"load {segment.name}", claim=Claim.LOADS
+    )
     spool.remove(segment)
     ledger = live.get(str(segment.header["run_id"]))
     if ledger is not None and not seen:
@@ -41,8 +44,7 @@ def load_segment(store: Store, spool: Spool, segment: Segment, rules: list[Topic
     return 0 if seen else 1
 
 
-def _load_once(store: Store, segment: Segment, documents: list[str],
-               rules: list[TopicRule]) -> tuple[bool, LoadResult]:
+def _load_once(store: Store, segment: Segment, documents: list[str], rules: list[TopicRule]) -> tuple[bool, LoadResult]:
     """Inside the caller's transaction: (already loaded?, what loading did)."""
     conn = store.conn
     result = LoadResult()
@@ -50,41 +52,63 @@ def _load_once(store: Store, segment: Segment, documents: list[str],
     if not seen:
         header = segment.header
         run = header.get("run") or {}
-        open_run(conn, header["run_id"], header["source"], header.get("command") or run.get("command"),
-                 header.get("started_at") or run.get("started_at") or header.get("written_at"))
+        open_run(
+            conn,
+            header["run_id"],
+            header["source"],
+            header.get("command") or run.get("command"),
+            header.get("started_at") or run.get("started_at") or header.get("written_at"),
+        )
         if segment.kind == "page":
             result = _load_page(store, segment, documents, rules)
         else:
             close_run(conn, header["run"])
-        conn.execute("INSERT INTO spool_segments VALUES (?, ?, ?, ?, ?, now())",
-                     [segment.name, segment.source, header["run_id"], segment.kind, len(documents)])
+        conn.execute(
+            "INSERT INTO spool_segments VALUES (?, ?, ?, ?, ?, now())",
+            [segment.name, segment.source, header["run_id"], segment.kind, len(documents)],
+        )
     return seen, result
 
 
 def _load_page(store: Store, segment: Segment, documents: list[str], rules: list[TopicRule]) -> LoadResult:
     conn = store.conn
-    result = load_batch(conn, documents_batch(documents), str(segment.header["run_id"]), rules) if documents else LoadResult()
+    result = (
+        load_batch(conn, documents_batch(documents), str(segment.header["run_id"]), rules)
+        if documents
+        else LoadResult()
+    )
     cursor = {k: v for k, v in (segment.header.get("cursor") or {}).items() if v is not None}
     store.set_cursors(segment.source, cursor)
-    add_to_run(conn, segment.header["run_id"], len(documents), result.inserted, result.updated,
-               warnings=_rejections(segment, result))
+    add_to_run(
+        conn,
+        segment.header["run_id"],
+        len(documents),
+        result.inserted,
+        result.updated,
+        warnings=_rejections(segment, result),
+    )
     return result
 
 
 def _rejections(segment: Segment, result: LoadResult) -> list[str]:
     """What loading said about the page's records: rejections, and changes such as a cut text."""
     stream = segment.header.get("stream") or segment.source
-    return ([f"{stream}: record {n} rejected: {why}" for n, why in result.errors]
-            + [f"{stream}: record {n}: {why}" for n, why in result.warnings])
+    return [f"{stream}: record {n} rejected: {why}" for n, why in result.errors] + [
+        f"{stream}: record {n}: {why}" for n, why in result.warnings
+    ]
 
 
 def prune_segment_ledger(store: Store) -> None:
-    store.write_transaction(lambda conn: conn.execute(
-        f"DELETE FROM spool_segments WHERE loaded_at < now() - INTERVAL {LEDGER_DAYS} DAY"), "spool ledger")
+    store.write_transaction(
+        lambda conn: conn.execute(f"DELETE FROM spool_segments WHERE loaded_at < now() - INTERVAL {LEDGER_DAYS} DAY"),
+        "spool ledger",
+    )
 
 
-INTERRUPTED = ("the process ended before the run finished (killed, crashed, or out of disk); "
-               "what it committed is counted here and a rerun continues from there")
+INTERRUPTED = (
+    "the process ended before the run finished (killed, crashed, or out of disk); "
+    "what it committed is counted here and a rerun continues from there"
+)
 
 
 def dead_runs(store: Store, spool: Spool) -> list[str]:
@@ -95,8 +119,11 @@ def dead_runs(store: Store, spool: Spool) -> list[str]:
     if not rows:
         return []
     waiting = {str(segment.header.get("run_id")) for segment in spool.pending()}
-    return [run_id for run_id, source in rows
-            if run_id not in waiting and not spool.is_active(source, run_id if source == "import" else None)]
+    return [
+        run_id
+        for run_id, source in rows
+        if run_id not in waiting and not spool.is_active(source, run_id if source == "import" else None)
+    ]
 
 
 def close_dead_runs(store: Store, spool: Spool) -> int:

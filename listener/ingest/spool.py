@@ -25,6 +25,7 @@ rest still load.
 One process collects a source at a time: `source_lock` holds a lock file per
 source while it fetches and spools.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -37,7 +38,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,22 +107,37 @@ class Spool:
         self.root = root
 
     # -- writing -------------------------------------------------------------
-    def append_page(self, *, source: str, run_id: str, command: str, stream: str,
-                    documents: list[str], cursor: Mapping[str, str | None], started_at: str) -> Segment:
-        header = {"kind": "page", "source": source, "run_id": run_id, "command": command,
-                  "started_at": started_at, "stream": stream, "cursor": dict(cursor),
-                  "mentions": len(documents)}
+    def append_page(
+        self,
+        *,
+        source: str,
+        run_id: str,
+        command: str,
+        stream: str,
+        documents: list[str],
+        cursor: Mapping[str, str | None],
+        started_at: str,
+    ) -> Segment:
+        header = {
+            "kind": "page",
+            "source": source,
+            "run_id": run_id,
+            "command": command,
+            "started_at": started_at,
+            "stream": stream,
+            "cursor": dict(cursor),
+            "mentions": len(documents),
+        }
         return self._write(source, header, documents)
 
     def append_run_end(self, run: Mapping[str, Any]) -> Segment:
-        header = {"kind": "run", "source": run["source"], "run_id": run["run_id"], "mentions": 0,
-                  "run": dict(run)}
+        header = {"kind": "run", "source": run["source"], "run_id": run["run_id"], "mentions": 0, "run": dict(run)}
         return self._write(str(run["source"]), header, [])
 
     def _write(self, source: str, header: dict[str, Any], documents: list[str]) -> Segment:
         self.root.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{next(_sequence) % 1_000_000:06d}-{source}-{uuid.uuid4().hex[:8]}"
-        header = {**header, "segment": name, "written_at": datetime.now(timezone.utc).isoformat()}
+        header = {**header, "segment": name, "written_at": datetime.now(UTC).isoformat()}
         final = self.root / f"{name}{SUFFIX}"
         temporary = self.root / f".{name}.tmp"
         try:
@@ -253,4 +269,3 @@ def _fsync_directory(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-

@@ -7,6 +7,7 @@ and runs as vectorised SQL (RE2) over title and text, the same for every source.
 Exclusions are cut out of the text before matching, so "acme anvil" does not
 count as Acme while "acme anvil and acme coffee" still does.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -17,6 +18,7 @@ import duckdb
 from listener.core.errors import ConfigError
 from listener.core.settings import Organization
 from listener.core.terms import split_terms
+from listener.store.connection import scalar
 
 _BOUNDARY_BEFORE = r"(?:^|[^\pL\pN_])"
 _BOUNDARY_AFTER = r"(?:$|[^\pL\pN_])"
@@ -61,7 +63,8 @@ def _escape(word: str) -> str:
     """Letters, digits and _ as themselves; anything else as RE2's \\x{hex}, valid for any code point."""
     return "".join(
         _APOSTROPHE_CLASS if ch in _APOSTROPHES else ch if ch.isalnum() or ch == "_" else f"\\x{{{ord(ch):X}}}"
-        for ch in word)
+        for ch in word
+    )
 
 
 def _rule(topic: str, kind: str, terms: list[str], extra_excludes: list[str], where: str) -> TopicRule:
@@ -81,8 +84,10 @@ def _check_term(term: str, where: str) -> None:
     """A term must name something: not empty, not only wildcards, quotes or a minus sign."""
     core = term.strip().removeprefix("-").strip().strip('"').strip().rstrip("*").strip()
     if not core:
-        raise ConfigError(f"'{where}': term {term!r} matches every mention or none; "
-                          "give a word or phrase such as \"acme\" or \"acme coffee\"")
+        raise ConfigError(
+            f"'{where}': term {term!r} matches every mention or none; "
+            'give a word or phrase such as "acme" or "acme coffee"'
+        )
 
 
 # Texts that mention nothing: a pattern that matches one of them matches (almost) every mention.
@@ -99,29 +104,34 @@ def _check_patterns(rule: TopicRule, terms: list[str], where: str) -> None:
             if pattern is None:
                 continue
             try:
-                hits = conn.execute("SELECT bool_or(regexp_matches(t, ?)) FROM unnest(?::VARCHAR[]) u(t)",
-                                    [pattern, list(_NEUTRAL_TEXTS)]).fetchone()[0]
+                hits = scalar(
+                    conn,
+                    "SELECT bool_or(regexp_matches(t, ?)) FROM unnest(?::VARCHAR[]) u(t)",
+                    [pattern, list(_NEUTRAL_TEXTS)],
+                )
             except duckdb.Error as exc:
-                raise ConfigError(f"'{where}': a {name} of topic {rule.topic!r} cannot be compiled "
-                                  f"({str(exc).splitlines()[0][:160]})") from None
+                raise ConfigError(
+                    f"'{where}': a {name} of topic {rule.topic!r} cannot be compiled ({str(exc).splitlines()[0][:160]})"
+                ) from None
             if hits:
-                raise ConfigError(f"'{where}': a {name} of topic {rule.topic!r} matches every mention; "
-                                  "make each term a whole word or phrase")
+                raise ConfigError(
+                    f"'{where}': a {name} of topic {rule.topic!r} matches every mention; "
+                    "make each term a whole word or phrase"
+                )
         for term in terms:
             literal = " " + unicodedata.normalize("NFC", term.rstrip("*")) + " "  # as texts are matched
             single = term_pattern([term])
-            if not conn.execute("SELECT regexp_matches(?, ?)", [literal, single]).fetchone()[0]:
-                raise ConfigError(f"'{where}': term {term!r} of topic {rule.topic!r} can never match, "
-                                  "not even its own text")
+            if not scalar(conn, "SELECT regexp_matches(?, ?)", [literal, single]):
+                raise ConfigError(
+                    f"'{where}': term {term!r} of topic {rule.topic!r} can never match, not even its own text"
+                )
 
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def tag_mentions(
-    conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope: str | None = None
-) -> int:
+def tag_mentions(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope: str | None = None) -> int:
     """Re-tag the mentions whose ids are in table `scope` (all mentions when None).
 
     Patterns come from config, never from collected text; they are still quoted
@@ -146,7 +156,7 @@ def tag_mentions(
         WITH scoped AS (
             SELECT mention_id, nfc_normalize(concat_ws(' ', title, text)) AS txt FROM mentions {where}
         )
-        {' UNION ALL '.join(selects)}
+        {" UNION ALL ".join(selects)}
         """
     )
     row = conn.execute(f"SELECT count(*) FROM mention_topics {where}").fetchone()

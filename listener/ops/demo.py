@@ -37,6 +37,7 @@ to it, sources switched off, `[analytics] as_of` = the analysis day) and
 publishes the analysts' snapshot to `<out>/snapshot/`, so `listener --config
 demo/listener.toml status | digest | maturity | sql` work on the result.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,7 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -116,10 +117,12 @@ def story_placement(today: date) -> tuple[date, int]:
 
 def check_today(today: date, real_today: date | None = None) -> None:
     """ValueError (one line) for a `today` the demo cannot place its story before."""
-    real_today = real_today or datetime.now(timezone.utc).date()
+    real_today = real_today or datetime.now(UTC).date()
     if today > real_today:
-        raise ValueError(f"{today} is after today ({real_today}, UTC): the story would be placed in the future, "
-                         "where the pipeline treats post times as absurd")
+        raise ValueError(
+            f"{today} is after today ({real_today}, UTC): the story would be placed in the future, "
+            "where the pipeline treats post times as absurd"
+        )
     if today < EARLIEST_TODAY:
         raise ValueError(f"{today} is before {EARLIEST_TODAY}: the story would start before 2000")
 
@@ -133,7 +136,7 @@ def run_demo(out_dir: Path, today: date | None = None) -> tuple[dict[str, Any], 
 
     `today` (UTC, default the real date) decides where the story is placed (see the module docstring).
     """
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     check_today(today)
     as_of, weeks = story_placement(today)
     root = demo_root()
@@ -158,11 +161,18 @@ def run_demo(out_dir: Path, today: date | None = None) -> tuple[dict[str, Any], 
     last_week = as_of - timedelta(days=7)
     year, week, _ = last_week.isocalendar()
     summary.update(
-        database=str(db_path), config=str(config_path), snapshot=str(out_dir / "snapshot" / DB_NAME),
-        parquet=str(out_dir / "snapshot" / PARQUET_DIR), today=today.isoformat(), analyzed_as_of=as_of.isoformat(),
-        story={"first_day": str(STORY_FIRST_DAY + timedelta(weeks=weeks)),
-               "last_day": str(STORY_LAST_DAY + timedelta(weeks=weeks)),
-               "last_week": f"{year}-W{week:02d}", "weeks_shifted": weeks},
+        database=str(db_path),
+        config=str(config_path),
+        snapshot=str(out_dir / "snapshot" / DB_NAME),
+        parquet=str(out_dir / "snapshot" / PARQUET_DIR),
+        today=today.isoformat(),
+        analyzed_as_of=as_of.isoformat(),
+        story={
+            "first_day": str(STORY_FIRST_DAY + timedelta(weeks=weeks)),
+            "last_day": str(STORY_LAST_DAY + timedelta(weeks=weeks)),
+            "last_week": f"{year}-W{week:02d}",
+            "weeks_shifted": weeks,
+        },
         next_commands=next_commands(config_path),
     )
     summary["failed_sources"] = [r.source for r in report.failed]
@@ -194,8 +204,10 @@ def shift_story(store: Store, weeks: int) -> None:
     def move(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"UPDATE mentions SET created_at = created_at + INTERVAL ({hours}) HOUR")
         conn.execute(f"UPDATE interactions SET created_at = created_at + INTERVAL ({hours}) HOUR")
-        conn.execute(f"UPDATE authors SET first_seen = first_seen + INTERVAL ({hours}) HOUR, "
-                     f"last_seen = last_seen + INTERVAL ({hours}) HOUR")
+        conn.execute(
+            f"UPDATE authors SET first_seen = first_seen + INTERVAL ({hours}) HOUR, "
+            f"last_seen = last_seen + INTERVAL ({hours}) HOUR"
+        )
 
     store.write_transaction(move, "demo: place the story")
 
@@ -238,12 +250,24 @@ def write_demo_config(out_dir: Path, demo_config: dict[str, Any], today: date, a
     path = out_dir / "listener.toml"
     last_week = as_of - timedelta(days=7)
     year, week, _ = last_week.isocalendar()
-    facts = {"today": today, "config": path, "first": STORY_FIRST_DAY + timedelta(weeks=weeks),
-             "last": STORY_LAST_DAY + timedelta(weeks=weeks), "weeks": weeks,
-             "last_week": f"{year}-W{week:02d}", "as_of": as_of, "moved": _moved(weeks),
-             "sources_off": _sources_off(demo_config["sources"])}
-    text = (CONFIG_HEADER.format(**facts) + "\n" + "\n".join(_toml_table("organization", demo_config["organization"]))
-            + "\n" + CONFIG_BODY.format(**facts))
+    facts = {
+        "today": today,
+        "config": path,
+        "first": STORY_FIRST_DAY + timedelta(weeks=weeks),
+        "last": STORY_LAST_DAY + timedelta(weeks=weeks),
+        "weeks": weeks,
+        "last_week": f"{year}-W{week:02d}",
+        "as_of": as_of,
+        "moved": _moved(weeks),
+        "sources_off": _sources_off(demo_config["sources"]),
+    }
+    text = (
+        CONFIG_HEADER.format(**facts)
+        + "\n"
+        + "\n".join(_toml_table("organization", demo_config["organization"]))
+        + "\n"
+        + CONFIG_BODY.format(**facts)
+    )
     tomllib.loads(text)  # what we write must read back
     with atomic_output(path) as partial:
         partial.write_text(text, encoding="utf-8")
@@ -322,8 +346,12 @@ def demo_environment() -> Iterator[None]:
 @contextmanager
 def replay(recordings: Path) -> Iterator[Any]:
     """vcrpy over every cassette in `recordings`, replay only; localhost passes through."""
-    recorder = vcr.VCR(serializer="json", record_mode="none", ignore_localhost=True,
-                       match_on=("method", "scheme", "host", "port", "path", "deciding_query"))
+    recorder = vcr.VCR(
+        serializer="json",
+        record_mode="none",
+        ignore_localhost=True,
+        match_on=("method", "scheme", "host", "port", "path", "deciding_query"),
+    )
     recorder.register_matcher("deciding_query", _same_query)
     recorder.register_persister(_Recordings)
     chatty = logging.getLogger("vcr")  # logs every recorded exchange at INFO
@@ -386,8 +414,15 @@ def summarize(conn: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
             )
         ],
         "top_influencers": [
-            {"rank": r, "author": h, "source": src, "score": round(sc, 3), "followers": f, "mentions": n,
-             "is_new": bool(new)}
+            {
+                "rank": r,
+                "author": h,
+                "source": src,
+                "score": round(sc, 3),
+                "followers": f,
+                "mentions": n,
+                "is_new": bool(new),
+            }
             for r, h, src, sc, f, n, new in rows(
                 "SELECT rank, coalesce(handle, author_id), source, score, followers_count, mentions, is_new "
                 "FROM top_influencers_current ORDER BY rank LIMIT 5"
@@ -395,24 +430,29 @@ def summarize(conn: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
         ],
         "alerts": [  # newest first
             {"day": str(d), "kind": k, "topic": t, "observed": int(o), "score": round(z, 1)}
-            for d, k, t, o, z in rows("SELECT day, kind, topic, observed, score FROM alerts "
-                                      "ORDER BY day DESC, score DESC, kind, topic")
+            for d, k, t, o, z in rows(
+                "SELECT day, kind, topic, observed, score FROM alerts ORDER BY day DESC, score DESC, kind, topic"
+            )
         ],
         "kpis_last_week": [
             {"kpi": k, "week": str(w), "value": v, "baseline": b}
             for k, w, v, b in rows(
                 "SELECT kpi, period_start, value, baseline FROM kpi_values WHERE period_start = ? ORDER BY kpi",
-                [as_of - timedelta(days=7)])
+                [as_of - timedelta(days=7)],
+            )
         ],
     }
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     story = summary.get("story") or {}
-    lines = ["", f"The sample story runs from {story.get('first_day')} to {story.get('last_day')}: its last week, "
-                 f"{story.get('last_week')}, is the last complete week before today ({summary.get('today')}); "
-                 f"analyzed as of {summary.get('analyzed_as_of')}.",
-             "Mentions per source:"]
+    lines = [
+        "",
+        f"The sample story runs from {story.get('first_day')} to {story.get('last_day')}: its last week, "
+        f"{story.get('last_week')}, is the last complete week before today ({summary.get('today')}); "
+        f"analyzed as of {summary.get('analyzed_as_of')}.",
+        "Mentions per source:",
+    ]
     lines += [f"  {source:<10} {count:>6}" for source, count in summary["mentions_per_source"].items()]
     lines.append("Mentions per topic:")
     lines += [f"  {t['topic']:<12} {t['kind']:<11} {t['mentions']:>6}" for t in summary["mentions_per_topic"]]
@@ -424,30 +464,41 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         for a in summary["most_active_authors"]
     ]
     lines.append("Top influencers (rolling window; new = not ranked in the window before):")
-    lines += [f"  {i['rank']:>2}. {str(i['author'])[:28]:<28} {i['source']:<7} score {i['score']:.2f}"
-              + ("  new" if i.get("is_new") else "")
-              for i in summary["top_influencers"]]
+    lines += [
+        f"  {i['rank']:>2}. {str(i['author'])[:28]:<28} {i['source']:<7} score {i['score']:.2f}"
+        + ("  new" if i.get("is_new") else "")
+        for i in summary["top_influencers"]
+    ]
     alerts = summary["alerts"]
     lines.append(f"Spike alerts ({len(alerts)}, newest first):")
-    lines += [f"  {a['day']} {a['kind']:<8} {a['topic']:<12} {a['observed']:>4} (z {a['score']})"
-              for a in alerts[:SHOWN_ALERTS]]
+    lines += [
+        f"  {a['day']} {a['kind']:<8} {a['topic']:<12} {a['observed']:>4} (z {a['score']})"
+        for a in alerts[:SHOWN_ALERTS]
+    ]
     if len(alerts) > SHOWN_ALERTS:
         lines.append(f"  ... {len(alerts) - SHOWN_ALERTS} more, older: SELECT * FROM alerts ORDER BY day DESC;")
     week = summary["kpis_last_week"][0]["week"] if summary["kpis_last_week"] else None
     lines.append(f"KPIs, last complete week ({week}) vs baseline:")
-    lines += [f"  {k['kpi']:<16} {_num(k['value']):>8}  baseline {_num(k['baseline'])}" for k in summary["kpis_last_week"]]
+    lines += [
+        f"  {k['kpi']:<16} {_num(k['value']):>8}  baseline {_num(k['baseline'])}" for k in summary["kpis_last_week"]
+    ]
     if summary["warnings"]:
         lines.append(f"Warnings ({len(summary['warnings'])}):")
         lines += [f"  {w}" for w in summary["warnings"][:10]]
-    lines += ["", f"Store: {summary['database']}; config for it: {summary['config']}",
-              f"Snapshot for analysts (docs/analysts.md): {summary['snapshot']}, "
-              f"{summary['parquet']}/<table or view>.parquet",
-              "Next:"]
+    lines += [
+        "",
+        f"Store: {summary['database']}; config for it: {summary['config']}",
+        f"Snapshot for analysts (docs/analysts.md): {summary['snapshot']}, "
+        f"{summary['parquet']}/<table or view>.parquet",
+        "Next:",
+    ]
     lines += [f"  {command}" for command in summary.get("next_commands", [])]
     lines += ["In the SQL shell (read-only, on the snapshot; .tables lists everything, .quit leaves), try:"]
     lines += [f"  {q}" for q in EXAMPLE_QUERIES]
-    lines.append(f"The story stays there ({summary['config']} sets [analytics] as_of); "
-                 "run `listener demo` again to place it before another day.")
+    lines.append(
+        f"The story stays there ({summary['config']} sets [analytics] as_of); "
+        "run `listener demo` again to place it before another day."
+    )
     return lines
 
 

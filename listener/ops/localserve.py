@@ -1,4 +1,5 @@
 """Serve a folder on 127.0.0.1 in a background thread (the demo's stand-in web)."""
+
 from __future__ import annotations
 
 import functools

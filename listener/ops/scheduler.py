@@ -26,8 +26,10 @@ The heartbeat is a JSON file, replaced atomically (temp file + os.replace)
 every `heartbeat_seconds` and after each job; `is_fresh` (`listener schedule
 --check`) is what a container healthcheck calls.
 """
+
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -37,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,7 +56,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from listener import pipeline
 from listener.core.errors import ConfigError, StoreBusyError, StoreMissingError
-from listener.core.settings import Schedule, Settings
+from listener.core.settings import Schedule, Settings, SourceBase
 from listener.publish.digest.gather import Week
 from listener.store.faults import describe
 from listener.store.gate import StoreGate
@@ -80,8 +82,14 @@ def cron_trigger(schedule: Schedule, key: str) -> CronTrigger:
         if len(values) != 5:
             raise ValueError(f"wrong number of fields; got {len(values)}, expected 5")
         minute, hour, day, month, dow = values
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=crontab_day_of_week(dow), timezone=schedule_zone(schedule))
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=crontab_day_of_week(dow),
+            timezone=schedule_zone(schedule),
+        )
     except ValueError as exc:
         raise ConfigError(f"'schedule.{key}': not a cron expression (got {expression!r}): {exc}") from None
 
@@ -150,6 +158,7 @@ class JobState:
 
 # --- the jobs: each opens the store for its own run only ---------------------------------------
 
+
 def collect_job(settings: Settings, name: str, should_stop: Callable[[], bool] | None = None) -> tuple[str, str]:
     """Fetch into the spool without the store lock; load it whenever the store is free."""
     gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
@@ -161,8 +170,9 @@ def collect_job(settings: Settings, name: str, should_stop: Callable[[], bool] |
     if run.error:
         summary += f"; error: {run.error[:300]}"
     if report.busy:
-        return "busy", (f"{summary}; {report.spool.get('pages')} pages wait in the spool and load at the "
-                        f"next tick: {report.busy}")
+        return "busy", (
+            f"{summary}; {report.spool.get('pages')} pages wait in the spool and load at the next tick: {report.busy}"
+        )
     return run.status, summary
 
 
@@ -171,8 +181,10 @@ def analyze_job(settings: Settings) -> tuple[str, str]:
     gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
     published = pipeline.analyze_and_publish(gate, settings)
     report = published.analysis
-    summary = (f"scored {report.scored} mentions, resolved {report.resolved_interactions} interactions, "
-               f"maturity {(report.details.get('maturity') or {}).get('level')}")
+    summary = (
+        f"scored {report.scored} mentions, resolved {report.resolved_interactions} interactions, "
+        f"maturity {(report.details.get('maturity') or {}).get('level')}"
+    )
     if published.snapshot_error is not None:
         return "failed", f"{summary}; snapshot not refreshed: {published.snapshot_error}"
     return "ok", f"{summary}; snapshot refreshed"
@@ -194,6 +206,7 @@ def digest_job(settings: Settings) -> tuple[str, str]:
 
 
 # --- the daemon --------------------------------------------------------------------------------
+
 
 @dataclass
 class Daemon:
@@ -246,6 +259,7 @@ class Daemon:
             level = logging.INFO if status in ("ok", "warning", "skipped") else logging.WARNING
             log.log(level, "%s: %s in %.1fs: %s", job_id, status, seconds, summary)
             self.write_heartbeat(refresh_next_runs=False)
+
         return run
 
     def write_heartbeat(self, refresh_next_runs: bool = True) -> dict[str, Any]:
@@ -291,8 +305,12 @@ class Daemon:
         log.info("stopped")
 
 
-def build_scheduler(settings: Settings, interval_override_seconds: float | None = None,
-                    heartbeat_file: Path | None = None, run_at_start: bool = True) -> Daemon:
+def build_scheduler(
+    settings: Settings,
+    interval_override_seconds: float | None = None,
+    heartbeat_file: Path | None = None,
+    run_at_start: bool = True,
+) -> Daemon:
     """The daemon with every job from `settings.schedule` and the enabled sources, not started.
 
     `interval_override_seconds` replaces every source's poll interval (short runs,
@@ -310,32 +328,39 @@ def build_scheduler(settings: Settings, interval_override_seconds: float | None 
     daemon = Daemon(settings, scheduler, heartbeat_file or heartbeat_path(settings))
     now = datetime.now(zone)
     for name in pipeline.selected_sources(settings, None):
-        minutes = getattr(settings.sources, name).poll_interval_minutes
+        minutes = settings.sources.section(name, SourceBase).poll_interval_minutes
         seconds = interval_override_seconds if interval_override_seconds is not None else minutes * 60
         jitter = min(schedule.jitter_seconds, int(seconds / 4)) or None  # never jitter past a quarter interval
-        _add(daemon, f"collect:{name}", lambda name=name: collect_job(settings, name, daemon.stopping.is_set),
-             IntervalTrigger(seconds=seconds, jitter=jitter, timezone=zone), now if run_at_start else None)
+        _add(
+            daemon,
+            f"collect:{name}",
+            functools.partial(collect_job, settings, name, daemon.stopping.is_set),
+            IntervalTrigger(seconds=seconds, jitter=jitter, timezone=zone),
+            now if run_at_start else None,
+        )
     _add(daemon, "analyze", lambda: analyze_job(settings), cron_trigger(schedule, "analyze_cron"), None)
     _add(daemon, "digest", lambda: digest_job(settings), cron_trigger(schedule, "digest_cron"), None)
 
     def missed(event: JobExecutionEvent) -> None:
         why = "still running" if event.code == EVENT_JOB_MAX_INSTANCES else "missed its time"
         log.warning("%s: skipped this tick (%s)", event.job_id, why)
+
     scheduler.add_listener(missed, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
     return daemon
 
 
-def _add(daemon: Daemon, job_id: str, work: Callable[[], tuple[str, str]], trigger: Any,
-         first: datetime | None) -> None:
+def _add(
+    daemon: Daemon, job_id: str, work: Callable[[], tuple[str, str]], trigger: Any, first: datetime | None
+) -> None:
     daemon.jobs[job_id] = JobState()
     extra = {"next_run_time": first} if first is not None else {}
-    daemon.scheduler.add_job(daemon.wrap(job_id, work), trigger, id=job_id, name=job_id,
-                             replace_existing=True, **extra)
+    daemon.scheduler.add_job(daemon.wrap(job_id, work), trigger, id=job_id, name=job_id, replace_existing=True, **extra)
 
 
 def run_daemon(daemon: Daemon) -> int:
     """Run until SIGTERM/SIGINT; exit code 0 after a clean stop."""
+
     def on_signal(signum: int, frame: object) -> None:
         if daemon.stopping.is_set():
             log.warning("second %s: exiting now (committed pages are kept)", signal.Signals(signum).name)
@@ -353,6 +378,7 @@ def run_daemon(daemon: Daemon) -> int:
 
 
 # --- heartbeat file ----------------------------------------------------------------------------
+
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -390,12 +416,22 @@ def check_heartbeat(path: Path, now: datetime | None = None) -> tuple[bool, str]
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
-__all__ = ["Daemon", "build_scheduler", "run_daemon", "check_schedule", "check_heartbeat", "heartbeat_path",
-           "write_json_atomic", "collect_job", "analyze_job", "digest_job"]
+__all__ = [
+    "Daemon",
+    "build_scheduler",
+    "run_daemon",
+    "check_schedule",
+    "check_heartbeat",
+    "heartbeat_path",
+    "write_json_atomic",
+    "collect_job",
+    "analyze_job",
+    "digest_job",
+]

@@ -5,6 +5,7 @@ un-namespaced (the native ids) and the original payload rides along in `raw`.
 `--table` copies one table or view to Parquet or CSV with DuckDB's COPY;
 `--graph` writes who-talks-to-whom as GEXF 1.3 for Gephi and friends.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,17 +18,27 @@ import duckdb
 
 from analytics.definitions import is_placeholder
 from listener.core.models import AUTHOR_FIELDS, CANONICAL_FIELDS, METRIC_FIELDS
+from listener.store.connection import scalar
 
 # How each field of the canonical format is read back from the store, in `CANONICAL_FIELDS`
 # order. `in_reply_to_author` and `referenced_authors` only serve to resolve `interactions` when
 # loaded: they are not kept, so not exported.
 _AUTHOR_SQL = {
     "id": "CASE WHEN a.author_id LIKE m.source || ':@%' THEN NULL ELSE substr(a.author_id, length(m.source) + 2) END",
-    "handle": "a.handle", "name": "a.display_name", "followers": "a.followers_count",
-    "following": "a.following_count", "verified": "a.verified", "url": "a.url",
+    "handle": "a.handle",
+    "name": "a.display_name",
+    "followers": "a.followers_count",
+    "following": "a.following_count",
+    "verified": "a.verified",
+    "url": "a.url",
 }
-_METRICS_SQL = {"likes": "m.like_count", "reposts": "m.repost_count", "replies": "m.reply_count",
-                "quotes": "m.quote_count", "score": "m.score"}
+_METRICS_SQL = {
+    "likes": "m.like_count",
+    "reposts": "m.repost_count",
+    "replies": "m.reply_count",
+    "quotes": "m.quote_count",
+    "score": "m.score",
+}
 _NESTED = {"author": (AUTHOR_FIELDS, _AUTHOR_SQL), "metrics": (METRIC_FIELDS, _METRICS_SQL)}
 
 
@@ -42,19 +53,33 @@ def _struct(field: str) -> str:
 
 
 _FIELD_SQL = {
-    "source": "m.source", "id": "m.native_id", "url": "m.url",
+    "source": "m.source",
+    "id": "m.native_id",
+    "url": "m.url",
     "created_at": "strftime(m.created_at, '%Y-%m-%dT%H:%M:%S+00:00')",
-    "title": "m.title", "text": "m.text", "lang": "m.lang", "community": "m.community",
-    "thread_id": _native("thread_id"), "parent_id": _native("parent_id"),
-    "author": _struct("author"), "metrics": _struct("metrics"),
-    "mentions": ("(SELECT list(coalesce(i.target_handle, substr(i.to_author_id, length(m.source) + 2))) "
-                 "FROM interactions i WHERE i.mention_id = m.mention_id AND i.kind = 'mention')"),
-    "repost_of": _native("repost_of"), "quote_of": _native("quote_of"), "raw": "m.raw",
+    "title": "m.title",
+    "text": "m.text",
+    "lang": "m.lang",
+    "community": "m.community",
+    "thread_id": _native("thread_id"),
+    "parent_id": _native("parent_id"),
+    "author": _struct("author"),
+    "metrics": _struct("metrics"),
+    "mentions": (
+        "(SELECT list(coalesce(i.target_handle, substr(i.to_author_id, length(m.source) + 2))) "
+        "FROM interactions i WHERE i.mention_id = m.mention_id AND i.kind = 'mention')"
+    ),
+    "repost_of": _native("repost_of"),
+    "quote_of": _native("quote_of"),
+    "raw": "m.raw",
 }
 EXPORTED_FIELDS = tuple(f for f in CANONICAL_FIELDS if f in _FIELD_SQL)
 
-CANONICAL_SELECT = ("SELECT\n    " + ",\n    ".join(f'{_FIELD_SQL[f]} AS "{f}"' for f in EXPORTED_FIELDS)
-                    + "\nFROM mentions m LEFT JOIN authors a ON a.author_id = m.author_id\n")
+CANONICAL_SELECT = (
+    "SELECT\n    "
+    + ",\n    ".join(f'{_FIELD_SQL[f]} AS "{f}"' for f in EXPORTED_FIELDS)
+    + "\nFROM mentions m LEFT JOIN authors a ON a.author_id = m.author_id\n"
+)
 
 
 def _flat(field: str) -> str:
@@ -74,7 +99,7 @@ def export_mentions(conn: duckdb.DuckDBPyConnection, out: Path, fmt: str) -> int
     query = "SELECT * FROM canonical" if fmt == "jsonl" else FLAT_SELECT
     options = "FORMAT json" if fmt == "jsonl" else "FORMAT csv, HEADER true"
     conn.execute(f"COPY ({query}) TO {_literal(out)} ({options})")
-    return int(conn.execute("SELECT count(*) FROM mentions").fetchone()[0])
+    return int(scalar(conn, "SELECT count(*) FROM mentions"))
 
 
 TABLE_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -96,8 +121,9 @@ def table_format(out: Path, fmt: str | None) -> str:
     try:
         return TABLE_FORMATS[out.suffix.lower()]
     except KeyError:
-        raise ValueError(f"{out}: cannot tell the format from the extension; use .parquet or .csv, "
-                         "or --format parquet|csv") from None
+        raise ValueError(
+            f"{out}: cannot tell the format from the extension; use .parquet or .csv, or --format parquet|csv"
+        ) from None
 
 
 def export_table(conn: duckdb.DuckDBPyConnection, name: str, out: Path, fmt: str) -> int:
@@ -112,8 +138,7 @@ def export_table(conn: duckdb.DuckDBPyConnection, name: str, out: Path, fmt: str
     ident = '"' + known[name.lower()].replace('"', '""') + '"'
     out.parent.mkdir(parents=True, exist_ok=True)
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
-    written = conn.execute(f"COPY (SELECT * FROM {ident}) TO {_literal(out)} ({options})").fetchone()
-    return int(written[0])
+    return int(scalar(conn, f"COPY (SELECT * FROM {ident}) TO {_literal(out)} ({options})"))
 
 
 def _literal(path: Path) -> str:
@@ -161,8 +186,9 @@ def _attvalues(values: dict[str, object]) -> ET.Element:
     return holder
 
 
-def export_graph(conn: duckdb.DuckDBPyConnection, out: Path,
-                 since: datetime | None = None, until: datetime | None = None) -> tuple[int, int]:
+def export_graph(
+    conn: duckdb.DuckDBPyConnection, out: Path, since: datetime | None = None, until: datetime | None = None
+) -> tuple[int, int]:
     """Write the author interaction graph in [since, until) as GEXF 1.3; returns (nodes, edges).
 
     Nodes are authors at either end of an edge, with handle, source,
@@ -175,8 +201,11 @@ def export_graph(conn: duckdb.DuckDBPyConnection, out: Path,
     """
     kind_counts = ", ".join(f"count(*) FILTER (kind = '{k}') AS {k}" for k in EDGE_KINDS)
     window = [since, since, until, until]
-    edges_sql = GRAPH_EDGES_SQL.format(kind_counts=kind_counts, placeholder_from=is_placeholder("from_author_id"),
-                                       placeholder_to=is_placeholder("to_author_id"))
+    edges_sql = GRAPH_EDGES_SQL.format(
+        kind_counts=kind_counts,
+        placeholder_from=is_placeholder("from_author_id"),
+        placeholder_to=is_placeholder("to_author_id"),
+    )
     conn.execute(f"CREATE OR REPLACE TEMP TABLE graph_edges AS {edges_sql}", window)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,8 +216,9 @@ def export_graph(conn: duckdb.DuckDBPyConnection, out: Path,
     return counts
 
 
-def _write_gexf(conn: duckdb.DuckDBPyConnection, handle: Any, since: datetime | None,
-                until: datetime | None) -> tuple[int, int]:
+def _write_gexf(
+    conn: duckdb.DuckDBPyConnection, handle: Any, since: datetime | None, until: datetime | None
+) -> tuple[int, int]:
     window = f"interactions from {since.date() if since else 'the start'} to {until.date() if until else 'now'}"
     handle.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     handle.write(f'<gexf xmlns="{GEXF_NS}" version="1.3">\n')
@@ -219,8 +249,12 @@ def _write_gexf(conn: duckdb.DuckDBPyConnection, handle: Any, since: datetime | 
     )
     while batch := cursor.fetchmany(GRAPH_BATCH):
         for author_id, label, source, followers, is_own in batch:
-            values = {"handle": label, "source": source, "followers": followers,
-                      "is_own": "true" if is_own else "false"}
+            values = {
+                "handle": label,
+                "source": source,
+                "followers": followers,
+                "is_own": "true" if is_own else "false",
+            }
             handle.write(_element_xml("node", {"id": author_id, "label": label}, [_attvalues(values)]) + "\n")
             nodes += 1
     handle.write("</nodes>\n<edges>\n")
@@ -229,8 +263,14 @@ def _write_gexf(conn: duckdb.DuckDBPyConnection, handle: Any, since: datetime | 
     while batch := cursor.fetchmany(GRAPH_BATCH):
         for source_id, target_id, weight, *kinds in batch:
             values = {k: n for k, n in zip(EDGE_KINDS, kinds) if n}
-            handle.write(_element_xml("edge", {"id": str(edges), "source": source_id, "target": target_id,
-                                               "weight": str(weight)}, [_attvalues(values)]) + "\n")
+            handle.write(
+                _element_xml(
+                    "edge",
+                    {"id": str(edges), "source": source_id, "target": target_id, "weight": str(weight)},
+                    [_attvalues(values)],
+                )
+                + "\n"
+            )
             edges += 1
     handle.write("</edges>\n</graph>\n</gexf>\n")
     return nodes, edges

@@ -8,6 +8,7 @@ never a truncated one. `refuse_protected` stops an output path that is the
 live store, its WAL, the spool, the snapshot or the config, which `export
 --out data/listener.duckdb` once overwrote.
 """
+
 from __future__ import annotations
 
 import os

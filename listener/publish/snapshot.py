@@ -20,6 +20,7 @@ How it is made, so the live store is held only for one bulk copy:
 
 A lock file in DIR keeps two publishers apart (the second gets StoreBusyError).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -32,7 +33,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ import duckdb
 from listener.core.errors import ConfigError, StoreBusyError
 from listener.core.redact import mask, secret_values
 from listener.publish.outfile import fsync_path
-from listener.store.connection import open_store
+from listener.store.connection import open_store, scalar
 
 DB_NAME = "listener.duckdb"
 PARQUET_DIR = "parquet"
@@ -111,9 +112,10 @@ def publish_snapshot(conn: duckdb.DuckDBPyConnection, out_dir: Path) -> Snapshot
 
 # -- steps -------------------------------------------------------------------
 
+
 def _copy_database(conn: duckdb.DuckDBPyConnection, target: Path) -> None:
     """Bulk copy of the whole live database into a new file, in one read transaction."""
-    source = conn.execute("SELECT current_database()").fetchone()[0]
+    source = scalar(conn, "SELECT current_database()")
     alias = "listener_snapshot_" + uuid.uuid4().hex[:8]
     # READ_WRITE: a connection opened read-only would otherwise attach read-only too
     conn.execute(f"ATTACH {_literal(target)} AS {_ident(alias)} (READ_WRITE)")
@@ -134,12 +136,14 @@ def _copy_database(conn: duckdb.DuckDBPyConnection, target: Path) -> None:
 def _mask_run_ledger(conn: duckdb.DuckDBPyConnection, alias: str) -> None:
     """Secrets never reach the analysts' copy, even from `runs` rows written before they were masked."""
     table = f"{_ident(alias)}.runs"
-    if not conn.execute("SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND table_name = 'runs'",
-                        [alias]).fetchall():
+    if not conn.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND table_name = 'runs'", [alias]
+    ).fetchall():
         return
     secrets = secret_values()
-    rows = conn.execute(f"SELECT run_id, error, warnings FROM {table} "
-                        "WHERE error IS NOT NULL OR warnings IS NOT NULL").fetchall()
+    rows = conn.execute(
+        f"SELECT run_id, error, warnings FROM {table} WHERE error IS NOT NULL OR warnings IS NOT NULL"
+    ).fetchall()
     for run_id, error, warnings in rows:
         clean = (mask(error, secrets) if error else error, mask(warnings, secrets) if warnings else warnings)
         if clean != (error, warnings):
@@ -148,7 +152,7 @@ def _mask_run_ledger(conn: duckdb.DuckDBPyConnection, alias: str) -> None:
 
 def _finish(out_dir: Path, staging: Path, started: float, copy_seconds: float) -> SnapshotResult:
     """Counts, Parquet and manifest from the new file alone; then publish it all with renames."""
-    created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
     staged_parquet = staging / PARQUET_DIR
     staged_parquet.mkdir()
     with duckdb.connect(str(staging / DB_NAME), read_only=True) as snap:
@@ -157,21 +161,34 @@ def _finish(out_dir: Path, staging: Path, started: float, copy_seconds: float) -
         counts: dict[str, int] = {}
         for name in tables + views:
             out = staged_parquet / f"{name}.parquet"
-            written = snap.execute(
-                f"COPY (SELECT * FROM {_ident(name)}) TO {_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
-            ).fetchone()
-            counts[name] = int(written[0])
+            counts[name] = int(
+                scalar(
+                    snap, f"COPY (SELECT * FROM {_ident(name)}) TO {_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
+                )
+            )
         version = _schema_version(snap, tables)
     result = SnapshotResult(
-        out_dir=str(out_dir), database=str(out_dir / DB_NAME), parquet_dir=str(out_dir / PARQUET_DIR),
-        manifest=str(out_dir / MANIFEST), created_at=created_at, schema_version=version,
+        out_dir=str(out_dir),
+        database=str(out_dir / DB_NAME),
+        parquet_dir=str(out_dir / PARQUET_DIR),
+        manifest=str(out_dir / MANIFEST),
+        created_at=created_at,
+        schema_version=version,
         duckdb_version=duckdb.__version__,
-        tables={n: counts[n] for n in tables}, views={n: counts[n] for n in views},
+        tables={n: counts[n] for n in tables},
+        views={n: counts[n] for n in views},
         copy_seconds=round(copy_seconds, 3),
     )
-    manifest = {"format": MANIFEST_FORMAT, "created_at": created_at, "schema_version": version,
-                "duckdb_version": duckdb.__version__, "database": DB_NAME, "parquet_dir": PARQUET_DIR,
-                "tables": result.tables, "views": result.views}
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "created_at": created_at,
+        "schema_version": version,
+        "duckdb_version": duckdb.__version__,
+        "database": DB_NAME,
+        "parquet_dir": PARQUET_DIR,
+        "tables": result.tables,
+        "views": result.views,
+    }
 
     db_file = staging / DB_NAME
     _fsync(db_file)
@@ -198,12 +215,20 @@ def _finish(out_dir: Path, staging: Path, started: float, copy_seconds: float) -
 
 
 def _relations(conn: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
-    tables = [n for (n,) in conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND NOT temporary ORDER BY 1").fetchall()]
-    views = [n for (n,) in conn.execute(
-        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND NOT temporary AND NOT internal ORDER BY 1").fetchall()]
+    tables = [
+        n
+        for (n,) in conn.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND NOT temporary ORDER BY 1"
+        ).fetchall()
+    ]
+    views = [
+        n
+        for (n,) in conn.execute(
+            "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND NOT temporary AND NOT internal ORDER BY 1"
+        ).fetchall()
+    ]
     return tables, views
 
 
@@ -215,6 +240,7 @@ def _schema_version(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> int:
 
 
 # -- files -------------------------------------------------------------------
+
 
 def _refuse_live_target(store_path: Path, out_dir: Path) -> None:
     target = out_dir / DB_NAME

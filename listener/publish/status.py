@@ -7,10 +7,11 @@ the record but is never failing; an enabled source that never ran is listed
 as such. `import` runs are shown, never failing (an import reports its own
 rejected rows when it runs).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -20,12 +21,13 @@ from listener.core.sources import source_names
 FAILING = ("failed", "partial", "interrupted")
 
 
-def gather_status(conn: duckdb.DuckDBPyConnection, enabled: list[str] | None = None,
-                  configurable: Iterable[str] | None = None) -> dict[str, Any]:
+def gather_status(
+    conn: duckdb.DuckDBPyConnection, enabled: list[str] | None = None, configurable: Iterable[str] | None = None
+) -> dict[str, Any]:
     """Per source: last run, counts, cursor age; `enabled` (the config's enabled sources) decides
     which ones can be failing. `configurable` are the sources a config can switch on or off
     (default: every registered source; an import's own source names are not)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     enabled = list(enabled or [])
     switchable = set(source_names() if configurable is None else configurable)
     sources = []
@@ -46,23 +48,47 @@ def gather_status(conn: duckdb.DuckDBPyConnection, enabled: list[str] | None = N
                r.updated, r.error, json_array_length(r.warnings), c.mentions, c.newest, cur.cursor_updated
         FROM names n LEFT JOIN last_run r USING (source) LEFT JOIN counts c USING (source)
         LEFT JOIN cur USING (source) ORDER BY n.source
-        """, [enabled]
+        """,
+        [enabled],
     ).fetchall()
-    for (source, run_id, started, finished, status, fetched, inserted, updated, error,
-         warnings, mentions, newest, cursor_updated) in rows:
-        sources.append({
-            "source": source,
-            "enabled": (source in enabled) if source in switchable else None,
-            "last_run": None if run_id is None else {
-                "run_id": run_id, "started_at": _iso(started), "finished_at": _iso(finished),
-                "status": status, "fetched": fetched, "inserted": inserted, "updated": updated,
-                "warnings": int(warnings or 0), "error": error,
-            },
-            "mentions": int(mentions or 0),
-            "newest_mention_at": _iso(newest),
-            "cursor_updated_at": _iso(cursor_updated),
-            "cursor_lag_seconds": None if cursor_updated is None else int((now - cursor_updated).total_seconds()),
-        })
+    for (
+        source,
+        run_id,
+        started,
+        finished,
+        status,
+        fetched,
+        inserted,
+        updated,
+        error,
+        warnings,
+        mentions,
+        newest,
+        cursor_updated,
+    ) in rows:
+        sources.append(
+            {
+                "source": source,
+                "enabled": (source in enabled) if source in switchable else None,
+                "last_run": None
+                if run_id is None
+                else {
+                    "run_id": run_id,
+                    "started_at": _iso(started),
+                    "finished_at": _iso(finished),
+                    "status": status,
+                    "fetched": fetched,
+                    "inserted": inserted,
+                    "updated": updated,
+                    "warnings": int(warnings or 0),
+                    "error": error,
+                },
+                "mentions": int(mentions or 0),
+                "newest_mention_at": _iso(newest),
+                "cursor_updated_at": _iso(cursor_updated),
+                "cursor_lag_seconds": None if cursor_updated is None else int((now - cursor_updated).total_seconds()),
+            }
+        )
     totals = conn.execute(
         """
         SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM authors),
@@ -72,20 +98,21 @@ def gather_status(conn: duckdb.DuckDBPyConnection, enabled: list[str] | None = N
         """
     ).fetchone()
     keys = ("mentions", "authors", "interactions", "scored", "unscored", "schema_version")
-    status = {"generated_at": _iso(now), "sources": sources, "totals": dict(zip(keys, totals))}
+    status = {"generated_at": _iso(now), "sources": sources, "totals": dict(zip(keys, totals or ()))}
     return refresh_health(status)
 
 
 def refresh_health(status: dict[str, Any]) -> dict[str, Any]:
     """`failing` (enabled sources whose last run failed) and `healthy`, from the sources as they stand."""
-    status["failing"] = [s["source"] for s in status["sources"]
-                         if s["enabled"] and s["last_run"] and s["last_run"]["status"] in FAILING]
+    status["failing"] = [
+        s["source"] for s in status["sources"] if s["enabled"] and s["last_run"] and s["last_run"]["status"] in FAILING
+    ]
     status["healthy"] = not status["failing"]
     return status
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat() if value else None
+    return value.astimezone(UTC).isoformat() if value else None
 
 
 def status_lines(status: dict[str, Any]) -> list[str]:
@@ -98,8 +125,9 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         run = s["last_run"]
         head = f"{s['source']:<8} {s['mentions']:>8} mentions"
         if run is None:
-            lines.append(f"{head}  " + ("enabled, never collected yet" if s["enabled"]
-                                        else "(imported only, never collected)"))
+            lines.append(
+                f"{head}  " + ("enabled, never collected yet" if s["enabled"] else "(imported only, never collected)")
+            )
             continue
         disabled = s["enabled"] is False  # its last run is history, not a current failure
         lag = s["cursor_lag_seconds"]
@@ -113,8 +141,10 @@ def status_lines(status: dict[str, Any]) -> list[str]:
             lines.append(f"{'':8} {'last error' if disabled else 'error'}: {run['error']}")
     spool = status.get("spool") or {}
     if spool.get("pages") or spool.get("runs"):
-        lines.append(f"spool: {spool['pages']} fetched pages ({spool['mentions']} mentions) wait in "
-                     f"{spool['directory']}; the next run loads them")
+        lines.append(
+            f"spool: {spool['pages']} fetched pages ({spool['mentions']} mentions) wait in "
+            f"{spool['directory']}; the next run loads them"
+        )
     if spool.get("rejected"):
         lines.append(f"spool: {spool['rejected']} unreadable files set aside in {spool['directory']}/rejected")
     if status.get("failing"):

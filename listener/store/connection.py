@@ -6,6 +6,7 @@ that several workers write at once. Every command opens the store through
 `Store.write_transaction`; the `runs` ledger is written by `listener.store.ledger`,
 bulk loading of mentions lives in `listener.ingest.loader`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
@@ -82,6 +83,12 @@ def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyCon
         raise
 
 
+def scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> Any:
+    """The first column of the first row (None when the query returns no row)."""
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else row[0]
+
+
 @contextmanager
 def registered(conn: duckdb.DuckDBPyConnection, name: str, table: object) -> Iterator[str]:
     """Expose an Arrow table to SQL as `name` for the duration of the block."""
@@ -109,7 +116,8 @@ class Store:
         if not read_only:
             try:  # each migration commits on its own; a conflict re-reads what another worker applied
                 self._again_after_conflicts(
-                    lambda: apply_migrations(self.conn, lake_dialect if lake else None), "migrations")
+                    lambda: apply_migrations(self.conn, lake_dialect if lake else None), "migrations"
+                )
             except duckdb.Error as exc:
                 self.conn.close()
                 if is_damage(exc):
@@ -123,8 +131,9 @@ class Store:
         """For messages: the file, or the lake's data path."""
         return f"DuckLake {self.lake.data_path}" if self.lake else str(self.path)
 
-    def write_transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T], what: str,
-                          claim: Claim | None = None) -> T:
+    def write_transaction(
+        self, work: Callable[[duckdb.DuckDBPyConnection], T], what: str, claim: Claim | None = None
+    ) -> T:
         """The one way to write: `work(conn)` inside BEGIN ... COMMIT, rolled back on any error.
 
         On DuckLake a unit that lost a write conflict to another worker is rolled back and run
@@ -174,7 +183,7 @@ class Store:
     @contextmanager
     def deferred_checkpoints(self, threshold: str = "4GB") -> Iterator[None]:
         """For bulk loads: keep changes in the WAL and checkpoint once at the end."""
-        old = self.conn.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+        old = scalar(self.conn, "SELECT current_setting('checkpoint_threshold')")
         self.conn.execute(f"SET checkpoint_threshold = '{threshold}'")
         try:
             yield
@@ -184,9 +193,7 @@ class Store:
 
     # -- cursors -----------------------------------------------------------
     def cursors(self, source: str) -> dict[str, str]:
-        rows = self.conn.execute(
-            "SELECT key, value FROM cursors WHERE source = ?", [source]
-        ).fetchall()
+        rows = self.conn.execute("SELECT key, value FROM cursors WHERE source = ?", [source]).fetchall()
         return {key: value for key, value in rows}
 
     def set_cursors(self, source: str, values: Mapping[str, str | None]) -> None:

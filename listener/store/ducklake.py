@@ -14,6 +14,7 @@ is the same; what differs is kept here:
   `duckdb.TransactionException` (`is_conflict` tells it apart), and
   `Store.write_transaction` re-runs the unit of work in a fresh snapshot.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -41,7 +42,7 @@ def extension_file(name: str) -> Path:
         raise ConfigError(
             f"[store] backend = \"ducklake\" needs the '{package}' extension wheel: pip install 'listener[ducklake]'"
         ) from None
-    path = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{package}.duckdb_extension"
+    path = Path(module.__file__ or ".").parent / "extensions" / f"v{duckdb.__version__}" / f"{package}.duckdb_extension"
     if not path.exists():
         raise ConfigError(f"{path} is missing: the extension wheel does not match duckdb {duckdb.__version__}")
     return path
@@ -49,8 +50,9 @@ def extension_file(name: str) -> Path:
 
 def connect_lake(catalog: str, data_path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake attached and in use; nothing is fetched from the network."""
-    conn = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
-                                              "autoload_known_extensions": False})
+    conn = duckdb.connect(
+        ":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
     try:
         if catalog.startswith("postgres:"):
             conn.execute(f"LOAD {_quote(str(extension_file('postgres')))}")  # before ducklake attaches one
@@ -74,7 +76,8 @@ def lake_dialect(sql: str) -> str:
 def is_conflict(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, duckdb.TransactionException) and (
-        "conflict" in text.lower() or "retry count" in text or "Failed to commit" in text)
+        "conflict" in text.lower() or "retry count" in text or "Failed to commit" in text
+    )
 
 
 def _quote(text: str) -> str:

@@ -5,6 +5,7 @@ file, a full disk and a read-only folder alike; only the message tells them
 apart. Matching a bare word such as "lock" is wrong ("in block at location"
 is corruption), so each cause is recognised by the exact phrases DuckDB uses.
 """
+
 from __future__ import annotations
 
 import errno
@@ -31,11 +32,17 @@ _DAMAGE = (
 _DISK_FULL = ("no space left on device", "file too large", "disk quota exceeded")
 _READ_ONLY = ("read-only file system", "permission denied")
 _INVALIDATED = "database has been invalidated"
-_DISK_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file grew past the allowed size",
-                errno.EDQUOT: "the disk quota is exhausted", errno.EROFS: "the file system is read-only",
-                errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-                errno.EISDIR: "it is a directory", errno.ENOTDIR: "a part of the path is not a folder",
-                errno.ENOENT: "the folder does not exist"}
+_DISK_ERRNOS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EFBIG: "the file grew past the allowed size",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EISDIR: "it is a directory",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.ENOENT: "the folder does not exist",
+}
 
 
 def _text(exc: BaseException) -> str:
@@ -75,9 +82,13 @@ def disk_problem(exc: BaseException, where: Path | str | None = None, prefer_whe
         cause = _DISK_ERRNOS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
         return OutputError(f"{target}: cannot write: {cause} ({exc.strerror or exc})")
     text = _text(exc)
-    cause = ("the disk is full" if any(m in text for m in _DISK_FULL)
-             else "the file system is read-only or not writable" if any(m in text for m in _READ_ONLY)
-             else "write failed")
+    cause = (
+        "the disk is full"
+        if any(m in text for m in _DISK_FULL)
+        else "the file system is read-only or not writable"
+        if any(m in text for m in _READ_ONLY)
+        else "write failed"
+    )
     file = re.search(r'file "([^"]+)"', str(exc))
     target = where if prefer_where and where else file.group(1) if file else where
     return OutputError(f"{target}: cannot write: {cause} ({short(exc, 160)})")
@@ -92,14 +103,17 @@ def describe(exc: BaseException, store_path: Path | str | None) -> ListenerError
     if is_disk_fault(exc):
         return disk_problem(exc, store_path)
     if isinstance(exc, duckdb.Error) and _INVALIDATED in _text(exc):
-        return OutputError(f"{store_path or 'the store'}: the database stopped after an earlier write failure "
-                           f"({short(exc, 160)}); free disk space and run the command again")
+        return OutputError(
+            f"{store_path or 'the store'}: the database stopped after an earlier write failure "
+            f"({short(exc, 160)}); free disk space and run the command again"
+        )
     if isinstance(exc, OSError):
         target = exc.filename or store_path
         return OutputError(f"{target}: {exc.strerror or type(exc).__name__}")
     if isinstance(exc, duckdb.Error):
-        return ListenerError(f"{store_path}: database error: {short(exc)}" if store_path
-                             else f"database error: {short(exc)}")
+        return ListenerError(
+            f"{store_path}: database error: {short(exc)}" if store_path else f"database error: {short(exc)}"
+        )
     return None
 
 
@@ -107,9 +121,12 @@ def recovery_advice(path: Path | str, snapshot_db: Path | None) -> str:
     """How to get a working store back, naming the files that exist."""
     steps = [f"move it aside (mv {path} {path}.damaged)"]
     if snapshot_db is not None and snapshot_db.is_file():
-        steps.append(f"then restore the analysts' snapshot (cp {snapshot_db} {path}) and run `listener run` "
-                     "to collect what came after it")
+        steps.append(
+            f"then restore the analysts' snapshot (cp {snapshot_db} {path}) and run `listener run` "
+            "to collect what came after it"
+        )
     else:
-        steps.append("then re-import an export (`listener import mentions.jsonl`) or start a new store "
-                     "with `listener run`")
+        steps.append(
+            "then re-import an export (`listener import mentions.jsonl`) or start a new store with `listener run`"
+        )
     return "To recover: " + ", ".join(steps) + "."

@@ -8,6 +8,7 @@ exponential backoff up to `[store] lock_timeout_seconds` before giving up with
 StoreBusyError. `HeldStore` is the same interface over a store the caller
 already has open (the demo, tests, `listener import`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +61,14 @@ class StoreGate:
     keeps one connection for all its writes instead.
     """
 
-    def __init__(self, location: Path | StoreSettings, timeout_seconds: float, first_delay: float = 0.2,
-                 max_delay: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        location: Path | StoreSettings,
+        timeout_seconds: float,
+        first_delay: float = 0.2,
+        max_delay: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.location = location
         self.timeout_seconds = timeout_seconds
         self.first_delay = first_delay
@@ -137,11 +144,11 @@ class StoreGate:
                     return None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise StoreBusyError(f"{exc} Waited {self.timeout_seconds:g}s "
-                                         "([store] lock_timeout_seconds).") from None
+                    raise StoreBusyError(
+                        f"{exc} Waited {self.timeout_seconds:g}s ([store] lock_timeout_seconds)."
+                    ) from None
                 if not told:  # once per wait: under cron every line lands in a log file
-                    log.info("%s is held by another process; retrying for up to %.0fs",
-                             self.path, remaining)
+                    log.info("%s is held by another process; retrying for up to %.0fs", self.path, remaining)
                     told = True
                 self.sleep(min(delay, remaining))
                 delay = min(delay * 2, self.max_delay)

@@ -8,13 +8,14 @@ written whole (`finish_run`). Functions that take a connection run inside the
 caller's write transaction, so the counts commit with the rows they count;
 those that take the store are a write transaction of their own.
 """
+
 from __future__ import annotations
 
 import json
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -54,22 +55,30 @@ class RunLedger:
 
     def as_record(self) -> dict[str, Any]:
         """The end of the run as the spool keeps it (load results are added by the store)."""
-        return {"run_id": self.run_id, "source": self.source, "command": self.command,
-                "status": self.status, "fetched": self.fetched, "error": self.error,
-                "warnings": self.page_warnings, "started_at": self.started_at,
-                "finished_at": self.finished_at}
+        return {
+            "run_id": self.run_id,
+            "source": self.source,
+            "command": self.command,
+            "status": self.status,
+            "fetched": self.fetched,
+            "error": self.error,
+            "warnings": self.page_warnings,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def new_run_id(source: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{source}-{uuid.uuid4().hex[:8]}"
 
 
 # -- write transactions of their own --------------------------------------------
+
 
 def start_run(store: Store, source: str, command: str) -> RunLedger:
     """A new run whose 'running' row is committed at once, so a crash later still leaves it on record."""
@@ -89,15 +98,21 @@ def mark_run_failed(store: Store, run_id: str, error: str) -> None:
     with suppress(duckdb.Error):  # the fault may have left a transaction open
         store.conn.execute("ROLLBACK")
     with suppress(duckdb.Error):
-        store.write_transaction(lambda conn: conn.execute(
-            "UPDATE runs SET status = 'failed', finished_at = now(), error = ? WHERE run_id = ?",
-            [mask(error), run_id]), "runs")
+        store.write_transaction(
+            lambda conn: conn.execute(
+                "UPDATE runs SET status = 'failed', finished_at = now(), error = ? WHERE run_id = ?",
+                [mask(error), run_id],
+            ),
+            "runs",
+        )
 
 
 # -- inside the caller's write transaction --------------------------------------
 
-def open_run(conn: duckdb.DuckDBPyConnection, run_id: str, source: str, command: str | None,
-             started_at: str | None) -> None:
+
+def open_run(
+    conn: duckdb.DuckDBPyConnection, run_id: str, source: str, command: str | None, started_at: str | None
+) -> None:
     """The run's row, unless it exists; the source's other 'running' rows become 'interrupted'.
 
     They are dead because one process collects a source at a time (the spool's
@@ -114,15 +129,23 @@ def open_run(conn: duckdb.DuckDBPyConnection, run_id: str, source: str, command:
     _insert_running(conn, run_id, source, command, started_at)
 
 
-def add_to_run(conn: duckdb.DuckDBPyConnection, run_id: str, fetched: int, inserted: int, updated: int,
-               warnings: list[str] | None = None) -> None:
+def add_to_run(
+    conn: duckdb.DuckDBPyConnection,
+    run_id: str,
+    fetched: int,
+    inserted: int,
+    updated: int,
+    warnings: list[str] | None = None,
+) -> None:
     """Add one page's or batch's counts; `warnings` (when given) go after those already recorded."""
     counts = "fetched = fetched + ?, inserted = inserted + ?, updated = updated + ?"
     if warnings is None:
         conn.execute(f"UPDATE runs SET {counts} WHERE run_id = ?", [fetched, inserted, updated, run_id])
         return
-    conn.execute(f"UPDATE runs SET {counts}, warnings = ? WHERE run_id = ?",
-                 [fetched, inserted, updated, _warnings_json(run_warnings(conn, run_id) + warnings), run_id])
+    conn.execute(
+        f"UPDATE runs SET {counts}, warnings = ? WHERE run_id = ?",
+        [fetched, inserted, updated, _warnings_json(run_warnings(conn, run_id) + warnings), run_id],
+    )
 
 
 def close_run(conn: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
@@ -130,21 +153,36 @@ def close_run(conn: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
     warnings = list(run.get("warnings") or []) + run_warnings(conn, run["run_id"])
     conn.execute(
         "UPDATE runs SET status = ?, finished_at = ?, fetched = ?, error = ?, warnings = ? WHERE run_id = ?",
-        [run["status"], run.get("finished_at"), int(run.get("fetched") or 0), mask_optional(run.get("error")),
-         _warnings_json(warnings), run["run_id"]],
+        [
+            run["status"],
+            run.get("finished_at"),
+            int(run.get("fetched") or 0),
+            mask_optional(run.get("error")),
+            _warnings_json(warnings),
+            run["run_id"],
+        ],
     )
 
 
 def write_run(conn: duckdb.DuckDBPyConnection, ledger: RunLedger) -> None:
     """The run's whole row from the ledger in hand, inserted first when it is not there yet."""
     if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [ledger.run_id]).fetchall():
-        conn.execute("INSERT INTO runs (run_id, source, command, started_at, status) VALUES (?, ?, ?, ?, ?)",
-                     [ledger.run_id, ledger.source, ledger.command, ledger.started_at, ledger.status])
+        conn.execute(
+            "INSERT INTO runs (run_id, source, command, started_at, status) VALUES (?, ?, ?, ?, ?)",
+            [ledger.run_id, ledger.source, ledger.command, ledger.started_at, ledger.status],
+        )
     conn.execute(
         "UPDATE runs SET finished_at = now(), status = ?, fetched = ?, inserted = ?, "
         "updated = ?, error = ?, warnings = ? WHERE run_id = ?",
-        [ledger.status, ledger.fetched, ledger.inserted, ledger.updated, mask_optional(ledger.error),
-         json.dumps([mask(w) for w in ledger.warnings]) if ledger.warnings else None, ledger.run_id],
+        [
+            ledger.status,
+            ledger.fetched,
+            ledger.inserted,
+            ledger.updated,
+            mask_optional(ledger.error),
+            json.dumps([mask(w) for w in ledger.warnings]) if ledger.warnings else None,
+            ledger.run_id,
+        ],
     )
 
 
@@ -160,7 +198,9 @@ def mark_interrupted(conn: duckdb.DuckDBPyConnection, run_id: str, reason: str) 
                inserted = CASE WHEN fetched = 0 AND inserted = 0 AND updated = 0
                                THEN (SELECT count(*) FROM mentions WHERE run_id = ?) ELSE inserted END
         WHERE run_id = ? AND status = 'running'
-        """, [reason, run_id, run_id])
+        """,
+        [reason, run_id, run_id],
+    )
 
 
 def run_warnings(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
@@ -173,8 +213,9 @@ def run_warnings(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     return [str(w) for w in loaded] if isinstance(loaded, list) else []
 
 
-def _insert_running(conn: duckdb.DuckDBPyConnection, run_id: str, source: str, command: str | None,
-                    started_at: str | None) -> None:
+def _insert_running(
+    conn: duckdb.DuckDBPyConnection, run_id: str, source: str, command: str | None, started_at: str | None
+) -> None:
     conn.execute(
         "INSERT INTO runs (run_id, source, command, started_at, status) "
         "VALUES (?, ?, ?, coalesce(?::TIMESTAMPTZ, now()), 'running')",

@@ -4,6 +4,7 @@ Never edit a migration that has shipped: add a new one. Each runs in its own
 transaction together with the row that records it, so a crash mid-migration
 leaves the previous version intact.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -387,17 +388,18 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-def apply_migrations(conn: duckdb.DuckDBPyConnection,
-                     dialect: Callable[[str], str] | None = None) -> list[str]:
+def apply_migrations(conn: duckdb.DuckDBPyConnection, dialect: Callable[[str], str] | None = None) -> list[str]:
     """Bring the schema up to date; returns the names of migrations applied now.
 
     `dialect` rewrites each migration's SQL for another backend (DuckLake: no key constraints).
     """
     dialect = dialect or (lambda sql: sql)
-    conn.execute(dialect(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
-    ))
+    conn.execute(
+        dialect(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+    )
     done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for migration in MIGRATIONS:

@@ -6,12 +6,13 @@ posts, URLs, community labels) is passed through as data, cut to a bounded
 length here so a 10,000-character post costs nothing downstream; escaping is
 the renderer's job.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -200,8 +201,7 @@ class Digest:
         return values.get(self.week.monday), values.get(self.week.shifted(-1).monday)
 
 
-def gather(conn: duckdb.DuckDBPyConnection, settings: Settings, week: Week,
-           now: datetime | None = None) -> Digest:
+def gather(conn: duckdb.DuckDBPyConnection, settings: Settings, week: Week, now: datetime | None = None) -> Digest:
     """Everything the digest shows for `week`, read from the store."""
     q = _Query(conn, week)
     voice, sentiment_weeks, volume_days = q.voice_and_trends()
@@ -209,7 +209,7 @@ def gather(conn: duckdb.DuckDBPyConnection, settings: Settings, week: Week,
     return Digest(
         organization=settings.organization.name,
         week=week,
-        generated_at=now or datetime.now(timezone.utc),
+        generated_at=now or datetime.now(UTC),
         brand_mentions=brand.mentions if brand else 0,
         prev_brand_mentions=brand.prev_mentions if brand else 0,
         influencers=q.influencers(),
@@ -217,8 +217,13 @@ def gather(conn: duckdb.DuckDBPyConnection, settings: Settings, week: Week,
         voice=voice,
         sentiment_weeks=sentiment_weeks,
         volume_days=volume_days,
-        spike_days=q.alerts(week.monday - timedelta(days=VOLUME_DAYS - 7), kinds=("volume",), limit=1000,
-                            topics=[s.topic for s in volume_days], with_posts=False),
+        spike_days=q.alerts(
+            week.monday - timedelta(days=VOLUME_DAYS - 7),
+            kinds=("volume",),
+            limit=1000,
+            topics=[s.topic for s in volume_days],
+            with_posts=False,
+        ),
         alerts=q.alerts(week.monday, limit=TOP_ALERTS),
         alert_topics=q.alert_topics(),
         kpis=q.kpis(list(settings.analytics.kpis)),
@@ -229,7 +234,7 @@ def gather(conn: duckdb.DuckDBPyConnection, settings: Settings, week: Week,
 class _Query:
     def __init__(self, conn: duckdb.DuckDBPyConnection, week: Week) -> None:
         self.conn, self.week = conn, week
-        self.start = datetime.combine(week.monday, datetime.min.time(), timezone.utc)
+        self.start = datetime.combine(week.monday, datetime.min.time(), UTC)
         self.end = self.start + timedelta(days=7)
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -242,10 +247,25 @@ class _Query:
                       a.url, i.reach, i.mentions, i.engagement, i.avg_sentiment, i.is_new
                FROM influencers i LEFT JOIN authors a ON a.author_id = i.author_id
                WHERE i.period_kind = 'week' AND i.scope = 'all' AND i.period_start = ?
-               ORDER BY i.rank LIMIT ?""", [self.week.monday, TOP_INFLUENCERS])
-        people = [Influencer(rank=r[0], author_id=r[1], name=_cut(r[2] or r[3] or r[1]), handle=_cut(r[3]),
-                             network=r[4], profile_url=_cut(r[5]), reach=r[6], mentions=int(r[7] or 0),
-                             engagement=float(r[8] or 0), sentiment=r[9], is_new=bool(r[10])) for r in rows]
+               ORDER BY i.rank LIMIT ?""",
+            [self.week.monday, TOP_INFLUENCERS],
+        )
+        people = [
+            Influencer(
+                rank=r[0],
+                author_id=r[1],
+                name=_cut(r[2] or r[3] or r[1]),
+                handle=_cut(r[3]),
+                network=r[4],
+                profile_url=_cut(r[5]),
+                reach=r[6],
+                mentions=int(r[7] or 0),
+                engagement=float(r[8] or 0),
+                sentiment=r[9],
+                is_new=bool(r[10]),
+            )
+            for r in rows
+        ]
         samples = self._sample_posts([p.author_id for p in people])
         for person in people:
             person.sample = samples.get(person.author_id)
@@ -263,7 +283,8 @@ class _Query:
                   AND m.mention_id IN (SELECT mention_id FROM mention_topics WHERE kind = 'brand')
                 QUALIFY row_number() OVER (PARTITION BY m.author_id ORDER BY {_ENGAGEMENT} DESC,
                                            m.created_at DESC, m.mention_id) = 1""",
-            [author_ids, self.start, self.end])
+            [author_ids, self.start, self.end],
+        )
         return {r[0]: Post(text=r[1], url=r[2], created_at=r[3]) for r in rows}
 
     # -- where ---------------------------------------------------------------
@@ -277,10 +298,22 @@ class _Query:
                LEFT JOIN communities p ON p.community_id = c.community_id AND p.period_start = c.period_start - 7
                WHERE c.period_start = ?
                ORDER BY change DESC, c.mentions DESC, c.community_id LIMIT ?""",
-            [self.week.monday, TOP_COMMUNITIES])
-        return [Community(label=_cut(r[0]) or "(unnamed)", kind=r[1], source=r[2], size=int(r[3] or 0),
-                          mentions=int(r[4] or 0), change=int(r[5] or 0), is_new=bool(r[6]), sentiment=r[7],
-                          top_terms=[_cut(str(t), 80) for t in _json_list(r[8])[:5]]) for r in rows]
+            [self.week.monday, TOP_COMMUNITIES],
+        )
+        return [
+            Community(
+                label=_cut(r[0]) or "(unnamed)",
+                kind=r[1],
+                source=r[2],
+                size=int(r[3] or 0),
+                mentions=int(r[4] or 0),
+                change=int(r[5] or 0),
+                is_new=bool(r[6]),
+                sentiment=r[7],
+                top_terms=[_cut(str(t), 80) for t in _json_list(r[8])[:5]],
+            )
+            for r in rows
+        ]
 
     # -- how we compare, how it felt, how much -------------------------------
     def voice_and_trends(self) -> tuple[list[Voice], list[Series], list[Series]]:
@@ -291,7 +324,7 @@ class _Query:
         """
         first_week = self.week.shifted(1 - TREND_WEEKS)
         first_day = self.week.monday - timedelta(days=VOLUME_DAYS - 7)
-        since = datetime.combine(min(first_week.monday, first_day), datetime.min.time(), timezone.utc)
+        since = datetime.combine(min(first_week.monday, first_day), datetime.min.time(), UTC)
         rows = self.rows(
             f"""WITH tm AS (
                     SELECT DISTINCT t.topic, t.kind, m.mention_id, {_UTC_DAY} AS day,
@@ -301,14 +334,15 @@ class _Query:
                     LEFT JOIN sentiment s ON s.mention_id = m.mention_id
                     WHERE NOT m.is_own AND t.kind IN ('brand', 'competitor')
                       AND m.created_at >= ? AND m.created_at < ?)
-                SELECT 'week' AS grain, {iso_week('day')} AS period, topic, kind,
+                SELECT 'week' AS grain, {iso_week("day")} AS period, topic, kind,
                        count(*) AS mentions,
                        (count(*) FILTER (scored AND label = 'positive') - count(*) FILTER (scored AND label = 'negative'))
                          / nullif(count(*) FILTER (scored), 0) AS net
                 FROM tm GROUP BY ALL
                 UNION ALL
                 SELECT 'day', day, topic, kind, count(*), NULL FROM tm WHERE day >= ? GROUP BY ALL""",
-            [since, self.end, first_day])
+            [since, self.end, first_day],
+        )
         topics = self._topics()
         weekly = {(r[1], r[2]): (int(r[4]), r[5]) for r in rows if r[0] == "week"}
         daily = {(r[1], r[2]): int(r[4]) for r in rows if r[0] == "day"}
@@ -318,10 +352,18 @@ class _Query:
         def share(w: date, topic: str) -> float | None:
             return weekly.get((w, topic), (0, None))[0] / totals[w] if totals[w] else None
 
-        voice = [Voice(topic=t, kind=k, mentions=weekly.get((this, t), (0, None))[0],
-                       prev_mentions=weekly.get((prev, t), (0, None))[0], share=share(this, t),
-                       prev_share=share(prev, t), net_sentiment=weekly.get((this, t), (0, None))[1])
-                 for t, k in topics]
+        voice = [
+            Voice(
+                topic=t,
+                kind=k,
+                mentions=weekly.get((this, t), (0, None))[0],
+                prev_mentions=weekly.get((prev, t), (0, None))[0],
+                share=share(this, t),
+                prev_share=share(prev, t),
+                net_sentiment=weekly.get((this, t), (0, None))[1],
+            )
+            for t, k in topics
+        ]
         weeks = [first_week.shifted(i).monday for i in range(TREND_WEEKS)]
         days = [first_day + timedelta(days=i) for i in range(VOLUME_DAYS)]
         sentiment = [Series(t, k, [(w, _float(weekly.get((w, t), (0, None))[1])) for w in weeks]) for t, k in topics]
@@ -330,13 +372,23 @@ class _Query:
 
     def _topics(self) -> list[tuple[str, str]]:
         """Brand first, then competitors by name: every topic the store has tagged."""
-        return [(r[0], r[1]) for r in self.rows(
-            "SELECT DISTINCT topic, kind FROM mention_topics WHERE kind IN ('brand', 'competitor') "
-            "ORDER BY kind = 'competitor', topic")]
+        return [
+            (r[0], r[1])
+            for r in self.rows(
+                "SELECT DISTINCT topic, kind FROM mention_topics WHERE kind IN ('brand', 'competitor') "
+                "ORDER BY kind = 'competitor', topic"
+            )
+        ]
 
     # -- what happened ---------------------------------------------------------
-    def alerts(self, since: date, kinds: tuple[str, ...] = ("volume", "negative"), limit: int = TOP_ALERTS,
-               topics: list[str] | None = None, with_posts: bool = True) -> list[Alert]:
+    def alerts(
+        self,
+        since: date,
+        kinds: tuple[str, ...] = ("volume", "negative"),
+        limit: int = TOP_ALERTS,
+        topics: list[str] | None = None,
+        with_posts: bool = True,
+    ) -> list[Alert]:
         rows = self.rows(
             f"""SELECT a.day, a.kind, a.topic, a.observed, a.baseline, a.score,
                        left(coalesce(nullif(m.title, ''), m.text, ''), {MAX_TEXT}), left(m.url, {MAX_TEXT})
@@ -345,21 +397,36 @@ class _Query:
                 WHERE a.day >= ? AND a.day <= ? AND a.kind IN (SELECT unnest(?::VARCHAR[]))
                   AND (? OR a.topic IN (SELECT unnest(?::VARCHAR[])))
                 ORDER BY a.score DESC, a.day, a.topic LIMIT ?""",
-            [with_posts, since, self.week.sunday, list(kinds), topics is None, topics or [], limit])
-        return [Alert(day=r[0], kind=r[1], topic=r[2], observed=float(r[3]), baseline=r[4], score=float(r[5]),
-                      top_post=Post(r[6], r[7]) if r[6] is not None else None) for r in rows]
+            [with_posts, since, self.week.sunday, list(kinds), topics is None, topics or [], limit],
+        )
+        return [
+            Alert(
+                day=r[0],
+                kind=r[1],
+                topic=r[2],
+                observed=float(r[3]),
+                baseline=r[4],
+                score=float(r[5]),
+                top_post=Post(r[6], r[7]) if r[6] is not None else None,
+            )
+            for r in rows
+        ]
 
     def alert_topics(self) -> list[tuple[str, int]]:
         """How many alerts (volume and negative) each topic raised in the week, most first."""
         rows = self.rows(
             """SELECT topic, count(*) FROM alerts WHERE day >= ? AND day <= ? AND kind IN ('volume', 'negative')
-               GROUP BY topic ORDER BY count(*) DESC, topic""", [self.week.monday, self.week.sunday])
+               GROUP BY topic ORDER BY count(*) DESC, topic""",
+            [self.week.monday, self.week.sunday],
+        )
         return [(r[0], int(r[1])) for r in rows]
 
     def kpis(self, configured: list[str]) -> list[Kpi]:
         rows = self.rows(
             """SELECT kpi, period_start, value, baseline FROM kpi_values
-               WHERE period_start IN (?, ?)""", [self.week.monday, self.week.shifted(-1).monday])
+               WHERE period_start IN (?, ?)""",
+            [self.week.monday, self.week.shifted(-1).monday],
+        )
         this = {r[0]: r for r in rows if r[1] == self.week.monday}
         prev = {r[0]: r[2] for r in rows if r[1] != self.week.monday}
         names = [k for k in configured if k in this] + sorted(set(this) - set(configured))
@@ -370,16 +437,28 @@ class _Query:
         rows = self.rows(
             """SELECT level, level_index, window_start, window_end, org_model, path, recommendations
                FROM maturity_assessments WHERE window_end <= ?
-               ORDER BY window_end DESC, assessed_at DESC LIMIT 1""", [self.week.sunday + timedelta(days=1)])
+               ORDER BY window_end DESC, assessed_at DESC LIMIT 1""",
+            [self.week.sunday + timedelta(days=1)],
+        )
         if not rows:
             return None
         prev = self.rows(
             """SELECT level, level_index FROM maturity_assessments WHERE window_end <= ?
-               ORDER BY window_end DESC, assessed_at DESC LIMIT 1""", [self.week.monday])
+               ORDER BY window_end DESC, assessed_at DESC LIMIT 1""",
+            [self.week.monday],
+        )
         level, index, start, end, org_model, path, recommendations = rows[0]
-        return Maturity(level=_cut(level, 40), level_index=int(index), window_start=start, window_end=end,
-                        prev_level=prev[0][0] if prev else None, prev_index=int(prev[0][1]) if prev else None,
-                        org_model=_cut(org_model, 80), path=_cut(path, 80), next_steps=next_steps(recommendations))
+        return Maturity(
+            level=_cut(level, 40),
+            level_index=int(index),
+            window_start=start,
+            window_end=end,
+            prev_level=prev[0][0] if prev else None,
+            prev_index=int(prev[0][1]) if prev else None,
+            org_model=_cut(org_model, 80),
+            path=_cut(path, 80),
+            next_steps=next_steps(recommendations),
+        )
 
 
 # The analyst views' definitions, so the digest's numbers are the views' numbers.
@@ -399,8 +478,14 @@ def next_steps(raw: Any, limit: int = 3) -> list[str]:
     """
     data = json.loads(raw) if isinstance(raw, str) else raw
     if isinstance(data, dict):
-        data = next((v for k, v in data.items() if isinstance(v, list) and k in
-                     ("steps", "next_steps", "recommendations", "items")), [data])
+        data = next(
+            (
+                v
+                for k, v in data.items()
+                if isinstance(v, list) and k in ("steps", "next_steps", "recommendations", "items")
+            ),
+            [data],
+        )
     steps = []
     for item in data if isinstance(data, list) else []:
         if isinstance(item, dict):

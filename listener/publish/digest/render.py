@@ -9,6 +9,7 @@ Safety rules, because most of what is shown was written by strangers:
   else (javascript:, data:, relative, malformed) is dropped and shown as text.
 - Charts are drawn from numbers and config names only.
 """
+
 from __future__ import annotations
 
 import io
@@ -52,17 +53,22 @@ class Rendered:
 def render(digest: Digest, charts: bool = True) -> Rendered:
     images = _charts(digest) if charts else ()
     context = {"d": digest, "story": story(digest), "images": {i.filename.split(".")[0]: i for i in images}}
-    return Rendered(week=digest.week.label, subject=subject(digest),
-                    html=_env(html=True).get_template("digest.html.j2").render(context),
-                    text=_env(html=False).get_template("digest.txt.j2").render(context),
-                    images=images)
+    return Rendered(
+        week=digest.week.label,
+        subject=subject(digest),
+        html=_env(html=True).get_template("digest.html.j2").render(context),
+        text=_env(html=False).get_template("digest.txt.j2").render(context),
+        images=images,
+    )
 
 
 def subject(digest: Digest) -> str:
     """From config and dates only; one line whatever the organization's name holds."""
     week = digest.week
-    return clean(f"{digest.organization}: weekly listening digest {week.label} "
-                 f"({week.monday:%d %b} to {week.sunday:%d %b %Y})", 200)
+    return clean(
+        f"{digest.organization}: weekly listening digest {week.label} ({week.monday:%d %b} to {week.sunday:%d %b %Y})",
+        200,
+    )
 
 
 # -- text helpers (also Jinja filters) ---------------------------------------
@@ -155,38 +161,50 @@ def kpi_change(name: str, value: Any) -> str:
 
 
 KPI_LABELS = {
-    "share_of_voice": "Share of voice", "net_sentiment": "Net sentiment", "mentions": "Brand mentions",
-    "engaged_authors": "Engaged people", "engagement": "Engagement on our posts",
-    "response_rate": "Questions and complaints answered (72 h)", "median_response_minutes": "Median time to answer",
+    "share_of_voice": "Share of voice",
+    "net_sentiment": "Net sentiment",
+    "mentions": "Brand mentions",
+    "engaged_authors": "Engaged people",
+    "engagement": "Engagement on our posts",
+    "response_rate": "Questions and complaints answered (72 h)",
+    "median_response_minutes": "Median time to answer",
 }
 
 
 def story(digest: Digest) -> list[str]:
     """The three to five numbers of the week, each as one sentence."""
     org, lines = clean(digest.organization, 80), []
-    lines.append(f"{num(digest.brand_mentions)} mentions of {org} by others "
-                 f"({num(digest.prev_brand_mentions)} the week before, "
-                 f"{change_pct(digest.brand_mentions, digest.prev_brand_mentions)}).")
+    lines.append(
+        f"{num(digest.brand_mentions)} mentions of {org} by others "
+        f"({num(digest.prev_brand_mentions)} the week before, "
+        f"{change_pct(digest.brand_mentions, digest.prev_brand_mentions)})."
+    )
     brand = digest.brand
     if brand and brand.share is not None and len(digest.voice) > 1:
         rivals = [v for v in digest.voice if v.kind == "competitor" and v.share is not None]
-        leader = max(rivals, key=lambda v: v.share, default=None)
+        leader = max(rivals, key=lambda v: v.share or 0.0, default=None)
         versus = f"; {clean(leader.topic, 60)} had {pct(leader.share)}" if leader else ""
         lines.append(f"{pct(brand.share)} share of voice ({pts(brand.change)} on the week before){versus}.")
     net, prev = digest.brand_net_sentiment
     if net is not None:
-        lines.append(f"Net sentiment toward {org} {signed(net)} "
-                     f"({'no scored mentions' if prev is None else signed(prev)} the week before).")
+        lines.append(
+            f"Net sentiment toward {org} {signed(net)} "
+            f"({'no scored mentions' if prev is None else signed(prev)} the week before)."
+        )
     if digest.alerts:
         top, total = digest.alerts[0], max(digest.alert_count, len(digest.alerts))
-        lines.append(f"{total} spike alert{'s' if total != 1 else ''} ({alert_breakdown(digest)}); the largest: "
-                     f"{'negative mentions of' if top.kind == 'negative' else 'mentions of'} {clean(top.topic, 60)} "
-                     f"on {day(top.day)} ({num(top.observed)} against {num(top.baseline)} expected).")
+        lines.append(
+            f"{total} spike alert{'s' if total != 1 else ''} ({alert_breakdown(digest)}); the largest: "
+            f"{'negative mentions of' if top.kind == 'negative' else 'mentions of'} {clean(top.topic, 60)} "
+            f"on {day(top.day)} ({num(top.observed)} against {num(top.baseline)} expected)."
+        )
     new = [p for p in digest.influencers if p.is_new]
     if digest.influencers:
-        lines.append(f"Most influential voice: {clean(digest.influencers[0].name, 60)} "
-                     f"({source_label(digest.influencers[0].network)})"
-                     f"{f'; {len(new)} new in the top {len(digest.influencers)}' if new else ''}.")
+        lines.append(
+            f"Most influential voice: {clean(digest.influencers[0].name, 60)} "
+            f"({source_label(digest.influencers[0].network)})"
+            f"{f'; {len(new)} new in the top {len(digest.influencers)}' if new else ''}."
+        )
     return lines[:5]
 
 
@@ -198,14 +216,25 @@ def alert_breakdown(digest: Digest, shown: int = 3) -> str:
 
 
 def _env(html: bool) -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=html,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
-    env.filters.update(clean=clean, safe_url=safe_url, num=num, compact=compact, pct=pct, pts=pts,
-                       signed=signed, day=day)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=html,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        clean=clean, safe_url=safe_url, num=num, compact=compact, pct=pct, pts=pts, signed=signed, day=day
+    )
     env.globals.update(plural=plural)
-    env.globals.update(kpi_value=kpi_value, kpi_change=kpi_change, KPI_LABELS=KPI_LABELS,
-                       SOURCE_LABELS=source_labels(), change_pct=change_pct)  # from the source registry
+    env.globals.update(
+        kpi_value=kpi_value,
+        kpi_change=kpi_change,
+        KPI_LABELS=KPI_LABELS,
+        SOURCE_LABELS=source_labels(),
+        change_pct=change_pct,
+    )  # from the source registry
     return env
 
 
@@ -268,13 +297,18 @@ def _volume_png(digest: Digest) -> bytes:
     fig, ax = _figure("Mentions per day (red: spikes; highlighted: this week)")
     by_topic = {s.topic: s for s in digest.volume_days}
     for i, series in enumerate(digest.volume_days):
-        ax.plot([d for d, _ in series.points], [v for _, v in series.points], label=_label(series.topic),
-                **_style(i, series))
+        ax.plot(
+            [d for d, _ in series.points],
+            [v for _, v in series.points],
+            label=_label(series.topic),
+            **_style(i, series),
+        )
     for alert in digest.spike_days:
         values = dict(by_topic[alert.topic].points) if alert.topic in by_topic else {}
         if alert.day in values:
-            ax.plot([alert.day], [values[alert.day]], marker="o", markersize=7, color="#dc2626", zorder=4,
-                    linestyle="none")
+            ax.plot(
+                [alert.day], [values[alert.day]], marker="o", markersize=7, color="#dc2626", zorder=4, linestyle="none"
+            )
     ax.axvspan(digest.week.monday, digest.week.sunday + timedelta(days=1), color="#fef3c7", zorder=0)
     ax.set_ylim(bottom=0)
     _dates(ax, weekly=False)
@@ -291,8 +325,7 @@ def _dates(ax: Any, weekly: bool) -> None:
 
 def _legend(ax: Any, series: list[Series]) -> None:
     if series:
-        ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14),
-                  ncol=min(5, len(series)))
+        ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(5, len(series)))
 
 
 def _sentiment_alt(digest: Digest) -> str:
@@ -306,7 +339,7 @@ def _sentiment_alt(digest: Digest) -> str:
 def _volume_alt(digest: Digest) -> str:
     parts = []
     for series in digest.volume_days[:4]:
-        week = [v for d, v in series.points if digest.week.monday <= d <= digest.week.sunday]
+        week = [v or 0 for d, v in series.points if digest.week.monday <= d <= digest.week.sunday]
         parts.append(f"{clean(series.topic, 40)}: {num(sum(week))} this week, peak {num(max(week, default=0))}")
     spikes = [a for a in digest.spike_days if a.day >= digest.week.monday]
     total = max(digest.alert_count, len(spikes))
@@ -314,10 +347,13 @@ def _volume_alt(digest: Digest) -> str:
         marked = "No spike alerts this week."
     else:
         lines = sorted({clean(a.topic, 40) for a in spikes})
-        marked = (f"Marked in red: {len(spikes)} of the week's {total} spike alert{'s' if total != 1 else ''} "
-                  f"({'volume of ' + ', '.join(lines) if spikes else 'none on these lines'})")
+        marked = (
+            f"Marked in red: {len(spikes)} of the week's {total} spike alert{'s' if total != 1 else ''} "
+            f"({'volume of ' + ', '.join(lines) if spikes else 'none on these lines'})"
+        )
         if total > len(spikes):
-            marked += (f"; the other {total - len(spikes)} are on tracked terms or negative mentions, "
-                       "listed under the alerts")
+            marked += (
+                f"; the other {total - len(spikes)} are on tracked terms or negative mentions, listed under the alerts"
+            )
         marked += "."
     return clean("Mentions per day over four weeks. " + "; ".join(parts) + ". " + marked, 600)

@@ -9,6 +9,7 @@ Message-ID, so a receiving server that did get it once can drop the copy.
 The one window that cannot be closed: the server accepts and the process dies
 before `sent` is written; the next run then sends again (same Message-ID).
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,7 +65,7 @@ def address(value: str, key: str) -> str:
     """A bare addr-spec (`name@domain`), or ConfigError naming the key; no CR/LF ever passes."""
     text = value.strip()
     try:
-        if not text or any(ch in text for ch in "\r\n\t <>,;\"") or text.count("@") != 1:
+        if not text or any(ch in text for ch in '\r\n\t <>,;"') or text.count("@") != 1:
             raise ValueError
         parsed = Address(addr_spec=text)
         if not parsed.username or not parsed.domain:
@@ -91,10 +92,11 @@ def build_message(rendered: Rendered, sender: str, recipient: str | list[str], m
     msg["X-Listener-Week"] = rendered.week
     msg.set_content(rendered.text, subtype="plain", charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
-    html_part = msg.get_payload()[1]
+    html_part: EmailMessage = msg.get_payload()[1]  # type: ignore[index, assignment]  # [plain, html] parts
     for image in rendered.images:
-        html_part.add_related(image.data, "image", "png", cid=f"<{image.cid}>", filename=image.filename,
-                        disposition="inline")
+        html_part.add_related(
+            image.data, "image", "png", cid=f"<{image.cid}>", filename=image.filename, disposition="inline"
+        )
     return msg
 
 
@@ -104,20 +106,30 @@ def new_message_id(sender: str) -> str:
 
 # -- the ledger ------------------------------------------------------------------------
 def ledger_row(conn: duckdb.DuckDBPyConnection, week: str, recipient: str) -> tuple[str, str | None] | None:
-    row = conn.execute("SELECT status, message_id FROM digests WHERE week = ? AND recipient = ?",
-                       [week, recipient]).fetchone()
+    row = conn.execute(
+        "SELECT status, message_id FROM digests WHERE week = ? AND recipient = ?", [week, recipient]
+    ).fetchone()
     return (row[0], row[1]) if row else None
 
 
-def _record(store: Store, week: str, recipient: str, message_id: str, status: str,
-            error: str | None, attempt: int = 0) -> None:
+def _record(
+    store: Store, week: str, recipient: str, message_id: str, status: str, error: str | None, attempt: int = 0
+) -> None:
     """One attempt's outcome, in a write transaction of its own."""
-    store.write_transaction(lambda conn: _merge_row(conn, week, recipient, message_id, status, error, attempt),
-                            f"digest {week} {recipient}")
+    store.write_transaction(
+        lambda conn: _merge_row(conn, week, recipient, message_id, status, error, attempt), f"digest {week} {recipient}"
+    )
 
 
-def _merge_row(conn: duckdb.DuckDBPyConnection, week: str, recipient: str, message_id: str, status: str,
-               error: str | None, attempt: int) -> None:
+def _merge_row(
+    conn: duckdb.DuckDBPyConnection,
+    week: str,
+    recipient: str,
+    message_id: str,
+    status: str,
+    error: str | None,
+    attempt: int,
+) -> None:
     # MERGE, not ON CONFLICT: a DuckLake store has no primary keys to conflict on.
     conn.execute(
         """MERGE INTO digests d
@@ -131,7 +143,8 @@ def _merge_row(conn: duckdb.DuckDBPyConnection, week: str, recipient: str, messa
            WHEN NOT MATCHED THEN INSERT (week, recipient, message_id, sent_at, status, error, attempts, updated_at)
              VALUES (n.week, n.recipient, n.message_id, CASE WHEN n.status = 'sent' THEN now() END,
                      n.status, n.error, n.attempts, now())""",
-        [week, recipient, message_id, status, error, attempt])
+        [week, recipient, message_id, status, error, attempt],
+    )
 
 
 # -- SMTP ------------------------------------------------------------------------------
@@ -141,8 +154,10 @@ def smtp_password(smtp: Smtp) -> str | None:
         return None
     password = os.environ.get(PASSWORD_ENV)
     if not password:
-        raise ConfigError(f"[digest.smtp] username is set but {PASSWORD_ENV} is empty: set it in the "
-                          "environment or the .env file next to the config")
+        raise ConfigError(
+            f"[digest.smtp] username is set but {PASSWORD_ENV} is empty: set it in the "
+            "environment or the .env file next to the config"
+        )
     return password
 
 
@@ -176,7 +191,7 @@ class Mailer:
                 session.ehlo()
             if s.username:
                 if s.security == "none":
-                    log.warning("digest: logging in to %s without TLS ([digest.smtp] security = \"none\")", s.host)
+                    log.warning('digest: logging in to %s without TLS ([digest.smtp] security = "none")', s.host)
                 session.login(s.username, self.password or "")
         except BaseException:
             _quietly_close(session)
@@ -203,21 +218,26 @@ def _classify(exc: Exception, smtp: Smtp) -> SendFailed:
     """What went wrong, in words the operator can act on, and whether a retry can help."""
     where = f"{smtp.host}:{smtp.port}"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return SendFailed(f"{where} refused the login for '{smtp.username}' ({exc.smtp_code}): check "
-                          f"[digest.smtp] username and {PASSWORD_ENV}", retry=False)
+        return SendFailed(
+            f"{where} refused the login for '{smtp.username}' ({exc.smtp_code}): check "
+            f"[digest.smtp] username and {PASSWORD_ENV}",
+            retry=False,
+        )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return SendFailed(f"{where}: {exc} (check [digest.smtp] security: starttls, ssl or none)", retry=False)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, answer = next(iter(exc.recipients.values()))
         return SendFailed(f"{where} refused the recipient: {code} {_text(answer)}", retry=400 <= code < 500)
     if isinstance(exc, smtplib.SMTPResponseException):
-        return SendFailed(f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}",
-                          retry=400 <= exc.smtp_code < 500)
+        return SendFailed(f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}", retry=400 <= exc.smtp_code < 500)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return SendFailed(f"{where}: TLS certificate not trusted ({exc.verify_message})", retry=False)
     if isinstance(exc, ssl.SSLError):
-        return SendFailed(f"{where}: TLS failed ({exc.reason}); is [digest.smtp] security right for port "
-                          f"{smtp.port}? (ssl is usually 465, starttls 587)", retry=False)
+        return SendFailed(
+            f"{where}: TLS failed ({exc.reason}); is [digest.smtp] security right for port "
+            f"{smtp.port}? (ssl is usually 465, starttls 587)",
+            retry=False,
+        )
     if isinstance(exc, (smtplib.SMTPException, OSError)):  # disconnects, timeouts, refused connections
         return SendFailed(f"{where}: {type(exc).__name__}: {exc or 'no answer'}", retry=True)
     return SendFailed(f"{where}: unexpected {type(exc).__name__}: {exc}", retry=False)
@@ -242,12 +262,20 @@ def ledger_of(target: Store | StoreAccess) -> Ledger:
         with target.writer() as store:
             assert store is not None
             yield store
+
     return briefly
 
 
-def deliver(target: Store | StoreAccess, rendered: Rendered, settings: DigestSettings,
-            recipients: list[str], force: bool = False, ssl_context: ssl.SSLContext | None = None,
-            retry_delay: float | None = None, sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+def deliver(
+    target: Store | StoreAccess,
+    rendered: Rendered,
+    settings: DigestSettings,
+    recipients: list[str],
+    force: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
+    retry_delay: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Outcome]:
     """Send the digest to each recipient not yet sent this week; every attempt is recorded in `digests`."""
     mailer = Mailer(settings.smtp, smtp_password(settings.smtp), ssl_context)
     delay = RETRY_DELAY_SECONDS if retry_delay is None else retry_delay
@@ -262,8 +290,16 @@ def deliver(target: Store | StoreAccess, rendered: Rendered, settings: DigestSet
     return outcomes
 
 
-def _deliver_one(ledger: Ledger, mailer: Mailer, rendered: Rendered, sender: str,
-                 recipient: str, force: bool, retry_delay: float, sleep: Callable[[float], None]) -> Outcome:
+def _deliver_one(
+    ledger: Ledger,
+    mailer: Mailer,
+    rendered: Rendered,
+    sender: str,
+    recipient: str,
+    force: bool,
+    retry_delay: float,
+    sleep: Callable[[float], None],
+) -> Outcome:
     week = rendered.week
     with ledger() as store:
         previous = ledger_row(store.conn, week, recipient)
