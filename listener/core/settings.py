@@ -153,18 +153,6 @@ class Store(_Strict):
         return self
 
 
-class Feed(_Strict):
-    url: str
-    name: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _http_only(cls, url: str) -> str:
-        if not url.lower().startswith(("http://", "https://")):
-            raise ValueError("feed url must start with http:// or https://")
-        return url
-
-
 class SourceBase(_Strict):
     """What every `[sources.<name>]` table has; each source's own model (connectors) adds the rest."""
 
