@@ -94,9 +94,20 @@ def with_timeout(session: requests.Session, timeout: float, deadline: float | No
 # -- describing failures --------------------------------------------------------
 
 
+def without_credentials(url: str) -> str:
+    """`https://user:pass@host/x` -> `https://host/x`: a URL is shown in errors, never its userinfo."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return parts._replace(netloc=netloc).geturl()
+
+
 def describe_http_error(url: str, exc: Exception) -> str:
     """A one-line reason that names the URL and what to check, without secrets."""
     reason = network_reason(exc)
+    url = without_credentials(url)
     host = urlsplit(url).netloc or url
     if reason is None:
         return f"{url}: {type(exc).__name__}: {_first_line(exc)[:200]}"

@@ -391,12 +391,11 @@ def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], 
     """Bulk path for `listener import`: each batch in its own transaction.
 
     The file is read one batch ahead in a thread while DuckDB loads the
-    previous one, and checkpoints wait until the end (each one rewrites the
-    primary-key indexes, which made big imports quadratic).
+    previous one, in bounded memory (`Store.bulk_load`).
     """
     rules = prepare(store, settings)
     total = LoadResult()
-    with store.deferred_checkpoints(), task("import") as progress:
+    with store.bulk_load(), task("import") as progress:
         for batch in read_ahead(batches):
             total.add(
                 store.write_transaction(

@@ -120,7 +120,10 @@ def test_ids_are_stable_across_weeks_and_reruns(tmp_path: Path):
         store.conn.execute(query).fetchall(),
         store.conn.execute("SELECT * FROM community_members ORDER BY ALL").fetchall(),
     )
-    load(store, settings, p.docs)  # everything written again: both weeks recomputed
+    load(store, settings, p.docs)  # the same posts again: nothing changed, nothing to recompute
+    assert communities.run(store, settings)["periods"] == []
+    edited = [{**d, "metrics": {**(d.get("metrics") or {}), "likes": 7}} for d in p.docs]
+    load(store, settings, edited)  # every post changed (its likes): both weeks recomputed, same rows
     assert communities.run(store, settings)["periods"] == ["week:2026-03-02", "week:2026-03-09"]
     after = (
         store.conn.execute(query).fetchall(),

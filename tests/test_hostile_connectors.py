@@ -28,6 +28,7 @@ from conftest import rss_feed, run_cli, table_rows, write_config
 
 import connectors
 from connectors.base import UNKNOWN_TIME
+from connectors.http import describe_http_error
 from connectors.reddit import RedditConnector, map_items
 from connectors.rss import RssConnector, map_feed
 from connectors.x import XConnector, map_response
@@ -855,3 +856,19 @@ def test_item02_reddit_future_post_never_moves_the_cursor_past_today():
     cursor = _newer(None, {"created_utc": now - 60, "name": "t3_ok"})
     assert _newer(cursor, {"created_utc": now + 400 * 86400, "name": "t3_future"}) == cursor
     assert _newer(cursor, {"created_utc": now, "name": "t3_new"})["name"] == "t3_new"
+
+
+def test_a_feed_url_with_credentials_never_shows_them_in_the_error():
+    """`http://user:password@host/feed` is a valid feed URL; the error names the host, not the password."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://reader:hunter2pass@127.0.0.1:{port}/feed.xml"
+    try:
+        requests.get(url, timeout=5)
+    except requests.RequestException as exc:
+        message = describe_http_error(url, exc)
+    assert "hunter2pass" not in message and "reader" not in message
+    assert f"127.0.0.1:{port}/feed.xml" in message

@@ -190,7 +190,10 @@ def test_is_new_across_weeks_and_reruns_converge(tmp_path: Path):
     assert again["periods"] == ["rolling:2026-03-02"]  # nothing changed: only the rolling window
     assert store.conn.execute(query).fetchall() == before
 
-    load(store, settings, p.docs[:1])  # the first week is written again: recomputed, same rows
+    load(store, settings, p.docs[:1])  # the same post again: unchanged, so no week to recompute
+    assert influencers.run(store, settings, today=today)["periods"] == ["rolling:2026-03-02"]
+    edited = {**p.docs[0], "text": p.docs[0]["text"] + " (edited)"}
+    load(store, settings, [edited])  # the first week's post edited: that week recomputed, same rows
     third = influencers.run(store, settings, today=today)
     assert third["periods"] == ["week:2026-03-02", "rolling:2026-03-02"]
     assert store.conn.execute(query).fetchall() == before

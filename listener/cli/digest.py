@@ -7,6 +7,7 @@ scheduler's weekly job runs too. Exit codes as everywhere: 0 ok, 1 a send failed
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -14,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from listener.cli.app import emit
 from listener.core.errors import ConfigError
+from listener.core.redact import MASK, secret_values
 
 if TYPE_CHECKING:
     from listener.cli.app import Context
@@ -104,7 +105,7 @@ def digest_command(
         _check_sendable(week, today, recipients, force)
         outcomes = pipeline.send_digest(settings, week, recipients, force=force)
         failed = [o for o in outcomes if o.status == "failed"]
-        emit(
+        _emit(
             {"week": week.label, "recipients": [o.as_dict() for o in outcomes]},
             as_json,
             [_outcome_line(week, o) for o in outcomes],
@@ -113,11 +114,11 @@ def digest_command(
     rendered = pipeline.render_digest(StoreGate(settings.store, settings.store.lock_timeout_seconds), settings, week)
     if out_dir:
         files = write_review(rendered, out_dir, sender, recipients)
-        emit(
+        _emit(
             {"week": week.label, "files": [str(f) for f in files]}, as_json, [f"{week.label}: wrote {f}" for f in files]
         )
     else:
-        emit(
+        _emit(
             {"week": week.label, "subject": rendered.subject, "text": rendered.text},
             as_json,
             [rendered.subject, "", rendered.text],
@@ -170,3 +171,20 @@ def _outcome_line(week: Week, outcome: Any) -> str:
         f"{week.label} {outcome.recipient}: FAILED after {outcome.attempts} attempt(s): {outcome.error}; "
         "recorded in the digests table, the next `listener digest --send` tries again"
     )
+
+
+def _emit(data: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    """Like the shared emit, but only the configured secret values are masked: the credential
+    shapes would also star ordinary words ("Key: patience") in the quoted mentions."""
+    secrets = secret_values()
+
+    def masked(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    if as_json:
+        click.echo(masked(json.dumps(data, indent=2, default=str)))
+    else:
+        for line in lines:
+            click.echo(masked(line))

@@ -29,8 +29,9 @@ from listener.ingest.loader import READER_SCHEMA
 BATCH_LINES = 250_000
 # Documents per batch. An import holds a few batches at once, several times over (Python
 # strings, Arrow, DuckDB's parse): about 7 MB of memory per MB here, on top of what DuckDB
-# keeps of the data written. Smaller batches cost load speed (each one is a merge).
-BATCH_BYTES = 64 * 1024 * 1024
+# keeps of the data written. Smaller batches cost load speed (each one is a merge); 16 MB is
+# still ~50,000 tweet-sized mentions.
+BATCH_BYTES = 16 * 1024 * 1024
 MAX_LINE_BYTES = 1024 * 1024  # a longer line (a CSV row: all its lines) is rejected unread
 _SKIP_CHUNK = 1024 * 1024
 _SNIFF_BYTES = 4096

@@ -387,9 +387,42 @@ def _build_batch(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# A re-collected or re-imported mention is rewritten only when something in it changed: an
+# unchanged reload writes nothing (no update versions held until the checkpoint, no weeks to
+# recompute), so `updated_at` says when its content last changed.
+_CHANGED = " OR ".join(
+    [
+        *(
+            f"mentions.{c} IS DISTINCT FROM b.{c}"
+            for c in (
+                "url",
+                "author_id",
+                "title",
+                "text",
+                "parent_id",
+                "thread_id",
+                "community",
+                "like_count",
+                "repost_count",
+                "reply_count",
+                "quote_count",
+                "score",
+                "is_own",
+                "repost_of",
+                "quote_of",
+            )
+        ),
+        "mentions.raw::VARCHAR IS DISTINCT FROM b.raw::VARCHAR",
+        "(b.lang IS NOT NULL AND (mentions.lang_detected OR b.lang IS DISTINCT FROM mentions.lang))",
+    ]
+)
+
+
 def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(known, inserted): `known` counts the batch's mentions already stored, changed or not."""
+    known = scalar(conn, "SELECT count(*) FROM batch b SEMI JOIN mentions m ON m.mention_id = b.mention_id")
     # `text_hash` follows the text: a sentiment score of another text is scored again by `analyze`.
-    updated = scalar(
+    scalar(
         conn,
         f"""
         UPDATE mentions SET
@@ -408,7 +441,7 @@ def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
             reply_count = b.reply_count, quote_count = b.quote_count, score = b.score,
             is_own = b.is_own, run_id = b.run_id, repost_of = b.repost_of,
             quote_of = b.quote_of, raw = b.raw
-        FROM batch b WHERE mentions.mention_id = b.mention_id
+        FROM batch b WHERE mentions.mention_id = b.mention_id AND ({_CHANGED})
         """,
     )
     inserted = scalar(
@@ -425,7 +458,7 @@ def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         FROM batch b ANTI JOIN mentions m ON m.mention_id = b.mention_id
         """,
     )
-    return int(updated), int(inserted)
+    return int(known), int(inserted)
 
 
 def _merge_authors(conn: duckdb.DuckDBPyConnection) -> None:

@@ -93,7 +93,8 @@ def gather_status(
         """
         SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM authors),
                (SELECT count(*) FROM interactions), (SELECT count(*) FROM sentiment),
-               (SELECT count(*) FROM mentions m ANTI JOIN sentiment s USING (mention_id)),
+               (SELECT count(*) FROM mentions m LEFT JOIN sentiment s USING (mention_id)
+                WHERE s.mention_id IS NULL OR s.text_hash IS DISTINCT FROM m.text_hash),
                (SELECT max(version) FROM schema_migrations)
         """
     ).fetchone()

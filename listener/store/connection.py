@@ -181,14 +181,26 @@ class Store:
         self.close()
 
     @contextmanager
-    def deferred_checkpoints(self, threshold: str = "4GB") -> Iterator[None]:
-        """For bulk loads: keep changes in the WAL and checkpoint once at the end."""
-        old = scalar(self.conn, "SELECT current_setting('checkpoint_threshold')")
-        self.conn.execute(f"SET checkpoint_threshold = '{threshold}'")
+    def bulk_load(self, checkpoint_every: str = "256MB", memory_limit: str = "1GB") -> Iterator[None]:
+        """For `listener import`: memory that does not grow with the file.
+
+        DuckDB holds what a transaction wrote in memory until a checkpoint writes it to the
+        file, and caches up to 80% of RAM by default: a 2 GB import reached 10 GB. Here it
+        checkpoints whenever the WAL passes `checkpoint_every` (not after every batch: each
+        checkpoint rewrites the primary-key indexes) and spills to its temp folder past
+        `memory_limit`; both settings are put back afterwards.
+        """
+        old = {
+            name: scalar(self.conn, f"SELECT current_setting('{name}')")
+            for name in ("checkpoint_threshold", "memory_limit")
+        }
+        self.conn.execute(f"SET checkpoint_threshold = '{checkpoint_every}'")
+        self.conn.execute(f"SET memory_limit = '{memory_limit}'")
         try:
             yield
         finally:
-            self.conn.execute(f"SET checkpoint_threshold = '{old}'")
+            for name, value in old.items():
+                self.conn.execute(f"SET {name} = '{value}'")
         self.conn.execute("CHECKPOINT")
 
     # -- cursors -----------------------------------------------------------

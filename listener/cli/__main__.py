@@ -1,0 +1,5 @@
+"""`python -m listener.cli`, the same as `listener`."""
+
+from listener.cli.app import main
+
+main()
