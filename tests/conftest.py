@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -210,11 +211,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     return json.loads(result.stdout), out / "listener.duckdb"
 
 
-# The demo serves its feeds on a fixed port (its RSS ids depend on it): tests on parallel
-# pytest-xdist workers take turns running one, through a lock file all workers of a run share.
+# The demo serves its feeds on a fixed port (its RSS ids depend on it): tests take turns running
+# one through a lock file in the system's temp folder, shared by parallel pytest-xdist workers
+# and by two test sessions on one machine.
 @contextmanager
 def demo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with FileLock(str(tmp_path_factory.getbasetemp().parent / "listener-demo-port.lock")):
+    with FileLock(str(Path(tempfile.gettempdir()) / "listener-demo-port.lock")):
         yield
 
 

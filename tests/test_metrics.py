@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from analytics.metrics.kpis import KPI_SQL
-from analytics.metrics.steps import detect_spikes, update_kpis
+from analytics.metrics.kpis import KPI_SQL, update_kpis
+from analytics.metrics.spikes import detect_spikes
 from analytics.metrics.views import VIEWS, create_views
 from listener.core.errors import ConfigError
 from listener.core.models import AuthorRef, Mention, Metrics
