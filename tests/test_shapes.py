@@ -81,7 +81,10 @@ def test_textbook_networks_get_their_shape_and_reruns_converge(tmp_path: Path):
     query = "SELECT * EXCLUDE (computed_at) FROM conversation_shapes ORDER BY ALL"
     before = store.conn.execute(query).fetchall()
     assert shapes.run(store, settings)["periods"] == []
-    load(store, settings, scenarios()["docs"])
+    load(store, settings, scenarios()["docs"])  # the same posts again: unchanged, nothing to recompute
+    assert shapes.run(store, settings)["periods"] == []
+    edited = [{**d, "metrics": {**(d.get("metrics") or {}), "likes": 7}} for d in scenarios()["docs"]]
+    load(store, settings, edited)  # every post changed (its likes): every week recomputed, same shapes
     assert len(shapes.run(store, settings)["periods"]) == 6
     assert store.conn.execute(query).fetchall() == before
 
