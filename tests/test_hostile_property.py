@@ -14,30 +14,12 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from listener import pipeline
+from listener.core.models import CANONICAL_FIELDS
 from listener.core.settings import settings_from_dict
 from listener.ingest.importer import read_batches
 from listener.store.connection import Store
 
-FIELDS = (
-    "source",
-    "id",
-    "url",
-    "created_at",
-    "title",
-    "text",
-    "lang",
-    "community",
-    "thread_id",
-    "parent_id",
-    "in_reply_to_author",
-    "author",
-    "metrics",
-    "mentions",
-    "repost_of",
-    "quote_of",
-    "referenced_authors",
-    "raw",
-)
+FIELDS = CANONICAL_FIELDS  # the one canonical field list
 NOW = datetime.now(UTC)
 
 anything = st.recursive(
