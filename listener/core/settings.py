@@ -40,10 +40,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+def _query_or_terms(query: str | None, terms: list[str], excludes: list[str], terms_key: str) -> None:
+    """A topic is a query or a term list (docs/queries.md), never both."""
+    if query is not None and (terms or excludes):
+        raise ValueError(f"give 'query' or '{terms_key}', not both (write exclusions as NOT ... in the query)")
+    if query is None and not terms:
+        raise ValueError(f"needs a 'query' (or a '{terms_key}' list)")
+    if query is not None and not query.strip():
+        raise ValueError("'query' is empty")
+
+
 class Competitor(_Strict):
     name: str = Field(min_length=1)
-    terms: list[str] = Field(min_length=1)
+    query: str | None = None  # a topic query (docs/queries.md)
+    terms: list[str] = []  # the older term list: words, "phrases", prefixes*, -exclusions
     exclude_terms: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_definition(self) -> Competitor:
+        _query_or_terms(self.query, self.terms, self.exclude_terms, "terms")
+        return self
+
+
+class TrackedTopic(_Strict):
+    """`[[organization.topics]]`: a theme to follow beside the brands (kind `term`)."""
+
+    name: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    search: bool = True  # also ask the platforms for it (false: only tag what the brand searches bring)
 
 
 class _BySource(_Strict):
@@ -111,11 +135,22 @@ class OwnAccounts(_PerSource):
 class Organization(_Strict):
     name: str = Field(min_length=1)
     objectives: list[str] = []
-    brand_terms: list[str] = Field(min_length=1)
+    query: str | None = None  # the brand topic's query (docs/queries.md)
+    brand_terms: list[str] = []  # the older term list
     exclude_terms: list[str] = []
     tracked_terms: list[str] = []
+    topics: list[TrackedTopic] = []
     competitors: list[Competitor] = []
     own_accounts: OwnAccounts = Field(default_factory=OwnAccounts)
+
+    @model_validator(mode="after")
+    def _one_definition(self) -> Organization:
+        _query_or_terms(self.query, self.brand_terms, self.exclude_terms, "brand_terms")
+        names = [self.name, *(c.name for c in self.competitors), *(t.name for t in self.topics)]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"topic name {twice[0]!r} is used twice (brand, competitors and topics need one each)")
+        return self
 
 
 class DuckLake(_Strict):

@@ -1,11 +1,12 @@
-"""Topic matching: which mentions talk about the brand, a competitor or a tracked term.
+"""Topic matching: which mentions talk about the brand, a competitor or a tracked topic.
 
-Term syntax (config): `acme` a word, `"acme coffee"` a phrase, `acme*` a word
-prefix, `-"acme anvil"` / `-anvil` an exclusion. Matching is case-insensitive
-and on word boundaries (Unicode letters and digits count as word characters),
-and runs as vectorised SQL (RE2) over title and text, the same for every source.
-Exclusions are cut out of the text before matching, so "acme anvil" does not
-count as Acme while "acme anvil and acme coffee" still does.
+A topic is a query (docs/queries.md; parsed by listener.core.query, compiled to SQL by
+listener.ingest.matcher) or one of the older term lists: `acme` a word, `"acme coffee"`
+a phrase, `acme*` a word prefix, `-"acme anvil"` / `-anvil` an exclusion, matched
+case-insensitively on word boundaries, with exclusions cut out of the text before
+matching (so "acme anvil" does not count as Acme while "acme anvil and acme coffee"
+still does). Either way every topic is one SQL condition over `tag_input`, and a batch
+is tagged by one statement, the same for every source.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 import duckdb
 
 from listener.core.errors import ConfigError
+from listener.core.query import Node, parse_query
 from listener.core.settings import Organization
 from listener.core.terms import split_terms
+from listener.ingest.matcher import Normaliser, compile_query, input_columns, literal
 from listener.store.connection import scalar
 
 _BOUNDARY_BEFORE = r"(?:^|[^\pL\pN_])"
@@ -28,19 +31,65 @@ _BOUNDARY_AFTER = r"(?:$|[^\pL\pN_])"
 class TopicRule:
     topic: str
     kind: str  # brand | competitor | term
-    include: str  # RE2 pattern
-    exclude: str | None
+    condition: str  # SQL over tag_input
+    needs: frozenset[str]  # the tag_input columns it reads
+    query: Node | None = None  # None for a term list
+    search: bool = True  # the platforms are asked for it
 
 
 def rules_from_organization(org: Organization) -> list[TopicRule]:
-    rules = [_rule(org.name, "brand", org.brand_terms, org.exclude_terms, "organization.brand_terms")]
-    for i, comp in enumerate(org.competitors):
-        where = f"organization.competitors[{i}].terms"
-        rules.append(_rule(comp.name, "competitor", comp.terms, comp.exclude_terms, where))
-    for term in org.tracked_terms:
-        name = (split_terms([term])[0] or [term])[0]
-        rules.append(_rule(name, "term", [term], [], "organization.tracked_terms"))
+    """One rule per topic, in config order; a malformed query or term is a ConfigError naming it."""
+    with duckdb.connect(":memory:") as conn:
+        normaliser = Normaliser(conn)
+        rules = [
+            _query_rule(org.name, "brand", org.query, "organization.query", normaliser)
+            if org.query is not None
+            else _rule(org.name, "brand", org.brand_terms, org.exclude_terms, "organization.brand_terms")
+        ]
+        for i, comp in enumerate(org.competitors):
+            if comp.query is not None:
+                where = f"organization.competitors[{i}].query"
+                rules.append(_query_rule(comp.name, "competitor", comp.query, where, normaliser))
+            else:
+                where = f"organization.competitors[{i}].terms"
+                rules.append(_rule(comp.name, "competitor", comp.terms, comp.exclude_terms, where))
+        for term in org.tracked_terms:
+            name = (split_terms([term])[0] or [term])[0]
+            rules.append(_rule(name, "term", [term], [], "organization.tracked_terms"))
+        for i, topic in enumerate(org.topics):
+            where = f"organization.topics[{i}].query"
+            rules.append(_query_rule(topic.name, "term", topic.query, where, normaliser, search=topic.search))
+        for rule in rules:
+            _check_compiles(conn, rule)
     return rules
+
+
+def _query_rule(
+    topic: str, kind: str, query: str, where: str, normaliser: Normaliser, search: bool = True
+) -> TopicRule:
+    node = parse_query(query, f"topic {topic!r} ({where})")
+    compiled = compile_query(node, normaliser)
+    return TopicRule(topic, kind, compiled.sql, frozenset(compiled.needs), node, search)
+
+
+def _check_compiles(conn: duckdb.DuckDBPyConnection, rule: TopicRule) -> None:
+    """RE2 refuses some patterns (too large): say so at config time, not in the nightly run."""
+    columns = ", ".join(f"NULL::VARCHAR AS {name}" for name in input_columns(set(_ALL_COLUMNS)))
+    try:
+        conn.execute(f"SELECT count(*) FROM (SELECT {columns}) WHERE {rule.condition}").fetchall()
+    except duckdb.Error as exc:
+        raise ConfigError(
+            f"topic {topic!r}: its query cannot be compiled ({str(exc).splitlines()[0][:160]}); "
+            "use fewer wildcards or a smaller NEAR distance"
+        ) from None
+
+
+_ALL_COLUMNS = ("w", "cw", "tw", "ctw", "r", "handle", "src", "lng", "comm", "host", "txt")
+
+
+def uses_language(rules: list[TopicRule]) -> bool:
+    """Whether a rule reads the language (lang:), which `analyze` may fill in after loading."""
+    return any("lng" in rule.needs for rule in rules)
 
 
 def term_pattern(phrases: list[str]) -> str:
@@ -75,9 +124,10 @@ def _rule(topic: str, kind: str, terms: list[str], extra_excludes: list[str], wh
     excludes += extra_in + extra_out  # in exclude_terms the '-' is optional
     if not includes:
         raise ConfigError(f"'{where}': needs at least one term that is not an exclusion")
-    rule = TopicRule(topic, kind, term_pattern(includes), term_pattern(excludes) if excludes else None)
-    _check_patterns(rule, includes + excludes, where)
-    return rule
+    include, exclude = term_pattern(includes), term_pattern(excludes) if excludes else None
+    _check_patterns(topic, include, exclude, includes + excludes, where)
+    haystack = "txt" if exclude is None else f"regexp_replace(txt, {literal(exclude)}, ' ', 'g')"
+    return TopicRule(topic, kind, f"regexp_matches({haystack}, {literal(include)})", frozenset({"txt"}))
 
 
 def _check_term(term: str, where: str) -> None:
@@ -94,13 +144,13 @@ def _check_term(term: str, where: str) -> None:
 _NEUTRAL_TEXTS = ("", " ", ".", "zzqxj vvkw 0")
 
 
-def _check_patterns(rule: TopicRule, terms: list[str], where: str) -> None:
+def _check_patterns(topic: str, include: str, exclude: str | None, terms: list[str], where: str) -> None:
     """Compile the rule with the store's own regex engine (RE2) and reject terms that match everything
     or cannot match even their own text."""
     import duckdb
 
     with duckdb.connect(":memory:") as conn:
-        for name, pattern in (("term", rule.include), ("exclusion", rule.exclude)):
+        for name, pattern in (("term", include), ("exclusion", exclude)):
             if pattern is None:
                 continue
             try:
@@ -111,11 +161,11 @@ def _check_patterns(rule: TopicRule, terms: list[str], where: str) -> None:
                 )
             except duckdb.Error as exc:
                 raise ConfigError(
-                    f"'{where}': a {name} of topic {rule.topic!r} cannot be compiled ({str(exc).splitlines()[0][:160]})"
+                    f"'{where}': a {name} of topic {topic!r} cannot be compiled ({str(exc).splitlines()[0][:160]})"
                 ) from None
             if hits:
                 raise ConfigError(
-                    f"'{where}': a {name} of topic {rule.topic!r} matches every mention; "
+                    f"'{where}': a {name} of topic {topic!r} matches every mention; "
                     "make each term a whole word or phrase"
                 )
         for term in terms:
@@ -123,41 +173,50 @@ def _check_patterns(rule: TopicRule, terms: list[str], where: str) -> None:
             single = term_pattern([term])
             if not scalar(conn, "SELECT regexp_matches(?, ?)", [literal, single]):
                 raise ConfigError(
-                    f"'{where}': term {term!r} of topic {rule.topic!r} can never match, not even its own text"
+                    f"'{where}': term {term!r} of topic {topic!r} can never match, not even its own text"
                 )
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def tag_mentions(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope: str | None = None) -> int:
     """Re-tag the mentions whose ids are in table `scope` (all mentions when None).
 
-    Patterns come from config, never from collected text; they are still quoted
-    as SQL literals so a quote in a term cannot break the statement.
+    Conditions come from config, never from collected text, and every value in them is
+    quoted as an SQL literal, so a quote in a term cannot break the statement.
     """
     where = f"WHERE mention_id IN (SELECT mention_id FROM {scope})" if scope else ""
     conn.execute(f"DELETE FROM mention_topics {where}")
     if not rules:
         return 0
-    selects = []
-    for rule in rules:
-        haystack = "txt"
-        if rule.exclude:
-            haystack = f"regexp_replace(txt, {_literal(rule.exclude)}, ' ', 'g')"
-        selects.append(
-            f"SELECT mention_id, {_literal(rule.topic)} AS topic, {_literal(rule.kind)} AS kind "
-            f"FROM scoped WHERE regexp_matches({haystack}, {_literal(rule.include)})"
-        )
+    needs = set().union(*(rule.needs for rule in rules))
+    joins = ""
+    if "handle" in needs:
+        joins += " LEFT JOIN authors a ON a.author_id = m.author_id"
+    if "r" in needs:
+        joins += f"""
+            LEFT JOIN (
+                SELECT mention_id, string_agg(' @' || target_handle, '') AS handles
+                FROM interactions
+                WHERE kind = 'mention' AND target_handle IS NOT NULL {where.replace("WHERE", "AND")}
+                GROUP BY mention_id
+            ) listed ON listed.mention_id = m.mention_id"""
+    columns = "".join(f", {sql} AS {name}" for name, sql in input_columns(needs).items())
     conn.execute(
         f"""
-        INSERT INTO mention_topics (mention_id, topic, kind)
-        WITH scoped AS (
-            SELECT mention_id, nfc_normalize(concat_ws(' ', title, text)) AS txt FROM mentions {where}
-        )
-        {" UNION ALL ".join(selects)}
+        CREATE OR REPLACE TEMP TABLE tag_input AS
+        SELECT m.mention_id {columns}
+        FROM (
+            SELECT mention_id, author_id, source, lang, community, url,
+                   nfc_normalize(coalesce(title, '')) AS t, nfc_normalize(coalesce(text, '')) AS x
+            FROM mentions {where}
+        ) m {joins}
         """
     )
+    selects = [
+        f"SELECT mention_id, {literal(rule.topic)} AS topic, {literal(rule.kind)} AS kind "
+        f"FROM tag_input WHERE {rule.condition}"
+        for rule in rules
+    ]
+    conn.execute(f"INSERT INTO mention_topics (mention_id, topic, kind) {' UNION ALL '.join(selects)}")
+    conn.execute("DROP TABLE tag_input")
     row = conn.execute(f"SELECT count(*) FROM mention_topics {where}").fetchone()
     return int(row[0]) if row else 0

@@ -1,0 +1,241 @@
+"""The topic query language (docs/queries.md): grammar, every operator and field, run as the real
+SQL over a real DuckDB file the real loader filled."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from listener.core.errors import ConfigError
+from listener.core.query import And, Near, Not, Or, QuerySyntaxError, Term, describe, parse_query
+from listener.core.settings import settings_from_dict
+from listener.core.settings import OwnAccounts
+from listener.ingest.loader import documents_batch, load_batch, prepare_own_accounts
+from listener.ingest.topics import rules_from_organization, tag_mentions
+from listener.store.connection import Store
+
+POSTS: dict[str, dict[str, object]] = {
+    "plain": {"text": "Acme makes coffee"},
+    "possessive": {"text": "Acme's new roast"},
+    "curly": {"text": "Acme\u2019s cold brew"},
+    "branded": {"text": "an ACME-branded mug"},
+    "hashtag": {"text": "love it #acme"},
+    "hashtag_cased": {"text": "so good #AcmeCoffee"},
+    "at": {"text": "hey @acme, where is my order?"},
+    "email": {"text": "write to info@acme.com for help"},
+    "listed": {"text": "thanks for the quick reply!", "mentions": ["Acme"]},
+    "listed_instance": {"text": "merci", "mentions": [{"handle": "@support@mastodon.social", "id": "9"}]},
+    "substring": {"text": "Acmeology is not us"},
+    "prefix": {"text": "acmeapps for everyone"},
+    "anvil": {"text": "the Acme anvil gag: a company called Acme?"},
+    "anvil_far": {"text": "Acme coffee is great. Unrelated: I dropped an anvil."},
+    "phrase": {"text": "Acme, coffee!"},
+    "phrase_gap": {"text": "acme fresh coffee"},
+    "title_only": {"title": "Acme launches a drink", "text": "nothing to see"},
+    "across_title": {"title": "News about acme", "text": "coffee prices rise"},
+    "near_1": {"text": "recall of acme bottles"},
+    "near_2": {"text": "acme issues a product recall today"},
+    "near_3": {"text": "acme said that the bottles face a recall"},
+    "lower_and": {"text": "rock and roll"},
+    "cased": {"text": "ACME corp"},
+    "cased_exact": {"text": "Acme corp"},
+    "accent": {"text": "un café noir"},
+    "no_accent": {"text": "a cafe racer"},
+    "greek": {"text": "ΟΔΟΣ κλειστή"},
+    "cjk": {"text": "我喜欢 咖啡 today"},
+    "wild_q": {"text": "the word is wood"},
+    "wild_q2": {"text": "a good word"},
+    "underscore": {"text": "see acme_support now"},
+    "digits": {"text": "iphone 15 pro"},
+    "fr": {"text": "bonjour acme", "lang": "fr"},
+    "fr_ca": {"text": "allo acme", "lang": "fr-CA"},
+    "espresso": {"text": "acme grinder", "community": "r/Espresso", "source": "reddit"},
+    "author": {"text": "a post", "author": {"id": "7", "handle": "AcmeSupport"}},
+    "author_instance": {"text": "a toot", "author": {"id": "8", "handle": "acmesupport@fosstodon.org"}},
+    "site": {"text": "story", "url": "https://news.example.com/a/1", "source": "rss"},
+    "site_other": {"text": "story", "url": "https://notexample.com/a/1", "source": "rss"},
+    "empty": {"text": ""},
+}
+
+CASES: list[tuple[str, set[str]]] = [
+    # words: case-insensitive, whole words, punctuation separates
+    ("acme", {"plain", "possessive", "curly", "branded", "hashtag", "at", "email", "anvil", "anvil_far", "phrase",
+              "phrase_gap", "title_only", "across_title", "near_1", "near_2", "near_3", "cased", "cased_exact",
+              "fr", "fr_ca", "espresso"}),
+    ("acme*", {"plain", "possessive", "curly", "branded", "hashtag", "at", "email", "anvil", "anvil_far", "phrase",
+               "phrase_gap", "title_only", "across_title", "near_1", "near_2", "near_3", "cased", "cased_exact",
+               "fr", "fr_ca", "espresso", "substring", "prefix", "underscore", "hashtag_cased"}),
+    ('"acme coffee"', {"plain_no", "anvil_far", "phrase"} - {"plain_no"}),
+    ('"acme s"', {"possessive", "curly"}),
+    ("acme's", {"possessive", "curly"}),
+    ("ACME-branded", {"branded"}),
+    ("wo?d", {"wild_q", "wild_q2"}),
+    ("go?d", {"wild_q2", "hashtag_cased"}),
+    ("woo?", {"wild_q"}),
+    ("w??d", {"wild_q", "wild_q2"}),
+    ("*ology", {"substring"}),
+    ("acme_support", {"underscore"}),
+    ('"iphone 15"', {"digits"}),
+    ("café", {"accent"}),
+    ("cafe", {"no_accent"}),
+    ("οδος", {"greek"}),
+    ("ΟΔΟΣ", {"greek"}),
+    ("咖啡", {"cjk"}),
+    # hashtags and @-mentions
+    ("#acme", {"hashtag"}),
+    ("#acme*", {"hashtag", "hashtag_cased"}),
+    ("@acme", {"at", "listed"}),
+    ("@support", {"listed_instance"}),
+    ("@support@mastodon.social", {"listed_instance"}),
+    # case-sensitive
+    ("{ACME}", {"cased", "branded"}),
+    ("{Acme} corp", {"cased_exact"}),
+    # operators
+    ("acme NOT anvil", {"plain", "possessive", "curly", "branded", "hashtag", "at", "email", "phrase", "phrase_gap",
+                        "title_only", "across_title", "near_1", "near_2", "near_3", "cased", "cased_exact", "fr",
+                        "fr_ca", "espresso"}),
+    ("coffee AND acme", {"plain", "anvil_far", "phrase", "phrase_gap", "across_title"}),
+    ("coffee acme", {"plain", "anvil_far", "phrase", "phrase_gap", "across_title"}),
+    ("roll and rock", {"lower_and"}),
+    ("wood OR good", {"wild_q", "wild_q2", "hashtag_cased"}),
+    ("(wood OR good) NOT word", {"hashtag_cased"}),
+    ("mug OR anvil NOT gag", {"branded", "anvil_far"}),
+    # NEAR: n - 1 words between at most; NEAR/nf ordered
+    ("acme NEAR/1 recall", set()),
+    ("recall NEAR/2 acme", {"near_1"}),
+    ("acme NEAR/3 recall", {"near_1"}),
+    ("acme NEAR/4 recall", {"near_1", "near_2"}),
+    ("acme NEAR/6 recall", {"near_1", "near_2"}),
+    ("acme NEAR/7 recall", {"near_1", "near_2", "near_3"}),
+    ("acme NEAR/3f recall", set()),
+    ("acme NEAR/4f recall", {"near_2"}),
+    ("recall NEAR/3f acme", {"near_1"}),
+    ('"product recall" NEAR/2 acme', set()),
+    ('"product recall" NEAR/3 acme', {"near_2"}),
+    ('acme NEAR/2f "product recall"', set()),
+    ('acme NEAR/3f "product recall"', {"near_2"}),
+    ('"product recall" NEAR/3f acme', set()),
+    ("acme NEAR/2 (recall OR issues)", {"near_1", "near_2"}),
+    ("bott* NEAR/1f recall", set()),
+    ("bott* NEAR/4f recall", {"near_3"}),
+    ("acme NEAR/5 coffee", {"plain", "anvil_far", "phrase", "phrase_gap"}),  # not across title | text
+    # fields
+    ("title:acme", {"title_only", "across_title"}),
+    ('title:"acme launches"', {"title_only"}),
+    ("title:(drink OR prices)", {"title_only"}),
+    ("lang:fr", {"fr", "fr_ca"}),
+    ("lang:fr-ca acme", {"fr_ca"}),
+    ("community:r/espresso", {"espresso"}),
+    ("community:espresso", {"espresso"}),
+    ("source:reddit", {"espresso"}),
+    ("source:rss NOT site:example.com", {"site_other"}),
+    ("site:example.com", {"site"}),
+    ("site:news.example.com", {"site"}),
+    ("author:acmesupport", {"author", "author_instance"}),
+    ("author:@AcmeSupport", {"author", "author_instance"}),
+    ("author:acmesupport@fosstodon.org", {"author_instance"}),
+    ("author:acme*", {"author", "author_instance"}),
+]
+
+
+def _doc(key: str, post: dict[str, object]) -> str:
+    doc = {
+        "source": post.get("source", "x"),
+        "id": key,
+        "created_at": "2026-11-20T12:00:00+00:00",
+        "author": post.get("author", {"id": "1", "handle": "someone"}),
+        **{k: v for k, v in post.items() if k not in ("source", "author")},
+    }
+    return json.dumps(doc, ensure_ascii=False)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    with Store(tmp_path_factory.mktemp("queries") / "q.duckdb") as s:
+        prepare_own_accounts(s.conn, OwnAccounts())
+        batch = documents_batch([_doc(key, post) for key, post in POSTS.items()])
+        result = load_batch(s.conn, batch, None, [])
+        assert result.errors == [] and result.inserted == len(POSTS)
+        yield s
+
+
+def _org(query: str) -> object:
+    return settings_from_dict({"organization": {"name": "T", "query": query}}).organization
+
+
+def matched(store: Store, query: str) -> set[str]:
+    tag_mentions(store.conn, rules_from_organization(_org(query)))  # type: ignore[arg-type]
+    return {m for (m,) in store.conn.execute("SELECT split_part(mention_id, ':', 2) FROM mention_topics").fetchall()}
+
+
+@pytest.mark.parametrize(("query", "expected"), CASES, ids=[q for q, _ in CASES])
+def test_query_matches(store: Store, query: str, expected: set[str]) -> None:
+    assert matched(store, query) == expected
+
+
+def test_not_excludes_the_whole_post_as_the_anvil_gag_needed(store: Store) -> None:
+    assert "anvil" not in matched(store, 'acme NOT "acme anvil"')
+    assert "anvil" in matched(store, 'acme "acme anvil"')
+
+
+# -- grammar ----------------------------------------------------------------------------
+
+
+def test_precedence_or_and_not_near() -> None:
+    assert parse_query("a OR b c") == Or((Term(("a",)), And((Term(("b",)), Term(("c",))))))
+    assert parse_query("a b OR c") == Or((And((Term(("a",)), Term(("b",)))), Term(("c",))))
+    assert parse_query("a NOT b c") == And((Term(("a",)), Not(Term(("b",))), Term(("c",))))
+    assert parse_query("a NOT b NEAR/2 c") == And((Term(("a",)), Not(Near((Term(("b",)),), (Term(("c",)),), 2))))
+    assert parse_query("(a OR b) c") == And((Or((Term(("a",)), Term(("b",)))), Term(("c",))))
+    assert parse_query("a AND b") == parse_query("a b")
+    assert parse_query("x and y or z") == And((Term(("x",)), Term(("and",)), Term(("y",)), Term(("or",)), Term(("z",))))
+    assert describe(parse_query("a OR b NEAR/3f (c OR \"d e\")")) == '(a OR b NEAR/3f (c OR "d e"))'
+
+
+@pytest.mark.parametrize(
+    ("query", "position", "expected"),
+    [
+        ("acme (coffee", 13, "closing )"),
+        ("acme)", 5, "closes nothing"),
+        ('acme "cold brew', 6, 'closing "'),
+        ("acme NEAR coffee", 6, "distance after NEAR"),
+        ("acme NEAR/0 coffee", 6, "NEAR distance from 1"),
+        ("a NEAR/2 b NEAR/2 c", 12, "not a second NEAR"),
+        ("(a b) NEAR/2 c", 1, "each side of NEAR"),
+        ("acme OR", 8, "query ends here"),
+        ("acme AND OR b", 10, "a term before OR"),
+        ("NOT anvil", 1, "needs some term"),
+        ("acme -anvil", 6, "NOT anvil"),
+        ("colour:red", 1, "a known field"),
+        ("lang:", 6, "a value right after"),
+        ("site:example.com/blog", 6, "host name"),
+        ("#", 1, "hashtag"),
+        ("*", 1, "names nothing"),
+        ('""', 1, "words inside the quotes"),
+        ("", 1, "query is empty"),
+    ],
+)
+def test_malformed_queries_say_where_and_what(query: str, position: int, expected: str) -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse_query(query, "topic 'Acme'")
+    message = str(caught.value)
+    first, shown, caret = message.split("\n")
+    assert first.startswith("topic 'Acme': expected ") and expected in first, message
+    assert f"at position {position}" in first, message
+    assert caret.index("^") - 4 == position - 1, message
+
+
+def test_a_malformed_query_in_config_is_a_config_error_naming_the_topic(tmp_path: Path) -> None:
+    org = settings_from_dict(
+        {"organization": {"name": "Acme", "query": "acme", "competitors": [{"name": "Globex", "query": "globex ("}]}}
+    ).organization
+    with pytest.raises(ConfigError, match=r"topic 'Globex' \(organization.competitors\[0\].query\): expected"):
+        rules_from_organization(org)
+
+
+def test_query_and_terms_together_are_refused() -> None:
+    with pytest.raises(ConfigError, match="not both"):
+        settings_from_dict({"organization": {"name": "Acme", "query": "acme", "brand_terms": ["acme"]}})
