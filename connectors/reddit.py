@@ -63,6 +63,7 @@ from connectors.base import (
     load_json_cursor,
 )
 from connectors.http import DeadlineExceeded, network_reason, with_timeout
+from connectors.queries import platform_queries
 from connectors.settings import RedditSource
 from listener.core.errors import TerminalError, TransientError
 from listener.core.models import (
@@ -328,14 +329,17 @@ class RedditConnector:
 
 
 def search_queries(organization: Organization) -> list[str]:
-    """One query per topic, includes only.
+    """One search per topic: a topic query translated for Reddit (connectors.queries, exclusions
+    included, as NOT excludes the whole post), a term list as its includes only.
 
-    Exclusions stay with topic tagging, which cuts just the excluded phrase out
-    of the text: a post about "acme anvil and acme coffee" still counts as the
-    brand, while Reddit would drop it for -"acme anvil".
+    A term list's exclusions stay with topic tagging, which cuts just the excluded phrase out
+    of the text: a post about "acme anvil and acme coffee" still counts as the brand, while
+    Reddit would drop it for -"acme anvil".
     """
-    topics = [organization.brand_terms, *(c.terms for c in organization.competitors)]
+    topics = [] if organization.query is not None else [organization.brand_terms]
+    topics += [c.terms for c in organization.competitors if c.query is None]
     queries = [query_terms(split_terms(terms)[0], []) for terms in topics]
+    queries += platform_queries(organization, "reddit")
     return [q for q in dict.fromkeys(queries) if q]
 
 

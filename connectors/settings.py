@@ -50,7 +50,8 @@ class RssSource(SourceBase):
 class XSource(SourceBase):
     """`[sources.x]`."""
 
-    queries: list[str] = []
+    queries: list[str] = []  # X search syntax as is; default: the topics' queries translated for X
+    max_query_length: Annotated[int, Field(ge=64, le=4096)] = 512  # 1024 on Pro and Enterprise access
     max_posts_per_run: Annotated[int, Field(ge=1)] = 1000
     max_rate_limit_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 900
 

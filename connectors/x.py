@@ -38,6 +38,7 @@ from connectors.base import (
     load_json_cursor,
 )
 from connectors.http import DeadlineExceeded, network_reason, with_timeout
+from connectors.queries import platform_queries
 from connectors.settings import XSource
 from listener.core.errors import TerminalError, TransientError
 from listener.core.models import UNKNOWN_AUTHOR, AuthorRef, Mention, MentionRef, Metrics
@@ -326,15 +327,19 @@ class XConnector:
 
 
 def default_queries(settings: Settings) -> list[str]:
-    """One search per brand/competitor, from the config terms (X has no prefix wildcard)."""
+    """The searches for the brand, competitors and topics: a term list as one boolean query (X has
+    no prefix wildcard), a topic query translated for X (connectors.queries)."""
     org = settings.organization
-    topics = [(org.brand_terms, org.exclude_terms)] + [(c.terms, c.exclude_terms) for c in org.competitors]
+    config = settings.sources.section("x", XSource)
+    topics = [] if org.query is not None else [(org.brand_terms, org.exclude_terms)]
+    topics += [(c.terms, c.exclude_terms) for c in org.competitors if c.query is None]
     queries = []
     for terms, excludes in topics:
         includes, inline_excludes = split_terms(terms)
         extra_in, extra_out = split_terms(excludes)
         queries.append(query_terms(includes, inline_excludes + extra_in + extra_out))
-    return queries
+    queries += platform_queries(org, "x", config.max_query_length)
+    return list(dict.fromkeys(queries))
 
 
 # -- checking a response ------------------------------------------------------

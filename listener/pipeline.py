@@ -43,7 +43,7 @@ from listener.ingest.loader import (
 )
 from listener.ingest.segments import close_dead_runs, load_segment, prune_segment_ledger
 from listener.ingest.spool import SourceBusy, Spool
-from listener.ingest.topics import TopicRule, rules_from_organization, tag_mentions
+from listener.ingest.topics import TopicRule, rules_from_organization, tag_mentions, uses_language
 from listener.publish.digest.gather import Week, gather
 from listener.publish.digest.render import Rendered, render
 from listener.publish.digest.send import Outcome, address, deliver, smtp_password
@@ -368,7 +368,18 @@ def analyze(
     )
     given = StepRun(settings, today, rebaseline)
     for analysis in steps_for(settings):
+        if analysis.name == "language" and uses_language(rules):
+            store.conn.execute(
+                "CREATE OR REPLACE TEMP TABLE lang_unknown AS SELECT mention_id FROM mentions WHERE lang IS NULL"
+            )
         step(analysis.name, functools.partial(analysis.run, store, given))
+        if analysis.name == "language" and uses_language(rules):
+            step(
+                "topics by language",
+                lambda: store.write_transaction(
+                    lambda conn: _retag_detected_languages(conn, rules), "analyze: topics", claim=Claim.ANALYSIS
+                ),
+            )
     report.scored, report.distinct_texts = report.details["sentiment"]
     report.seconds = round(time.monotonic() - started, 3)
     log.info(
@@ -379,6 +390,20 @@ def analyze(
         report.seconds,
     )
     return report
+
+
+def _retag_detected_languages(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule]) -> int:
+    """A topic with lang: was decided at load time without the language `analyze` found since:
+    re-tag the mentions whose language was just detected. They are new since the last analyze,
+    so the weekly steps read their weeks anyway."""
+    conn.execute(
+        """CREATE OR REPLACE TEMP TABLE lang_filled AS
+           SELECT mention_id FROM lang_unknown JOIN mentions USING (mention_id) WHERE mentions.lang IS NOT NULL"""
+    )
+    tagged = tag_mentions(conn, rules, scope="lang_filled")
+    conn.execute("DROP TABLE lang_filled")
+    conn.execute("DROP TABLE lang_unknown")
+    return tagged
 
 
 def _retag(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule]) -> int:

@@ -11,8 +11,7 @@ import pytest
 
 from listener.core.errors import ConfigError
 from listener.core.query import And, Near, Not, Or, QuerySyntaxError, Term, describe, parse_query
-from listener.core.settings import settings_from_dict
-from listener.core.settings import OwnAccounts
+from listener.core.settings import OwnAccounts, settings_from_dict
 from listener.ingest.loader import documents_batch, load_batch, prepare_own_accounts
 from listener.ingest.topics import rules_from_organization, tag_mentions
 from listener.store.connection import Store
@@ -62,12 +61,62 @@ POSTS: dict[str, dict[str, object]] = {
 
 CASES: list[tuple[str, set[str]]] = [
     # words: case-insensitive, whole words, punctuation separates
-    ("acme", {"plain", "possessive", "curly", "branded", "hashtag", "at", "email", "anvil", "anvil_far", "phrase",
-              "phrase_gap", "title_only", "across_title", "near_1", "near_2", "near_3", "cased", "cased_exact",
-              "fr", "fr_ca", "espresso"}),
-    ("acme*", {"plain", "possessive", "curly", "branded", "hashtag", "at", "email", "anvil", "anvil_far", "phrase",
-               "phrase_gap", "title_only", "across_title", "near_1", "near_2", "near_3", "cased", "cased_exact",
-               "fr", "fr_ca", "espresso", "substring", "prefix", "underscore", "hashtag_cased"}),
+    (
+        "acme",
+        {
+            "plain",
+            "possessive",
+            "curly",
+            "branded",
+            "hashtag",
+            "at",
+            "email",
+            "anvil",
+            "anvil_far",
+            "phrase",
+            "phrase_gap",
+            "title_only",
+            "across_title",
+            "near_1",
+            "near_2",
+            "near_3",
+            "cased",
+            "cased_exact",
+            "fr",
+            "fr_ca",
+            "espresso",
+        },
+    ),
+    (
+        "acme*",
+        {
+            "plain",
+            "possessive",
+            "curly",
+            "branded",
+            "hashtag",
+            "at",
+            "email",
+            "anvil",
+            "anvil_far",
+            "phrase",
+            "phrase_gap",
+            "title_only",
+            "across_title",
+            "near_1",
+            "near_2",
+            "near_3",
+            "cased",
+            "cased_exact",
+            "fr",
+            "fr_ca",
+            "espresso",
+            "substring",
+            "prefix",
+            "underscore",
+            "hashtag_cased",
+        },
+    ),
     ('"acme coffee"', {"plain_no", "anvil_far", "phrase"} - {"plain_no"}),
     ('"acme s"', {"possessive", "curly"}),
     ("acme's", {"possessive", "curly"}),
@@ -94,9 +143,30 @@ CASES: list[tuple[str, set[str]]] = [
     ("{ACME}", {"cased", "branded"}),
     ("{Acme} corp", {"cased_exact"}),
     # operators
-    ("acme NOT anvil", {"plain", "possessive", "curly", "branded", "hashtag", "at", "email", "phrase", "phrase_gap",
-                        "title_only", "across_title", "near_1", "near_2", "near_3", "cased", "cased_exact", "fr",
-                        "fr_ca", "espresso"}),
+    (
+        "acme NOT anvil",
+        {
+            "plain",
+            "possessive",
+            "curly",
+            "branded",
+            "hashtag",
+            "at",
+            "email",
+            "phrase",
+            "phrase_gap",
+            "title_only",
+            "across_title",
+            "near_1",
+            "near_2",
+            "near_3",
+            "cased",
+            "cased_exact",
+            "fr",
+            "fr_ca",
+            "espresso",
+        },
+    ),
     ("coffee AND acme", {"plain", "anvil_far", "phrase", "phrase_gap", "across_title"}),
     ("coffee acme", {"plain", "anvil_far", "phrase", "phrase_gap", "across_title"}),
     ("roll and rock", {"lower_and"}),
@@ -192,7 +262,7 @@ def test_precedence_or_and_not_near() -> None:
     assert parse_query("(a OR b) c") == And((Or((Term(("a",)), Term(("b",)))), Term(("c",))))
     assert parse_query("a AND b") == parse_query("a b")
     assert parse_query("x and y or z") == And((Term(("x",)), Term(("and",)), Term(("y",)), Term(("or",)), Term(("z",))))
-    assert describe(parse_query("a OR b NEAR/3f (c OR \"d e\")")) == '(a OR b NEAR/3f (c OR "d e"))'
+    assert describe(parse_query('a OR b NEAR/3f (c OR "d e")')) == '(a OR b NEAR/3f (c OR "d e"))'
 
 
 @pytest.mark.parametrize(

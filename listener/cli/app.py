@@ -104,6 +104,7 @@ def cli(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> N
 from listener.cli.collect import analyze, collect, import_, run  # noqa: E402
 from listener.cli.demo import demo  # noqa: E402
 from listener.cli.digest import digest_command  # noqa: E402
+from listener.cli.query import query  # noqa: E402
 from listener.cli.reports import export, maturity, status  # noqa: E402
 from listener.cli.schedule import schedule_command  # noqa: E402
 from listener.cli.sentiment import sentiment  # noqa: E402
@@ -124,6 +125,7 @@ for _command in (
     snapshot_command,
     schedule_command,
     sql_command,
+    query,
 ):
     cli.add_command(_command)
 

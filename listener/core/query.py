@@ -273,7 +273,10 @@ class _Parser:
         right_pos = self.token.pos
         right = self.primary()
         if self.token.kind == "NEAR":
-            raise self.error(self.token.pos, "AND, OR or the end here, not a second NEAR (NEAR joins two terms; combine NEARs with AND/OR)")
+            raise self.error(
+                self.token.pos,
+                "AND, OR or the end here, not a second NEAR (NEAR joins two terms; combine NEARs with AND/OR)",
+            )
         sides = self.near_side(left, start), self.near_side(right, right_pos)
         in_title = {term.title_only for side in sides for term in side}
         if len(in_title) > 1:
@@ -295,7 +298,7 @@ class _Parser:
                 raise self.error(self.token.pos, "a term inside the parentheses")
             node = self.or_()
             if self.token.kind != ")":
-                raise self.error(self.token.pos, f"a closing ) for the ( at position {token.pos + 1}")
+                raise self.error(self.token.pos, f"a closing ) (the ( at position {token.pos + 1} is still open)")
             self.take()
             return node
         if token.kind in ("TERM", "PHRASE", "CASED"):
@@ -375,7 +378,7 @@ class _Parser:
             need = "a language code such as en, fr or pt-br"
         elif name == "community":
             value = value.lower().strip()
-            ok = re.fullmatch(r"\S+", value) and any(c.isalnum() for c in value)
+            ok = re.fullmatch(r"\S*\w\S*", value)
             need = "a community such as r/espresso, a feed name or #tag"
         else:  # site
             value = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value.lower()).rstrip("/").removeprefix(".")
@@ -397,8 +400,11 @@ def parse_query(query: str, where: str = "query") -> Node:
     node = _Parser(query, where).parse()
     if evaluate_without_leaves(node):
         raise QuerySyntaxError(
-            query, 0, "a query that needs some term to match (this one also matches posts that say none "
-            "of its terms; write e.g. acme NOT anvil)", where
+            query,
+            0,
+            "a query that needs some term to match (this one also matches posts that say none "
+            "of its terms; write e.g. acme NOT anvil)",
+            where,
         )
     return node
 
@@ -442,9 +448,57 @@ def describe(node: Node) -> str:
     if isinstance(node, FieldMatch):
         return f"{node.field}:{node.value}"
     if isinstance(node, Near):
-        side = (lambda terms: describe(terms[0]) if len(terms) == 1 else "(" + " OR ".join(map(describe, terms)) + ")")
+
+        def side(terms: tuple[Term, ...]) -> str:
+            return describe(terms[0]) if len(terms) == 1 else "(" + " OR ".join(map(describe, terms)) + ")"
+
         return f"{side(node.left)} NEAR/{node.distance}{'f' if node.ordered else ''} {side(node.right)}"
     if isinstance(node, Not):
         return f"NOT {describe(node.item)}"
     joiner = " AND " if isinstance(node, And) else " OR "
     return "(" + joiner.join(describe(i) for i in node.items) + ")"
+
+
+def positive_leaves(node: Node, positive: bool = True) -> list[Leaf]:
+    """The leaves that make a post match (not those under an odd number of NOTs)."""
+    if isinstance(node, And | Or):
+        return [leaf for item in node.items for leaf in positive_leaves(item, positive)]
+    if isinstance(node, Not):
+        return positive_leaves(node.item, not positive)
+    return [node] if positive else []
+
+
+def _python_word(word: str) -> str:
+    return "".join(r"\w*" if c == "*" else r"\w" if c == "?" else re.escape(c) for c in word)
+
+
+def _python_pattern(term: Term) -> str:
+    return r"(?<!\w)" + r"[^\w]+".join(_python_word(w) for w in term.words) + r"(?!\w)"
+
+
+def mark_matches(text: str, node: Node, before: str = "\u00ab", after: str = "\u00bb") -> str:
+    """`text` with what the query's positive terms match marked «like this» (for people reading samples;
+    tagging itself is SQL, listener.ingest.matcher)."""
+    patterns: list[tuple[str, bool]] = []
+    for leaf in positive_leaves(node):
+        terms = [*leaf.left, *leaf.right] if isinstance(leaf, Near) else [leaf] if isinstance(leaf, Term) else []
+        patterns += [(_python_pattern(t), t.case_sensitive) for t in terms]
+        if isinstance(leaf, Hashtag):
+            patterns.append((r"(?<!\w)#" + _python_word(leaf.tag) + r"(?!\w)", False))
+        if isinstance(leaf, AtMention):
+            patterns.append((r"(?<!\w)@" + re.escape(leaf.handle) + r"(?!\w)", False))
+    spans: list[tuple[int, int]] = []
+    for pattern, cased in patterns:
+        flags = 0 if cased else re.IGNORECASE
+        spans += [m.span() for m in re.finditer(pattern, text, flags) if m.end() > m.start()]
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        out += [text[at:start], before, text[start:end], after]
+        at = end
+    return "".join([*out, text[at:]])

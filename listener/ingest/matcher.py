@@ -184,9 +184,7 @@ class _Compiler:
     def tagged(self, sign: str, value: str, wildcards: bool) -> str:
         column = self.use("r")
         if wildcards:
-            body = "".join(
-                f"{_WORD}*" if c == "*" else _WORD if c == "?" else re.escape(c) for c in value
-            )
+            body = "".join(f"{_WORD}*" if c == "*" else _WORD if c == "?" else re.escape(c) for c in value)
         else:
             body = re.escape(value)
         pattern = f"(?:^|{_NOT_WORD}){re.escape(sign)}{body}(?:$|{_NOT_WORD})"

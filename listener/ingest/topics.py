@@ -65,9 +65,9 @@ def rules_from_organization(org: Organization) -> list[TopicRule]:
 
 
 def _query_rule(
-    topic: str, kind: str, query: str, where: str, normaliser: Normaliser, search: bool = True
+    topic: str, kind: str, query: str, where: str, normaliser: Normaliser, search: bool = True, label: str = ""
 ) -> TopicRule:
-    node = parse_query(query, f"topic {topic!r} ({where})")
+    node = parse_query(query, label or f"topic {topic!r} ({where})")
     compiled = compile_query(node, normaliser)
     return TopicRule(topic, kind, compiled.sql, frozenset(compiled.needs), node, search)
 
@@ -79,7 +79,7 @@ def _check_compiles(conn: duckdb.DuckDBPyConnection, rule: TopicRule) -> None:
         conn.execute(f"SELECT count(*) FROM (SELECT {columns}) WHERE {rule.condition}").fetchall()
     except duckdb.Error as exc:
         raise ConfigError(
-            f"topic {topic!r}: its query cannot be compiled ({str(exc).splitlines()[0][:160]}); "
+            f"topic {rule.topic!r}: its query cannot be compiled ({str(exc).splitlines()[0][:160]}); "
             "use fewer wildcards or a smaller NEAR distance"
         ) from None
 
@@ -172,9 +172,7 @@ def _check_patterns(topic: str, include: str, exclude: str | None, terms: list[s
             literal = " " + unicodedata.normalize("NFC", term.rstrip("*")) + " "  # as texts are matched
             single = term_pattern([term])
             if not scalar(conn, "SELECT regexp_matches(?, ?)", [literal, single]):
-                raise ConfigError(
-                    f"'{where}': term {term!r} of topic {topic!r} can never match, not even its own text"
-                )
+                raise ConfigError(f"'{where}': term {term!r} of topic {topic!r} can never match, not even its own text")
 
 
 def tag_mentions(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope: str | None = None) -> int:
@@ -188,29 +186,8 @@ def tag_mentions(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope:
     if not rules:
         return 0
     needs = set().union(*(rule.needs for rule in rules))
-    joins = ""
-    if "handle" in needs:
-        joins += " LEFT JOIN authors a ON a.author_id = m.author_id"
-    if "r" in needs:
-        joins += f"""
-            LEFT JOIN (
-                SELECT mention_id, string_agg(' @' || target_handle, '') AS handles
-                FROM interactions
-                WHERE kind = 'mention' AND target_handle IS NOT NULL {where.replace("WHERE", "AND")}
-                GROUP BY mention_id
-            ) listed ON listed.mention_id = m.mention_id"""
-    columns = "".join(f", {sql} AS {name}" for name, sql in input_columns(needs).items())
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE tag_input AS
-        SELECT m.mention_id {columns}
-        FROM (
-            SELECT mention_id, author_id, source, lang, community, url,
-                   nfc_normalize(coalesce(title, '')) AS t, nfc_normalize(coalesce(text, '')) AS x
-            FROM mentions {where}
-        ) m {joins}
-        """
-    )
+    inputs = tag_input_sql(needs, where, where.replace("WHERE", "AND", 1))
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE tag_input AS {inputs}")
     selects = [
         f"SELECT mention_id, {literal(rule.topic)} AS topic, {literal(rule.kind)} AS kind "
         f"FROM tag_input WHERE {rule.condition}"
@@ -220,3 +197,81 @@ def tag_mentions(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope:
     conn.execute("DROP TABLE tag_input")
     row = conn.execute(f"SELECT count(*) FROM mention_topics {where}").fetchone()
     return int(row[0]) if row else 0
+
+
+def tag_input_sql(needs: set[str], where: str = "", listed_scope: str = "") -> str:
+    """SELECT mention_id and the normalised columns `needs` names, for the mentions `where` selects
+    (`listed_scope`: the same restriction for the interactions table, `AND mention_id IN ...`)."""
+    joins = ""
+    if "handle" in needs:
+        joins += " LEFT JOIN authors a ON a.author_id = m.author_id"
+    if "r" in needs:
+        joins += f"""
+            LEFT JOIN (
+                SELECT mention_id, string_agg(' @' || target_handle, '') AS handles
+                FROM interactions
+                WHERE kind = 'mention' AND target_handle IS NOT NULL {listed_scope}
+                GROUP BY mention_id
+            ) listed ON listed.mention_id = m.mention_id"""
+    columns = "".join(f", {sql} AS {name}" for name, sql in input_columns(needs).items())
+    return f"""
+        SELECT m.mention_id {columns}
+        FROM (
+            SELECT mention_id, author_id, source, lang, community, url,
+                   nfc_normalize(coalesce(title, '')) AS t, nfc_normalize(coalesce(text, '')) AS x
+            FROM mentions {where}
+        ) m {joins}
+        """
+
+
+@dataclass(frozen=True)
+class QueryTrial:
+    """`listener query test`: what a query matches among the stored mentions."""
+
+    stored: int  # mentions looked at (since the date given)
+    matched: int
+    samples: list[dict[str, object]]  # newest first
+    tagged_now: int | None = None  # the topic's current tags among them (with --topic)
+    added: int | None = None  # matched but not tagged now
+    dropped: int | None = None  # tagged now but not matched
+
+
+def try_query(
+    conn: duckdb.DuckDBPyConnection, rule: TopicRule, since: object = None, limit: int = 10, compare: bool = False
+) -> QueryTrial:
+    """Run one rule over the store read-only (no temp table: a read-only connection can do it)."""
+    where = "WHERE created_at >= ?::TIMESTAMPTZ" if since is not None else ""
+    params = [since] if since is not None else []
+    inputs = tag_input_sql(set(rule.needs), where)
+    hits = f"SELECT mention_id FROM ({inputs}) WHERE {rule.condition}"
+    stored = scalar(conn, f"SELECT count(*) FROM mentions {where}", [since] if since is not None else [])
+    matched = scalar(conn, f"SELECT count(*) FROM ({hits})", params)
+    rows = conn.execute(
+        f"""
+        SELECT m.mention_id, m.source, m.created_at, a.handle, m.title, m.text, m.url
+        FROM mentions m LEFT JOIN authors a ON a.author_id = m.author_id
+        WHERE m.mention_id IN ({hits})
+        ORDER BY m.created_at DESC, m.mention_id LIMIT {int(limit)}
+        """,
+        params,
+    ).fetchall()
+    keys = ("mention_id", "source", "created_at", "author", "title", "text", "url")
+    samples = [dict(zip(keys, row, strict=True)) for row in rows]
+    if not compare:
+        return QueryTrial(int(stored), int(matched), samples)
+    tagged = f"""SELECT t.mention_id FROM mention_topics t JOIN mentions m USING (mention_id)
+                 WHERE t.topic = {literal(rule.topic)} {where.replace("WHERE", "AND")}"""
+    tagged_params = [since] if since is not None else []
+    tagged_now = scalar(conn, f"SELECT count(*) FROM ({tagged})", tagged_params)
+    added = scalar(conn, f"SELECT count(*) FROM ({hits} EXCEPT {tagged})", params + tagged_params)
+    dropped = scalar(conn, f"SELECT count(*) FROM ({tagged} EXCEPT {hits})", tagged_params + params)
+    return QueryTrial(int(stored), int(matched), samples, int(tagged_now), int(added), int(dropped))
+
+
+def trial_rule(topic: str | None, query: str, kind: str = "term") -> TopicRule:
+    """A rule for a query typed on the command line (a QuerySyntaxError names `topic`, if any)."""
+    label = f"query for topic {topic!r}" if topic else "query"
+    with duckdb.connect(":memory:") as conn:
+        rule = _query_rule(topic or "query", kind, query, "query", Normaliser(conn), label=label)
+        _check_compiles(conn, rule)
+    return rule
