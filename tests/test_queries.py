@@ -309,3 +309,150 @@ def test_a_malformed_query_in_config_is_a_config_error_naming_the_topic(tmp_path
 def test_query_and_terms_together_are_refused() -> None:
     with pytest.raises(ConfigError, match="not both"):
         settings_from_dict({"organization": {"name": "Acme", "query": "acme", "brand_terms": ["acme"]}})
+
+
+# -- through the commands: config keys, import, query test, retag, detected languages ----------
+
+CONFIG = """
+[organization]
+name = "Acme"
+query = '(acme OR "acme coffee") NOT "acme anvil"'
+[[organization.competitors]]
+name = "Globex"
+query = "globex* NOT tower"
+[[organization.topics]]
+name = "recalls"
+query = '(acme OR globex) NEAR/4 (recall* OR lawsuit)'
+[[organization.topics]]
+name = "french"
+query = "lang:fr (acme OR globex)"
+search = false
+[store]
+path = "store.duckdb"
+[analytics]
+detect_language = true
+"""
+
+IMPORTED = [
+    {"id": "1", "text": "Acme issues a product recall", "lang": "en"},
+    {"id": "2", "text": "the Acme anvil gag: a company called Acme?", "lang": "en"},
+    {"id": "3", "title": "Globex tower opens", "text": "Globexia news", "source": "rss"},
+    {"id": "4", "title": "Globex recalls bottles", "text": "a lawsuit is pending", "source": "rss"},
+    {
+        "id": "5",
+        "text": "Le nouveau café d'Acme est vraiment délicieux, je le recommande à tous mes amis",
+        "source": "rss",
+    },
+]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from listener.cli.app import main
+
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    config = tmp_path / "listener.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    lines = []
+    for post in IMPORTED:
+        source = post.get("source", "x")
+        doc = {"source": source, "created_at": "2026-11-20T10:00:00Z", "author": {"id": "a1", "handle": "ed"}, **post}
+        lines.append(json.dumps(doc, ensure_ascii=False))
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(config), "import", str(tmp_path / "m.jsonl"))
+    assert code == 0, err
+    return config
+
+
+def topics_in(config: Path) -> set[tuple[str, str]]:
+    import duckdb
+
+    with duckdb.connect(str(config.parent / "store.duckdb"), read_only=True) as conn:
+        rows = conn.execute("SELECT native_id, topic FROM mention_topics JOIN mentions USING (mention_id)").fetchall()
+    return set(rows)
+
+
+def test_imported_mentions_are_tagged_by_the_configured_queries(imported: Path) -> None:
+    assert topics_in(imported) == {
+        ("1", "Acme"),
+        ("1", "recalls"),
+        ("4", "Globex"),
+        ("4", "recalls"),
+        ("5", "Acme"),
+    }
+
+
+def test_a_language_detected_by_analyze_tags_the_lang_topic(imported: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--config", str(imported), "analyze")
+    assert code == 0, err
+    assert ("5", "french") in topics_in(imported)
+    assert ("1", "french") not in topics_in(imported)
+
+
+def test_query_test_counts_marks_and_translates(imported: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--config", str(imported), "query", "test", "acme NOT anvil")
+    assert code == 0, err
+    assert "matches 2 of 5 stored mentions" in out
+    assert "«Acme» issues a product recall" in out
+    assert "x: acme -anvil" in out and "reddit: acme AND NOT anvil" in out
+    code, out, _ = run(capsys, "--config", str(imported), "query", "test", "--topic", "Globex", "globex", "--json")
+    data = json.loads(out)
+    assert (data["matched"], data["tagged_now"], data["added"], data["dropped"]) == (2, 1, 1, 0)
+    code, out, _ = run(capsys, "--config", str(imported), "query", "test", "--topic", "recalls", "--limit", "1")
+    assert "topic recalls: tagged now 2; this query adds 0, drops 0" in out
+    assert out.count("«") == 3  # one sample (Globex recalls bottles ... lawsuit), its three matched words
+
+
+def test_query_test_refuses_a_malformed_query_with_a_caret(imported: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--config", str(imported), "query", "test", "acme NEAR/2")
+    assert code == 2 and out == ""
+    assert "expected a term after this (the query ends here) at position 12" in err
+    assert err.rstrip().endswith("^")
+
+
+def test_retag_applies_a_changed_query_to_every_stored_mention(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    imported.write_text(CONFIG.replace("globex* NOT tower", "globex*"), encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(imported), "analyze", "--retag")
+    assert code == 0, err
+    assert {("3", "Globex"), ("4", "Globex")} <= topics_in(imported)
+
+
+def test_x_and_reddit_search_the_translated_topic_queries() -> None:
+    from connectors.reddit import search_queries
+    from connectors.x import default_queries
+
+    settings = settings_from_dict(
+        {
+            "organization": {
+                "name": "Acme",
+                "query": '(acme OR "acme coffee") NOT "acme anvil"',
+                "competitors": [{"name": "Globex", "terms": ["globex", '-"globex tower"']}],
+                "topics": [
+                    {"name": "recalls", "query": "acme NEAR/3 recall*"},
+                    {"name": "quiet", "query": "acme lawsuit", "search": False},
+                ],
+            }
+        }
+    )
+    assert default_queries(settings) == [
+        'globex -"globex tower"',
+        '(acme OR "acme coffee") -"acme anvil"',
+        "acme",
+    ]
+    assert search_queries(settings.organization) == [
+        "globex",
+        '(acme OR "acme coffee") AND NOT "acme anvil"',
+        "acme",
+    ]
