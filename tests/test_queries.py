@@ -55,6 +55,7 @@ POSTS: dict[str, dict[str, object]] = {
     "author": {"text": "a post", "author": {"id": "7", "handle": "AcmeSupport"}},
     "author_instance": {"text": "a toot", "author": {"id": "8", "handle": "acmesupport@fosstodon.org"}},
     "site": {"text": "story", "url": "https://news.example.com/a/1", "source": "rss"},
+    "feed": {"text": "a review", "community": "Espresso  Forum", "source": "rss"},
     "site_other": {"text": "story", "url": "https://notexample.com/a/1", "source": "rss"},
     "empty": {"text": ""},
 }
@@ -201,7 +202,9 @@ CASES: list[tuple[str, set[str]]] = [
     ("community:r/espresso", {"espresso"}),
     ("community:espresso", {"espresso"}),
     ("source:reddit", {"espresso"}),
-    ("source:rss NOT site:example.com", {"site_other"}),
+    ('community:"espresso forum"', {"feed"}),
+    ("Community:r/Espresso", {"espresso"}),
+    ("source:rss NOT site:example.com", {"site_other", "feed"}),
     ("site:example.com", {"site"}),
     ("site:news.example.com", {"site"}),
     ("author:acmesupport", {"author", "author_instance"}),

@@ -179,11 +179,11 @@ class _Lexer:
 
     def _field(self, m: re.Match[str], out: list[_Token]) -> int:
         q, start = self.query, m.start()
-        name = m.group(1)
-        if name.lower() not in FIELDS or name != name.lower():
+        name = m.group(1).lower()
+        if name not in FIELDS:
             raise self.error(
                 start,
-                f"a known field ({', '.join(f + ':' for f in FIELDS)}), not '{name}:'; "
+                f"a known field ({', '.join(f + ':' for f in FIELDS)}), not '{m.group(1)}:'; "
                 f'quote it ("{_BARE.match(q, start).group(0)}") to search the words',  # type: ignore[union-attr]
             )
         i = m.end()
@@ -377,8 +377,8 @@ class _Parser:
             ok = re.fullmatch(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*", value)
             need = "a language code such as en, fr or pt-br"
         elif name == "community":
-            value = value.lower().strip()
-            ok = re.fullmatch(r"\S*\w\S*", value)
+            value = " ".join(value.lower().split())  # a feed name may have spaces: community:"Espresso Forum"
+            ok = re.search(r"\w", value)
             need = "a community such as r/espresso, a feed name or #tag"
         else:  # site
             value = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value.lower()).rstrip("/").removeprefix(".")

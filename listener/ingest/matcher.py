@@ -53,7 +53,7 @@ def input_columns(needs: set[str]) -> dict[str, str]:
         "handle": "lower(ltrim(a.handle, '@'))",
         "src": "lower(m.source)",
         "lng": "lower(replace(m.lang, '_', '-'))",
-        "comm": "lower(m.community)",
+        "comm": r"lower(regexp_replace(trim(m.community), '\s+', ' ', 'g'))",
         "host": r"regexp_extract(lower(m.url), '^[a-z][a-z0-9+.\-]*://(?:[^/?#@]*@)?([^/?#:]+)', 1)",
         "txt": "concat_ws(' ', nullif(t, ''), nullif(x, ''))",  # the term lists' matching (topics.py)
     }
