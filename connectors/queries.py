@@ -30,6 +30,7 @@ from listener.core.query import (
     Or,
     Term,
     parse_query,
+    split_words,
 )
 from listener.core.settings import Organization
 
@@ -177,7 +178,7 @@ def _reddit_leaf(leaf: Hashtag | AtMention | FieldMatch, positive: bool) -> Sear
             return unknown
         return Words((leaf.tag.lower(),))
     if isinstance(leaf, AtMention):
-        return Words(tuple(re.split(r"[^\w]+", leaf.handle))) if positive else FALSE
+        return Words(tuple(split_words(leaf.handle))) if positive else FALSE
     if leaf.field == "source":
         return Const(leaf.value == "reddit")
     if leaf.field == "author":

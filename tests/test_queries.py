@@ -43,6 +43,8 @@ POSTS: dict[str, dict[str, object]] = {
     "cased_exact": {"text": "Acme corp"},
     "accent": {"text": "un café noir"},
     "no_accent": {"text": "a cafe racer"},
+    "nfd": {"text": "cafe\u0301 au lait"},
+    "hindi": {"text": "नमस्ते दुनिया"},
     "greek": {"text": "ΟΔΟΣ κλειστή"},
     "cjk": {"text": "我喜欢 咖啡 today"},
     "wild_q": {"text": "the word is wood"},
@@ -129,7 +131,10 @@ CASES: list[tuple[str, set[str]]] = [
     ("*ology", {"substring"}),
     ("acme_support", {"underscore"}),
     ('"iphone 15"', {"digits"}),
-    ("café", {"accent"}),
+    ("café", {"accent", "nfd"}),
+    ("cafe\u0301", {"accent", "nfd"}),
+    ("नमस्ते", {"hindi"}),  # vowel signs and viramas are part of the word
+    ("नम", set()),
     ("cafe", {"no_accent"}),
     ("οδος", {"greek"}),
     ("ΟΔΟΣ", {"greek"}),
@@ -459,3 +464,24 @@ def test_x_and_reddit_search_the_translated_topic_queries() -> None:
         '(acme OR "acme coffee") AND NOT "acme anvil"',
         "acme",
     ]
+
+
+def test_the_nfc_guard_lists_every_character_nfc_changes_on_its_own() -> None:
+    import re
+    import unicodedata
+
+    from listener.ingest.matcher import NFC_GUARD
+
+    listed = {
+        cp
+        for a, b in re.findall(r"\\x\{([0-9A-F]+)\}(?:-\\x\{([0-9A-F]+)\})?", NFC_GUARD)
+        for cp in range(int(a, 16), int(b or a, 16) + 1)
+    }
+    changed = {
+        cp
+        for cp in range(0x110000)
+        if not 0xD800 <= cp <= 0xDFFF
+        and not unicodedata.combining(chr(cp))
+        and unicodedata.normalize("NFC", chr(cp)) != chr(cp)
+    }
+    assert changed <= listed

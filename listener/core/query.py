@@ -27,7 +27,25 @@ MAX_QUERY_CHARS = 10_000
 FIELDS = ("author", "source", "lang", "community", "site", "title")
 Field = Literal["author", "source", "lang", "community", "site"]
 
-_SEPARATOR = re.compile(r"[^\w*?]+")
+
+
+def is_word_char(ch: str) -> bool:
+    """A letter (with its combining marks: Indic vowel signs, accents), a digit or `_`."""
+    return ch == "_" or unicodedata.category(ch)[0] in "LMN"
+
+
+def split_words(text: str, wildcards: bool = True) -> list[str]:
+    """Runs of word characters (and, in queries, the wildcards `*` and `?`)."""
+    words, current = [], []
+    for ch in text:
+        if is_word_char(ch) or (wildcards and ch in "*?"):
+            current.append(ch)
+        elif current:
+            words.append("".join(current))
+            current = []
+    if current:
+        words.append("".join(current))
+    return words
 
 
 # -- the tree -----------------------------------------------------------------------------
@@ -320,7 +338,7 @@ class _Parser:
         text = unicodedata.normalize("NFC", token.text)
         if token.kind == "TERM" and text.startswith("-") and len(text) > 1:
             raise self.error(token.pos, f"NOT {text[1:]} to exclude it (a leading - is not an operator here)")
-        words = tuple(w for w in _SEPARATOR.split(text) if w)
+        words = tuple(split_words(text))
         if not words or all(not w.strip("*?") for w in words):
             what = "a word or phrase" if words or token.kind != "PHRASE" else "words inside the quotes"
             raise self.error(token.pos, f"{what}, not {token.text!r} (it names nothing)")
@@ -333,11 +351,11 @@ class _Parser:
             raise self.error(token.pos, f"words or phrases inside {self.field}:( ), not a hashtag or @-mention")
         body = unicodedata.normalize("NFC", token.text[1:])
         if token.kind == "HASH":
-            if not re.fullmatch(r"[\w*?]*\w[\w*?]*", body):
+            if split_words(body) != [body] or not body.strip("*?"):
                 raise self.error(token.pos, "a hashtag of one word after # (letters, digits, _)")
             return Hashtag(body)
         handle = body.lower()
-        if not re.fullmatch(r"\w+(?:[.@-]\w+)*", handle):
+        if not all(part and all(map(is_word_char, part)) for part in re.split(r"[.@-]", handle)):
             raise self.error(token.pos, "a handle after @ (letters, digits, _, joined by . - @)")
         return AtMention(handle)
 
@@ -431,7 +449,7 @@ def leaves(node: Node) -> list[Leaf]:
 
 def words_of(text: str) -> list[str]:
     """The words of a text as the language reads them (letters, digits, _ runs), NFC-normalised."""
-    return [w for w in _SEPARATOR.split(unicodedata.normalize("NFC", text)) if w and w.strip("*?")]
+    return [w for w in split_words(unicodedata.normalize("NFC", text)) if w.strip("*?")]
 
 
 def describe(node: Node) -> str:

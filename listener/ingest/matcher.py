@@ -1,20 +1,20 @@
 """A topic query's syntax tree -> one DuckDB SQL condition that tags a whole batch at once.
 
-Every mention is read once into a few normalised columns (`tag_input`, built by
-`input_columns`); each query becomes a boolean expression over them:
+Every mention is read once into a few columns (`tag_input`, built by `input_columns`);
+each query becomes a boolean expression over them:
 
-    w     ' title words | text words ', lower case; a word is a run of letters, digits and _
-          and one space separates two words, so a phrase is `contains(w, ' acme coffee ')`
-          and `acme*` is `contains(w, ' acme')`; '|' keeps phrases and NEAR inside one part
-    cw    the same, case kept ({Acme})
-    tw    the title's words only (title:), ctw case kept
-    r     title and text in lower case plus ' @handle' for each listed mention (#tag, @handle)
+    l     title, U+0001, text, in lower case (the final sigma read as sigma)
+    c     the same, case kept ({Acme})
+    lt    the title only, lower case (title:), ct case kept
+    r     l plus ' @handle' for each handle in the post's mention list (#tag, @handle)
     handle, src, lng, comm, host   author handle, source, language, community, URL host
 
-Words, phrases and prefixes are plain substring tests; `?`, inner wildcards, hashtags,
-mentions and NEAR are RE2 expressions behind a substring pre-filter, so the regular
-expression runs only on the few rows that can match. Query words go through the same
-lower() and word split as the text, by DuckDB itself, so both sides agree on every script.
+A word is a run of letters (with their combining marks), digits and `_`. A term is a
+substring test on the word's longest literal run, which rules out almost every row,
+and an RE2 expression with word boundaries on the rows left: no word split of the
+text, no Python per row. Between the words of a phrase or NEAR anything but a word
+character and U+0001 may stand, so neither runs from the title into the text. Query
+words go through DuckDB's own lower() and word split, so both sides agree in every script.
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ import duckdb
 
 from listener.core.query import And, AtMention, FieldMatch, Hashtag, Near, Node, Not, Or, Term
 
-_WORD = r"[\pL\pN_]"
-_NOT_WORD = r"[^\pL\pN_]"
-_GAP_WORD = r"[^ |]"  # inside w/cw every character but ' ' and '|' belongs to a word
+_WORD = r"[\pL\pM\pN_]"
+_NOT_WORD = r"[^\pL\pM\pN_]"
+_BEFORE = rf"(?:^|{_NOT_WORD})"
+_AFTER = rf"(?:$|{_NOT_WORD})"
+_GAP = r"[^\pL\pM\pN_\x{1}]+"  # between two words of one passage
+PASSAGE_BREAK = "\x01"  # SQL chr(1): between title and text
 
 
 def fold_sql(value: str) -> str:
@@ -36,20 +39,44 @@ def fold_sql(value: str) -> str:
     return f"replace(lower({value}), '\u03c2', '\u03c3')"
 
 
-def words_sql(value: str) -> str:
-    """SQL: the words of `value` (an SQL expression), separated by single spaces."""
-    return f"regexp_replace({value}, '{_NOT_WORD}+', ' ', 'g')"
+# The characters NFC changes on their own (NFC(c) != c, not combining marks; Unicode of Python's
+# unicodedata, checked by tests/test_queries.py). With the marks and the Hangul jamo, a text that
+# has none of them is NFC already.
+_NFC_SINGLETONS = (
+    r"\x{374}\x{37E}\x{387}\x{958}-\x{95F}\x{9DC}-\x{9DD}\x{9DF}\x{A33}\x{A36}\x{A59}-\x{A5B}"
+    r"\x{A5E}\x{B5C}-\x{B5D}\x{F43}\x{F4D}\x{F52}\x{F57}\x{F5C}\x{F69}\x{F73}\x{F75}-\x{F76}"
+    r"\x{F78}\x{F81}\x{F93}\x{F9D}\x{FA2}\x{FA7}\x{FAC}\x{FB9}\x{1F71}\x{1F73}\x{1F75}\x{1F77}"
+    r"\x{1F79}\x{1F7B}\x{1F7D}\x{1FBB}\x{1FBE}\x{1FC9}\x{1FCB}\x{1FD3}\x{1FDB}\x{1FE3}\x{1FEB}"
+    r"\x{1FEE}-\x{1FEF}\x{1FF9}\x{1FFB}\x{1FFD}\x{2000}-\x{2001}\x{2126}\x{212A}-\x{212B}"
+    r"\x{2329}-\x{232A}\x{2ADC}\x{F900}-\x{FA0D}\x{FA10}\x{FA12}\x{FA15}-\x{FA1E}\x{FA20}"
+    r"\x{FA22}\x{FA25}-\x{FA26}\x{FA2A}-\x{FA6D}\x{FA70}-\x{FAD9}\x{FB1D}\x{FB1F}"
+    r"\x{FB2A}-\x{FB36}\x{FB38}-\x{FB3C}\x{FB3E}\x{FB40}-\x{FB41}\x{FB43}-\x{FB44}"
+    r"\x{FB46}-\x{FB4E}\x{1D15E}-\x{1D164}\x{1D1BB}-\x{1D1C0}\x{2F800}-\x{2FA1D}"
+)
+NFC_GUARD = r"[\pM\x{1100}-\x{11FF}" + "".join(_NFC_SINGLETONS) + "]"
+
+
+def nfc_sql(value: str) -> str:
+    """SQL: `value` in Unicode NFC. nfc_normalize() costs a pass as dear as the tagging; ASCII and
+    text without a mark, a jamo or a singleton (nearly all text) is NFC already and skips it."""
+    return (
+        f"CASE WHEN strlen({value}) = length({value}) OR NOT regexp_matches({value}, {literal(NFC_GUARD)}) "
+        f"THEN {value} ELSE nfc_normalize({value}) END"
+    )
+
+
+FOLDED_SQL = fold_sql("concat(t, chr(1), x)")
 
 
 def input_columns(needs: set[str]) -> dict[str, str]:
-    """The `tag_input` columns the compiled queries read, as SQL over `mentions m` (title `t`, text `x`
-    NFC-normalised), `authors a` and `listed` (the mention's @-handles)."""
+    """The `tag_input` columns the compiled queries read, as SQL over `mentions m` (title `t`, text `x`,
+    NFC, never NULL, and `folded`, FOLDED_SQL of them), `authors a` and `listed` (the @-handles)."""
     columns = {
-        "w": f"' ' || {words_sql(fold_sql('t'))} || ' | ' || {words_sql(fold_sql('x'))} || ' '",
-        "cw": f"' ' || {words_sql('t')} || ' | ' || {words_sql('x')} || ' '",
-        "tw": f"' ' || {words_sql(fold_sql('t'))} || ' '",
-        "ctw": f"' ' || {words_sql('t')} || ' '",
-        "r": fold_sql("concat_ws(' ', t, x)") + " || coalesce(listed.handles, '')",
+        "l": "folded",
+        "c": "concat(t, chr(1), x)",
+        "lt": fold_sql("t"),
+        "ct": "t",
+        "r": "folded || coalesce(listed.handles, '')",
         "handle": "lower(ltrim(a.handle, '@'))",
         "src": "lower(m.source)",
         "lng": "lower(replace(m.lang, '_', '-'))",
@@ -79,7 +106,7 @@ class Normaliser:
     def words(self, words: tuple[str, ...], lower: bool) -> tuple[str, ...]:
         value = fold_sql("w") if lower else "w"
         rows = self.conn.execute(
-            f"SELECT list_transform(?::VARCHAR[], w -> regexp_replace({value}, '[^\\pL\\pN_*?]+', ' ', 'g'))",
+            f"SELECT list_transform(?::VARCHAR[], w -> regexp_replace({value}, '[^\\pL\\pM\\pN_*?]+', ' ', 'g'))",
             [list(words)],
         ).fetchone()
         assert rows is not None
@@ -127,7 +154,7 @@ class _Compiler:
     # -- words ---------------------------------------------------------------------------
 
     def column_for(self, term: Term | Near, case_sensitive: bool) -> str:
-        name = ("c" if case_sensitive else "") + ("tw" if term.title_only else "w")
+        name = ("c" if case_sensitive else "l") + ("t" if term.title_only else "")
         return self.use(name)
 
     def term_words(self, term: Term) -> tuple[str, ...]:
@@ -138,16 +165,12 @@ class _Compiler:
         words = self.term_words(term)
         if not words:  # only marks or symbols once lowered: nothing a text can contain as a word
             return "false"
-        body = " ".join(words)
-        if "?" not in body and "*" not in body.rstrip("*"):
-            # no wildcard, or only the last word's trailing '*': a substring test
-            closing = "" if body.endswith("*") else " "
-            return f"contains({column}, {literal(' ' + body.rstrip('*') + closing)})"
-        pattern = " " + " ".join(_word_pattern(w) for w in words) + " "
+        pattern = _BEFORE + _phrase_pattern(words) + _AFTER
         return f"({self.prefilter(column, words)} AND regexp_matches({column}, {literal(pattern)}))"
 
     def prefilter(self, column: str, words: tuple[str, ...]) -> str:
-        """A substring every match contains (the longest literal run), true when there is none."""
+        """A substring every match contains (the longest literal run): a fast test that rules out
+        the rows the regular expression then need not read."""
         runs = [run for w in words for run in re.split(r"[*?]+", w) if run]
         longest = max(runs, key=len, default="")
         return f"contains({column}, {literal(longest)})" if longest else "true"
@@ -162,7 +185,7 @@ class _Compiler:
                 words = self.term_words(term)
                 if not words:
                     continue
-                body = " ".join(_word_pattern(w) for w in words)
+                body = " ".join(_word_pattern(w, _SPLIT_WORD) for w in words)
                 insensitive = case_sensitive and not term.case_sensitive
                 patterns.append(f"(?i:{body})" if insensitive else body)
                 check_column = self.column_for(term, term.case_sensitive) if case_sensitive else column
@@ -174,10 +197,14 @@ class _Compiler:
         (left, left_check), (right, right_check) = side(near.left), side(near.right)
         if not left or not right:
             return "false"
-        gap = f"(?: {_GAP_WORD}+){{0,{near.distance - 1}}}" if near.distance > 1 else ""
-        forward = f"{left}{gap} {right}"
-        pattern = f" {forward} " if near.ordered else f" (?:{forward}|{right}{gap} {left}) "
-        return f"({left_check} AND {right_check} AND regexp_matches({column}, {literal(pattern)}))"
+        # Counted in the word string `' w1 w2 '` of the rows both sides can be in: a counted repeat
+        # of Unicode classes over the raw text would be too large a program for RE2 at NEAR/100.
+        between = f"(?: {_SPLIT_WORD}+){{0,{near.distance - 1}}}" if near.distance > 1 else ""
+        forward = f"{left}{between} {right}"
+        either = forward if near.ordered else f"(?:{forward}|{right}{between} {left})"
+        return (
+            f"({left_check} AND {right_check} AND regexp_matches({_split_words(column)}, {literal(f' {either} ')}))"
+        )
 
     # -- hashtags, mentions, fields ----------------------------------------------------------
 
@@ -187,7 +214,7 @@ class _Compiler:
             body = "".join(f"{_WORD}*" if c == "*" else _WORD if c == "?" else re.escape(c) for c in value)
         else:
             body = re.escape(value)
-        pattern = f"(?:^|{_NOT_WORD}){re.escape(sign)}{body}(?:$|{_NOT_WORD})"
+        pattern = f"{_BEFORE}{re.escape(sign)}{body}{_AFTER}"
         head = re.split(r"[*?]", value)[0]
         return f"(contains({column}, {literal(sign + head)}) AND regexp_matches({column}, {literal(pattern)}))"
 
@@ -218,6 +245,19 @@ class _Compiler:
         return f"({column} = {literal(value)} OR ends_with({column}, {literal('.' + value)}))"
 
 
-def _word_pattern(word: str) -> str:
-    """One query word (letters, digits, _ and the wildcards) as RE2 over w/cw."""
-    return "".join(f"{_GAP_WORD}*" if c == "*" else _GAP_WORD if c == "?" else c for c in word)
+_SPLIT_WORD = "[^ \\x{1}]"  # in the word string of _split_words: one character of a word
+
+
+def _split_words(column: str) -> str:
+    """SQL: `column` as ' w1 w2 ... ', words split by single spaces, the title/text break kept."""
+    marked = f"replace({column}, chr(1), ' ' || chr(1) || ' ')"
+    return f"(' ' || regexp_replace({marked}, '[^\\pL\\pM\\pN_\\x{{1}}]+', ' ', 'g') || ' ')"
+
+
+def _word_pattern(word: str, char: str = _WORD) -> str:
+    """One query word (word characters and the wildcards) as RE2; `char` stands for a word character."""
+    return "".join(f"{char}*" if c == "*" else char if c == "?" else c for c in word)
+
+
+def _phrase_pattern(words: tuple[str, ...]) -> str:
+    return _GAP.join(_word_pattern(w) for w in words)

@@ -20,7 +20,7 @@ from listener.core.errors import ConfigError
 from listener.core.query import Node, parse_query
 from listener.core.settings import Organization
 from listener.core.terms import split_terms
-from listener.ingest.matcher import Normaliser, compile_query, input_columns, literal
+from listener.ingest.matcher import FOLDED_SQL, Normaliser, compile_query, input_columns, literal, nfc_sql
 from listener.store.connection import scalar
 
 _BOUNDARY_BEFORE = r"(?:^|[^\pL\pN_])"
@@ -84,7 +84,7 @@ def _check_compiles(conn: duckdb.DuckDBPyConnection, rule: TopicRule) -> None:
         ) from None
 
 
-_ALL_COLUMNS = ("w", "cw", "tw", "ctw", "r", "handle", "src", "lng", "comm", "host", "txt")
+_ALL_COLUMNS = ("l", "c", "lt", "ct", "r", "handle", "src", "lng", "comm", "host", "txt")
 
 
 def uses_language(rules: list[TopicRule]) -> bool:
@@ -214,12 +214,15 @@ def tag_input_sql(needs: set[str], where: str = "", listed_scope: str = "") -> s
                 GROUP BY mention_id
             ) listed ON listed.mention_id = m.mention_id"""
     columns = "".join(f", {sql} AS {name}" for name, sql in input_columns(needs).items())
+    folded = f", {FOLDED_SQL} AS folded" if needs & {"l", "r"} else ""
     return f"""
         SELECT m.mention_id {columns}
         FROM (
-            SELECT mention_id, author_id, source, lang, community, url,
-                   nfc_normalize(coalesce(title, '')) AS t, nfc_normalize(coalesce(text, '')) AS x
-            FROM mentions {where}
+            SELECT *{folded} FROM (
+                SELECT mention_id, author_id, source, lang, community, url,
+                       {nfc_sql("coalesce(title, '')")} AS t, {nfc_sql("coalesce(text, '')")} AS x
+                FROM mentions {where}
+            )
         ) m {joins}
         """
 
