@@ -142,11 +142,11 @@ def _x_leaf(leaf: Hashtag | AtMention | FieldMatch, positive: bool) -> Search:
             return Op("#", leaf.tag.lower())
         return unknown
     if isinstance(leaf, AtMention):
-        head = re.match(r"[a-z0-9_]+", leaf.handle)
         if _X_HANDLE.fullmatch(leaf.handle):
             return Op("@", leaf.handle)
-        # "@acme.bsky.social" in a post on X: X reads the mention @acme
-        return Op("@", head.group(0)) if positive and head and _X_HANDLE.fullmatch(head.group(0)) else unknown
+        # "@acme.bsky.social" in a post on X: X reads the mention @acme (not so "@café": é is a letter)
+        head = re.match(r"([a-z0-9_]+)[.@-]", leaf.handle)
+        return Op("@", head.group(1)) if positive and head and _X_HANDLE.fullmatch(head.group(1)) else unknown
     if leaf.field == "source":
         return Const(leaf.value == "x")
     if leaf.field == "author":
@@ -184,7 +184,7 @@ def _reddit_leaf(leaf: Hashtag | AtMention | FieldMatch, positive: bool) -> Sear
     if leaf.field == "author":
         return Op("author:", leaf.value) if _REDDIT_NAME.fullmatch(leaf.value) else unknown
     if leaf.field == "community":
-        name = leaf.value.removeprefix("r/")
+        name = leaf.value.lstrip("/").removeprefix("r/")
         if leaf.value.startswith("#") or not _REDDIT_NAME.fullmatch(name):
             return FALSE  # every Reddit post's community is r/<subreddit>
         return Op("subreddit:", name)
@@ -195,7 +195,15 @@ def translate_node(node: Node, platform: Platform, positive: bool = True) -> Sea
     if isinstance(node, And):
         return _simplify(SAnd(tuple(translate_node(i, platform, positive) for i in node.items)))
     if isinstance(node, Or):
-        return _simplify(SOr(tuple(translate_node(i, platform, positive) for i in node.items)))
+        items = [translate_node(i, platform, positive) for i in node.items]
+        # A branch with no positive term (`coffee OR NOT anvil`) is refused by X and read by
+        # Reddit's Lucene as an exclusion of the whole group: ask for more instead (or, under
+        # NOT, exclude less by leaving the branch out).
+        if any(not isinstance(i, Const) and not _has_standalone(i) for i in items):
+            if positive:
+                return TRUE
+            items = [i for i in items if isinstance(i, Const) or _has_standalone(i)]
+        return _simplify(SOr(tuple(items)))
     if isinstance(node, Not):
         return _simplify(SNot(translate_node(node.item, platform, not positive)))
     if isinstance(node, Term):
@@ -210,6 +218,8 @@ def translate_node(node: Node, platform: Platform, positive: bool = True) -> Sea
 
 def _simplify(node: Search) -> Search:
     if isinstance(node, SNot):
+        if isinstance(node.item, SNot):  # NOT NOT x: neither platform takes a double negation
+            return node.item.item
         return Const(not node.item.value) if isinstance(node.item, Const) else node
     if isinstance(node, SAnd | SOr):
         absorbing, neutral = (FALSE, TRUE) if isinstance(node, SAnd) else (TRUE, FALSE)
@@ -333,7 +343,20 @@ def _pack(items: tuple[Search, ...], build: Callable[[tuple[Search, ...]], Searc
         else:
             chunks[-1] = trial
     # each chunk holds fewer of the OR's items than the node: the recursion ends
-    return [s for chunk in chunks for s in _split(build(tuple(chunk)), platform)]
+    searches: list[Search] = []
+    for chunk in chunks:
+        parts = _split(build(tuple(chunk)), platform)
+        if not parts:  # a part that cannot be asked: the others would miss its posts
+            return []
+        searches += parts
+    return searches
+
+
+def _askable(parts: list[Search]) -> list[Search]:
+    """All the parts, or none when one of them would ask for everything or has nothing to search."""
+    if any(_matches_nothing_said(p) or not _has_standalone(p) for p in parts):
+        return []
+    return parts
 
 
 def translate(node: Node, platform_name: str, max_length: int | None = None) -> Translation:
@@ -351,14 +374,14 @@ def translate(node: Node, platform_name: str, max_length: int | None = None) -> 
             platform_name,
             note=f"{platform_name} cannot search for this (it would return everything): only tagged locally",
         )
-    parts = _split(search, platform)
+    parts = _askable(_split(search, platform))
     while len(parts) > MAX_REQUESTS and isinstance(search, SAnd):
         # too many requests for one topic: leave out the condition that splits most, a wider search
         longest = max(search.items, key=lambda i: len(platform.render(i)))
         search = _simplify(SAnd(tuple(i for i in search.items if i is not longest)))
         if search == TRUE or not _has_standalone(search):
             break
-        parts = _split(search, platform)
+        parts = _askable(_split(search, platform))
     if len(parts) > MAX_REQUESTS:
         return Translation(platform_name, note=f"needs more than {MAX_REQUESTS} requests: only tagged locally")
     if not parts:
