@@ -32,7 +32,7 @@ from listener.core.query import (
     parse_query,
     split_words,
 )
-from listener.core.settings import Organization
+from listener.core.settings import Organization, Settings, SourceBase
 
 log = logging.getLogger(__name__)
 
@@ -393,6 +393,12 @@ def translate(node: Node, platform_name: str, max_length: int | None = None) -> 
         else ""
     )
     return Translation(platform_name, queries, note)
+
+
+def max_query_length(settings: Settings, platform: str) -> int | None:
+    """The source's `max_query_length` setting where it has one (X: 512, 1024 on Pro), else the default."""
+    value = getattr(settings.sources.section(platform, SourceBase), "max_query_length", None)
+    return value if isinstance(value, int) else None
 
 
 def supported_platforms() -> list[str]:

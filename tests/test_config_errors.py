@@ -11,7 +11,7 @@ from listener.core.errors import ConfigError
 from listener.core.settings import load_settings
 
 CASES = [
-    ("[organization]\nname = 'A'\n", "missing required key 'organization.brand_terms'"),
+    ("[organization]\nname = 'A'\n", "'organization': needs a 'query' (or a 'brand_terms' list)"),
     (ORG_TOML + "[sources.rss]\nenabeld = true\n", "unknown key 'sources.rss.enabeld' (did you mean 'enabled'?)"),
     (ORG_TOML + "[sources.rss]\nfeeds = ['ftp://example.com/x']\n", "'sources.rss.feeds[0].url': feed url must start"),
     (ORG_TOML + "[digest.smtp]\nsecurity = 'tls'\n", "'digest.smtp.security'"),

@@ -45,7 +45,7 @@ def test(obj: Context, text: str | None, topic: str | None, since: datetime | No
       listener query test 'acme* lang:fr' --since 2026-11-01 --json
       listener query test --topic Globex          # the configured query, against its tags now
     """
-    from connectors.queries import supported_platforms, translate
+    from connectors.queries import max_query_length, supported_platforms, translate
     from listener.core.query import describe, mark_matches
     from listener.ingest.topics import rules_from_organization, trial_rule, try_query
     from listener.store.connection import open_store
@@ -61,10 +61,9 @@ def test(obj: Context, text: str | None, topic: str | None, since: datetime | No
     else:
         rule = trial_rule(topic, text, rules[topic].kind if topic else "term")
     assert rule.query is not None
-    x_length = settings.sources.section("x", _x_settings()).max_query_length
     platforms: list[dict[str, Any]] = []
     for name in supported_platforms():
-        translation = translate(rule.query, name, x_length if name == "x" else None)
+        translation = translate(rule.query, name, max_query_length(settings, name))
         platforms.append({"platform": name, "queries": translation.queries, "note": translation.note})
     data: dict[str, Any] = {"query": text or "", "parsed": describe(rule.query), "topic": topic, "platforms": platforms}
     lines = [f"query: {describe(rule.query)}"]
@@ -112,9 +111,3 @@ def test(obj: Context, text: str | None, topic: str | None, since: datetime | No
             lines.append(f"  {p['platform']}: ({p['note']})")
     emit(data, as_json, lines)
     sys.exit(EXIT_OK)
-
-
-def _x_settings() -> Any:
-    from connectors.settings import XSource
-
-    return XSource
