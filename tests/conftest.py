@@ -177,6 +177,20 @@ def run_cli(
     )
 
 
+def run_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The real command in this process (no interpreter start-up): exit code, stdout, stderr."""
+    from listener.cli.app import main
+
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 # The day the demo tests pin (`listener demo --today`): a Wednesday whose week starts on Monday
 # 2026-11-23, so the story keeps its recorded dates (its last week is 2026-W47).
 DEMO_TODAY = "2026-11-25"

@@ -58,7 +58,8 @@ def test_second_run_while_the_first_fetches_skips_that_source(tmp_path: Path, fe
     """The first run holds no store lock while it fetches; a second one skips the source in hand."""
     urls = serve_feeds(feed_server, 1)
     cfg = write_config(tmp_path, urls, timeout=30)
-    feed_server.routes["/f0.xml"].delay = 4  # keep the first run busy inside its fetch
+    # keep the first run busy inside its fetch while the second starts (several seconds on a busy machine)
+    feed_server.routes["/f0.xml"].delay = 10
     first = subprocess.Popen(
         [sys.executable, "-m", "listener", "--config", str(cfg), "run"],
         cwd=ROOT,

@@ -25,12 +25,12 @@ from conftest import (
     FeedServer,
     Route,
     rss_feed,
+    run_in_process,
     table_rows,
     write_config,
 )
 
 from listener import pipeline
-from listener.cli.app import main
 from listener.core.settings import settings_from_dict
 from listener.store.connection import Store
 
@@ -70,15 +70,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
 
 
 def listener(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """The real command in this process (no interpreter start-up): exit code, stdout, stderr."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_in_process(capsys, *args)
 
 
 def _one_line(stderr: str) -> str:

@@ -66,7 +66,8 @@ def test_run_waits_for_a_reader_then_completes(tmp_path: Path, feed_server: Feed
     work.mkdir()
     cfg = write_config(work, urls, extra="")
     _empty_store(work / "listener.duckdb")
-    reader = hold_store(work / "listener.duckdb", seconds=4)
+    # held longer than the run takes to start and fetch on a busy machine (4 test workers, 2 cores)
+    reader = hold_store(work / "listener.duckdb", seconds=8)
     began = time.monotonic()
     result = run_cli("--config", str(cfg), "run")
     waited = time.monotonic() - began
