@@ -39,14 +39,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from listener.core.matcher import literal, tag_input_sql  # noqa: E402
 from listener.core.settings import settings_from_dict  # noqa: E402
-from listener.ingest.matcher import literal  # noqa: E402
-from listener.ingest.topics import (  # noqa: E402
-    TopicRule,
-    rules_from_organization,
-    tag_input_sql,  # noqa: E402
-    tag_mentions,
-)
+from listener.ingest.topics import TopicRule, rules_from_organization, tag_mentions  # noqa: E402
 from listener.store.connection import Store  # noqa: E402
 
 GOAL = 200_000  # mentions/s

@@ -3,7 +3,7 @@
 A platform is asked with the part of the query it can express; where it cannot
 express something exactly, the translation asks for more (a wildcard word is left
 out of its phrase, NEAR becomes AND, a case-sensitive term any case) and the local
-matcher (listener.ingest.matcher) decides what is tagged. Under NOT the widening runs
+matcher (listener.core.matcher) decides what is tagged. Under NOT the widening runs
 the other way: what cannot be excluded exactly is not excluded. A query longer than
 the platform allows is split into several requests whose union holds every match.
 

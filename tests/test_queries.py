@@ -391,7 +391,7 @@ def test_the_nfc_guard_lists_every_character_nfc_changes_on_its_own() -> None:
     import re
     import unicodedata
 
-    from listener.ingest.matcher import NFC_GUARD
+    from listener.core.matcher import NFC_GUARD
 
     listed = {
         cp

@@ -8,7 +8,7 @@ Precedence, loosest first: OR, AND (also implied between adjacent items), NOT,
 NEAR/n. Operators are upper case; `and`/`or`/`not` in lower case are words. A
 word is a run of Unicode letters, digits and underscores, so a term such as
 `acme's` or `ACME-branded` is a phrase of its words. The tree is compiled twice,
-in other layers: to DuckDB SQL for tagging (listener.ingest.matcher) and to each
+in other layers: to DuckDB SQL for tagging (listener.core.matcher) and to each
 platform's search syntax (connectors.queries). Both read the words from here.
 """
 
@@ -26,7 +26,6 @@ MAX_QUERY_CHARS = 10_000
 
 FIELDS = ("author", "source", "lang", "community", "site", "title")
 Field = Literal["author", "source", "lang", "community", "site"]
-
 
 
 def is_word_char(ch: str) -> bool:
@@ -496,7 +495,7 @@ def _python_pattern(term: Term) -> str:
 
 def mark_matches(text: str, node: Node, before: str = "\u00ab", after: str = "\u00bb") -> str:
     """`text` with what the query's positive terms match marked «like this» (for people reading samples;
-    tagging itself is SQL, listener.ingest.matcher)."""
+    tagging itself is SQL, listener.core.matcher)."""
     patterns: list[tuple[str, bool]] = []
     for leaf in positive_leaves(node):
         terms = [*leaf.left, *leaf.right] if isinstance(leaf, Near) else [leaf] if isinstance(leaf, Term) else []

@@ -1,7 +1,7 @@
 """Topic matching: which mentions talk about the brand, a competitor or a tracked topic.
 
 A topic is a query (docs/queries.md; parsed by listener.core.query, compiled to SQL by
-listener.ingest.matcher) or one of the older term lists: `acme` a word, `"acme coffee"`
+listener.core.matcher) or one of the older term lists: `acme` a word, `"acme coffee"`
 a phrase, `acme*` a word prefix, `-"acme anvil"` / `-anvil` an exclusion, matched
 case-insensitively on word boundaries, with exclusions cut out of the text before
 matching (so "acme anvil" does not count as Acme while "acme anvil and acme coffee"
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import duckdb
 
 from listener.core.errors import ConfigError
+from listener.core.matcher import Normaliser, compile_query, input_columns, literal, tag_input_sql
 from listener.core.query import Node, parse_query
 from listener.core.settings import Organization
 from listener.core.terms import split_terms
-from listener.ingest.matcher import FOLDED_SQL, Normaliser, compile_query, input_columns, literal, nfc_sql
 from listener.store.connection import scalar
 
 _BOUNDARY_BEFORE = r"(?:^|[^\pL\pN_])"
@@ -197,34 +197,6 @@ def tag_mentions(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope:
     conn.execute("DROP TABLE tag_input")
     row = conn.execute(f"SELECT count(*) FROM mention_topics {where}").fetchone()
     return int(row[0]) if row else 0
-
-
-def tag_input_sql(needs: set[str], where: str = "", listed_scope: str = "") -> str:
-    """SELECT mention_id and the normalised columns `needs` names, for the mentions `where` selects
-    (`listed_scope`: the same restriction for the interactions table, `AND mention_id IN ...`)."""
-    joins = ""
-    if "handle" in needs:
-        joins += " LEFT JOIN authors a ON a.author_id = m.author_id"
-    if "r" in needs:
-        joins += f"""
-            LEFT JOIN (
-                SELECT mention_id, string_agg(' @' || target_handle, '') AS handles
-                FROM interactions
-                WHERE kind = 'mention' AND target_handle IS NOT NULL {listed_scope}
-                GROUP BY mention_id
-            ) listed ON listed.mention_id = m.mention_id"""
-    columns = "".join(f", {sql} AS {name}" for name, sql in input_columns(needs).items())
-    folded = f", {FOLDED_SQL} AS folded" if needs & {"l", "r"} else ""
-    return f"""
-        SELECT m.mention_id {columns}
-        FROM (
-            SELECT *{folded} FROM (
-                SELECT mention_id, author_id, source, lang, community, url,
-                       {nfc_sql("coalesce(title, '')")} AS t, {nfc_sql("coalesce(text, '')")} AS x
-                FROM mentions {where}
-            )
-        ) m {joins}
-        """
 
 
 @dataclass(frozen=True)

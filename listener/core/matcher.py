@@ -202,9 +202,7 @@ class _Compiler:
         between = f"(?: {_SPLIT_WORD}+){{0,{near.distance - 1}}}" if near.distance > 1 else ""
         forward = f"{left}{between} {right}"
         either = forward if near.ordered else f"(?:{forward}|{right}{between} {left})"
-        return (
-            f"({left_check} AND {right_check} AND regexp_matches({_split_words(column)}, {literal(f' {either} ')}))"
-        )
+        return f"({left_check} AND {right_check} AND regexp_matches({_split_words(column)}, {literal(f' {either} ')}))"
 
     # -- hashtags, mentions, fields ----------------------------------------------------------
 
@@ -261,3 +259,35 @@ def _word_pattern(word: str, char: str = _WORD) -> str:
 
 def _phrase_pattern(words: tuple[str, ...]) -> str:
     return _GAP.join(_word_pattern(w) for w in words)
+
+
+def tag_input_sql(
+    needs: set[str], where: str = "", listed_scope: str = "", relation: str = "mentions", keys: str = "mention_id"
+) -> str:
+    """SELECT `keys` and the columns `needs` names, for the rows of `relation` (default: every mention)
+    that `where` selects; `listed_scope` restricts the interactions table the same way
+    (`AND mention_id IN ...`). `relation` has mention_id, author_id, source, lang, community, url,
+    title and text (analytics.sentiment.topics passes clauses of mentions)."""
+    joins = ""
+    if "handle" in needs:
+        joins += " LEFT JOIN authors a ON a.author_id = m.author_id"
+    if "r" in needs:
+        joins += f"""
+            LEFT JOIN (
+                SELECT mention_id, string_agg(' @' || target_handle, '') AS handles
+                FROM interactions
+                WHERE kind = 'mention' AND target_handle IS NOT NULL {listed_scope}
+                GROUP BY mention_id
+            ) listed ON listed.mention_id = m.mention_id"""
+    columns = "".join(f", {sql} AS {name}" for name, sql in input_columns(needs).items())
+    folded = f", {FOLDED_SQL} AS folded" if needs & {"l", "r"} else ""
+    return f"""
+        SELECT {", ".join("m." + k.strip() for k in keys.split(","))} {columns}
+        FROM (
+            SELECT *{folded} FROM (
+                SELECT {keys}, author_id, source, lang, community, url,
+                       {nfc_sql("coalesce(title, '')")} AS t, {nfc_sql("coalesce(text, '')")} AS x
+                FROM {relation} {where}
+            )
+        ) m {joins}
+        """
