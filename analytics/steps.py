@@ -23,6 +23,7 @@ from analytics.metrics.kpis import update_kpis
 from analytics.metrics.spikes import detect_spikes
 from analytics.network import communities, influencers, shapes
 from analytics.sentiment.score import mark_supported, score_pending
+from analytics.sentiment.topics import TopicCondition, score_topics
 from listener.core.progress import task
 from listener.core.settings import Settings
 from listener.store.connection import Store
@@ -35,6 +36,7 @@ class StepRun:
     settings: Settings
     today: date | None = None  # (UTC) ends rolling windows, KPI weeks, spike days, the maturity window
     rebaseline: bool = False  # re-record the KPI baselines (`listener analyze --rebaseline`)
+    topics: tuple[TopicCondition, ...] = ()  # the compiled topics (listener.ingest.topics), for per-topic sentiment
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ def _sentiment(store: Store, run: StepRun) -> tuple[int, int]:
 
 def _supported(store: Store, run: StepRun) -> int:
     return mark_supported(store)
+
+
+def _topic_sentiment(store: Store, run: StepRun) -> dict[str, Any]:
+    return score_topics(store, run.topics, lexicon=run.settings.analytics.lexicon)
 
 
 def _influencers(store: Store, run: StepRun) -> dict[str, Any]:
@@ -92,6 +98,8 @@ STEPS: tuple[Step, ...] = (
     Step("language", _language, ("mentions",), wanted=lambda settings: settings.analytics.detect_language),
     Step("sentiment", _sentiment, ("sentiment",)),
     Step("supported", _supported, ("sentiment",)),  # after language: a language found later flips the flag
+    # after sentiment: a pair whose post is one clause takes the post's score; a retag starts it over
+    Step("topic_sentiment", _topic_sentiment, ("topic_sentiment",), restarts_on_retag=True),
     Step("influencers", _influencers, ("influencers",), restarts_on_retag=True),
     Step("communities", _communities, ("communities", "community_members"), restarts_on_retag=True),
     Step("shapes", _shapes, ("conversation_shapes",), restarts_on_retag=True),

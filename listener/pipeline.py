@@ -366,7 +366,7 @@ def analyze(
         "interactions",
         lambda: store.write_transaction(resolve_pending_interactions, "analyze: interactions", claim=Claim.ANALYSIS),
     )
-    given = StepRun(settings, today, rebaseline)
+    given = StepRun(settings, today, rebaseline, topics=tuple(rules))
     for analysis in steps_for(settings):
         if analysis.name == "language" and uses_language(rules):
             store.conn.execute(

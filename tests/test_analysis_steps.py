@@ -75,7 +75,13 @@ def test_every_analytics_table_is_written_by_a_registered_step(tmp_path: Path):
     assert written <= tables
     assert tables - NOT_ANALYSIS <= written
     assert len({step.name for step in STEPS}) == len(STEPS)
-    assert tables_restarted_by_retag() == ("influencers", "communities", "community_members", "conversation_shapes")
+    assert tables_restarted_by_retag() == (
+        "topic_sentiment",
+        "influencers",
+        "communities",
+        "community_members",
+        "conversation_shapes",
+    )
 
 
 def test_language_detection_is_a_step_only_when_configured():

@@ -24,17 +24,20 @@ from analytics.definitions import engagement, is_placeholder, iso_week, utc_day
 SUPPORTED = "coalesce(s.supported, true)"  # rows scored before the column existed were English-only
 
 # One row per (non-own mention, topic) with what every view needs; DISTINCT guards
-# against a topic name configured twice (as a competitor and a term).
+# against a topic name configured twice (as a competitor and a term). Sentiment is what
+# the post says about that topic (`topic_sentiment`), the whole post's until analyze has
+# computed it.
 TOPIC_MENTIONS = f"""
     SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,
            {utc_day("m.created_at")} AS day,
            {engagement("m")} AS engagement,
-           s.label, s.compound,
+           coalesce(ts.label, s.label) AS label, coalesce(ts.compound, s.compound) AS compound,
            s.mention_id IS NOT NULL AND {SUPPORTED} AS scored,
            s.mention_id IS NOT NULL AND NOT {SUPPORTED} AS unsupported
     FROM mention_topics t
     JOIN mentions m ON m.mention_id = t.mention_id
     LEFT JOIN sentiment s ON s.mention_id = m.mention_id
+    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
     WHERE NOT m.is_own
 """
 

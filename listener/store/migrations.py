@@ -385,6 +385,108 @@ MIGRATIONS: tuple[Migration, ...] = (
         INSERT INTO analysis_writes VALUES (0, now());
         """,
     ),
+    Migration(
+        9,
+        "topic_sentiment",
+        # The views are analytics/metrics/views.py's when this migration shipped, pasted: they
+        # read the per-topic sentiment, the whole post's where a pair has none yet.
+        r"""
+        CREATE TABLE topic_sentiment (
+            mention_id VARCHAR NOT NULL,
+            topic      VARCHAR NOT NULL,
+            compound   DOUBLE NOT NULL,
+            label      VARCHAR NOT NULL,
+            method     VARCHAR NOT NULL,
+            scored_at  TIMESTAMPTZ NOT NULL,
+            scorer     VARCHAR NOT NULL,
+            text_hash  VARCHAR
+        );
+        CREATE OR REPLACE VIEW daily_sentiment AS
+WITH tm AS (
+    SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,
+           (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
+           (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
+           coalesce(ts.label, s.label) AS label, coalesce(ts.compound, s.compound) AS compound,
+           s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
+           s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
+    FROM mention_topics t
+    JOIN mentions m ON m.mention_id = t.mention_id
+    LEFT JOIN sentiment s ON s.mention_id = m.mention_id
+    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
+    WHERE NOT m.is_own
+),
+agg AS (
+    SELECT day, topic, kind, source,
+           count(*) AS mentions,
+           count(*) FILTER (scored) AS scored,
+           count(*) FILTER (unsupported) AS unsupported,
+           avg(compound) FILTER (scored) AS avg_compound,
+           count(*) FILTER (scored AND label = 'positive') AS positive,
+           count(*) FILTER (scored AND label = 'neutral') AS neutral,
+           count(*) FILTER (scored AND label = 'negative') AS negative
+    FROM tm GROUP BY day, topic, kind, source
+)
+SELECT day, topic, kind, source,
+       CAST(mentions AS BIGINT) AS mentions, CAST(scored AS BIGINT) AS scored,
+       CAST(unsupported AS BIGINT) AS unsupported, CAST(avg_compound AS DOUBLE) AS avg_compound,
+       CAST(positive AS BIGINT) AS positive, CAST(neutral AS BIGINT) AS neutral,
+       CAST(negative AS BIGINT) AS negative,
+       CAST((positive - negative) / nullif(scored, 0) AS DOUBLE) AS net_sentiment
+FROM agg;
+        CREATE OR REPLACE VIEW share_of_voice AS
+WITH tm AS (SELECT * FROM (
+    SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,
+           (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
+           (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
+           coalesce(ts.label, s.label) AS label, coalesce(ts.compound, s.compound) AS compound,
+           s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
+           s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
+    FROM mention_topics t
+    JOIN mentions m ON m.mention_id = t.mention_id
+    LEFT JOIN sentiment s ON s.mention_id = m.mention_id
+    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
+    WHERE NOT m.is_own
+) WHERE kind IN ('brand', 'competitor')),
+topics AS (SELECT DISTINCT topic, kind FROM tm),
+days AS (
+    SELECT CAST(unnest(generate_series(min(day), max(day), INTERVAL 1 DAY)) AS DATE) AS day FROM tm
+),
+periods AS (
+    SELECT 'day' AS grain, day AS period_start, day AS period_end FROM days
+    UNION
+    SELECT 'week', CAST(date_trunc('week', day) AS DATE), CAST(date_trunc('week', day) AS DATE) + 6 FROM days
+),
+tagged AS (
+    SELECT 'day' AS grain, day AS period_start, * FROM tm
+    UNION ALL
+    SELECT 'week', CAST(date_trunc('week', day) AS DATE), * FROM tm
+),
+agg AS (
+    SELECT grain, period_start, topic,
+           count(*) AS mentions,
+           count(DISTINCT author_id) FILTER (NOT regexp_full_match(coalesce(author_id, ''), '[^:]*:(unknown|\[deleted\])')) AS authors,
+           sum(engagement) AS engagement,
+           (count(*) FILTER (scored AND label = 'positive') - count(*) FILTER (scored AND label = 'negative'))
+             / nullif(count(*) FILTER (scored), 0) AS net_sentiment
+    FROM tagged GROUP BY grain, period_start, topic
+),
+filled AS (
+    SELECT p.grain, p.period_start, p.period_end, t.topic, t.kind,
+           CAST(coalesce(a.mentions, 0) AS BIGINT) AS mentions,
+           CAST(coalesce(a.authors, 0) AS BIGINT) AS authors,
+           CAST(coalesce(a.engagement, 0) AS BIGINT) AS engagement,
+           CAST(a.net_sentiment AS DOUBLE) AS net_sentiment
+    FROM periods p CROSS JOIN topics t
+    LEFT JOIN agg a ON a.grain = p.grain AND a.period_start = p.period_start AND a.topic = t.topic
+)
+SELECT grain, period_start, period_end, topic, kind, mentions, authors, engagement, net_sentiment,
+       CAST(mentions / nullif(sum(mentions) OVER period, 0) AS DOUBLE) AS share_of_voice,
+       CAST(authors / nullif(sum(authors) OVER period, 0) AS DOUBLE) AS share_of_authors,
+       CAST(engagement / nullif(sum(engagement) OVER period, 0) AS DOUBLE) AS share_of_engagement
+FROM filled
+WINDOW period AS (PARTITION BY grain, period_start);
+        """,
+    ),
 )
 
 
