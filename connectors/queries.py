@@ -85,10 +85,6 @@ class Translation:
     queries: list[str] = field(default_factory=list)  # send each; the union holds every match
     note: str = ""  # why there is no query, or what was widened
 
-    @property
-    def searchable(self) -> bool:
-        return bool(self.queries)
-
 
 # -- translating -------------------------------------------------------------------------
 

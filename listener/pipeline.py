@@ -367,13 +367,14 @@ def analyze(
         lambda: store.write_transaction(resolve_pending_interactions, "analyze: interactions", claim=Claim.ANALYSIS),
     )
     given = StepRun(settings, today, rebaseline, topics=tuple(rules))
+    lang_topics = uses_language(rules)
     for analysis in steps_for(settings):
-        if analysis.name == "language" and uses_language(rules):
+        if analysis.name == "language" and lang_topics:
             store.conn.execute(
                 "CREATE OR REPLACE TEMP TABLE lang_unknown AS SELECT mention_id FROM mentions WHERE lang IS NULL"
             )
         step(analysis.name, functools.partial(analysis.run, store, given))
-        if analysis.name == "language" and uses_language(rules):
+        if analysis.name == "language" and lang_topics:
             step(
                 "topics by language",
                 lambda: store.write_transaction(

@@ -31,7 +31,6 @@ _NOT_WORD = r"[^\pL\pM\pN_]"
 _BEFORE = rf"(?:^|{_NOT_WORD})"
 _AFTER = rf"(?:$|{_NOT_WORD})"
 _GAP = r"[^\pL\pM\pN_\x{1}]+"  # between two words of one passage
-PASSAGE_BREAK = "\x01"  # SQL chr(1): between title and text
 
 
 def fold_sql(value: str) -> str:

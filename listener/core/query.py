@@ -61,10 +61,6 @@ class Term:
     case_sensitive: bool = False
     title_only: bool = False
 
-    @property
-    def has_wildcard(self) -> bool:
-        return any("*" in w or "?" in w for w in self.words)
-
 
 @dataclass(frozen=True)
 class Hashtag:
@@ -444,11 +440,6 @@ def leaves(node: Node) -> list[Leaf]:
     if isinstance(node, Not):
         return leaves(node.item)
     return [node]
-
-
-def words_of(text: str) -> list[str]:
-    """The words of a text as the language reads them (letters, digits, _ runs), NFC-normalised."""
-    return [w for w in split_words(unicodedata.normalize("NFC", text)) if w.strip("*?")]
 
 
 def describe(node: Node) -> str:

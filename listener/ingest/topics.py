@@ -44,7 +44,7 @@ def rules_from_organization(org: Organization) -> list[TopicRule]:
         rules = [
             _query_rule(org.name, "brand", org.query, "organization.query", normaliser)
             if org.query is not None
-            else _rule(org.name, "brand", org.brand_terms, org.exclude_terms, "organization.brand_terms")
+            else _rule(conn, org.name, "brand", org.brand_terms, org.exclude_terms, "organization.brand_terms")
         ]
         for i, comp in enumerate(org.competitors):
             if comp.query is not None:
@@ -52,10 +52,10 @@ def rules_from_organization(org: Organization) -> list[TopicRule]:
                 rules.append(_query_rule(comp.name, "competitor", comp.query, where, normaliser))
             else:
                 where = f"organization.competitors[{i}].terms"
-                rules.append(_rule(comp.name, "competitor", comp.terms, comp.exclude_terms, where))
+                rules.append(_rule(conn, comp.name, "competitor", comp.terms, comp.exclude_terms, where))
         for term in org.tracked_terms:
             name = (split_terms([term])[0] or [term])[0]
-            rules.append(_rule(name, "term", [term], [], "organization.tracked_terms"))
+            rules.append(_rule(conn, name, "term", [term], [], "organization.tracked_terms"))
         for i, topic in enumerate(org.topics):
             where = f"organization.topics[{i}].query"
             rules.append(_query_rule(topic.name, "term", topic.query, where, normaliser, search=topic.search))
@@ -116,7 +116,9 @@ def _escape(word: str) -> str:
     )
 
 
-def _rule(topic: str, kind: str, terms: list[str], extra_excludes: list[str], where: str) -> TopicRule:
+def _rule(
+    conn: duckdb.DuckDBPyConnection, topic: str, kind: str, terms: list[str], extra_excludes: list[str], where: str
+) -> TopicRule:
     for term in [*terms, *extra_excludes]:
         _check_term(term, where)
     includes, excludes = split_terms(terms)
@@ -125,7 +127,7 @@ def _rule(topic: str, kind: str, terms: list[str], extra_excludes: list[str], wh
     if not includes:
         raise ConfigError(f"'{where}': needs at least one term that is not an exclusion")
     include, exclude = term_pattern(includes), term_pattern(excludes) if excludes else None
-    _check_patterns(topic, include, exclude, includes + excludes, where)
+    _check_patterns(conn, topic, include, exclude, includes + excludes, where)
     haystack = "txt" if exclude is None else f"regexp_replace(txt, {literal(exclude)}, ' ', 'g')"
     return TopicRule(topic, kind, f"regexp_matches({haystack}, {literal(include)})", frozenset({"txt"}))
 
@@ -144,35 +146,33 @@ def _check_term(term: str, where: str) -> None:
 _NEUTRAL_TEXTS = ("", " ", ".", "zzqxj vvkw 0")
 
 
-def _check_patterns(topic: str, include: str, exclude: str | None, terms: list[str], where: str) -> None:
+def _check_patterns(
+    conn: duckdb.DuckDBPyConnection, topic: str, include: str, exclude: str | None, terms: list[str], where: str
+) -> None:
     """Compile the rule with the store's own regex engine (RE2) and reject terms that match everything
     or cannot match even their own text."""
-    import duckdb
-
-    with duckdb.connect(":memory:") as conn:
-        for name, pattern in (("term", include), ("exclusion", exclude)):
-            if pattern is None:
-                continue
-            try:
-                hits = scalar(
-                    conn,
-                    "SELECT bool_or(regexp_matches(t, ?)) FROM unnest(?::VARCHAR[]) u(t)",
-                    [pattern, list(_NEUTRAL_TEXTS)],
-                )
-            except duckdb.Error as exc:
-                raise ConfigError(
-                    f"'{where}': a {name} of topic {topic!r} cannot be compiled ({str(exc).splitlines()[0][:160]})"
-                ) from None
-            if hits:
-                raise ConfigError(
-                    f"'{where}': a {name} of topic {topic!r} matches every mention; "
-                    "make each term a whole word or phrase"
-                )
-        for term in terms:
-            literal = " " + unicodedata.normalize("NFC", term.rstrip("*")) + " "  # as texts are matched
-            single = term_pattern([term])
-            if not scalar(conn, "SELECT regexp_matches(?, ?)", [literal, single]):
-                raise ConfigError(f"'{where}': term {term!r} of topic {topic!r} can never match, not even its own text")
+    for name, pattern in (("term", include), ("exclusion", exclude)):
+        if pattern is None:
+            continue
+        try:
+            hits = scalar(
+                conn,
+                "SELECT bool_or(regexp_matches(t, ?)) FROM unnest(?::VARCHAR[]) u(t)",
+                [pattern, list(_NEUTRAL_TEXTS)],
+            )
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"'{where}': a {name} of topic {topic!r} cannot be compiled ({str(exc).splitlines()[0][:160]})"
+            ) from None
+        if hits:
+            raise ConfigError(
+                f"'{where}': a {name} of topic {topic!r} matches every mention; make each term a whole word or phrase"
+            )
+    for term in terms:
+        literal = " " + unicodedata.normalize("NFC", term.rstrip("*")) + " "  # as texts are matched
+        single = term_pattern([term])
+        if not scalar(conn, "SELECT regexp_matches(?, ?)", [literal, single]):
+            raise ConfigError(f"'{where}': term {term!r} of topic {topic!r} can never match, not even its own text")
 
 
 def tag_mentions(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope: str | None = None) -> int:
