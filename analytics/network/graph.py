@@ -223,6 +223,28 @@ def drop_period(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DROP TABLE IF EXISTS period_vertices")
 
 
+def unless_done_meanwhile(
+    table: str,
+    week: Period,
+    compute_week: Callable[[duckdb.DuckDBPyConnection, Period], int],
+    where: str = "true",
+) -> Callable[[duckdb.DuckDBPyConnection], int]:
+    """A week's unit of work that, when run again after a lost write conflict, first asks
+    whether the week is still stale: on DuckLake the worker that won has usually computed
+    it, and recomputing would lose again to that worker's next week (a livelock that
+    outlasted every retry when two workers analysed the same weeks in the same order)."""
+    attempts = 0
+
+    def unit(conn: duckdb.DuckDBPyConnection) -> int:
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1 and week not in stale_weeks(conn, table, where):
+            return 0
+        return compute_week(conn, week)
+
+    return unit
+
+
 def run_stale_weeks(
     store: Store, table: str, compute_week: Callable[[duckdb.DuckDBPyConnection, Period], int]
 ) -> dict[str, object]:
@@ -232,10 +254,7 @@ def run_stale_weeks(
     weeks = stale_weeks(store.conn, table)
     rows = 0
     for week in weeks:
-
-        def unit(conn: duckdb.DuckDBPyConnection, week: Period = week) -> int:
-            return compute_week(conn, week)
-
+        unit = unless_done_meanwhile(table, week, compute_week)
         rows += store.write_transaction(unit, f"{table} {week.start}", claim=Claim.ANALYSIS)
     return {
         "periods": [f"week:{w.start}" for w in weeks],

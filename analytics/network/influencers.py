@@ -28,6 +28,7 @@ docs/analytics-network.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from datetime import date, timedelta
@@ -47,6 +48,7 @@ from analytics.network.graph import (
     stage_period,
     stale_weeks,
     to_sql,
+    unless_done_meanwhile,
     utc_today,
 )
 from listener.core.settings import Settings
@@ -72,9 +74,15 @@ def run(store: Store, settings: Settings, today: date | None = None) -> dict[str
     rows = 0
     for period in periods:
 
-        def unit(conn: duckdb.DuckDBPyConnection, period: Period = period) -> int:
+        def compute(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
             return compute_period(conn, settings, period)
 
+        # the rolling windows are not tracked by staleness: they are recomputed on every retry
+        unit = (
+            unless_done_meanwhile("influencers", period, compute, "period_kind = 'week'")
+            if period.kind == "week"
+            else functools.partial(compute, period=period)
+        )
         rows += store.write_transaction(unit, f"influencers {period.kind} {period.start}", claim=Claim.ANALYSIS)
     store.write_transaction(refresh_is_new, "influencers is_new", claim=Claim.ANALYSIS)
     return {
