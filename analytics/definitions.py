@@ -17,6 +17,8 @@ from listener.core.models import DELETED_AUTHOR, UNKNOWN_AUTHOR
 PLACEHOLDER_PATTERN = "[^:]*:(" + "|".join(re.escape(str(a.id)) for a in (UNKNOWN_AUTHOR, DELETED_AUTHOR)) + ")"
 _PLACEHOLDER = re.compile(PLACEHOLDER_PATTERN)
 
+RESPONSE_WINDOW_HOURS = 72  # a reply later than this does not count as a response
+
 # The counts a post earns, as `mentions` columns; a positive score (Reddit's) counts too.
 ENGAGEMENT_COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
 
@@ -58,3 +60,11 @@ def utc_day(column: str) -> str:
 def iso_week(day_sql: str) -> str:
     """SQL for the Monday of the ISO week containing a DATE."""
     return f"CAST(date_trunc('week', {day_sql}) AS DATE)"
+
+
+def asks(m: str = "m", s: str = "s") -> str:
+    """SQL: the post waits for an answer: a question, or a complaint (negative where sentiment is supported)."""
+    return (
+        f"(regexp_matches(concat_ws(' ', {m}.title, {m}.text), '[?？]')"
+        f" OR ({s}.label = 'negative' AND coalesce({s}.supported, true)))"
+    )

@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 
+from analytics.conversation.duplicates import update_duplicates
+from analytics.conversation.roles import update_roles
 from analytics.language import detect_missing
 from analytics.maturity import classifier as maturity
 from analytics.metrics.kpis import update_kpis
@@ -70,6 +72,14 @@ def _topic_sentiment(store: Store, run: StepRun) -> dict[str, Any]:
     return score_topics(store, run.topics, lexicon=run.settings.analytics.lexicon)
 
 
+def _roles(store: Store, run: StepRun) -> dict[str, Any]:
+    return update_roles(store, run.settings)
+
+
+def _duplicates(store: Store, run: StepRun) -> dict[str, Any]:
+    return update_duplicates(store, run.settings)
+
+
 def _influencers(store: Store, run: StepRun) -> dict[str, Any]:
     return influencers.run(store, run.settings, run.today)
 
@@ -100,6 +110,9 @@ STEPS: tuple[Step, ...] = (
     Step("supported", _supported, ("sentiment",)),  # after language: a language found later flips the flag
     # after sentiment: a pair whose post is one clause takes the post's score; a retag starts it over
     Step("topic_sentiment", _topic_sentiment, ("topic_sentiment",), restarts_on_retag=True),
+    # who a mention is from, then its copies: every "by others" measure below reads both
+    Step("roles", _roles, ("mention_roles",)),
+    Step("duplicates", _duplicates, ("duplicate_clusters", "step_state")),
     Step("influencers", _influencers, ("influencers",), restarts_on_retag=True),
     Step("communities", _communities, ("communities", "community_members"), restarts_on_retag=True),
     Step("shapes", _shapes, ("conversation_shapes",), restarts_on_retag=True),

@@ -63,8 +63,12 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def scenarios(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    # made here, not in the threads: tmp_path_factory is not thread-safe (two threads creating the
+    # base folder at once lose each other's folders)
+    folders = {rung: tmp_path_factory.mktemp(rung.lower()) for rung in SCENARIOS}
+
     def flow(rung: str) -> dict:
-        tmp = tmp_path_factory.mktemp(rung.lower())
+        tmp = folders[rung]
         cfg = str(write_org_config(tmp))
         file = SCENARIOS[rung]().write(tmp / "mentions.jsonl")
         steps = [

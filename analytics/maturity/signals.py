@@ -8,7 +8,8 @@ mean, and why, is in docs/maturity.md; thresholds and the ladder live in
 
 Temp tables (dropped by `drop`):
 - `mat_posts`: every mention created in the window, with whether it is our
-  own, original (not a reply, repost or quote), about the brand or a
+  own, by others (`other`: counted once, not a competitor's or an amplification:
+  analytics.conversation), original (not a reply, repost or quote), about the brand or a
   competitor, its thread, who it replies to (`parent_author`), and whether
   its source has a conversation network (`in_network`: not a feed; the
   source registry says which sources have none);
@@ -29,9 +30,8 @@ from typing import Any
 
 import duckdb
 
-from analytics.definitions import is_placeholder, iso_week, utc_day
+from analytics.definitions import RESPONSE_WINDOW_HOURS, is_placeholder, iso_week, utc_day
 from analytics.metrics.kpis import _BRAND as KPI_BRAND_SQL
-from analytics.metrics.kpis import RESPONSE_WINDOW_HOURS
 from analytics.metrics.kpis import _responses as kpi_responses_sql
 from analytics.metrics.views import SUPPORTED
 from listener.core.sources import sources_without_network
@@ -79,7 +79,9 @@ def stage(conn: duckdb.DuckDBPyConnection, window: Window) -> None:
             SELECT mention_id, min(to_author_id) AS to_author FROM interactions
             WHERE kind IN ('reply', 'comment') GROUP BY mention_id
         )
-        SELECT m.mention_id, m.source, m.url, m.author_id, coalesce(m.is_own, false) AS own, m.created_at,
+        SELECT m.mention_id, m.source, m.url, m.author_id, coalesce(m.is_own, false) AS own,
+               NOT coalesce(m.is_own, false) AND ro.mention_id IS NULL AND coalesce(d.counted, true) AS other,
+               m.created_at,
                {utc_day("m.created_at")} AS day, {iso_week(utc_day("m.created_at"))} AS week,
                m.parent_id, m.repost_of, m.quote_of, m.community,
                coalesce(m.thread_id, p.thread_id, m.parent_id, m.mention_id) AS thread,
@@ -94,6 +96,8 @@ def stage(conn: duckdb.DuckDBPyConnection, window: Window) -> None:
         LEFT JOIN reply_edge r ON r.mention_id = m.mention_id
         LEFT JOIN authors pa ON pa.author_id = coalesce(p.author_id, r.to_author)
         LEFT JOIN topics t ON t.mention_id = m.mention_id
+        LEFT JOIN mention_roles ro ON ro.mention_id = m.mention_id
+        LEFT JOIN duplicate_clusters d ON d.mention_id = m.mention_id
         WHERE m.created_at >= $start AND m.created_at < $cut
     """,
         {"start": p["start"], "cut": p["cut"], "no_network": sources_without_network()},
@@ -159,7 +163,7 @@ def measure(conn: duckdb.DuckDBPyConnection, window: Window) -> dict[str, Any]:
 
 
 def _monitor(conn: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> dict[str, Any]:
-    out = _one(conn, "SELECT count(*) FILTER (brand AND NOT own) AS brand_mentions FROM mat_posts")
+    out = _one(conn, "SELECT count(*) FILTER (brand AND other) AS brand_mentions FROM mat_posts")
     out.update(
         _one(
             conn,
@@ -179,9 +183,9 @@ def _discover(conn: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> dict[str, A
     out = _one(
         conn,
         """
-        SELECT count(DISTINCT week) FILTER (brand AND NOT own) AS history_weeks,
-               count(DISTINCT source || ':' || coalesce(community, '')) FILTER (NOT own) AS channels,
-               count(*) FILTER (competitor AND NOT own) AS competitor_mentions
+        SELECT count(DISTINCT week) FILTER (brand AND other) AS history_weeks,
+               count(DISTINCT source || ':' || coalesce(community, '')) FILTER (other) AS channels,
+               count(*) FILTER (competitor AND other) AS competitor_mentions
         FROM mat_posts
     """,
     )
@@ -202,7 +206,7 @@ def _discover(conn: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> dict[str, A
             conn,
             """
         SELECT count(s.mention_id) / nullif(count(*), 0) AS sentiment_coverage
-        FROM mat_posts m LEFT JOIN sentiment s USING (mention_id) WHERE m.brand AND NOT m.own
+        FROM mat_posts m LEFT JOIN sentiment s USING (mention_id) WHERE m.brand AND m.other
     """,
         )
     )
@@ -288,11 +292,11 @@ def brand_communities_sql() -> str:
     """Communities (not feeds: nobody posts in someone else's feed) where others discuss the brand."""
     return f"""
         SELECT source, community,
-               count(*) FILTER (brand AND NOT own) AS brand_mentions,
-               count(DISTINCT week) FILTER (brand AND NOT own) AS weeks,
+               count(*) FILTER (brand AND other) AS brand_mentions,
+               count(DISTINCT week) FILTER (brand AND other) AS weeks,
                count(*) FILTER (own) AS own_posts
         FROM mat_posts WHERE community IS NOT NULL AND in_network
-        GROUP BY source, community HAVING count(*) FILTER (brand AND NOT own) >= {COMMUNITY_MIN_MENTIONS}"""
+        GROUP BY source, community HAVING count(*) FILTER (brand AND other) >= {COMMUNITY_MIN_MENTIONS}"""
 
 
 # One row per turn of an org <-> person exchange in a thread: our answers to the person, their

@@ -21,26 +21,26 @@ from typing import Any
 
 import duckdb
 
-from analytics.definitions import engagement, is_placeholder, iso_week, utc_day
+from analytics.definitions import RESPONSE_WINDOW_HOURS, asks, engagement, is_placeholder, iso_week, utc_day
 from analytics.metrics.views import SUPPORTED
 from listener.core.errors import ConfigError
 from listener.core.settings import Settings
 from listener.store.connection import Claim, Store
 
 AUTO_BASELINE_DAYS = 28
-RESPONSE_WINDOW_HOURS = 72  # a reply later than this does not count as a response
 
-# Non-own brand mentions with what the KPIs need; `asks` = a question or a supported complaint.
+# Brand mentions by others, counted once, with what the KPIs need: the sentiment about the
+# brand (`topic_sentiment`, else the post's); `asks` = a question or a supported complaint.
 _BRAND = f"""
     CREATE OR REPLACE TEMP TABLE kpi_brand AS
     SELECT DISTINCT m.mention_id, m.author_id, m.created_at, {utc_day("m.created_at")} AS day,
-           s.label, s.mention_id IS NOT NULL AND {SUPPORTED} AS scored,
-           regexp_matches(concat_ws(' ', m.title, m.text), '[?？]')
-             OR (s.label = 'negative' AND {SUPPORTED}) AS asks
-    FROM mentions m
+           coalesce(ts.label, s.label) AS label, s.mention_id IS NOT NULL AND {SUPPORTED} AS scored,
+           {asks("m", "s")} AS asks
+    FROM mentions_by_others m
     JOIN mention_topics t ON t.mention_id = m.mention_id AND t.kind = 'brand'
     LEFT JOIN sentiment s ON s.mention_id = m.mention_id
-    WHERE NOT m.is_own
+    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
+    WHERE m.counted
 """
 
 _IN_PERIOD = "x.day BETWEEN p.period_start AND p.period_end"
@@ -57,8 +57,8 @@ def _per_period(events: str, value: str) -> str:
 def _share_of_voice() -> str:
     events = f"""
         SELECT DISTINCT t.mention_id, t.topic, t.kind, {utc_day("m.created_at")} AS day
-        FROM mention_topics t JOIN mentions m ON m.mention_id = t.mention_id
-        WHERE NOT m.is_own AND t.kind IN ('brand', 'competitor')"""
+        FROM mention_topics t JOIN mentions_by_others m ON m.mention_id = t.mention_id
+        WHERE m.counted AND t.kind IN ('brand', 'competitor')"""
     return _per_period(events, "count(*) FILTER (x.kind = 'brand') / nullif(count(x.kind), 0)")
 
 

@@ -48,19 +48,22 @@ MIN_SEASON_WEEKS = 2  # fewer same-weekday days than this: no weekday adjustment
 MIN_SEASON_LEVEL = 10  # below this median per day, weekday factors are noise
 MAX_FACTOR = 4.0  # weekday factors are clamped to [1/4, 4]
 
-# (kind, topic, day, mention) for every series point; 'negative' is a subset of 'volume'.
+# (kind, topic, day, mention) for every series point, over the mentions by others counted
+# once; 'negative' is a subset of 'volume', negative about that topic (`topic_sentiment`,
+# the whole post's score until analyze has computed the pair's).
 _EVENTS = f"""
     SELECT DISTINCT 'volume' AS kind, t.topic, {utc_day("m.created_at")} AS day, m.mention_id,
            {engagement("m")} AS engagement, m.created_at
-    FROM mention_topics t JOIN mentions m ON m.mention_id = t.mention_id
-    WHERE NOT m.is_own AND {utc_day("m.created_at")} <= $today
+    FROM mention_topics t JOIN mentions_by_others m ON m.mention_id = t.mention_id
+    WHERE m.counted AND {utc_day("m.created_at")} <= $today
     UNION ALL
     SELECT DISTINCT 'negative', t.topic, {utc_day("m.created_at")}, m.mention_id,
            {engagement("m")}, m.created_at
-    FROM mention_topics t JOIN mentions m ON m.mention_id = t.mention_id
+    FROM mention_topics t JOIN mentions_by_others m ON m.mention_id = t.mention_id
     JOIN sentiment s ON s.mention_id = m.mention_id
-    WHERE NOT m.is_own AND {utc_day("m.created_at")} <= $today
-      AND s.label = 'negative' AND {SUPPORTED}
+    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
+    WHERE m.counted AND {utc_day("m.created_at")} <= $today
+      AND coalesce(ts.label, s.label) = 'negative' AND {SUPPORTED}
 """
 
 

@@ -19,43 +19,59 @@ from __future__ import annotations
 
 import duckdb
 
-from analytics.definitions import engagement, is_placeholder, iso_week, utc_day
+from analytics.definitions import RESPONSE_WINDOW_HOURS, asks, engagement, is_placeholder, iso_week, utc_day
 
 SUPPORTED = "coalesce(s.supported, true)"  # rows scored before the column existed were English-only
 
-# One row per (non-own mention, topic) with what every view needs; DISTINCT guards
+# The conversation: mentions by others (not our posts, not a competitor's, not the amplification
+# of either: analytics.conversation.roles), each with its duplicate cluster and whether it
+# counts (the original of a cluster always; a copy only with `count_duplicates = true`).
+# Every "mentions by others" measure reads it.
+MENTIONS_BY_OTHERS = """
+SELECT m.mention_id, m.source, m.native_id, m.url, m.author_id, m.title, m.text, m.lang, m.created_at,
+       m.updated_at, m.parent_id, m.thread_id, m.community, m.like_count, m.repost_count, m.reply_count,
+       m.quote_count, m.score, m.repost_of, m.quote_of,
+       d.cluster_id AS duplicate_cluster, coalesce(d.is_original, true) AS is_original,
+       coalesce(d.counted, true) AS counted
+FROM mentions m
+LEFT JOIN duplicate_clusters d ON d.mention_id = m.mention_id
+WHERE NOT m.is_own AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles)
+"""
+
+# One row per (mention by others, topic) with what every view needs; DISTINCT guards
 # against a topic name configured twice (as a competitor and a term). Sentiment is what
 # the post says about that topic (`topic_sentiment`), the whole post's until analyze has
 # computed it.
 TOPIC_MENTIONS = f"""
-    SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id,
+    SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id, m.counted,
            {utc_day("m.created_at")} AS day,
            {engagement("m")} AS engagement,
            coalesce(ts.label, s.label) AS label, coalesce(ts.compound, s.compound) AS compound,
            s.mention_id IS NOT NULL AND {SUPPORTED} AS scored,
            s.mention_id IS NOT NULL AND NOT {SUPPORTED} AS unsupported
     FROM mention_topics t
-    JOIN mentions m ON m.mention_id = t.mention_id
+    JOIN mentions_by_others m ON m.mention_id = t.mention_id
     LEFT JOIN sentiment s ON s.mention_id = m.mention_id
     LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
-    WHERE NOT m.is_own
 """
 
 DAILY_SENTIMENT = f"""
 WITH tm AS ({TOPIC_MENTIONS}),
 agg AS (
     SELECT day, topic, kind, source,
-           count(*) AS mentions,
-           count(*) FILTER (scored) AS scored,
-           count(*) FILTER (unsupported) AS unsupported,
-           avg(compound) FILTER (scored) AS avg_compound,
-           count(*) FILTER (scored AND label = 'positive') AS positive,
-           count(*) FILTER (scored AND label = 'neutral') AS neutral,
-           count(*) FILTER (scored AND label = 'negative') AS negative
+           count(*) FILTER (counted) AS mentions,
+           count(*) AS raw_mentions,
+           count(*) FILTER (counted AND scored) AS scored,
+           count(*) FILTER (counted AND unsupported) AS unsupported,
+           avg(compound) FILTER (counted AND scored) AS avg_compound,
+           count(*) FILTER (counted AND scored AND label = 'positive') AS positive,
+           count(*) FILTER (counted AND scored AND label = 'neutral') AS neutral,
+           count(*) FILTER (counted AND scored AND label = 'negative') AS negative
     FROM tm GROUP BY day, topic, kind, source
 )
 SELECT day, topic, kind, source,
-       CAST(mentions AS BIGINT) AS mentions, CAST(scored AS BIGINT) AS scored,
+       CAST(mentions AS BIGINT) AS mentions, CAST(raw_mentions AS BIGINT) AS raw_mentions,
+       CAST(scored AS BIGINT) AS scored,
        CAST(unsupported AS BIGINT) AS unsupported, CAST(avg_compound AS DOUBLE) AS avg_compound,
        CAST(positive AS BIGINT) AS positive, CAST(neutral AS BIGINT) AS neutral,
        CAST(negative AS BIGINT) AS negative,
@@ -83,23 +99,26 @@ tagged AS (
 ),
 agg AS (
     SELECT grain, period_start, topic,
-           count(*) AS mentions,
+           count(*) FILTER (counted) AS mentions,
+           count(*) AS raw_mentions,
            count(DISTINCT author_id) FILTER (NOT {is_placeholder("author_id")}) AS authors,
            sum(engagement) AS engagement,
-           (count(*) FILTER (scored AND label = 'positive') - count(*) FILTER (scored AND label = 'negative'))
-             / nullif(count(*) FILTER (scored), 0) AS net_sentiment
+           (count(*) FILTER (counted AND scored AND label = 'positive')
+            - count(*) FILTER (counted AND scored AND label = 'negative'))
+             / nullif(count(*) FILTER (counted AND scored), 0) AS net_sentiment
     FROM tagged GROUP BY grain, period_start, topic
 ),
 filled AS (
     SELECT p.grain, p.period_start, p.period_end, t.topic, t.kind,
            CAST(coalesce(a.mentions, 0) AS BIGINT) AS mentions,
+           CAST(coalesce(a.raw_mentions, 0) AS BIGINT) AS raw_mentions,
            CAST(coalesce(a.authors, 0) AS BIGINT) AS authors,
            CAST(coalesce(a.engagement, 0) AS BIGINT) AS engagement,
            CAST(a.net_sentiment AS DOUBLE) AS net_sentiment
     FROM periods p CROSS JOIN topics t
     LEFT JOIN agg a ON a.grain = p.grain AND a.period_start = p.period_start AND a.topic = t.topic
 )
-SELECT grain, period_start, period_end, topic, kind, mentions, authors, engagement, net_sentiment,
+SELECT grain, period_start, period_end, topic, kind, mentions, raw_mentions, authors, engagement, net_sentiment,
        CAST(mentions / nullif(sum(mentions) OVER period, 0) AS DOUBLE) AS share_of_voice,
        CAST(authors / nullif(sum(authors) OVER period, 0) AS DOUBLE) AS share_of_authors,
        CAST(engagement / nullif(sum(engagement) OVER period, 0) AS DOUBLE) AS share_of_engagement
@@ -140,11 +159,58 @@ WHERE c.period_start > latest.last_week - 56
 ORDER BY c.period_start DESC, c.mentions DESC, c.community_id
 """
 
+# What each competitor's accounts (and ours, for comparison) do per ISO week: posts, replies,
+# and how they answer the mentions by others of their topic that ask (a question or a
+# complaint, counted once): the share answered within RESPONSE_WINDOW_HOURS and the median
+# minutes to the first answer.
+COMPETITOR_ACTIVITY = f"""
+WITH acts AS (
+    SELECT r.owner, r.role AS kind, m.mention_id, m.parent_id, m.created_at,
+           {iso_week(utc_day("m.created_at"))} AS week
+    FROM mention_roles r JOIN mentions m ON m.mention_id = r.mention_id
+    WHERE r.role IN ('own', 'competitor')
+),
+owners AS (SELECT DISTINCT owner, kind FROM acts),
+asking AS (
+    SELECT DISTINCT o.owner, o.kind, b.mention_id, b.created_at, {iso_week(utc_day("b.created_at"))} AS week
+    FROM mentions_by_others b
+    JOIN mention_topics t ON t.mention_id = b.mention_id AND t.kind IN ('brand', 'competitor')
+    JOIN owners o ON o.owner = t.topic
+    LEFT JOIN sentiment s ON s.mention_id = b.mention_id
+    WHERE b.counted AND {asks("b", "s")}
+),
+answered AS (
+    SELECT q.owner, q.kind, q.week, q.mention_id, q.created_at, min(a.created_at) AS first_reply
+    FROM asking q
+    LEFT JOIN acts a ON a.owner = q.owner AND a.parent_id = q.mention_id AND a.created_at >= q.created_at
+         AND a.created_at <= q.created_at + INTERVAL {RESPONSE_WINDOW_HOURS} HOUR
+    GROUP BY ALL
+),
+posted AS (
+    SELECT week, owner, kind, count(*) FILTER (parent_id IS NULL) AS posts,
+           count(*) FILTER (parent_id IS NOT NULL) AS replies
+    FROM acts GROUP BY ALL
+),
+answers AS (
+    SELECT week, owner, kind, count(*) AS asked, count(first_reply) AS answered,
+           median(epoch(first_reply - created_at) / 60.0) AS median_response_minutes
+    FROM answered GROUP BY ALL
+)
+SELECT CAST(week AS DATE) AS week_start, owner, kind,
+       CAST(coalesce(p.posts, 0) AS BIGINT) AS posts, CAST(coalesce(p.replies, 0) AS BIGINT) AS replies,
+       CAST(coalesce(a.asked, 0) AS BIGINT) AS asked, CAST(coalesce(a.answered, 0) AS BIGINT) AS answered,
+       CAST(a.answered / nullif(a.asked, 0) AS DOUBLE) AS response_rate,
+       CAST(a.median_response_minutes AS DOUBLE) AS median_response_minutes
+FROM posted p FULL JOIN answers a USING (week, owner, kind)
+"""
+
 VIEWS: dict[str, str] = {
+    "mentions_by_others": MENTIONS_BY_OTHERS,
     "daily_sentiment": DAILY_SENTIMENT,
     "share_of_voice": SHARE_OF_VOICE,
     "top_influencers_current": TOP_INFLUENCERS_CURRENT,
     "community_overview": COMMUNITY_OVERVIEW,
+    "competitor_activity": COMPETITOR_ACTIVITY,
 }
 
 

@@ -37,6 +37,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from analytics.conversation.roles import owned_accounts, stage_owned_authors
 from analytics.definitions import engagement, is_placeholder
 from analytics.network.graph import (
     SCOPE_ALL,
@@ -119,6 +120,7 @@ def _needs_window(conn: duckdb.DuckDBPyConnection, window: Period) -> bool:
 def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period) -> int:
     """Inside the caller's write transaction: replace one period's rows (all scopes); returns rows written."""
     stage_period(conn, period)
+    stage_owned_authors(conn, settings)
     _stage_brand_authors(conn, period)
     _stage_pagerank(conn)
     conn.execute(
@@ -126,7 +128,7 @@ def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
         [period.kind, period.start, period.end],
     )
     written = _insert_ranked(conn, settings, period)
-    for table in ("brand_authors", "metric_sources", "period_rank"):
+    for table in ("brand_authors", "metric_sources", "period_rank", "owned_authors"):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     drop_period(conn)
     return written
@@ -140,8 +142,8 @@ def _stage_brand_authors(conn: duckdb.DuckDBPyConnection, period: Period) -> Non
         WITH posts AS (
             SELECT m.author_id, m.source, {ENGAGEMENT_SQL} AS engagement, {HAS_METRICS_SQL} AS has_metrics,
                    CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
-            FROM mentions m LEFT JOIN sentiment s USING (mention_id)
-            WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL
+            FROM mentions_by_others m LEFT JOIN sentiment s USING (mention_id)
+            WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL AND m.counted
               AND NOT {is_placeholder("m.author_id")}
               AND m.mention_id IN (SELECT mention_id FROM mention_topics WHERE kind = 'brand')
         )
@@ -185,10 +187,12 @@ def _stage_pagerank(conn: duckdb.DuckDBPyConnection) -> None:
     to_sql(conn, "period_rank", columns)
 
 
-def own_keys(settings: Settings) -> list[str]:
-    """`<source>:<handle>` of every configured own account (lowercase)."""
-    own = settings.organization.own_accounts
-    return [f"{source}:{handle}" for source, handles in own.by_source().items() for handle in handles]
+def owned_keys(settings: Settings) -> list[str]:
+    """`<source>:<handle>` of every configured own and competitor account (lowercase): never ranked."""
+    accounts = owned_accounts(settings)
+    return [
+        f"{source}:{handle}" for source, handle in zip(accounts["source"].to_pylist(), accounts["handle"].to_pylist())
+    ]
 
 
 def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period) -> int:
@@ -223,7 +227,7 @@ def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
         people AS (
             SELECT c.*, coalesce(a.followers_count, 0) AS reach
             FROM cand c LEFT JOIN authors a ON a.author_id = c.author_id
-            WHERE NOT coalesce(a.is_own, false)
+            WHERE NOT coalesce(a.is_own, false) AND c.author_id NOT IN (SELECT author_id FROM owned_authors)
               AND lower(c.source || ':' || coalesce(a.handle, '')) NOT IN (SELECT unnest(?::VARCHAR[]))
               AND lower(replace(c.author_id, ':@', ':')) NOT IN (SELECT unnest(?::VARCHAR[]))
         ),
@@ -250,8 +254,8 @@ def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
         QUALIFY rank <= ?
         """,
         [
-            own_keys(settings),
-            own_keys(settings),
+            owned_keys(settings),
+            owned_keys(settings),
             period.kind,
             period.start,
             period.end,

@@ -55,6 +55,8 @@ class Competitor(_Strict):
     query: str | None = None  # a topic query (docs/queries.md)
     terms: list[str] = []  # the older term list: words, "phrases", prefixes*, -exclusions
     exclude_terms: list[str] = []
+    # the competitor's own handles per source: their posts are its activity, not mentions by others
+    own_accounts: OwnAccounts = Field(default_factory=lambda: OwnAccounts())
 
     @model_validator(mode="after")
     def _one_definition(self) -> Competitor:
@@ -130,6 +132,9 @@ class OwnAccounts(_PerSource):
     def by_source(self) -> dict[str, list[str]]:
         """Every source with at least one own account, in catalogue order."""
         return {name: list(handles) for name, handles in self._tables().items() if handles}
+
+
+Competitor.model_rebuild()  # its own_accounts type is defined after it
 
 
 class Organization(_Strict):
@@ -278,6 +283,11 @@ class Analytics(_Strict):
     detect_language: bool = (
         True  # fill mentions.lang where the source gave none (fastText lite model, offline; ~30k texts/s)
     )
+    # Copies (docs/analytics-metrics.md#duplicates): posts of the same text, or of word bigrams at
+    # least this similar (Jaccard), within the window form one cluster that counts once
+    count_duplicates: bool = False  # true: every copy counts (mentions = raw_mentions)
+    duplicate_window_days: Annotated[int, Field(ge=1, le=90)] = 7
+    near_duplicate_threshold: Annotated[float, Field(ge=0.5, le=1.0)] = 0.7
     # "Today" for analyze, maturity and digest: a store replayed as of a fixed day (the demo's); default: the real date
     as_of: date | None = None
 

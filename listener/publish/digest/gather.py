@@ -328,11 +328,13 @@ class _Query:
         rows = self.rows(
             f"""WITH tm AS (
                     SELECT DISTINCT t.topic, t.kind, m.mention_id, {_UTC_DAY} AS day,
-                           s.label, s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored
+                           coalesce(ts.label, s.label) AS label,
+                           s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored
                     FROM mention_topics t
-                    JOIN mentions m ON m.mention_id = t.mention_id
+                    JOIN mentions_by_others m ON m.mention_id = t.mention_id
                     LEFT JOIN sentiment s ON s.mention_id = m.mention_id
-                    WHERE NOT m.is_own AND t.kind IN ('brand', 'competitor')
+                    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
+                    WHERE m.counted AND t.kind IN ('brand', 'competitor')
                       AND m.created_at >= ? AND m.created_at < ?)
                 SELECT 'week' AS grain, {iso_week("day")} AS period, topic, kind,
                        count(*) AS mentions,
