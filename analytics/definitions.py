@@ -68,3 +68,50 @@ def asks(m: str = "m", s: str = "s") -> str:
         f"(regexp_matches(concat_ws(' ', {m}.title, {m}.text), '[?？]')"
         f" OR ({s}.label = 'negative' AND coalesce({s}.supported, true)))"
     )
+
+
+# -- 95 % intervals ------------------------------------------------------------------
+# Every rate and average listener reports carries its n and a 95 % interval
+# (docs/analytics-metrics.md#sample-sizes): Wilson for a proportion, Student's t for a mean.
+Z95 = 1.959963984540054
+# Student's t 0.975 quantiles for 1..30 degrees of freedom; beyond, the Cornish-Fisher
+# expansion around Z95 (within 0.001 of the exact value from 30 on).
+T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def t975_sql(df: str) -> str:
+    """SQL: Student's t 0.975 quantile for `df` degrees of freedom (NULL below 1)."""
+    z = Z95
+    table = " ".join(f"WHEN {i + 1} THEN {t}" for i, t in enumerate(T975))
+    tail = f"{z} + ({z**3 + z}) / (4.0 * ({df})) + ({5 * z**5 + 16 * z**3 + 3 * z}) / (96.0 * ({df}) * ({df}))"
+    return f"(CASE WHEN ({df}) < 1 THEN NULL WHEN ({df}) <= 30 THEN (CASE CAST({df} AS INTEGER) {table} END) ELSE {tail} END)"
+
+
+def wilson_sql(successes: str, n: str, bound: str) -> str:
+    """SQL: the Wilson score 95 % interval's `low` or `high` bound for successes out of n (NULL when n = 0)."""
+    z2 = Z95 * Z95
+    p = f"(({successes}) / nullif(({n}), 0))"
+    centre = f"({p} + {z2} / (2.0 * ({n})))"
+    half = f"({Z95} * sqrt({p} * (1 - {p}) / ({n}) + {z2} / (4.0 * ({n}) * ({n}))))"
+    sign = "-" if bound == "low" else "+"
+    value = f"(({centre} {sign} {half}) / (1 + {z2} / ({n})))"
+    return f"CAST(CASE WHEN ({n}) > 0 THEN greatest(0.0, least(1.0, {value})) END AS DOUBLE)"
+
+
+def t_interval_sql(mean: str, sd: str, n: str, bound: str, lo: float = -1.0, hi: float = 1.0) -> str:
+    """SQL: the t 95 % interval's `low` or `high` bound of a mean (NULL below 2 values), clamped to [lo, hi]."""
+    sign = "-" if bound == "low" else "+"
+    value = f"(({mean}) {sign} {t975_sql(f'({n}) - 1')} * coalesce({sd}, 0) / sqrt(nullif({n}, 0)))"
+    return f"CAST(CASE WHEN ({n}) >= 2 THEN greatest({lo}, least({hi}, {value})) END AS DOUBLE)"
+
+
+def net_interval_sql(positive: str, negative: str, n: str, bound: str) -> str:
+    """SQL: the t 95 % interval of net sentiment, the mean of +1 (positive), 0 and -1 (negative) over n."""
+    mean = f"(({positive}) - ({negative})) / nullif(({n}), 0)"
+    # sample standard deviation of a -1/0/+1 variable from its counts
+    sd = f"sqrt(greatest(0.0, (({positive}) + ({negative}) - ({n}) * ({mean}) * ({mean})) / nullif(({n}) - 1, 0)))"
+    return t_interval_sql(mean, sd, n, bound)

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from analytics.conversation.coordinated import update_coordinated
 from analytics.conversation.duplicates import update_duplicates
 from analytics.conversation.roles import update_roles
 from analytics.language import detect_missing
@@ -80,6 +81,10 @@ def _duplicates(store: Store, run: StepRun) -> dict[str, Any]:
     return update_duplicates(store, run.settings)
 
 
+def _coordinated(store: Store, run: StepRun) -> dict[str, Any]:
+    return update_coordinated(store, run.settings)
+
+
 def _influencers(store: Store, run: StepRun) -> dict[str, Any]:
     return influencers.run(store, run.settings, run.today)
 
@@ -113,6 +118,8 @@ STEPS: tuple[Step, ...] = (
     # who a mention is from, then its copies: every "by others" measure below reads both
     Step("roles", _roles, ("mention_roles",)),
     Step("duplicates", _duplicates, ("duplicate_clusters", "step_state")),
+    # before influencers, whose scores it dampens; raises `coordinated` alerts
+    Step("coordinated", _coordinated, ("coordinated_groups", "alerts")),
     Step("influencers", _influencers, ("influencers",), restarts_on_retag=True),
     Step("communities", _communities, ("communities", "community_members"), restarts_on_retag=True),
     Step("shapes", _shapes, ("conversation_shapes",), restarts_on_retag=True),

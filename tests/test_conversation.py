@@ -15,7 +15,7 @@ import pytest
 from conftest import run_in_process
 from datasketch import MinHash
 
-from analytics.conversation.duplicates import normalised_sql, permutations, shingles_sql, signatures
+from analytics.conversation.duplicates import normalised_sql, permutations, shingles_sql, signatures, words_sql
 
 CONFIG = """
 [organization]
@@ -75,7 +75,8 @@ def test_signatures_are_datasketchs_minhash_values() -> None:
     texts = [" ".join(rng.choices(VOCABULARY, k=rng.randint(2, 40))) for _ in range(50)]
     conn = duckdb.connect()
     conn.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS text, NULL::VARCHAR AS title", [texts])
-    lists = conn.execute(f"SELECT {shingles_sql(normalised_sql('t'))} FROM t").to_arrow_table().column(0)
+    conn.execute(f"CREATE TABLE w AS SELECT {words_sql(normalised_sql('t'))} AS words FROM t")
+    lists = conn.execute(f"SELECT {shingles_sql('words')} FROM w").to_arrow_table().column(0)
     lists = lists.combine_chunks()
     got = signatures(lists.flatten().to_numpy().astype(np.uint64), lists.offsets.to_numpy(), permutations())
     for row, hashes in enumerate(lists.to_pylist()):

@@ -166,10 +166,10 @@ def test_demo_human_output_ends_with_commands_that_work(human_run, capsys):
     assert "its last week, 2026-W23, is the last complete week before today (2026-06-14)" in text
     # Spike alerts: the newest first, and the count of the rest.
     lines = text.splitlines()
-    head = lines.index("Spike alerts (14, newest first):")
-    listed = [line.split()[0] for line in lines[head + 1 : head + 9]]
-    assert listed == sorted(listed, reverse=True) and listed[0] == "2026-06-06"  # the story's last Saturday
-    assert lines[head + 9] == "  ... 6 more, older: SELECT * FROM alerts ORDER BY day DESC;"
+    head = lines.index("Spike alerts (6, newest first):")
+    listed = [line.split()[0] for line in lines[head + 1 : head + 7]]
+    assert listed == sorted(listed, reverse=True) and listed[0] == "2026-06-02"  # the story's last spike
+    assert lines[head + 7].startswith("KPIs")  # all six shown: no "... more" line
     assert "duckdb " + str(out) not in text  # no shell advice without -readonly
     commands = lines[lines.index("Next:") + 1 : lines.index("Next:") + 5]
     config = out / "listener.toml"
@@ -199,7 +199,7 @@ def test_demo_human_output_ends_with_commands_that_work(human_run, capsys):
             outputs[verb] = capsys.readouterr().out
     assert "disabled in the config; last run" in outputs["status"] and "failing" not in outputs["status"]
     assert outputs["digest"].startswith("Acme: weekly listening digest 2026-W23 (01 Jun to 07 Jun 2026)")
-    assert "39 mentions of Acme by others (72 the week before" in outputs["digest"]
+    assert "35 mentions of Acme by others (68 the week before" in outputs["digest"]
     assert "maturity: Share (level 3 of 5), window 2026-03-11 .. 2026-06-08" in outputs["maturity"]
     assert "410" in outputs["sql"]
     # `listener run` with the demo's config reaches no source: it analyzes and refreshes the snapshot.
@@ -230,10 +230,11 @@ def test_the_story_is_this_weeks_on_any_day(cli_run, human_run, new_year_run, ca
         digest = json.loads(capsys.readouterr().out)
         assert digest["week"] == week.label, today
         text = digest["text"]
-        assert "39 mentions of Acme by others (72 the week before, -46%)" in text, today
-        assert "4 spike alerts (cold brew 3, Initech 1)" in text and "No influencer ranking" not in text
+        # own, competitors' and amplifying posts left out, each copy once (docs/analytics-metrics.md)
+        assert "35 mentions of Acme by others (68 the week before, -49%)" in text, today
+        assert "1 spike alert (cold brew 1)" in text and "No influencer ranking" not in text
         assert "Level 3 of 5: Share" in text
-        assert "11 mentions that ask or complain in the last 7 days got no reply within 72 h" in text
+        assert "9 mentions that ask or complain in the last 7 days got no reply within 72 h" in text
         kpis = dict(rows(db, f"SELECT kpi, value FROM kpi_values WHERE period_start = DATE '{week.monday}'"))
         assert set(kpis) == {"share_of_voice", "net_sentiment", "engaged_authors", "response_rate"}
         assert all(v is not None for v in kpis.values()) and kpis["engaged_authors"] == 35, today
@@ -241,7 +242,7 @@ def test_the_story_is_this_weeks_on_any_day(cli_run, human_run, new_year_run, ca
         assessment = json.loads(capsys.readouterr().out)
         assert assessment["window_end"] == analyzed.isoformat() and assessment["level"] == "Share"
         assert any(
-            "11 mentions that ask or complain in the last 7 days" in step["text"]
+            "9 mentions that ask or complain in the last 7 days" in step["text"]
             for step in assessment["recommendations"]
         )
         new = dict(rows(db, "SELECT is_new, count(*) FROM top_influencers_current GROUP BY ALL"))
@@ -252,7 +253,7 @@ def test_the_story_is_this_weeks_on_any_day(cli_run, human_run, new_year_run, ca
         )
         assert rows(
             db, f"SELECT count(*) FROM alerts WHERE day BETWEEN DATE '{week.monday}' AND DATE '{week.sunday}'"
-        ) == [(4,)]
+        ) == [(1,)]
     assert alerts_seen[0] and alerts_seen[1] == alerts_seen[0] and alerts_seen[2] == alerts_seen[0]
 
 
@@ -460,3 +461,13 @@ def test_the_graph_export_leaves_placeholder_authors_out(cli_run, tmp_path: Path
     assert len(ids) > 40 and edges
     assert not [i for i in ids if i.endswith((":[deleted]", ":unknown"))]
     assert not [e for e in edges if any(end.endswith((":[deleted]", ":unknown")) for end in e)]
+
+
+def test_the_summary_says_how_many_alerts_it_leaves_out(cli_run):
+    from listener.ops.demo import SHOWN_ALERTS, summary_lines
+
+    summary = {**cli_run[0], "alerts": [cli_run[0]["alerts"][0]] * (SHOWN_ALERTS + 6)}
+    lines = summary_lines(summary)
+    assert lines.index("  ... 6 more, older: SELECT * FROM alerts ORDER BY day DESC;") == (
+        lines.index(f"Spike alerts ({SHOWN_ALERTS + 6}, newest first):") + SHOWN_ALERTS + 1
+    )

@@ -152,7 +152,15 @@ def test_hub_outranks_followers_spam_and_own_accounts_never_rank(conversation):
         "WHERE author_id = 'x:hub' AND period_kind = 'week'"
     ).fetchone()
     assert hub[:3] == (65.0, 1, 800)
-    assert set(json.loads(hub[3])) == {"engagement", "pagerank", "reach", "volume", "dampening", "weights"}
+    assert set(json.loads(hub[3])) == {
+        "engagement",
+        "pagerank",
+        "reach",
+        "volume",
+        "dampening",
+        "coordinated",
+        "weights",
+    }
     assert ranking(store, "rolling", MONDAY + timedelta(days=6 - 27)) == top
 
 

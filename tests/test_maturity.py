@@ -128,7 +128,17 @@ def test_text_report_shows_level_evidence_table_and_next_steps(scenarios: dict) 
     assert text.startswith("maturity: Share (level 3 of 5)")
     assert "4. Participate: FAIL" in text and "reply_share" in text and "threshold" in text
     assert "next steps toward Participate:" in text and "https://" in text
-    assert "organizational model: centralised" in text and "path: proactive" in text
+    # 16 own posts in the window: too few to name a model or a path (min_own_posts = 20)
+    assert "organizational model: not enough data (16 own posts in the window, 20 needed to tell)" in text
+    assert "path: not enough data" in text
+
+
+def test_the_model_and_path_need_min_own_posts() -> None:
+    settings = analyzed("share")
+    assert assess(settings)["org_model"]["model"] == "not enough data"
+    fewer = settings.model_copy(update={"analytics": settings.analytics.model_copy(update={"min_own_posts": 16})})
+    result = assess(fewer)
+    assert result["org_model"]["model"] == "centralised" and result["path"]["path"] == "proactive"
 
 
 def test_as_of_uses_only_data_up_to_that_day_and_record_stores_it(scenarios: dict) -> None:

@@ -29,7 +29,6 @@ computation (a few seconds at a million mentions), skipped otherwise.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 from datasketch import MinHash, MinHashLSH
 
+from analytics.conversation.state import inputs_fingerprint, record, unchanged
 from listener.core.settings import Settings
 from listener.store.connection import Claim, Store, registered, scalar
 
@@ -68,9 +68,16 @@ def normalised_sql(m: str = "m") -> str:
     return f"trim(regexp_replace({no_tags}, '\\s+', ' ', 'g'))"
 
 
-def shingles_sql(norm: str) -> str:
-    """SQL: the distinct 32-bit hashes of a normalised text's word bigrams (its one word for a one-word text)."""
-    words = f"regexp_extract_all({norm}, '{WORD}')"
+def words_sql(norm: str) -> str:
+    """SQL: the words of a normalised text, as a list."""
+    return f"regexp_extract_all({norm}, '{WORD}')"
+
+
+def shingles_sql(words: str) -> str:
+    """SQL: the distinct 32-bit hashes of a word list's bigrams (its one word for a one-word text).
+
+    `words` must be a column (a lambda re-evaluates an expression for every element).
+    """
     return (
         f"list_distinct(CASE WHEN len({words}) < 2 THEN list_transform({words}, w -> (hash(w) & 4294967295)::UBIGINT) "
         f"ELSE list_transform(range(1, len({words})), k -> (hash({words}[k] || ' ' || {words}[k + 1]) & 4294967295)"
@@ -140,18 +147,22 @@ def _stage_candidates(conn: duckdb.DuckDBPyConnection, window_days: int) -> int:
             WHERE NOT m.is_own AND m.repost_of IS NULL
               AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles)
         )
-        SELECT mention_id, created_at, norm, md5(norm) AS key, 0 AS part FROM t WHERE norm <> ''
+        SELECT mention_id, created_at, norm, md5(norm) AS key, 0 AS part FROM t
+        WHERE norm NOT IN ('', '[deleted]', '[removed]')  -- a removed post's placeholder is no copy
         """
     )
     _split_by_window(conn, window_days)
     conn.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE dup_groups AS
-        SELECT row_number() OVER (ORDER BY min(created_at), min(mention_id)) - 1 AS gid,
-               key, part, count(*) AS size,
-               arg_min(mention_id, (created_at, mention_id)) AS rep, min(created_at) AS created_at,
-               arg_min(norm, (created_at, mention_id)) AS norm
-        FROM dup_texts GROUP BY key, part
+        WITH g AS (
+            SELECT row_number() OVER (ORDER BY min(created_at), min(mention_id)) - 1 AS gid,
+                   key, part, count(*) AS size,
+                   arg_min(mention_id, (created_at, mention_id)) AS rep, min(created_at) AS created_at,
+                   {words_sql("arg_min(norm, (created_at, mention_id))")} AS words
+            FROM dup_texts GROUP BY key, part
+        )
+        SELECT gid, key, part, size, rep, created_at, len(words) AS n_words, {shingles_sql("words")} AS sh FROM g
         """
     )
     return int(scalar(conn, "SELECT count(*) FROM dup_groups"))
@@ -189,10 +200,7 @@ def _split_by_window(conn: duckdb.DuckDBPyConnection, window_days: int) -> None:
 
 def _shingle_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[tuple[np.ndarray, pa.Array]]:
     """(gid, shingle lists) per batch, for the groups whose text has two words or more."""
-    reader = conn.execute(
-        f"SELECT gid, {shingles_sql('norm')} AS sh FROM dup_groups "
-        f"WHERE len(regexp_extract_all(norm, '{WORD}')) >= 2 ORDER BY gid"
-    ).to_arrow_reader(CHUNK)
+    reader = conn.execute("SELECT gid, sh FROM dup_groups WHERE n_words >= 2 ORDER BY gid").to_arrow_reader(CHUNK)
     for batch in reader:
         if batch.num_rows:
             yield batch.column(0).to_numpy(), batch.column(1)
@@ -237,7 +245,7 @@ def _stage_near_pairs(conn: duckdb.DuckDBPyConnection, method: Method) -> int:
             WHERE x.created_at - y.created_at <= INTERVAL {int(method.window_days)} DAY
         ),
         sets AS (
-            SELECT c.a, c.b, {shingles_sql("ga.norm")} AS sa, {shingles_sql("gb.norm")} AS sb
+            SELECT c.a, c.b, ga.sh AS sa, gb.sh AS sb
             FROM candidates c JOIN dup_groups ga ON ga.gid = c.a JOIN dup_groups gb ON gb.gid = c.b
         ),
         scored AS (
@@ -264,7 +272,7 @@ def _wanted_rows_sql(count_duplicates: bool) -> str:
     """The clusters of two or more mentions, the earliest the original; similarity to the original's text."""
     return f"""
         WITH members AS (
-            SELECT t.mention_id, t.created_at, c.cluster, g.gid, g.norm
+            SELECT t.mention_id, t.created_at, c.cluster, g.gid, g.sh
             FROM dup_texts t JOIN dup_groups g ON g.key = t.key AND g.part = t.part
             JOIN dup_cluster_of c ON c.gid = g.gid
         ),
@@ -272,14 +280,13 @@ def _wanted_rows_sql(count_duplicates: bool) -> str:
         originals AS (
             SELECT cluster, arg_min(mention_id, (created_at, mention_id)) AS original,
                    arg_min(gid, (created_at, mention_id)) AS original_gid,
-                   arg_min(norm, (created_at, mention_id)) AS original_norm
+                   arg_min(sh, (created_at, mention_id)) AS original_sh
             FROM members WHERE cluster IN (SELECT cluster FROM big) GROUP BY cluster
         ),
         compared AS (
             SELECT m.*, o.original, o.original_gid,
                    CASE WHEN m.gid = o.original_gid THEN 1.0 ELSE
-                       len(list_intersect({shingles_sql("m.norm")}, {shingles_sql("o.original_norm")}))
-                       / len(list_distinct(list_concat({shingles_sql("m.norm")}, {shingles_sql("o.original_norm")})))
+                       len(list_intersect(m.sh, o.original_sh)) / len(list_distinct(list_concat(m.sh, o.original_sh)))
                    END AS similarity
             FROM members m JOIN originals o USING (cluster)
         )
@@ -291,24 +298,13 @@ def _wanted_rows_sql(count_duplicates: bool) -> str:
     """
 
 
-def _inputs_fingerprint(conn: duckdb.DuckDBPyConnection, method: Method, count_duplicates: bool) -> str:
-    """What the clusters depend on: the method, the mentions' and roles' last changes."""
-    row = conn.execute(
-        "SELECT (SELECT max(updated_at) FROM mentions), (SELECT count(*) FROM mentions), "
-        "(SELECT max(computed_at) FROM mention_roles), (SELECT count(*) FROM mention_roles)"
-    ).fetchone()
-    text = f"{method.label()}|{count_duplicates}|{row}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 def update_duplicates(store: Store, settings: Settings) -> dict[str, Any]:
     """Recompute `duplicate_clusters` when its inputs changed; returns what it found and how long it took."""
     started = time.perf_counter()
     method = Method.of(settings)
     count_duplicates = settings.analytics.count_duplicates
-    fingerprint = _inputs_fingerprint(store.conn, method, count_duplicates)
-    done = scalar(store.conn, "SELECT inputs FROM step_state WHERE step = 'duplicates'")
-    if done == fingerprint:
+    fingerprint = inputs_fingerprint(store.conn, f"{method.label()}|count_duplicates={count_duplicates}")
+    if unchanged(store.conn, "duplicates", fingerprint):
         return {"skipped": True, "seconds": round(time.perf_counter() - started, 3)}
 
     def unit(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -323,8 +319,7 @@ def update_duplicates(store: Store, settings: Settings) -> dict[str, Any]:
             "?, now() FROM dup_wanted",
             [method.label()],
         )
-        conn.execute("DELETE FROM step_state WHERE step = 'duplicates'")
-        conn.execute("INSERT INTO step_state VALUES ('duplicates', ?, now())", [fingerprint])
+        record(conn, "duplicates", fingerprint)
         found = conn.execute(
             "SELECT count(DISTINCT cluster_id), count(*) FILTER (NOT is_original), "
             "count(*) FILTER (kind = 'near') FROM dup_wanted"

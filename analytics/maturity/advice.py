@@ -48,8 +48,11 @@ def _row(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | Non
     return _rows(conn, sql, params)[0]
 
 
-def org_model(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """How own activity and answers spread over own accounts."""
+NOT_ENOUGH = "not enough data"
+
+
+def org_model(conn: duckdb.DuckDBPyConnection, min_own_posts: int = 20) -> dict[str, Any]:
+    """How own activity and answers spread over own accounts (`min_own_posts` own posts at least)."""
     m = _row(
         conn,
         f"""
@@ -70,6 +73,8 @@ def org_model(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     n, top = m["accounts"], m["top_share"] or 0.0
     if n == 0:
         model, reason = "unknown", "no own account posted in the window"
+    elif m["posts"] < min_own_posts:
+        model, reason = NOT_ENOUGH, f"{m['posts']} own posts in the window, {min_own_posts} needed to tell"
     elif n == 1 or top >= CENTRAL_SHARE:
         model, reason = "centralised", f"one account writes {top:.0%} of {m['posts']} own posts"
     elif n >= 4 and m["hubs"] >= 2:
@@ -93,8 +98,11 @@ def org_model(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {"model": model, "reason": reason, "measures": measures}
 
 
-def path(conn: duckdb.DuckDBPyConnection, values: dict[str, Any], limits: dict[str, float]) -> dict[str, Any]:
-    """Reactive (a help desk in public) or proactive (original content, community participation)."""
+def path(
+    conn: duckdb.DuckDBPyConnection, values: dict[str, Any], limits: dict[str, float], min_own_posts: int = 20
+) -> dict[str, Any]:
+    """Reactive (a help desk in public) or proactive (original content, community participation),
+    from `min_own_posts` own posts at least."""
     m = _row(
         conn,
         f"""
@@ -115,6 +123,9 @@ def path(conn: duckdb.DuckDBPyConnection, values: dict[str, Any], limits: dict[s
     }
     if not m["own_posts"]:
         return {"path": "unknown", "reason": "no own posts in the window", "measures": measures}
+    if m["own_posts"] < min_own_posts:
+        reason = f"{m['own_posts']} own posts in the window, {min_own_posts} needed to tell"
+        return {"path": NOT_ENOUGH, "reason": reason, "measures": measures}
     if (reply_share or 0) >= REACTIVE_REPLY_SHARE and (asking_share or 0) >= REACTIVE_ASKING_SHARE:
         return {
             "path": "reactive",

@@ -211,8 +211,9 @@ def assess(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | No
         rungs = evaluate(values, limits)
         level = level_of(rungs)
         limits_found = maturity_advice.data_limits(conn, settings, values, rungs, level)
-        org_model = maturity_advice.org_model(conn)
-        path = maturity_advice.path(conn, values, limits)
+        min_own = settings.analytics.min_own_posts
+        org_model = maturity_advice.org_model(conn, min_own)
+        path = maturity_advice.path(conn, values, limits, min_own)
         steps = maturity_advice.next_steps(conn, settings, window, rungs, level, values)
     finally:
         maturity_signals.drop(conn)

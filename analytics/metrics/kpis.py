@@ -21,7 +21,16 @@ from typing import Any
 
 import duckdb
 
-from analytics.definitions import RESPONSE_WINDOW_HOURS, asks, engagement, is_placeholder, iso_week, utc_day
+from analytics.definitions import (
+    RESPONSE_WINDOW_HOURS,
+    asks,
+    engagement,
+    is_placeholder,
+    iso_week,
+    net_interval_sql,
+    utc_day,
+    wilson_sql,
+)
 from analytics.metrics.views import SUPPORTED
 from listener.core.errors import ConfigError
 from listener.core.settings import Settings
@@ -46,11 +55,24 @@ _BRAND = f"""
 _IN_PERIOD = "x.day BETWEEN p.period_start AND p.period_end"
 
 
-def _per_period(events: str, value: str) -> str:
-    """Aggregate `value` over the events of each period; a period without events still gets a row."""
+def _per_period(events: str, value: str, n: str = "NULL", low: str = "NULL", high: str = "NULL") -> str:
+    """Aggregate `value` over the events of each period, with its sample size `n` and 95 % interval
+    (NULL where the KPI is a count, not a rate or an average); a period without events still gets a row."""
     return (
-        f"WITH x AS ({events}) SELECT p.label, p.period_start, CAST({value} AS DOUBLE) AS value "
+        f"WITH x AS ({events}) SELECT p.label, p.period_start, CAST({value} AS DOUBLE) AS value, "
+        f"CAST({n} AS BIGINT) AS n, CAST({low} AS DOUBLE) AS ci_low, CAST({high} AS DOUBLE) AS ci_high "
         f"FROM kpi_periods p LEFT JOIN x ON {_IN_PERIOD} GROUP BY p.label, p.period_start"
+    )
+
+
+def _proportion(events: str, successes: str, total: str) -> str:
+    """A rate `successes / total` with its Wilson interval."""
+    return _per_period(
+        events,
+        f"({successes}) / nullif(({total}), 0)",
+        total,
+        wilson_sql(successes, total, "low"),
+        wilson_sql(successes, total, "high"),
     )
 
 
@@ -59,20 +81,24 @@ def _share_of_voice() -> str:
         SELECT DISTINCT t.mention_id, t.topic, t.kind, {utc_day("m.created_at")} AS day
         FROM mention_topics t JOIN mentions_by_others m ON m.mention_id = t.mention_id
         WHERE m.counted AND t.kind IN ('brand', 'competitor')"""
-    return _per_period(events, "count(*) FILTER (x.kind = 'brand') / nullif(count(x.kind), 0)")
+    return _proportion(events, "count(*) FILTER (x.kind = 'brand')", "count(x.kind)")
 
 
 def _net_sentiment() -> str:
+    positive = "count(*) FILTER (x.scored AND x.label = 'positive')"
+    negative = "count(*) FILTER (x.scored AND x.label = 'negative')"
+    scored = "count(*) FILTER (x.scored)"
     return _per_period(
         "SELECT * FROM kpi_brand",
-        "(count(*) FILTER (x.scored AND x.label = 'positive')"
-        " - count(*) FILTER (x.scored AND x.label = 'negative'))"
-        " / nullif(count(*) FILTER (x.scored), 0)",
+        f"({positive} - {negative}) / nullif({scored}, 0)",
+        scored,
+        net_interval_sql(positive, negative, scored, "low"),
+        net_interval_sql(positive, negative, scored, "high"),
     )
 
 
 def _mentions() -> str:
-    return _per_period("SELECT * FROM kpi_brand", "count(x.mention_id)")
+    return _per_period("SELECT * FROM kpi_brand", "count(x.mention_id)", "count(x.mention_id)")
 
 
 def _engaged_authors() -> str:
@@ -88,12 +114,12 @@ def _engaged_authors() -> str:
           AND (i.to_author_id IN (SELECT author_id FROM authors WHERE is_own)
                OR (i.kind = 'mention' AND i.source || ':' || i.target_handle IN (
                    SELECT source || ':' || lower(handle) FROM authors WHERE is_own AND handle IS NOT NULL)))"""
-    return _per_period(events, "count(DISTINCT x.author_id)")
+    return _per_period(events, "count(DISTINCT x.author_id)", "count(DISTINCT x.author_id)")
 
 
 def _engagement() -> str:
     events = f"SELECT {utc_day('m.created_at')} AS day, {engagement('m')} AS engagement FROM mentions m WHERE m.is_own"
-    return _per_period(events, "coalesce(sum(x.engagement), 0)")
+    return _per_period(events, "coalesce(sum(x.engagement), 0)", "count(x.engagement)")  # n: own posts
 
 
 def _responses() -> str:
@@ -115,11 +141,12 @@ def _responses() -> str:
 
 
 def _response_rate() -> str:
-    return _per_period(_responses(), "count(x.first_reply) / nullif(count(x.mention_id), 0)")
+    return _proportion(_responses(), "count(x.first_reply)", "count(x.mention_id)")
 
 
 def _median_response_minutes() -> str:
-    return _per_period(_responses(), "median(epoch(x.first_reply - x.created_at) / 60.0)")
+    # n: the answered asks; no interval (a median's would need the order statistics)
+    return _per_period(_responses(), "median(epoch(x.first_reply - x.created_at) / 60.0)", "count(x.first_reply)")
 
 
 KPI_SQL: dict[str, Callable[[], str]] = {
@@ -172,10 +199,14 @@ def _update(
     weeks = _make_periods(conn, first_day, today, (start, end) if complete and missing else None)
     conn.execute(_BRAND)
     conn.execute(
-        "CREATE OR REPLACE TEMP TABLE kpi_results (kpi VARCHAR, label VARCHAR, period_start DATE, value DOUBLE)"
+        "CREATE OR REPLACE TEMP TABLE kpi_results (kpi VARCHAR, label VARCHAR, period_start DATE, value DOUBLE, "
+        "n BIGINT, ci_low DOUBLE, ci_high DOUBLE)"
     )
     for kpi in kpis:
-        conn.execute(f"INSERT INTO kpi_results SELECT ?, label, period_start, value FROM ({KPI_SQL[kpi]()})", [kpi])
+        conn.execute(
+            f"INSERT INTO kpi_results SELECT ?, label, period_start, value, n, ci_low, ci_high FROM ({KPI_SQL[kpi]()})",
+            [kpi],
+        )
     if complete:
         report["recorded"] = _record_baselines(conn, missing, start, end)
     report["baseline_status"] = (
@@ -249,8 +280,8 @@ def _make_periods(
 
 def _record_baselines(conn: duckdb.DuckDBPyConnection, missing: list[str], start: date, end: date) -> list[str]:
     conn.execute(
-        "INSERT INTO kpi_baselines (kpi, period_start, period_end, value, recorded_at) "
-        "SELECT kpi, ?, ?, value, now() FROM kpi_results WHERE label = 'baseline' AND kpi IN (SELECT unnest(?::VARCHAR[]))",
+        "INSERT INTO kpi_baselines (kpi, period_start, period_end, value, recorded_at, n, ci_low, ci_high) "
+        "SELECT kpi, ?, ?, value, now(), n, ci_low, ci_high FROM kpi_results WHERE label = 'baseline' AND kpi IN (SELECT unnest(?::VARCHAR[]))",
         [start, end, missing],
     )
     return sorted(missing)
@@ -261,8 +292,9 @@ def _write_values(conn: duckdb.DuckDBPyConnection, kpis: list[str]) -> int:
     conn.execute("DELETE FROM kpi_values WHERE kpi IN (SELECT unnest(?::VARCHAR[]))", [kpis])
     written = conn.execute(
         """
-        INSERT INTO kpi_values (kpi, period_start, period_end, value, baseline, change, computed_at)
-        SELECT r.kpi, r.period_start, r.period_start + 6, r.value, b.value, r.value - b.value, now()
+        INSERT INTO kpi_values (kpi, period_start, period_end, value, baseline, change, computed_at, n, ci_low, ci_high)
+        SELECT r.kpi, r.period_start, r.period_start + 6, r.value, b.value, r.value - b.value, now(),
+               r.n, r.ci_low, r.ci_high
         FROM kpi_results r LEFT JOIN kpi_baselines b ON b.kpi = r.kpi
         WHERE r.label = 'week'
         """

@@ -2,8 +2,8 @@
 
 For every topic in `mention_topics` (brand, competitors, terms) two daily
 series are built in SQL, zero-filled from the topic's first day to `today`:
-`volume` (mentions by others) and `negative` (those VADER labels negative,
-supported languages only). Each day is judged against the past only:
+`volume` (mentions by others, each duplicate cluster once) and `negative` (those
+negative about the topic, `topic_sentiment`; supported languages only). Each day is judged against the past only:
 
 1. weekday factor = median of the same weekday over the previous 8 weeks /
    median of all days over those weeks (1 until two same weekdays are known or
@@ -17,9 +17,11 @@ supported languages only). Each day is judged against the past only:
    ordinary days into alerts).
 
 A day is an alert when score >= `spike_threshold`, at least MIN_HISTORY_DAYS
-days precede it and at least MIN_COUNT mentions were observed (0 -> 2 is not
-news). `baseline` in `alerts` is the expected count: the trailing median of the
-weekday-adjusted counts times the day's factor.
+days precede it and at least `[analytics] min_alert_mentions` (default 10) mentions
+were observed (0 -> 2 is not news). `baseline` in `alerts` is the expected count: the
+trailing median of the weekday-adjusted counts times the day's factor;
+`expected_low`..`expected_high` the expected range: the counts within EXPECTED_SDS
+robust standard deviations of that level on the root scale, back on the count scale.
 
 Every run recomputes every day up to `today` (a million mentions: about two
 seconds) and converges: new alerts are inserted, changed ones updated (keeping
@@ -40,7 +42,7 @@ from listener.core.settings import Settings
 from listener.store.connection import Claim, Store
 
 MIN_HISTORY_DAYS = 14  # fewer trailing days than this: median/MAD mean little
-MIN_COUNT = 5  # an alert needs at least this many mentions that day
+EXPECTED_SDS = 2.0  # the expected range: within this many robust standard deviations of the level
 MAX_EVIDENCE = 50  # mention ids kept per alert, most engaged first
 MAD_TO_SD = 1.4826  # MAD of normal noise x this = its standard deviation
 SEASON_WEEKS = 8  # weekday factors from the same weekday in the previous 8 weeks
@@ -75,7 +77,7 @@ def detect_spikes(store: Store, settings: Settings, today: date | None = None) -
 
     def recompute(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         series, days = _score_days(conn, today, window)
-        found = _flag_alerts(conn, threshold, today)
+        found = _flag_alerts(conn, threshold, settings.analytics.min_alert_mentions, today)
         return {"series": series, "days_scored": days, "alerts": found, **_upsert_alerts(conn, today)}
 
     try:
@@ -125,7 +127,12 @@ def _score_days(conn: duckdb.DuckDBPyConnection, today: date, window: int) -> tu
             WINDOW w AS (PARTITION BY kind, topic ORDER BY day ROWS BETWEEN {int(window)} PRECEDING AND 1 PRECEDING)
         )
         SELECT kind, topic, day, observed, level * factor AS baseline, history, factor,
-               (root - root_level) / greatest({MAD_TO_SD} * root_mad, 1.0) AS score
+               (root - root_level) / greatest({MAD_TO_SD} * root_mad, 1.0) AS score,
+               -- back from the root scale: root r is a count of (r / 2)^2 - 3/8, times the weekday factor
+               factor * greatest(0.0, pow(greatest(0.0, root_level - {EXPECTED_SDS} * greatest({MAD_TO_SD} * root_mad,
+                   1.0)) / 2, 2) - 0.375) AS expected_low,
+               factor * greatest(0.0, pow((root_level + {EXPECTED_SDS} * greatest({MAD_TO_SD} * root_mad, 1.0)) / 2, 2)
+                   - 0.375) AS expected_high
         FROM windowed
         """,
         {"today": today},
@@ -134,14 +141,14 @@ def _score_days(conn: duckdb.DuckDBPyConnection, today: date, window: int) -> tu
     return int(row[0]), int(row[1])
 
 
-def _flag_alerts(conn: duckdb.DuckDBPyConnection, threshold: float, today: date) -> int:
+def _flag_alerts(conn: duckdb.DuckDBPyConnection, threshold: float, min_mentions: int, today: date) -> int:
     """Temp table `spike_alerts`: the alert rows as they should be, evidence included."""
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE spike_alerts AS
         WITH flagged AS (
             SELECT * FROM spike_days
-            WHERE history >= {MIN_HISTORY_DAYS} AND observed >= {MIN_COUNT} AND score >= $threshold
+            WHERE history >= {MIN_HISTORY_DAYS} AND observed >= {int(min_mentions)} AND score >= $threshold
         ),
         evidence AS (
             SELECT e.kind, e.topic, e.day, e.mention_id, e.engagement, e.created_at
@@ -155,7 +162,8 @@ def _flag_alerts(conn: duckdb.DuckDBPyConnection, threshold: float, today: date)
             FROM evidence GROUP BY ALL
         )
         SELECT f.kind || ':' || f.topic || ':' || strftime(f.day, '%Y-%m-%d') AS alert_id,
-               f.kind, f.topic, f.day, f.observed, f.baseline, f.score, l.ids AS mention_ids
+               f.kind, f.topic, f.day, f.observed, f.baseline, f.score, l.ids AS mention_ids,
+               f.expected_low, f.expected_high
         FROM flagged f JOIN lists l ON l.kind = f.kind AND l.topic = f.topic AND l.day = f.day
         """,
         {"threshold": threshold, "today": today},
@@ -166,23 +174,28 @@ def _flag_alerts(conn: duckdb.DuckDBPyConnection, threshold: float, today: date)
 def _upsert_alerts(conn: duckdb.DuckDBPyConnection, today: date) -> dict[str, int]:
     """Make `alerts` up to `today` equal `spike_alerts`; first-raised times are kept."""
     cleared = conn.execute(
-        "DELETE FROM alerts WHERE day <= ? AND alert_id NOT IN (SELECT alert_id FROM spike_alerts)",
+        "DELETE FROM alerts WHERE day <= ? AND kind IN ('volume', 'negative') "
+        "AND alert_id NOT IN (SELECT alert_id FROM spike_alerts)",
         [today],
     ).fetchall()[0][0]
     updated = conn.execute(
         """
-        UPDATE alerts SET observed = n.observed, baseline = n.baseline, score = n.score, mention_ids = n.mention_ids
+        UPDATE alerts SET observed = n.observed, baseline = n.baseline, score = n.score, mention_ids = n.mention_ids,
+                          expected_low = n.expected_low, expected_high = n.expected_high
         FROM spike_alerts n
         WHERE alerts.alert_id = n.alert_id
           AND (alerts.observed IS DISTINCT FROM n.observed OR alerts.baseline IS DISTINCT FROM n.baseline
-               OR alerts.score IS DISTINCT FROM n.score
+               OR alerts.score IS DISTINCT FROM n.score OR alerts.expected_high IS DISTINCT FROM n.expected_high
+               OR alerts.expected_low IS DISTINCT FROM n.expected_low
                OR CAST(alerts.mention_ids AS VARCHAR) IS DISTINCT FROM CAST(n.mention_ids AS VARCHAR))
         """
     ).fetchall()[0][0]
     raised = conn.execute(
         """
-        INSERT INTO alerts (alert_id, kind, topic, day, observed, baseline, score, mention_ids, created_at)
-        SELECT n.alert_id, n.kind, n.topic, n.day, n.observed, n.baseline, n.score, n.mention_ids, now()
+        INSERT INTO alerts (alert_id, kind, topic, day, observed, baseline, score, mention_ids, created_at,
+                            expected_low, expected_high)
+        SELECT n.alert_id, n.kind, n.topic, n.day, n.observed, n.baseline, n.score, n.mention_ids, now(),
+               n.expected_low, n.expected_high
         FROM spike_alerts n ANTI JOIN alerts a ON a.alert_id = n.alert_id
         """
     ).fetchall()[0][0]

@@ -19,7 +19,17 @@ from __future__ import annotations
 
 import duckdb
 
-from analytics.definitions import RESPONSE_WINDOW_HOURS, asks, engagement, is_placeholder, iso_week, utc_day
+from analytics.definitions import (
+    RESPONSE_WINDOW_HOURS,
+    asks,
+    engagement,
+    is_placeholder,
+    iso_week,
+    net_interval_sql,
+    t_interval_sql,
+    utc_day,
+    wilson_sql,
+)
 
 SUPPORTED = "coalesce(s.supported, true)"  # rows scored before the column existed were English-only
 
@@ -64,6 +74,7 @@ agg AS (
            count(*) FILTER (counted AND scored) AS scored,
            count(*) FILTER (counted AND unsupported) AS unsupported,
            avg(compound) FILTER (counted AND scored) AS avg_compound,
+           stddev_samp(compound) FILTER (counted AND scored) AS sd_compound,
            count(*) FILTER (counted AND scored AND label = 'positive') AS positive,
            count(*) FILTER (counted AND scored AND label = 'neutral') AS neutral,
            count(*) FILTER (counted AND scored AND label = 'negative') AS negative
@@ -75,7 +86,12 @@ SELECT day, topic, kind, source,
        CAST(unsupported AS BIGINT) AS unsupported, CAST(avg_compound AS DOUBLE) AS avg_compound,
        CAST(positive AS BIGINT) AS positive, CAST(neutral AS BIGINT) AS neutral,
        CAST(negative AS BIGINT) AS negative,
-       CAST((positive - negative) / nullif(scored, 0) AS DOUBLE) AS net_sentiment
+       CAST((positive - negative) / nullif(scored, 0) AS DOUBLE) AS net_sentiment,
+       CAST(scored AS BIGINT) AS n,
+       {net_interval_sql("positive", "negative", "scored", "low")} AS ci_low,
+       {net_interval_sql("positive", "negative", "scored", "high")} AS ci_high,
+       {t_interval_sql("avg_compound", "sd_compound", "scored", "low")} AS avg_compound_ci_low,
+       {t_interval_sql("avg_compound", "sd_compound", "scored", "high")} AS avg_compound_ci_high
 FROM agg
 """
 
@@ -103,9 +119,9 @@ agg AS (
            count(*) AS raw_mentions,
            count(DISTINCT author_id) FILTER (NOT {is_placeholder("author_id")}) AS authors,
            sum(engagement) AS engagement,
-           (count(*) FILTER (counted AND scored AND label = 'positive')
-            - count(*) FILTER (counted AND scored AND label = 'negative'))
-             / nullif(count(*) FILTER (counted AND scored), 0) AS net_sentiment
+           count(*) FILTER (counted AND scored AND label = 'positive') AS positive,
+           count(*) FILTER (counted AND scored AND label = 'negative') AS negative,
+           count(*) FILTER (counted AND scored) AS scored
     FROM tagged GROUP BY grain, period_start, topic
 ),
 filled AS (
@@ -114,15 +130,24 @@ filled AS (
            CAST(coalesce(a.raw_mentions, 0) AS BIGINT) AS raw_mentions,
            CAST(coalesce(a.authors, 0) AS BIGINT) AS authors,
            CAST(coalesce(a.engagement, 0) AS BIGINT) AS engagement,
-           CAST(a.net_sentiment AS DOUBLE) AS net_sentiment
+           coalesce(a.positive, 0) AS positive, coalesce(a.negative, 0) AS negative,
+           coalesce(a.scored, 0) AS scored
     FROM periods p CROSS JOIN topics t
     LEFT JOIN agg a ON a.grain = p.grain AND a.period_start = p.period_start AND a.topic = t.topic
-)
-SELECT grain, period_start, period_end, topic, kind, mentions, raw_mentions, authors, engagement, net_sentiment,
-       CAST(mentions / nullif(sum(mentions) OVER period, 0) AS DOUBLE) AS share_of_voice,
+),
+totals AS (SELECT *, sum(mentions) OVER (PARTITION BY grain, period_start) AS period_mentions FROM filled)
+SELECT grain, period_start, period_end, topic, kind, mentions, raw_mentions, authors, engagement,
+       CAST((positive - negative) / nullif(scored, 0) AS DOUBLE) AS net_sentiment,
+       CAST(mentions / nullif(period_mentions, 0) AS DOUBLE) AS share_of_voice,
        CAST(authors / nullif(sum(authors) OVER period, 0) AS DOUBLE) AS share_of_authors,
-       CAST(engagement / nullif(sum(engagement) OVER period, 0) AS DOUBLE) AS share_of_engagement
-FROM filled
+       CAST(engagement / nullif(sum(engagement) OVER period, 0) AS DOUBLE) AS share_of_engagement,
+       CAST(period_mentions AS BIGINT) AS n,
+       {wilson_sql("mentions", "period_mentions", "low")} AS ci_low,
+       {wilson_sql("mentions", "period_mentions", "high")} AS ci_high,
+       CAST(scored AS BIGINT) AS net_sentiment_n,
+       {net_interval_sql("positive", "negative", "scored", "low")} AS net_sentiment_ci_low,
+       {net_interval_sql("positive", "negative", "scored", "high")} AS net_sentiment_ci_high
+FROM totals
 WINDOW period AS (PARTITION BY grain, period_start)
 """
 
@@ -200,7 +225,10 @@ SELECT CAST(week AS DATE) AS week_start, owner, kind,
        CAST(coalesce(p.posts, 0) AS BIGINT) AS posts, CAST(coalesce(p.replies, 0) AS BIGINT) AS replies,
        CAST(coalesce(a.asked, 0) AS BIGINT) AS asked, CAST(coalesce(a.answered, 0) AS BIGINT) AS answered,
        CAST(a.answered / nullif(a.asked, 0) AS DOUBLE) AS response_rate,
-       CAST(a.median_response_minutes AS DOUBLE) AS median_response_minutes
+       CAST(a.median_response_minutes AS DOUBLE) AS median_response_minutes,
+       CAST(coalesce(a.asked, 0) AS BIGINT) AS n,
+       {wilson_sql("a.answered", "a.asked", "low")} AS ci_low,
+       {wilson_sql("a.answered", "a.asked", "high")} AS ci_high
 FROM posted p FULL JOIN answers a USING (week, owner, kind)
 """
 

@@ -13,10 +13,34 @@ a group whose members overlap a group of the previous week with Jaccard >=
 gets a new `c<n>`. On a recomputation, a group not matched to the previous
 week keeps the id it had in the same week before, so reruns converge.
 
-Distinctive terms are TF-IDF-like, in SQL: for a group, (share of its posts
-using the term) * ln(posts in the week / posts in the week using the term),
-over lowercased words and hashtags minus stopwords, terms used in at least
-two of the group's posts.
+Distinctive terms (`top_terms`, every community) are content words and
+hashtags weighted by TF-IDF against the whole store, in SQL:
+
+- Terms: the lowercased title and text without URLs, @handles and `u/name`,
+  curly apostrophes made straight, cut by `TOKEN_RE` into words (letters,
+  digits, `_`, inner apostrophes) and `#hashtags`. A word with an apostrophe
+  is dropped when it, or it without its apostrophes ("dont"), is a stopword
+  of a store language; else its longest part is kept ("l'espresso" ->
+  "espresso", "acme's" -> "acme"; "it's" -> "it", a stopword). Dropped too:
+  terms of one character, pure numbers (`2026`, `#1`) and `SOCIAL_FILLER`.
+- Stopwords: a community's words are checked against the `stopwordsiso`
+  lists of every language of its mentions (`mentions.lang`, its ISO 639-1
+  part: `en-US` -> `en`); a mention without a language (NULL, `und`) brings
+  English and every language of the store. A language without a list
+  brings none. Hashtags are never stopwords.
+- Weight: with `N` the mentions in the store (all weeks) and `df` those
+  using the term, a term in `tf` of a community's `m` posts of the week
+  scores (tf / m) * ln(N / df). Kept: tf >= 2 and a lift (tf / m) / (df / N)
+  >= `MIN_LIFT` (that much more common in the community than in the store),
+  so words used everywhere (the brand, filler no list knows) score near 0
+  and are mostly cut; one more common in the community than elsewhere can
+  still follow its distinctive terms. The best `TOP_TERMS` are stored, most
+  distinctive first.
+
+The store-wide `df` is one SQL pass over all mentions, made once per `run`
+(temp table `store_terms`, at the first stale week) and reused for each week.
+Limits (docs/analytics-network.md): a word new this week stands out in every
+community using it; scripts without spaces are not split into words.
 """
 
 from __future__ import annotations
@@ -26,6 +50,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import stopwordsiso
 
 from analytics.definitions import is_placeholder
 from analytics.network.graph import (
@@ -45,31 +70,37 @@ MIN_MEMBERS = 3
 KEEP_ID_JACCARD = 0.3
 TOP_TERMS = 5
 TOP_MEMBERS_IN_LABEL = 3
+MIN_LIFT = 1.5
 TOKEN_RE = r"#[\pL\pN_]+|\pL[\pL\pN_']*[\pL\pN_]"
-STOPWORDS = sorted(
+# Not words: links, @handles (and so e-mail domains), Reddit's u/name.
+NOISE_RE = r"https?://\S+|www\.\S+|@[\pL\pN_.]+|\bu/[\pL\pN_-]+"
+APOSTROPHES = "\u2018\u2019\u02bc\u2032\u00b4`"  # read as '
+# Chat filler of any language that the stopword lists lack (they have "via", "ok", "im", "dont", ...).
+SOCIAL_FILLER = sorted(
     set(
         """
-a about above after again against all also am an and any are aren as at be because been before being
-below between both but by can cannot could couldn did didn do does doesn doing don down during each
-few for from further get got had has have having he her here hers herself him himself his how i if in
-into is isn it it's its itself just let me more most my myself no nor not now of off on once only or
-other ought our ours ourselves out over own rt same she should so some such than that that's the
-their theirs them themselves then there these they this those through to too under until up very was
-wasn we were weren what when where which while who whom why will with won would you your yours
-yourself yourselves i'm you're i've it’s amp via http https www com really one like just
+rt amp http https www com gt lt nbsp lol lmao lmfao rofl omg omfg haha hahaha hehe xd xoxo tbh imo imho idk
+btw fyi smh ngl irl pls plz thx ty yeah yea ya yep yup nah nope gonna wanna gotta kinda sorta y'all
 """.split()
     )
 )
+UNKNOWN_LANGS = ("", "und")  # `mentions.lang` values that tell nothing: English + the store's languages
+STORE_TABLES = ("store_terms", "store_total", "store_stopwords", "store_lang_map")
 
 
 def run(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
     """Recompute the stale ISO weeks, oldest first (ids chain from week to week)."""
-    return run_stale_weeks(store, "communities", compute_week)
+    _drop_store_terms(store.conn)
+    try:
+        return run_stale_weeks(store, "communities", compute_week)
+    finally:
+        _drop_store_terms(store.conn)
 
 
 def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
     """Inside the caller's write transaction: replace one week's communities and members; returns
     communities written."""
+    _stage_store_terms(conn)
     stage_period(conn, week)
     _stage_docs(conn, week)
     _stage_native(conn)
@@ -81,13 +112,75 @@ def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
     return written
 
 
+def _lang_sql(col: str) -> str:
+    """`mentions.lang` as its ISO 639-1 part, lowercased ('en-US' -> 'en'); '' when unknown."""
+    lang = f"lower(split_part(replace(trim({col}), '_', '-'), '-', 1))"
+    unknown = ", ".join(f"'{u}'" for u in UNKNOWN_LANGS)
+    return f"CASE WHEN {lang} IN ({unknown}) THEN '' ELSE coalesce({lang}, '') END"
+
+
+def _text_sql(alias: str) -> str:
+    """A mention's lowercased title and text, apostrophes straight, without links and @handles."""
+    text = f"lower(concat_ws(' ', {alias}.title, {alias}.text))"
+    straight = f"regexp_replace({text}, '[{APOSTROPHES}]', '''', 'g')"
+    return f"regexp_replace({straight}, '{NOISE_RE}', ' ', 'g')"
+
+
+def _tokens_sql(docs: str, cols: str) -> str:
+    """Distinct (`cols`, token) from the `txt` of `docs`, without the noise that does not depend on
+    the language (module docstring); `_write` removes the stopwords of each community's languages.
+    One parameter: SOCIAL_FILLER."""
+    longest = "list_reduce(string_split(raw, ''''), lambda a, b: CASE WHEN length(b) > length(a) THEN b ELSE a END)"
+    return f"""
+        SELECT DISTINCT {cols}, token FROM (
+            SELECT {cols}, CASE WHEN contains(raw, '''') THEN {longest} ELSE raw END AS token
+            FROM (SELECT {cols}, unnest(regexp_extract_all(txt, '{TOKEN_RE.replace("'", "''")}')) AS raw FROM {docs})
+            WHERE NOT contains(raw, '''')
+               OR (raw NOT IN (SELECT word FROM store_stopwords)
+                   AND replace(raw, '''', '') NOT IN (SELECT word FROM store_stopwords))
+        )
+        WHERE length(token) >= 2 AND NOT regexp_full_match(token, '#?[0-9_]+')
+          AND token NOT IN (SELECT unnest(?::VARCHAR[]))
+    """
+
+
+def _stage_store_terms(conn: duckdb.DuckDBPyConnection) -> None:
+    """Once per run (until `run` drops them): the stopwords of the store's languages and English,
+    `store_stopwords(lang, word)` and `store_lang_map(doc_lang, lang)`, and the store-wide document
+    frequencies `store_terms(token, df)` out of `store_total(n)` mentions."""
+    staged = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'store_terms'"
+    ).fetchall()[0][0]
+    if staged:
+        return
+    found = {r[0] for r in conn.execute(f"SELECT DISTINCT {_lang_sql('lang')} FROM mentions").fetchall()}
+    langs = sorted({lang for lang in found if lang and stopwordsiso.has_lang(lang)} | {"en"})
+    straight = str.maketrans(dict.fromkeys(APOSTROPHES, "'"))
+    words = sorted({(lang, w.lower().translate(straight)) for lang in langs for w in stopwordsiso.stopwords(lang)})
+    to_sql(conn, "store_stopwords", {"lang": [w[0] for w in words], "word": [w[1] for w in words]})
+    # A mention's language -> the lists that apply; unknown ('') -> English and every store language.
+    to_sql(conn, "store_lang_map", {"doc_lang": langs + [""] * len(langs), "lang": langs + langs})
+    conn.execute("CREATE OR REPLACE TEMP TABLE store_total AS SELECT count(*) AS n FROM mentions")
+    docs = f"(SELECT mention_id, {_text_sql('m')} AS txt FROM mentions m)"
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE store_terms AS "
+        f"SELECT token, count(*) AS df FROM ({_tokens_sql(docs, 'mention_id')}) GROUP BY token",
+        [SOCIAL_FILLER],
+    )
+
+
+def _drop_store_terms(conn: duckdb.DuckDBPyConnection) -> None:
+    for table in STORE_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+
+
 def _stage_docs(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
     lo, hi = week.bounds
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE week_docs AS
-        SELECT m.mention_id, m.author_id, m.source, m.community,
-               regexp_replace(lower(concat_ws(' ', m.title, m.text)), 'https?://\\S+', ' ', 'g') AS txt,
+        SELECT m.mention_id, m.author_id, m.source, m.community, {_lang_sql("m.lang")} AS lang,
+               {_text_sql("m")} AS txt,
                CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
         FROM mentions m LEFT JOIN sentiment s USING (mention_id)
         WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL
@@ -96,14 +189,8 @@ def _stage_docs(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
         [lo, hi],
     )
     conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE week_tokens AS
-        SELECT DISTINCT mention_id, source, author_id, token FROM (
-            SELECT mention_id, source, author_id, unnest(regexp_extract_all(txt, '{TOKEN_RE.replace("'", "''")}')) AS token FROM week_docs)
-        WHERE length(token) >= 3 AND token NOT IN (SELECT unnest(?::VARCHAR[]))
-          AND NOT regexp_full_match(token, '#?[0-9_]+')
-        """,
-        [STOPWORDS],
+        f"CREATE OR REPLACE TEMP TABLE week_tokens AS {_tokens_sql('week_docs', 'mention_id, source, author_id')}",
+        [SOCIAL_FILLER],
     )
 
 
@@ -253,17 +340,29 @@ def _write(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
             FROM group_docs g JOIN week_docs d USING (mention_id) GROUP BY ALL
         ),
         sizes AS (SELECT community_id, count(*) AS size FROM group_members GROUP BY ALL),
-        df AS (SELECT token, count(*) AS df FROM week_tokens GROUP BY ALL),
-        total AS (SELECT count(*) AS n FROM week_docs),
         tf AS (
             SELECT g.community_id, t.token, count(*) AS tf
             FROM group_docs g JOIN week_tokens t USING (mention_id) GROUP BY ALL HAVING count(*) >= 2
         ),
+        langs AS (
+            SELECT DISTINCT g.community_id, l.lang
+            FROM group_docs g JOIN week_docs d USING (mention_id) JOIN store_lang_map l ON l.doc_lang = d.lang
+        ),
+        stopped AS (
+            SELECT DISTINCT tf.community_id, tf.token FROM tf JOIN store_stopwords w ON w.word = tf.token
+            JOIN langs l ON l.community_id = tf.community_id AND l.lang = w.lang
+        ),
+        scored AS (
+            SELECT c.community_id, c.token, c.tf / s.mentions AS share, coalesce(st.df, c.tf) AS df,
+                   greatest(total.n, coalesce(st.df, c.tf)) AS n
+            FROM (SELECT * FROM tf ANTI JOIN stopped USING (community_id, token)) c
+            JOIN stats s USING (community_id) LEFT JOIN store_terms st USING (token), store_total total
+        ),
         terms AS (
             SELECT community_id, list(token ORDER BY score DESC, token) AS top_terms FROM (
-                SELECT tf.community_id, tf.token, round(tf.tf / s.mentions * ln(total.n / df.df), 9) AS score
-                FROM tf JOIN df USING (token) JOIN stats s USING (community_id), total
-                QUALIFY row_number() OVER (PARTITION BY tf.community_id ORDER BY score DESC, tf.token) <= {TOP_TERMS}
+                SELECT community_id, token, round(share * ln(n / df), 9) AS score FROM scored
+                WHERE share * n / df >= {MIN_LIFT}
+                QUALIFY row_number() OVER (PARTITION BY community_id ORDER BY score DESC, token) <= {TOP_TERMS}
             ) GROUP BY ALL
         )
         SELECT ?, g.community_id, g.kind, g.source,

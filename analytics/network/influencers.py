@@ -18,9 +18,12 @@ must not flatten everyone else to zero.
 
 Dampening (spam and bots): for an author with more than 3 brand posts on a
 source that reports engagement, `min(1, sqrt((engagement + incoming edge
-weight + 1) / brand posts))`; 500 posts nobody answers gives 0.045.
+weight + 1) / brand posts))`; 500 posts nobody answers gives 0.045. An author in
+a coordinated-amplification group of the period (`coordinated_groups`) gets half
+that (COORDINATED_DAMPING; `components.coordinated` says so).
 
-Own accounts and placeholder authors are never ranked. Periods: ISO weeks and
+Brand posts are the mentions by others counted once (`mentions_by_others`). Own
+accounts, competitors' own accounts and placeholder authors are never ranked. Periods: ISO weeks and
 the rolling window ending today (plus, once, the window of the same length
 before it, which `is_new` compares with); scopes: `all` and each source. See
 docs/analytics-network.md.
@@ -57,6 +60,7 @@ from listener.store.connection import Claim, Store, scalar
 
 WEIGHTS: dict[str, float] = {"engagement": 0.40, "pagerank": 0.30, "reach": 0.15, "volume": 0.15}
 DAMPEN_AFTER_POSTS = 3  # a few unanswered posts is normal, a stream of them is not
+COORDINATED_DAMPING = 0.5  # an author in a coordinated-amplification group of the period: half the score
 # Answers and amplification weigh twice what a like does (docs/analytics-network.md).
 ENGAGEMENT_SQL = engagement("m", {"repost_count": 2, "reply_count": 2, "quote_count": 2})
 HAS_METRICS_SQL = "coalesce(m.like_count, m.repost_count, m.reply_count, m.quote_count, m.score) IS NOT NULL"
@@ -121,6 +125,12 @@ def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
     """Inside the caller's write transaction: replace one period's rows (all scopes); returns rows written."""
     stage_period(conn, period)
     stage_owned_authors(conn, settings)
+    lo, hi = period.bounds
+    conn.execute(  # authors of a coordinated-amplification group in the period: their scores are dampened
+        "CREATE OR REPLACE TEMP TABLE period_coordinated AS SELECT DISTINCT author_id FROM coordinated_groups "
+        "WHERE first_at < ? AND last_at >= ?",
+        [hi, lo],
+    )
     _stage_brand_authors(conn, period)
     _stage_pagerank(conn)
     conn.execute(
@@ -128,7 +138,7 @@ def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
         [period.kind, period.start, period.end],
     )
     written = _insert_ranked(conn, settings, period)
-    for table in ("brand_authors", "metric_sources", "period_rank", "owned_authors"):
+    for table in ("brand_authors", "metric_sources", "period_rank", "owned_authors", "period_coordinated"):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     drop_period(conn)
     return written
@@ -199,7 +209,7 @@ def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
     w = WEIGHTS
     components = (
         "json_object('engagement', round(ne, 6), 'pagerank', round(np_, 6), 'reach', round(nr, 6), "
-        "'volume', round(nv, 6), 'dampening', round(d, 6), 'weights', "
+        "'volume', round(nv, 6), 'dampening', round(d, 6), 'coordinated', coordinated, 'weights', "
         f"json('{json.dumps(WEIGHTS)}'))"
     )
     row = conn.execute(
@@ -238,7 +248,10 @@ def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
                 coalesce(ln(1 + reach) / nullif(max(ln(1 + reach)) OVER w, 0), 0) AS nr,
                 coalesce(ln(1 + mentions) / nullif(max(ln(1 + mentions)) OVER w, 0), 0) AS nv,
                 CASE WHEN mentions > {DAMPEN_AFTER_POSTS} AND source IN (SELECT source FROM metric_sources)
-                     THEN least(1.0, sqrt((engagement + in_weight + 1) / mentions)) ELSE 1.0 END AS d
+                     THEN least(1.0, sqrt((engagement + in_weight + 1) / mentions)) ELSE 1.0 END
+                * CASE WHEN author_id IN (SELECT author_id FROM period_coordinated)
+                       THEN {COORDINATED_DAMPING} ELSE 1.0 END AS d,
+                author_id IN (SELECT author_id FROM period_coordinated) AS coordinated
             FROM people WINDOW w AS (PARTITION BY scope)
         ),
         scored AS (

@@ -288,6 +288,16 @@ class Analytics(_Strict):
     count_duplicates: bool = False  # true: every copy counts (mentions = raw_mentions)
     duplicate_window_days: Annotated[int, Field(ge=1, le=90)] = 7
     near_duplicate_threshold: Annotated[float, Field(ge=0.5, le=1.0)] = 0.7
+    # Coordinated amplification: at least this many distinct accounts posting the same text or
+    # link within this many seconds of the first (docs/analytics-metrics.md#coordinated-amplification)
+    coordination_window_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    coordination_min_accounts: Annotated[int, Field(ge=2, le=1000)] = 3
+    # Sample sizes (docs/analytics-metrics.md#sample-sizes): the digest marks a rate or average
+    # from fewer than min_sample mentions; a spike needs min_alert_mentions that day; maturity's
+    # organizational model and path need min_own_posts own posts in the window
+    min_sample: Annotated[int, Field(ge=1, le=100_000)] = 30
+    min_alert_mentions: Annotated[int, Field(ge=1, le=100_000)] = 10
+    min_own_posts: Annotated[int, Field(ge=1, le=100_000)] = 20
     # "Today" for analyze, maturity and digest: a store replayed as of a fixed day (the demo's); default: the real date
     as_of: date | None = None
 

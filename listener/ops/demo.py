@@ -86,13 +86,14 @@ X_HOST = "api.twitter.com"
 # tests/x_api.py): max_results follows the per-run budget, not the data.
 X_DECIDING_PARAMS = ("query", "since_id", "next_token", "pagination_token", "usernames")
 
-# What people (not our own accounts) say, scored where VADER applies (English): like the views.
+# What people (not our own or competitors' accounts) say, each copy once, scored where VADER
+# applies (English): like the views.
 EXAMPLE_QUERIES = (
-    "SELECT t.topic, t.kind, count(*) AS mentions FROM mention_topics t JOIN mentions m USING (mention_id) "
-    "WHERE NOT m.is_own GROUP BY ALL ORDER BY mentions DESC;",
+    "SELECT t.topic, t.kind, count(*) FILTER (m.counted) AS mentions, count(*) AS raw_mentions "
+    "FROM mention_topics t JOIN mentions_by_others m USING (mention_id) GROUP BY ALL ORDER BY mentions DESC;",
     "SELECT date_trunc('week', m.created_at)::DATE AS week, count(*) AS scored, "
-    "round(avg(s.compound), 3) AS avg_compound FROM mentions m JOIN sentiment s USING (mention_id) "
-    "WHERE NOT m.is_own AND s.supported GROUP BY ALL ORDER BY week;",
+    "round(avg(s.compound), 3) AS avg_compound FROM mentions_by_others m JOIN sentiment s USING (mention_id) "
+    "WHERE m.counted AND s.supported GROUP BY ALL ORDER BY week;",
     "SELECT rank, handle, source, round(score, 3) AS score, is_new FROM top_influencers_current LIMIT 10;",
 )
 
@@ -288,8 +289,12 @@ def _moved(weeks: int) -> str:
 def _toml_table(name: str, table: dict[str, Any]) -> list[str]:
     """TOML for a table of strings, lists of strings, sub-tables and arrays of tables (the organization)."""
     lines, later = [f"[{name}]"], []
+    in_array = name.startswith("[")  # an array of tables' item: its sub-tables are written inline
     for key, value in table.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and in_array:
+            inline = ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in value.items())
+            lines.append(f"{key} = {{ {inline} }}")
+        elif isinstance(value, dict):
             later += [""] + _toml_table(f"{name}.{key}", value)
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for item in value:

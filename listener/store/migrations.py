@@ -652,6 +652,175 @@ SELECT CAST(week AS DATE) AS week_start, owner, kind,
 FROM posted p FULL JOIN answers a USING (week, owner, kind);
         """,
     ),
+    Migration(
+        11,
+        "coordinated_groups_and_sample_sizes",
+        # The views are analytics/metrics/views.py's when this migration shipped, pasted: every
+        # rate and average with its n and 95 % interval.
+        r"""
+        CREATE TABLE coordinated_groups (
+            group_id    VARCHAR NOT NULL,
+            author_id   VARCHAR NOT NULL,
+            mention_id  VARCHAR NOT NULL,
+            first_at    TIMESTAMPTZ NOT NULL,
+            last_at     TIMESTAMPTZ NOT NULL,
+            kind        VARCHAR NOT NULL,
+            computed_at TIMESTAMPTZ NOT NULL
+        );
+        ALTER TABLE kpi_values ADD COLUMN n BIGINT;
+        ALTER TABLE kpi_values ADD COLUMN ci_low DOUBLE;
+        ALTER TABLE kpi_values ADD COLUMN ci_high DOUBLE;
+        ALTER TABLE kpi_baselines ADD COLUMN n BIGINT;
+        ALTER TABLE kpi_baselines ADD COLUMN ci_low DOUBLE;
+        ALTER TABLE kpi_baselines ADD COLUMN ci_high DOUBLE;
+        ALTER TABLE alerts ADD COLUMN expected_low DOUBLE;
+        ALTER TABLE alerts ADD COLUMN expected_high DOUBLE;
+        CREATE OR REPLACE VIEW daily_sentiment AS
+WITH tm AS (
+    SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id, m.counted,
+           (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
+           (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
+           coalesce(ts.label, s.label) AS label, coalesce(ts.compound, s.compound) AS compound,
+           s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
+           s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
+    FROM mention_topics t
+    JOIN mentions_by_others m ON m.mention_id = t.mention_id
+    LEFT JOIN sentiment s ON s.mention_id = m.mention_id
+    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
+),
+agg AS (
+    SELECT day, topic, kind, source,
+           count(*) FILTER (counted) AS mentions,
+           count(*) AS raw_mentions,
+           count(*) FILTER (counted AND scored) AS scored,
+           count(*) FILTER (counted AND unsupported) AS unsupported,
+           avg(compound) FILTER (counted AND scored) AS avg_compound,
+           stddev_samp(compound) FILTER (counted AND scored) AS sd_compound,
+           count(*) FILTER (counted AND scored AND label = 'positive') AS positive,
+           count(*) FILTER (counted AND scored AND label = 'neutral') AS neutral,
+           count(*) FILTER (counted AND scored AND label = 'negative') AS negative
+    FROM tm GROUP BY day, topic, kind, source
+)
+SELECT day, topic, kind, source,
+       CAST(mentions AS BIGINT) AS mentions, CAST(raw_mentions AS BIGINT) AS raw_mentions,
+       CAST(scored AS BIGINT) AS scored,
+       CAST(unsupported AS BIGINT) AS unsupported, CAST(avg_compound AS DOUBLE) AS avg_compound,
+       CAST(positive AS BIGINT) AS positive, CAST(neutral AS BIGINT) AS neutral,
+       CAST(negative AS BIGINT) AS negative,
+       CAST((positive - negative) / nullif(scored, 0) AS DOUBLE) AS net_sentiment,
+       CAST(scored AS BIGINT) AS n,
+       CAST(CASE WHEN (scored) >= 2 THEN greatest(-1.0, least(1.0, ((((positive) - (negative)) / nullif((scored), 0)) - (CASE WHEN ((scored) - 1) < 1 THEN NULL WHEN ((scored) - 1) <= 30 THEN (CASE CAST((scored) - 1 AS INTEGER) WHEN 1 THEN 12.706 WHEN 2 THEN 4.303 WHEN 3 THEN 3.182 WHEN 4 THEN 2.776 WHEN 5 THEN 2.571 WHEN 6 THEN 2.447 WHEN 7 THEN 2.365 WHEN 8 THEN 2.306 WHEN 9 THEN 2.262 WHEN 10 THEN 2.228 WHEN 11 THEN 2.201 WHEN 12 THEN 2.179 WHEN 13 THEN 2.16 WHEN 14 THEN 2.145 WHEN 15 THEN 2.131 WHEN 16 THEN 2.12 WHEN 17 THEN 2.11 WHEN 18 THEN 2.101 WHEN 19 THEN 2.093 WHEN 20 THEN 2.086 WHEN 21 THEN 2.08 WHEN 22 THEN 2.074 WHEN 23 THEN 2.069 WHEN 24 THEN 2.064 WHEN 25 THEN 2.06 WHEN 26 THEN 2.056 WHEN 27 THEN 2.052 WHEN 28 THEN 2.048 WHEN 29 THEN 2.045 WHEN 30 THEN 2.042 END) ELSE 1.959963984540054 + (9.489084921194248) / (4.0 * ((scored) - 1)) + (270.95986711100267) / (96.0 * ((scored) - 1) * ((scored) - 1)) END) * coalesce(sqrt(greatest(0.0, ((positive) + (negative) - (scored) * (((positive) - (negative)) / nullif((scored), 0)) * (((positive) - (negative)) / nullif((scored), 0))) / nullif((scored) - 1, 0))), 0) / sqrt(nullif(scored, 0))))) END AS DOUBLE) AS ci_low,
+       CAST(CASE WHEN (scored) >= 2 THEN greatest(-1.0, least(1.0, ((((positive) - (negative)) / nullif((scored), 0)) + (CASE WHEN ((scored) - 1) < 1 THEN NULL WHEN ((scored) - 1) <= 30 THEN (CASE CAST((scored) - 1 AS INTEGER) WHEN 1 THEN 12.706 WHEN 2 THEN 4.303 WHEN 3 THEN 3.182 WHEN 4 THEN 2.776 WHEN 5 THEN 2.571 WHEN 6 THEN 2.447 WHEN 7 THEN 2.365 WHEN 8 THEN 2.306 WHEN 9 THEN 2.262 WHEN 10 THEN 2.228 WHEN 11 THEN 2.201 WHEN 12 THEN 2.179 WHEN 13 THEN 2.16 WHEN 14 THEN 2.145 WHEN 15 THEN 2.131 WHEN 16 THEN 2.12 WHEN 17 THEN 2.11 WHEN 18 THEN 2.101 WHEN 19 THEN 2.093 WHEN 20 THEN 2.086 WHEN 21 THEN 2.08 WHEN 22 THEN 2.074 WHEN 23 THEN 2.069 WHEN 24 THEN 2.064 WHEN 25 THEN 2.06 WHEN 26 THEN 2.056 WHEN 27 THEN 2.052 WHEN 28 THEN 2.048 WHEN 29 THEN 2.045 WHEN 30 THEN 2.042 END) ELSE 1.959963984540054 + (9.489084921194248) / (4.0 * ((scored) - 1)) + (270.95986711100267) / (96.0 * ((scored) - 1) * ((scored) - 1)) END) * coalesce(sqrt(greatest(0.0, ((positive) + (negative) - (scored) * (((positive) - (negative)) / nullif((scored), 0)) * (((positive) - (negative)) / nullif((scored), 0))) / nullif((scored) - 1, 0))), 0) / sqrt(nullif(scored, 0))))) END AS DOUBLE) AS ci_high,
+       CAST(CASE WHEN (scored) >= 2 THEN greatest(-1.0, least(1.0, ((avg_compound) - (CASE WHEN ((scored) - 1) < 1 THEN NULL WHEN ((scored) - 1) <= 30 THEN (CASE CAST((scored) - 1 AS INTEGER) WHEN 1 THEN 12.706 WHEN 2 THEN 4.303 WHEN 3 THEN 3.182 WHEN 4 THEN 2.776 WHEN 5 THEN 2.571 WHEN 6 THEN 2.447 WHEN 7 THEN 2.365 WHEN 8 THEN 2.306 WHEN 9 THEN 2.262 WHEN 10 THEN 2.228 WHEN 11 THEN 2.201 WHEN 12 THEN 2.179 WHEN 13 THEN 2.16 WHEN 14 THEN 2.145 WHEN 15 THEN 2.131 WHEN 16 THEN 2.12 WHEN 17 THEN 2.11 WHEN 18 THEN 2.101 WHEN 19 THEN 2.093 WHEN 20 THEN 2.086 WHEN 21 THEN 2.08 WHEN 22 THEN 2.074 WHEN 23 THEN 2.069 WHEN 24 THEN 2.064 WHEN 25 THEN 2.06 WHEN 26 THEN 2.056 WHEN 27 THEN 2.052 WHEN 28 THEN 2.048 WHEN 29 THEN 2.045 WHEN 30 THEN 2.042 END) ELSE 1.959963984540054 + (9.489084921194248) / (4.0 * ((scored) - 1)) + (270.95986711100267) / (96.0 * ((scored) - 1) * ((scored) - 1)) END) * coalesce(sd_compound, 0) / sqrt(nullif(scored, 0))))) END AS DOUBLE) AS avg_compound_ci_low,
+       CAST(CASE WHEN (scored) >= 2 THEN greatest(-1.0, least(1.0, ((avg_compound) + (CASE WHEN ((scored) - 1) < 1 THEN NULL WHEN ((scored) - 1) <= 30 THEN (CASE CAST((scored) - 1 AS INTEGER) WHEN 1 THEN 12.706 WHEN 2 THEN 4.303 WHEN 3 THEN 3.182 WHEN 4 THEN 2.776 WHEN 5 THEN 2.571 WHEN 6 THEN 2.447 WHEN 7 THEN 2.365 WHEN 8 THEN 2.306 WHEN 9 THEN 2.262 WHEN 10 THEN 2.228 WHEN 11 THEN 2.201 WHEN 12 THEN 2.179 WHEN 13 THEN 2.16 WHEN 14 THEN 2.145 WHEN 15 THEN 2.131 WHEN 16 THEN 2.12 WHEN 17 THEN 2.11 WHEN 18 THEN 2.101 WHEN 19 THEN 2.093 WHEN 20 THEN 2.086 WHEN 21 THEN 2.08 WHEN 22 THEN 2.074 WHEN 23 THEN 2.069 WHEN 24 THEN 2.064 WHEN 25 THEN 2.06 WHEN 26 THEN 2.056 WHEN 27 THEN 2.052 WHEN 28 THEN 2.048 WHEN 29 THEN 2.045 WHEN 30 THEN 2.042 END) ELSE 1.959963984540054 + (9.489084921194248) / (4.0 * ((scored) - 1)) + (270.95986711100267) / (96.0 * ((scored) - 1) * ((scored) - 1)) END) * coalesce(sd_compound, 0) / sqrt(nullif(scored, 0))))) END AS DOUBLE) AS avg_compound_ci_high
+FROM agg;
+        CREATE OR REPLACE VIEW share_of_voice AS
+WITH tm AS (SELECT * FROM (
+    SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id, m.counted,
+           (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
+           (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
+           coalesce(ts.label, s.label) AS label, coalesce(ts.compound, s.compound) AS compound,
+           s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
+           s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
+    FROM mention_topics t
+    JOIN mentions_by_others m ON m.mention_id = t.mention_id
+    LEFT JOIN sentiment s ON s.mention_id = m.mention_id
+    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
+) WHERE kind IN ('brand', 'competitor')),
+topics AS (SELECT DISTINCT topic, kind FROM tm),
+days AS (
+    SELECT CAST(unnest(generate_series(min(day), max(day), INTERVAL 1 DAY)) AS DATE) AS day FROM tm
+),
+periods AS (
+    SELECT 'day' AS grain, day AS period_start, day AS period_end FROM days
+    UNION
+    SELECT 'week', CAST(date_trunc('week', day) AS DATE), CAST(date_trunc('week', day) AS DATE) + 6 FROM days
+),
+tagged AS (
+    SELECT 'day' AS grain, day AS period_start, * FROM tm
+    UNION ALL
+    SELECT 'week', CAST(date_trunc('week', day) AS DATE), * FROM tm
+),
+agg AS (
+    SELECT grain, period_start, topic,
+           count(*) FILTER (counted) AS mentions,
+           count(*) AS raw_mentions,
+           count(DISTINCT author_id) FILTER (NOT regexp_full_match(coalesce(author_id, ''), '[^:]*:(unknown|\[deleted\])')) AS authors,
+           sum(engagement) AS engagement,
+           count(*) FILTER (counted AND scored AND label = 'positive') AS positive,
+           count(*) FILTER (counted AND scored AND label = 'negative') AS negative,
+           count(*) FILTER (counted AND scored) AS scored
+    FROM tagged GROUP BY grain, period_start, topic
+),
+filled AS (
+    SELECT p.grain, p.period_start, p.period_end, t.topic, t.kind,
+           CAST(coalesce(a.mentions, 0) AS BIGINT) AS mentions,
+           CAST(coalesce(a.raw_mentions, 0) AS BIGINT) AS raw_mentions,
+           CAST(coalesce(a.authors, 0) AS BIGINT) AS authors,
+           CAST(coalesce(a.engagement, 0) AS BIGINT) AS engagement,
+           coalesce(a.positive, 0) AS positive, coalesce(a.negative, 0) AS negative,
+           coalesce(a.scored, 0) AS scored
+    FROM periods p CROSS JOIN topics t
+    LEFT JOIN agg a ON a.grain = p.grain AND a.period_start = p.period_start AND a.topic = t.topic
+),
+totals AS (SELECT *, sum(mentions) OVER (PARTITION BY grain, period_start) AS period_mentions FROM filled)
+SELECT grain, period_start, period_end, topic, kind, mentions, raw_mentions, authors, engagement,
+       CAST((positive - negative) / nullif(scored, 0) AS DOUBLE) AS net_sentiment,
+       CAST(mentions / nullif(period_mentions, 0) AS DOUBLE) AS share_of_voice,
+       CAST(authors / nullif(sum(authors) OVER period, 0) AS DOUBLE) AS share_of_authors,
+       CAST(engagement / nullif(sum(engagement) OVER period, 0) AS DOUBLE) AS share_of_engagement,
+       CAST(period_mentions AS BIGINT) AS n,
+       CAST(CASE WHEN (period_mentions) > 0 THEN greatest(0.0, least(1.0, (((((mentions) / nullif((period_mentions), 0)) + 3.8414588206941254 / (2.0 * (period_mentions))) - (1.959963984540054 * sqrt(((mentions) / nullif((period_mentions), 0)) * (1 - ((mentions) / nullif((period_mentions), 0))) / (period_mentions) + 3.8414588206941254 / (4.0 * (period_mentions) * (period_mentions))))) / (1 + 3.8414588206941254 / (period_mentions))))) END AS DOUBLE) AS ci_low,
+       CAST(CASE WHEN (period_mentions) > 0 THEN greatest(0.0, least(1.0, (((((mentions) / nullif((period_mentions), 0)) + 3.8414588206941254 / (2.0 * (period_mentions))) + (1.959963984540054 * sqrt(((mentions) / nullif((period_mentions), 0)) * (1 - ((mentions) / nullif((period_mentions), 0))) / (period_mentions) + 3.8414588206941254 / (4.0 * (period_mentions) * (period_mentions))))) / (1 + 3.8414588206941254 / (period_mentions))))) END AS DOUBLE) AS ci_high,
+       CAST(scored AS BIGINT) AS net_sentiment_n,
+       CAST(CASE WHEN (scored) >= 2 THEN greatest(-1.0, least(1.0, ((((positive) - (negative)) / nullif((scored), 0)) - (CASE WHEN ((scored) - 1) < 1 THEN NULL WHEN ((scored) - 1) <= 30 THEN (CASE CAST((scored) - 1 AS INTEGER) WHEN 1 THEN 12.706 WHEN 2 THEN 4.303 WHEN 3 THEN 3.182 WHEN 4 THEN 2.776 WHEN 5 THEN 2.571 WHEN 6 THEN 2.447 WHEN 7 THEN 2.365 WHEN 8 THEN 2.306 WHEN 9 THEN 2.262 WHEN 10 THEN 2.228 WHEN 11 THEN 2.201 WHEN 12 THEN 2.179 WHEN 13 THEN 2.16 WHEN 14 THEN 2.145 WHEN 15 THEN 2.131 WHEN 16 THEN 2.12 WHEN 17 THEN 2.11 WHEN 18 THEN 2.101 WHEN 19 THEN 2.093 WHEN 20 THEN 2.086 WHEN 21 THEN 2.08 WHEN 22 THEN 2.074 WHEN 23 THEN 2.069 WHEN 24 THEN 2.064 WHEN 25 THEN 2.06 WHEN 26 THEN 2.056 WHEN 27 THEN 2.052 WHEN 28 THEN 2.048 WHEN 29 THEN 2.045 WHEN 30 THEN 2.042 END) ELSE 1.959963984540054 + (9.489084921194248) / (4.0 * ((scored) - 1)) + (270.95986711100267) / (96.0 * ((scored) - 1) * ((scored) - 1)) END) * coalesce(sqrt(greatest(0.0, ((positive) + (negative) - (scored) * (((positive) - (negative)) / nullif((scored), 0)) * (((positive) - (negative)) / nullif((scored), 0))) / nullif((scored) - 1, 0))), 0) / sqrt(nullif(scored, 0))))) END AS DOUBLE) AS net_sentiment_ci_low,
+       CAST(CASE WHEN (scored) >= 2 THEN greatest(-1.0, least(1.0, ((((positive) - (negative)) / nullif((scored), 0)) + (CASE WHEN ((scored) - 1) < 1 THEN NULL WHEN ((scored) - 1) <= 30 THEN (CASE CAST((scored) - 1 AS INTEGER) WHEN 1 THEN 12.706 WHEN 2 THEN 4.303 WHEN 3 THEN 3.182 WHEN 4 THEN 2.776 WHEN 5 THEN 2.571 WHEN 6 THEN 2.447 WHEN 7 THEN 2.365 WHEN 8 THEN 2.306 WHEN 9 THEN 2.262 WHEN 10 THEN 2.228 WHEN 11 THEN 2.201 WHEN 12 THEN 2.179 WHEN 13 THEN 2.16 WHEN 14 THEN 2.145 WHEN 15 THEN 2.131 WHEN 16 THEN 2.12 WHEN 17 THEN 2.11 WHEN 18 THEN 2.101 WHEN 19 THEN 2.093 WHEN 20 THEN 2.086 WHEN 21 THEN 2.08 WHEN 22 THEN 2.074 WHEN 23 THEN 2.069 WHEN 24 THEN 2.064 WHEN 25 THEN 2.06 WHEN 26 THEN 2.056 WHEN 27 THEN 2.052 WHEN 28 THEN 2.048 WHEN 29 THEN 2.045 WHEN 30 THEN 2.042 END) ELSE 1.959963984540054 + (9.489084921194248) / (4.0 * ((scored) - 1)) + (270.95986711100267) / (96.0 * ((scored) - 1) * ((scored) - 1)) END) * coalesce(sqrt(greatest(0.0, ((positive) + (negative) - (scored) * (((positive) - (negative)) / nullif((scored), 0)) * (((positive) - (negative)) / nullif((scored), 0))) / nullif((scored) - 1, 0))), 0) / sqrt(nullif(scored, 0))))) END AS DOUBLE) AS net_sentiment_ci_high
+FROM totals
+WINDOW period AS (PARTITION BY grain, period_start);
+        CREATE OR REPLACE VIEW competitor_activity AS
+WITH acts AS (
+    SELECT r.owner, r.role AS kind, m.mention_id, m.parent_id, m.created_at,
+           CAST(date_trunc('week', (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER))) AS DATE) AS week
+    FROM mention_roles r JOIN mentions m ON m.mention_id = r.mention_id
+    WHERE r.role IN ('own', 'competitor')
+),
+owners AS (SELECT DISTINCT owner, kind FROM acts),
+asking AS (
+    SELECT DISTINCT o.owner, o.kind, b.mention_id, b.created_at, CAST(date_trunc('week', (DATE '1970-01-01' + CAST(floor(epoch_us(b.created_at) / 86400000000.0) AS INTEGER))) AS DATE) AS week
+    FROM mentions_by_others b
+    JOIN mention_topics t ON t.mention_id = b.mention_id AND t.kind IN ('brand', 'competitor')
+    JOIN owners o ON o.owner = t.topic
+    LEFT JOIN sentiment s ON s.mention_id = b.mention_id
+    WHERE b.counted AND (regexp_matches(concat_ws(' ', b.title, b.text), '[?？]') OR (s.label = 'negative' AND coalesce(s.supported, true)))
+),
+answered AS (
+    SELECT q.owner, q.kind, q.week, q.mention_id, q.created_at, min(a.created_at) AS first_reply
+    FROM asking q
+    LEFT JOIN acts a ON a.owner = q.owner AND a.parent_id = q.mention_id AND a.created_at >= q.created_at
+         AND a.created_at <= q.created_at + INTERVAL 72 HOUR
+    GROUP BY ALL
+),
+posted AS (
+    SELECT week, owner, kind, count(*) FILTER (parent_id IS NULL) AS posts,
+           count(*) FILTER (parent_id IS NOT NULL) AS replies
+    FROM acts GROUP BY ALL
+),
+answers AS (
+    SELECT week, owner, kind, count(*) AS asked, count(first_reply) AS answered,
+           median(epoch(first_reply - created_at) / 60.0) AS median_response_minutes
+    FROM answered GROUP BY ALL
+)
+SELECT CAST(week AS DATE) AS week_start, owner, kind,
+       CAST(coalesce(p.posts, 0) AS BIGINT) AS posts, CAST(coalesce(p.replies, 0) AS BIGINT) AS replies,
+       CAST(coalesce(a.asked, 0) AS BIGINT) AS asked, CAST(coalesce(a.answered, 0) AS BIGINT) AS answered,
+       CAST(a.answered / nullif(a.asked, 0) AS DOUBLE) AS response_rate,
+       CAST(a.median_response_minutes AS DOUBLE) AS median_response_minutes,
+       CAST(coalesce(a.asked, 0) AS BIGINT) AS n,
+       CAST(CASE WHEN (a.asked) > 0 THEN greatest(0.0, least(1.0, (((((a.answered) / nullif((a.asked), 0)) + 3.8414588206941254 / (2.0 * (a.asked))) - (1.959963984540054 * sqrt(((a.answered) / nullif((a.asked), 0)) * (1 - ((a.answered) / nullif((a.asked), 0))) / (a.asked) + 3.8414588206941254 / (4.0 * (a.asked) * (a.asked))))) / (1 + 3.8414588206941254 / (a.asked))))) END AS DOUBLE) AS ci_low,
+       CAST(CASE WHEN (a.asked) > 0 THEN greatest(0.0, least(1.0, (((((a.answered) / nullif((a.asked), 0)) + 3.8414588206941254 / (2.0 * (a.asked))) + (1.959963984540054 * sqrt(((a.answered) / nullif((a.asked), 0)) * (1 - ((a.answered) / nullif((a.asked), 0))) / (a.asked) + 3.8414588206941254 / (4.0 * (a.asked) * (a.asked))))) / (1 + 3.8414588206941254 / (a.asked))))) END AS DOUBLE) AS ci_high
+FROM posted p FULL JOIN answers a USING (week, owner, kind);
+        """,
+    ),
 )
 
 

@@ -23,6 +23,7 @@ from listener.core.settings import Settings
 TOP_INFLUENCERS = 5
 TOP_COMMUNITIES = 5
 TOP_ALERTS = 8
+TOP_COORDINATED = 5  # coordinated-amplification groups named in the digest
 TREND_WEEKS = 8
 VOLUME_DAYS = 28
 MAX_TEXT = 2000  # characters read per stranger-written field; the renderer shortens further
@@ -111,6 +112,8 @@ class Voice:
     share: float | None
     prev_share: float | None
     net_sentiment: float | None
+    share_n: int = 0  # the sample behind `share`: all brand + competitor mentions of the week
+    scored: int = 0  # the sample behind `net_sentiment`
 
     @property
     def change(self) -> float | None:
@@ -128,6 +131,22 @@ class Alert:
     baseline: float | None
     score: float
     top_post: Post | None = None
+    expected_low: float | None = None
+    expected_high: float | None = None
+
+
+@dataclass
+class Coordination:
+    """A coordinated-amplification group of the week: accounts posting one text or link within seconds."""
+
+    first_at: datetime
+    kind: str  # 'text' or 'link'
+    accounts: int
+    posts: int
+    seconds: float  # from the first post to the last
+    handles: list[str]
+    topics: list[str]
+    sample: Post | None = None
 
 
 @dataclass
@@ -136,6 +155,9 @@ class Kpi:
     value: float | None
     baseline: float | None
     prev_value: float | None
+    n: int | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
 
     @property
     def change(self) -> float | None:
@@ -181,6 +203,10 @@ class Digest:
     alert_topics: list[tuple[str, int]] = field(default_factory=list)  # every alert of the week, per topic
     kpis: list[Kpi] = field(default_factory=list)
     maturity: Maturity | None = None
+    coordinated: list[Coordination] = field(default_factory=list)  # the week's largest groups
+    coordinated_count: int = 0  # every group of the week
+    min_sample: int = 30  # `[analytics] min_sample`: a rate or average from fewer is marked, not stated
+    brand_scored: tuple[int, int] = (0, 0)  # the samples behind brand_net_sentiment (this week, the week before)
 
     @property
     def alert_count(self) -> int:
@@ -228,6 +254,10 @@ def gather(conn: duckdb.DuckDBPyConnection, settings: Settings, week: Week, now:
         alert_topics=q.alert_topics(),
         kpis=q.kpis(list(settings.analytics.kpis)),
         maturity=q.maturity(),
+        min_sample=settings.analytics.min_sample,
+        brand_scored=q.brand_scored,
+        coordinated=q.coordinated(),
+        coordinated_count=q.coordinated_count(),
     )
 
 
@@ -236,6 +266,7 @@ class _Query:
         self.conn, self.week = conn, week
         self.start = datetime.combine(week.monday, datetime.min.time(), UTC)
         self.end = self.start + timedelta(days=7)
+        self.brand_scored: tuple[int, int] = (0, 0)  # set by voice_and_trends
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params or []).fetchall()
@@ -339,14 +370,16 @@ class _Query:
                 SELECT 'week' AS grain, {iso_week("day")} AS period, topic, kind,
                        count(*) AS mentions,
                        (count(*) FILTER (scored AND label = 'positive') - count(*) FILTER (scored AND label = 'negative'))
-                         / nullif(count(*) FILTER (scored), 0) AS net
+                         / nullif(count(*) FILTER (scored), 0) AS net,
+                       count(*) FILTER (scored) AS scored
                 FROM tm GROUP BY ALL
                 UNION ALL
-                SELECT 'day', day, topic, kind, count(*), NULL FROM tm WHERE day >= ? GROUP BY ALL""",
+                SELECT 'day', day, topic, kind, count(*), NULL, NULL FROM tm WHERE day >= ? GROUP BY ALL""",
             [since, self.end, first_day],
         )
         topics = self._topics()
         weekly = {(r[1], r[2]): (int(r[4]), r[5]) for r in rows if r[0] == "week"}
+        scored = {(r[1], r[2]): int(r[6]) for r in rows if r[0] == "week"}
         daily = {(r[1], r[2]): int(r[4]) for r in rows if r[0] == "day"}
         this, prev = self.week.monday, self.week.shifted(-1).monday
         totals = {w: sum(weekly.get((w, t), (0, None))[0] for t, _ in topics) for w in (this, prev)}
@@ -363,9 +396,13 @@ class _Query:
                 share=share(this, t),
                 prev_share=share(prev, t),
                 net_sentiment=weekly.get((this, t), (0, None))[1],
+                share_n=totals[this],
+                scored=scored.get((this, t), 0),
             )
             for t, k in topics
         ]
+        brand = next((t for t, k in topics if k == "brand"), None)
+        self.brand_scored = (scored.get((this, brand), 0), scored.get((prev, brand), 0))
         weeks = [first_week.shifted(i).monday for i in range(TREND_WEEKS)]
         days = [first_day + timedelta(days=i) for i in range(VOLUME_DAYS)]
         sentiment = [Series(t, k, [(w, _float(weekly.get((w, t), (0, None))[1])) for w in weeks]) for t, k in topics]
@@ -393,7 +430,8 @@ class _Query:
     ) -> list[Alert]:
         rows = self.rows(
             f"""SELECT a.day, a.kind, a.topic, a.observed, a.baseline, a.score,
-                       left(coalesce(nullif(m.title, ''), m.text, ''), {MAX_TEXT}), left(m.url, {MAX_TEXT})
+                       left(coalesce(nullif(m.title, ''), m.text, ''), {MAX_TEXT}), left(m.url, {MAX_TEXT}),
+                       a.expected_low, a.expected_high
                 FROM alerts a
                 LEFT JOIN mentions m ON ? AND m.mention_id = (a.mention_ids ->> '$[0]')
                 WHERE a.day >= ? AND a.day <= ? AND a.kind IN (SELECT unnest(?::VARCHAR[]))
@@ -410,6 +448,8 @@ class _Query:
                 baseline=r[4],
                 score=float(r[5]),
                 top_post=Post(r[6], r[7]) if r[6] is not None else None,
+                expected_low=r[8],
+                expected_high=r[9],
             )
             for r in rows
         ]
@@ -423,16 +463,70 @@ class _Query:
         )
         return [(r[0], int(r[1])) for r in rows]
 
+    def coordinated(self, limit: int = TOP_COORDINATED) -> list[Coordination]:
+        """The week's coordinated-amplification groups, most accounts first."""
+        rows = self.rows(
+            f"""WITH g AS (
+                    SELECT group_id, any_value(kind) AS kind, min(first_at) AS first_at, max(last_at) AS last_at,
+                           count(DISTINCT c.author_id) AS accounts, count(*) AS posts,
+                           list(DISTINCT left(coalesce(a.handle, c.author_id), 60) ORDER BY
+                                left(coalesce(a.handle, c.author_id), 60))[1:5] AS handles,
+                           min(c.mention_id) FILTER (c.created_at = c.first_at) AS first_post
+                    FROM (SELECT x.*, m.created_at FROM coordinated_groups x JOIN mentions m USING (mention_id)) c
+                    LEFT JOIN authors a ON a.author_id = c.author_id
+                    WHERE c.first_at >= ? AND c.first_at < ?
+                    GROUP BY group_id
+                )
+                SELECT g.first_at, g.kind, g.accounts, g.posts, epoch(g.last_at - g.first_at), g.handles,
+                       (SELECT list(DISTINCT t.topic ORDER BY t.topic) FROM mention_topics t
+                        WHERE t.mention_id IN (SELECT mention_id FROM coordinated_groups y WHERE y.group_id = g.group_id)),
+                       left(coalesce(nullif(m.title, ''), m.text, ''), {MAX_TEXT}), left(m.url, {MAX_TEXT})
+                FROM g LEFT JOIN mentions m ON m.mention_id = g.first_post
+                ORDER BY g.accounts DESC, g.first_at, g.group_id LIMIT ?""",
+            [self.start, self.end, limit],
+        )
+        return [
+            Coordination(
+                first_at=r[0],
+                kind=r[1],
+                accounts=int(r[2]),
+                posts=int(r[3]),
+                seconds=float(r[4] or 0),
+                handles=[_cut(h, 60) or "" for h in r[5] or []],
+                topics=[_cut(t, 60) or "" for t in r[6] or []],
+                sample=Post(r[7], r[8]) if r[7] is not None else None,
+            )
+            for r in rows
+        ]
+
+    def coordinated_count(self) -> int:
+        rows = self.rows(
+            "SELECT count(DISTINCT group_id) FROM coordinated_groups WHERE first_at >= ? AND first_at < ?",
+            [self.start, self.end],
+        )
+        return int(rows[0][0]) if rows else 0
+
     def kpis(self, configured: list[str]) -> list[Kpi]:
         rows = self.rows(
-            """SELECT kpi, period_start, value, baseline FROM kpi_values
+            """SELECT kpi, period_start, value, baseline, n, ci_low, ci_high FROM kpi_values
                WHERE period_start IN (?, ?)""",
             [self.week.monday, self.week.shifted(-1).monday],
         )
         this = {r[0]: r for r in rows if r[1] == self.week.monday}
         prev = {r[0]: r[2] for r in rows if r[1] != self.week.monday}
         names = [k for k in configured if k in this] + sorted(set(this) - set(configured))
-        return [Kpi(name=k, value=this[k][2], baseline=this[k][3], prev_value=prev.get(k)) for k in names]
+        return [
+            Kpi(
+                name=k,
+                value=this[k][2],
+                baseline=this[k][3],
+                prev_value=prev.get(k),
+                n=this[k][4],
+                ci_low=this[k][5],
+                ci_high=this[k][6],
+            )
+            for k in names
+        ]
 
     def maturity(self) -> Maturity | None:
         """The assessment as of the week's end (made up to the Monday after), and the one before the week."""

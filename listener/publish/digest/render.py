@@ -138,6 +138,43 @@ def day(value: date) -> str:
     return f"{value:%a %d %b}"
 
 
+RATE_KPIS = ("share_of_voice", "response_rate", "net_sentiment", "median_response_minutes")
+
+
+def sampled(text: str, n: Any, min_sample: int) -> str:
+    """A rate or average as it may be read: plain from `min_sample` observations, marked below."""
+    if n is None or int(n) >= min_sample:
+        return text
+    return f"{text} [n={int(n)}, under {min_sample}: too few to read]"
+
+
+def interval(low: Any, high: Any, as_pct: bool = False) -> str:
+    """'95 % CI 31-44%': the interval of a rate, or '' when there is none."""
+    if low is None or high is None:
+        return ""
+    if as_pct:
+        return f"95% CI {100 * float(low):.0f}-{100 * float(high):.0f}%"
+    return f"95% CI {float(low):+.2f} to {float(high):+.2f}"
+
+
+def kpi_figure(kpi: Any, min_sample: int) -> str:
+    """A KPI's value with its sample and interval, marked when the sample is small."""
+    text = kpi_value(kpi.name, kpi.value)
+    if kpi.name not in RATE_KPIS or kpi.value is None:
+        return text
+    ci = interval(kpi.ci_low, kpi.ci_high, as_pct=kpi.name != "net_sentiment")
+    if kpi.n is not None and int(kpi.n) >= min_sample:
+        return f"{text} ({', '.join(part for part in (ci, f'n={int(kpi.n)}') if part)})"
+    return sampled(text, kpi.n, min_sample)
+
+
+def expected(alert: Any) -> str:
+    """'0-3 expected' (the expected range), or the expected level when no range is known."""
+    if alert.expected_low is not None and alert.expected_high is not None:
+        return f"{num(round(alert.expected_low))}-{num(round(alert.expected_high))} expected"
+    return f"{num(alert.baseline)} expected"
+
+
 def kpi_value(name: str, value: Any) -> str:
     if value is None:
         return "pending"
@@ -184,19 +221,26 @@ def story(digest: Digest) -> list[str]:
         rivals = [v for v in digest.voice if v.kind == "competitor" and v.share is not None]
         leader = max(rivals, key=lambda v: v.share or 0.0, default=None)
         versus = f"; {clean(leader.topic, 60)} had {pct(leader.share)}" if leader else ""
-        lines.append(f"{pct(brand.share)} share of voice ({pts(brand.change)} on the week before){versus}.")
+        share = sampled(pct(brand.share), brand.share_n, digest.min_sample)
+        lines.append(f"{share} share of voice ({pts(brand.change)} on the week before){versus}.")
     net, prev = digest.brand_net_sentiment
     if net is not None:
+        now_n, prev_n = digest.brand_scored
+        before = "no scored mentions" if prev is None else sampled(signed(prev), prev_n, digest.min_sample)
         lines.append(
-            f"Net sentiment toward {org} {signed(net)} "
-            f"({'no scored mentions' if prev is None else signed(prev)} the week before)."
+            f"Net sentiment toward {org} {sampled(signed(net), now_n, digest.min_sample)} ({before} the week before)."
         )
     if digest.alerts:
         top, total = digest.alerts[0], max(digest.alert_count, len(digest.alerts))
         lines.append(
             f"{total} spike alert{'s' if total != 1 else ''} ({alert_breakdown(digest)}); the largest: "
             f"{'negative mentions of' if top.kind == 'negative' else 'mentions of'} {clean(top.topic, 60)} "
-            f"on {day(top.day)} ({num(top.observed)} against {num(top.baseline)} expected)."
+            f"on {day(top.day)} ({num(top.observed)} against {expected(top)})."
+        )
+    if digest.coordinated:
+        largest = digest.coordinated[0]
+        lines.append(
+            f"{plural(digest.coordinated_count, 'coordinated-amplification group')}; the largest: {coordination(largest)}."
         )
     new = [p for p in digest.influencers if p.is_new]
     if digest.influencers:
@@ -206,6 +250,18 @@ def story(digest: Digest) -> list[str]:
             f"{f'; {len(new)} new in the top {len(digest.influencers)}' if new else ''}."
         )
     return lines[:5]
+
+
+def coordination(group: Any) -> str:
+    """'5 accounts posted the same text within 42 s (about Acme): @a, @b, ...' for one group."""
+    what = "the same text" if group.kind == "text" else "the same link"
+    about = f" (about {', '.join(clean(t, 40) for t in group.topics)})" if group.topics else ""
+    who = ", ".join(clean(h, 40) for h in group.handles)
+    more = f" and {group.accounts - len(group.handles)} more" if group.accounts > len(group.handles) else ""
+    return (
+        f"{group.accounts} accounts posted {what} within {group.seconds:.0f} s on {day(group.first_at.date())}"
+        f"{about}: {who}{more}"
+    )
 
 
 def alert_breakdown(digest: Digest, shown: int = 3) -> str:
@@ -230,6 +286,10 @@ def _env(html: bool) -> jinja2.Environment:
     env.globals.update(plural=plural)
     env.globals.update(
         kpi_value=kpi_value,
+        kpi_figure=kpi_figure,
+        sampled=sampled,
+        expected=expected,
+        coordination=coordination,
         kpi_change=kpi_change,
         KPI_LABELS=KPI_LABELS,
         SOURCE_LABELS=source_labels(),
@@ -351,9 +411,12 @@ def _volume_alt(digest: Digest) -> str:
             f"Marked in red: {len(spikes)} of the week's {total} spike alert{'s' if total != 1 else ''} "
             f"({'volume of ' + ', '.join(lines) if spikes else 'none on these lines'})"
         )
-        if total > len(spikes):
-            marked += (
-                f"; the other {total - len(spikes)} are on tracked terms or negative mentions, listed under the alerts"
-            )
+        rest = total - len(spikes)
+        if rest:
+            if spikes:
+                others = f"the other {rest} {'is' if rest == 1 else 'are'}"
+            else:
+                others = "it is" if rest == 1 else "they are"
+            marked += f"; {others} on tracked terms or negative mentions, listed under the alerts"
         marked += "."
     return clean("Mentions per day over four weeks. " + "; ".join(parts) + ". " + marked, 600)
