@@ -1,15 +1,20 @@
-"""Benchmark: network analytics (influencers, communities, shapes) on 1M mentions.
+"""Benchmark: `listener analyze` on 1M mentions, seconds per step.
 
     python bench/bench_analyze.py                 # 1,000,000 mentions, 200,000 authors, 8 weeks
+    python bench/bench_analyze.py --unique        # most texts distinct (duplicates' worst case)
     python bench/bench_analyze.py --n 200000 --authors 40000 --keep
 
 Generates canonical mentions with a heavy-tailed interaction graph (authors
 post with Zipf activity; replies, reposts and mentions go to Zipf-popular
 targets of the same network, i.e. preferential attachment), loads them with
 the real import path (`listener.pipeline.load_batches`), runs
-`listener.pipeline.analyze` (sentiment etc.), then each analytics step, and
-prints seconds per step and peak memory (RSS). A second pass shows the
-incremental cost when nothing changed. Run by hand; not a test.
+`listener.pipeline.analyze` and prints seconds per step, the steps the numbers
+issue added (per-topic sentiment, roles, duplicates, coordinated) and their share
+of the whole, and peak memory (RSS). The texts are drawn from 20,000 sentences
+(Zipf), so most posts are exact copies; `--unique` appends random words, so
+near-duplicate detection has a million texts to sign. A second analyze shows the
+incremental cost when nothing changed. The anchor: DuckDB alone grouping the same
+texts by their lower-cased md5. Run by hand; not a test.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +36,8 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analytics import communities, influencers, shapes  # noqa: E402
 from listener import pipeline  # noqa: E402
-from listener.core.settings import Settings, settings_from_dict  # noqa: E402
+from listener.core.settings import settings_from_dict  # noqa: E402
 from listener.ingest.loader import BATCH_SCHEMA  # noqa: E402
 from listener.store.connection import Store  # noqa: E402
 
@@ -44,7 +48,8 @@ WORDS = (
     "barista roast decaf refund support app update launch review crema milk foam cup morning"
 ).split()
 BRANDS = ("acme", "Acme coffee", "globex", "initech", "acme", "cold brew")
-STEPS = {"influencers": influencers.run, "communities": communities.run, "shapes": shapes.run}
+NEW_STEPS = ("topic_sentiment", "roles", "duplicates", "coordinated")  # issue 14
+EXTRA_WORDS = [f"w{i}" for i in range(50_000)]
 
 
 def zipf_index(rng: np.random.Generator, size: int, n: int, a: float = 1.6) -> np.ndarray:
@@ -61,7 +66,7 @@ def sentences(rng: np.random.Generator, count: int = 20_000) -> list[str]:
     return out
 
 
-def batches(n: int, n_authors: int, seed: int = 7, size: int = 100_000) -> Iterator[pa.Table]:
+def batches(n: int, n_authors: int, seed: int = 7, size: int = 100_000, unique: bool = False) -> Iterator[pa.Table]:
     rng = np.random.default_rng(seed)
     texts = sentences(rng)
     popularity = rng.permutation(n_authors)  # who is popular is unrelated to the author number
@@ -78,6 +83,7 @@ def batches(n: int, n_authors: int, seed: int = 7, size: int = 100_000) -> Itera
         seconds = rng.integers(0, DAYS * 86400, k)
         text_ix = zipf_index(rng, k, len(texts), 1.2)
         likes = (rng.pareto(1.5, k) * 2).astype(np.int64)
+        extra = rng.integers(0, len(EXTRA_WORDS), (k, 4)) if unique else None
         docs = [
             _doc(
                 lo + i,
@@ -85,7 +91,7 @@ def batches(n: int, n_authors: int, seed: int = 7, size: int = 100_000) -> Itera
                 int(targets[i]),
                 float(kind[i]),
                 int(seconds[i]),
-                texts[text_ix[i]],
+                texts[text_ix[i]] + ("" if extra is None else " " + " ".join(EXTRA_WORDS[j] for j in extra[i])),
                 int(followers[authors[i]]),
                 int(likes[i]),
             )
@@ -129,14 +135,12 @@ def peak_rss_mb() -> float:
     return max(own, kids) / 1024
 
 
-def timed_steps(store: Store, settings: Settings, today: date) -> dict[str, float]:
-    out = {}
-    for name, step in STEPS.items():
-        t0 = time.perf_counter()
-        report = step(store, settings, today=today)
-        out[name] = time.perf_counter() - t0
-        print(f"  {name:12s} {out[name]:6.1f}s  periods {len(report['periods'])}, rows {report['rows']:,}")
-    return out
+def print_steps(title: str, steps: dict[str, float]) -> float:
+    total = sum(steps.values())
+    print(f"{title}: {total:.1f}s")
+    for name, seconds in steps.items():
+        print(f"  {name:18s} {seconds:6.1f}s")
+    return total
 
 
 def main() -> None:
@@ -144,6 +148,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--authors", type=int, default=200_000)
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument("--unique", action="store_true", help="append random words: most texts distinct")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="listener-bench-analyze-"))
     settings = settings_from_dict(
@@ -152,37 +157,37 @@ def main() -> None:
                 "name": "Acme",
                 "brand_terms": ["acme", '"acme coffee"'],
                 "tracked_terms": ['"cold brew"'],
-                "competitors": [{"name": "Globex", "terms": ["globex"]}],
+                "competitors": [{"name": "Globex", "terms": ["globex"], "own_accounts": {"x": ["user2"]}}],
                 "own_accounts": {"x": ["user1"]},
             },
             "store": {"path": str(work / "bench.duckdb")},
+            "analytics": {"detect_language": False},
         }
     )
     today = (START + timedelta(days=DAYS - 1)).date()
     with Store(settings.store_path) as store:
         t0 = time.perf_counter()
-        pipeline.load_batches(store, settings, batches(args.n, args.authors), run_id="bench")
+        pipeline.load_batches(store, settings, batches(args.n, args.authors, unique=args.unique), run_id="bench")
         counts = store.conn.execute(
             "SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM authors), "
-            "(SELECT count(*) FROM interactions WHERE to_author_id IS NOT NULL)"
+            "(SELECT count(*) FROM interactions WHERE to_author_id IS NOT NULL), "
+            "(SELECT count(DISTINCT text) FROM mentions)"
         ).fetchall()[0]
         print(
             f"generate + load: {time.perf_counter() - t0:.1f}s (mentions {counts[0]:,}, authors {counts[1]:,}, "
-            f"edges {counts[2]:,}); peak {peak_rss_mb():,.0f} MB"
+            f"edges {counts[2]:,}, distinct texts {counts[3]:,}); peak {peak_rss_mb():,.0f} MB"
         )
         t0 = time.perf_counter()
-        report = pipeline.analyze(store, settings)
-        steps = getattr(report, "steps", None) or {}
-        print(
-            f"pipeline.analyze: {time.perf_counter() - t0:.1f}s " + " ".join(f"{k}={v:.1f}s" for k, v in steps.items())
-        )
-        if not set(STEPS) <= set(steps):  # analyze does not run them yet: time them here
-            print("network analytics, first run:")
-            first = timed_steps(store, settings, today)
-            print(f"  total        {sum(first.values()):6.1f}s")
-        print("network analytics, rerun with nothing new (incremental):")
-        again = timed_steps(store, settings, today)
-        print(f"  total        {sum(again.values()):6.1f}s")
+        store.conn.execute("SELECT md5(lower(text)) AS k, count(*) FROM mentions GROUP BY k").fetchall()
+        print(f"anchor, DuckDB alone: group {counts[0]:,} texts by md5(lower(text)) in {time.perf_counter() - t0:.2f}s")
+        first = pipeline.analyze(store, settings, today=today)
+        total = print_steps("analyze, first run", first.steps)
+        new = sum(first.steps.get(name, 0.0) for name in NEW_STEPS)
+        print(f"  new steps ({', '.join(NEW_STEPS)}): {new:.1f}s = {100 * new / total:.0f}% of the analyze")
+        for name in ("duplicates", "coordinated"):
+            print(f"  {name}: {first.details.get(name)}")
+        again = pipeline.analyze(store, settings, today=today)
+        print_steps("analyze again, nothing new (incremental)", again.steps)
     print(f"peak memory (RSS, max of process and children): {peak_rss_mb():,.0f} MB")
     print(f"work folder: {work}" + ("" if args.keep else " (deleted)"))
     if not args.keep:
