@@ -20,7 +20,8 @@ Two kinds of group, found the same way:
   in lower case (the path keeps its case), its fragment, the punctuation it ends with
   (`.,;:!?)]}'` and quotes) and every `utm_*` query parameter removed, a bare host
   given the path `/`. On X, where the text carries a t.co short link that differs from
-  post to post, the links the post's `raw.entities.urls[*].expanded_url` names are used
+  post to post, the links the post's `raw.entities.urls[*].expanded_url` names (the X API's
+  shape, whatever the source) are used
   instead (a t.co link without them is compared as it is). A link to the brand's own
   site is a link like any other. A post naming one link twice counts once.
 
@@ -140,7 +141,8 @@ def _stage_keys(conn: duckdb.DuckDBPyConnection) -> None:
         WITH posts AS MATERIALIZED (
             SELECT m.mention_id, m.author_id, m.created_at, {normalised_sql("m")} AS norm,
                    regexp_extract_all(coalesce(m.text, ''), {_literal(LINK)}) AS found,
-                   CASE WHEN m.source = 'x' AND m.raw IS NOT NULL AND contains(lower(m.text), '://t.co/')
+                   -- a raw record in the X API's shape names what its t.co links expand to
+                   CASE WHEN m.raw IS NOT NULL AND contains(lower(m.text), '://t.co/')
                         THEN list_filter(json_extract_string(m.raw, '$.entities.urls[*].expanded_url'),
                                          u -> u IS NOT NULL AND regexp_matches(u, '(?i)^https?://'))
                    END AS expanded
