@@ -56,6 +56,7 @@ def post(i: str, text: str, at: datetime, author: str | None = None, **extra: An
 
 
 def load(tmp_path: Path, capsys: pytest.CaptureFixture[str], docs: list[dict[str, Any]], extra: str = "") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "listener.toml"
     config.write_text(CONFIG.format(extra=extra), encoding="utf-8")
     (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n", encoding="utf-8")
@@ -221,3 +222,18 @@ def test_own_and_competitor_amplification_is_not_the_conversation(
         ("Acme", "own", 1, 0, 1, 0, 0.0, None),
         ("Globex", "competitor", 1, 1, 1, 1, 1.0, 60.0),
     ]
+
+
+def test_every_text_is_signed_however_many_batches_it_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signatures are computed CHUNK groups at a time, with writes between batches: with batches
+    of 7 texts the clusters are the ones found in one batch."""
+    from analytics.conversation import duplicates
+
+    docs, truth = planted_copies(seed=5)
+    config = load(tmp_path / "one", capsys, docs)
+    monkeypatch.setattr(duplicates, "CHUNK", 7)
+    config_small = load(tmp_path / "many", capsys, docs)
+    sql = "SELECT cluster_id, mention_id, is_original, kind FROM duplicate_clusters ORDER BY ALL"
+    assert rows(config_small, sql) == rows(config, sql) and len(rows(config, sql)) >= len(truth)

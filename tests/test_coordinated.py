@@ -210,13 +210,26 @@ def planted(seed: int = 7) -> Corpus:
         corpus.add(f"organic{j}", text, at + timedelta(seconds=j * 2), f"fan{j}")
     at = start()
     original = corpus.add("viral", "Acme cold brew is back, get it here https://acme.example/coldbrew", at, "barista")
-    for j in range(10):  # reposts in a minute: interactions, not copies
-        corpus.add(
-            f"rt{j}",
+    ring_reposts = [
+        corpus.add(  # a retweet ring: 10 accounts reposting one post within a minute (a repost group,
+            f"rt{j}",  # not a text or link group: a repost carries the original's text and link)
             "RT @barista: Acme cold brew is back, get it here https://acme.example/coldbrew",
             at + timedelta(seconds=5 + j * 5),
             f"fan{j}",
             repost_of=original.removeprefix("x:"),
+        )
+        for j in range(10)
+    ]
+    corpus.truth[f"coord:repost:{ring_reposts[0]}"] = set(ring_reposts)
+    at = start()
+    popular = corpus.add("popular", "Acme opens a roastery in Lyon next spring", at, "newsdesk")
+    for j in range(40):  # reposted all day long, one every ~20 minutes: no burst, no ring
+        corpus.add(
+            f"share{j}",
+            "RT @newsdesk: Acme opens a roastery in Lyon next spring",
+            at + timedelta(minutes=5 + 20 * j, seconds=rng.uniform(0, 50)),
+            f"reader{j}",
+            repost_of=popular.removeprefix("x:"),
         )
     at, text = start(), _sentence(rng, 12)
     for j, account in enumerate(["acme", "globex", "other1", "other2"]):  # own and competitor's posts are not by others
@@ -269,7 +282,7 @@ def test_planted_rings_are_found_with_high_precision_and_recall(
     assert mention_precision >= 0.95 and mention_recall >= 0.95
     assert found_groups == corpus.truth  # on this corpus, every ring exactly and nothing else
     assert report["groups"] == len(corpus.truth)
-    assert report["text_groups"] + report["link_groups"] == report["groups"]
+    assert report["text_groups"] + report["link_groups"] + report["repost_groups"] == report["groups"]
     assert report["text_groups"] == sum(g.startswith("coord:text:") for g in corpus.truth)
     assert report["mentions"] == len(planted_mentions)
     assert report["accounts"] == len({a for _, a, *_ in rows})
@@ -464,3 +477,19 @@ def test_analyze_raises_a_coordinated_alert_dampens_the_ring_and_the_digest_name
     assert code == 0, err
     html = next(Path(f) for f in json.loads(out)["files"] if f.endswith(".html")).read_text(encoding="utf-8")
     assert "Coordinated amplification" in html and "ring&lt;0&gt;" in html and "ring<0>" not in html
+
+
+def test_a_ring_reposting_our_own_post_is_a_group_though_not_the_conversation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    own = post("own1", "Acme cold brew is back for the winter", T0, author="acme")
+    ring = [
+        post(f"rt{n}", "RT @acme: Acme cold brew is back for the winter", T0 + timedelta(seconds=3 * n + 1),
+             author=f"bot{n}", repost_of="own1", referenced_authors={"own1": "acme"})
+        for n in range(4)
+    ]  # fmt: skip
+    with store_of(tmp_path, capsys, [own, *ring]) as (store, settings):
+        update_coordinated(store, settings)
+        assert groups(store) == {"coord:repost:x:rt0": {"x:rt0", "x:rt1", "x:rt2", "x:rt3"}}
+        roles = store.conn.execute("SELECT DISTINCT role FROM mention_roles WHERE mention_id LIKE 'x:rt%'").fetchall()
+        assert roles == [("own_amplification",)]  # still left out of the mentions by others

@@ -6,11 +6,10 @@ evidence for a person to judge; it does not decide that they are inauthentic.
 
 What is read: the mentions by others (analytics.conversation.roles: not own, not a
 competitor's, not their amplification), posts of placeholder authors (`x:unknown`,
-`reddit:[deleted]`) left out, and reposts left out (a repost carries the original's text
-and links, and a repost is an interaction, not a post of one's own: a popular post
-reposted by fifty people in a minute is what reposts are for).
+`reddit:[deleted]`) left out. Reposts are not read for their text or links (a repost
+carries the original's), but as reposts of the same post (kind `repost`).
 
-Two kinds of group, found the same way:
+Three kinds of group, found the same way:
 
 - `text`: the same normalised text (analytics.conversation.duplicates.normalised_sql: title
   and text, lower case, links and trailing hashtags removed, white space collapsed) of at
@@ -24,6 +23,7 @@ Two kinds of group, found the same way:
   shape, whatever the source) are used
   instead (a t.co link without them is compared as it is). A link to the brand's own
   site is a link like any other. A post naming one link twice counts once.
+- `repost`: reposts of the same post (`repost_of`), a retweet ring.
 
 Grouping, for each text or link, posts in time order (ties by mention_id): a group is
 anchored at its first post, and every post at most `[analytics] coordination_window_seconds`
@@ -55,8 +55,12 @@ Limits, for whoever reads the groups:
   after it. A ring pushing a link that many others post in the same hour anyway is missed.
 - A slower campaign (one post every few minutes) or one that rewrites each text is missed;
   near copies are duplicates' business (`duplicate_clusters`), not a coordination signal here.
-- Retweet rings are not seen (reposts are left out); detecting them needs the same accounts
-  reposting together again and again, which a single window cannot tell.
+- A retweet ring is seen as accounts reposting one post within the window (kind `repost`);
+  so is the first minute of a post going viral, when it stands out from that post's
+  reposts around it. Reposts of our own or a competitor's posts count here too (a ring
+  boosting a brand is what this looks for), although they are that brand's amplification
+  and not mentions by others everywhere else. The same accounts reposting together again
+  and again is not tracked across groups.
 - Links behind other shorteners (bit.ly, ...) are compared as written: different short links
   to one page are different links.
 """
@@ -70,14 +74,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from analytics.conversation.duplicates import normalised_sql
+from analytics.conversation.duplicates import anchored_windows, normalised_sql
 from analytics.conversation.state import inputs_fingerprint, record, unchanged
 from analytics.definitions import is_placeholder, utc_day
 from listener.core.settings import Settings
 from listener.store.connection import Claim, Store, registered
 
 STEP = "coordinated"
-RULES_VERSION = 1  # bump when the rules below change: the groups are computed again
+RULES_VERSION = 2  # bump when the rules below change: the groups are computed again
 MIN_TEXT_WORDS = 4  # a text group needs a text of at least this many words
 
 # RE2. A word is a run of letters and digits (as duplicates counts them), ended by anything else;
@@ -169,9 +173,16 @@ def _stage_keys(conn: duckdb.DuckDBPyConnection) -> None:
         links AS (
             SELECT DISTINCT 'link' AS kind, {link_key_sql("p")} AS key, mention_id, author_id, created_at
             FROM link_parts WHERE p.origin <> ''
+        ),
+        reposts AS (  -- a retweet ring: accounts reposting one post together, ours and competitors' too
+            SELECT 'repost' AS kind, m.repost_of AS key, m.mention_id, m.author_id, m.created_at
+            FROM mentions m
+            WHERE NOT m.is_own AND m.repost_of IS NOT NULL
+              AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles WHERE role IN ('own', 'competitor'))
+              AND m.author_id IS NOT NULL AND NOT {is_placeholder("m.author_id")}
         )
         SELECT kind, key, mention_id, author_id, created_at, epoch_us(created_at) AS t
-        FROM (SELECT * FROM texts UNION ALL SELECT * FROM links)
+        FROM (SELECT * FROM texts UNION ALL SELECT * FROM links UNION ALL SELECT * FROM reposts)
         """
     )
 
@@ -206,22 +217,10 @@ def _stage_runs(conn: duckdb.DuckDBPyConnection, window_us: int, min_accounts: i
     )
 
 
-def anchored_groups(runs: list[int], times: list[int], window_us: int) -> np.ndarray:
-    """Group numbers for posts sorted by (run, time): a group starts at a run's first post, and at the
-    first post more than the window after the current group's first post."""
-    groups = np.empty(len(runs), dtype=np.int64)
-    group, previous, anchor = -1, None, 0
-    for k, (run, at) in enumerate(zip(runs, times)):
-        if run != previous or at - anchor > window_us:
-            group, previous, anchor = group + 1, run, at
-        groups[k] = group
-    return groups
-
-
 def _stage_wanted(conn: duckdb.DuckDBPyConnection, window_us: int, min_accounts: int) -> None:
     """Temp `coord_wanted`: the rows of `coordinated_groups` (without computed_at)."""
     rows = conn.execute("SELECT run, t FROM coord_runs ORDER BY i").fetchnumpy()
-    groups = anchored_groups(rows["run"].tolist(), rows["t"].tolist(), window_us)
+    groups = anchored_windows(rows["run"], rows["t"], window_us)
     table = pa.table({"i": np.arange(1, len(groups) + 1, dtype=np.int64), "grp": groups})
     with registered(conn, "coord_groups_arrow", table):
         conn.execute(
@@ -334,8 +333,8 @@ def update_coordinated(store: Store, settings: Settings) -> dict[str, Any]:
         record(conn, STEP, fingerprint)
         found = conn.execute(
             "SELECT count(DISTINCT group_id), count(DISTINCT author_id), count(DISTINCT mention_id), "
-            "count(DISTINCT group_id) FILTER (kind = 'text'), count(DISTINCT group_id) FILTER (kind = 'link') "
-            "FROM coord_wanted"
+            "count(DISTINCT group_id) FILTER (kind = 'text'), count(DISTINCT group_id) FILTER (kind = 'link'), "
+            "count(DISTINCT group_id) FILTER (kind = 'repost') FROM coord_wanted"
         ).fetchone()
         for table in TEMP_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -346,6 +345,7 @@ def update_coordinated(store: Store, settings: Settings) -> dict[str, Any]:
             "mentions": int(found[2]),
             "text_groups": int(found[3]),
             "link_groups": int(found[4]),
+            "repost_groups": int(found[5]),
             "alerts": alerts,
         }
 

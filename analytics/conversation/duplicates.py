@@ -76,13 +76,14 @@ def words_sql(norm: str) -> str:
 def shingles_sql(words: str) -> str:
     """SQL: the distinct 32-bit hashes of a word list's bigrams (its one word for a one-word text).
 
-    `words` must be a column (a lambda re-evaluates an expression for every element).
+    The pairs come from list_zip, so no lambda captures the list (a captured list is copied
+    for every element: quadratic memory on long texts).
     """
-    return (
-        f"list_distinct(CASE WHEN len({words}) < 2 THEN list_transform({words}, w -> (hash(w) & 4294967295)::UBIGINT) "
-        f"ELSE list_transform(range(1, len({words})), k -> (hash({words}[k] || ' ' || {words}[k + 1]) & 4294967295)"
-        f"::UBIGINT) END)"
+    one = f"list_transform({words}, w -> (hash(w) & 4294967295)::UBIGINT)"
+    pairs = (
+        f"list_transform(list_zip({words}[:-2], {words}[2:]), p -> (hash(p[1] || ' ' || p[2]) & 4294967295)::UBIGINT)"
     )
+    return f"list_distinct(CASE WHEN len({words}) < 2 THEN {one} ELSE {pairs} END)"
 
 
 @dataclass(frozen=True)
@@ -137,73 +138,106 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 def _stage_candidates(conn: duckdb.DuckDBPyConnection, window_days: int) -> int:
     """Temp `dup_texts` (the mentions by others that can be copies, with normalised text, its key and
-    the exact group's `part`) and `dup_groups` (one row per exact group); returns the group count."""
+    exact group `part`) and `dup_groups` (one row per exact group); returns the group count."""
     conn.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE dup_texts AS
+        CREATE OR REPLACE TEMP TABLE dup_keyed AS
         WITH t AS (
             SELECT m.mention_id, m.created_at, {normalised_sql("m")} AS norm
             FROM mentions m
             WHERE NOT m.is_own AND m.repost_of IS NULL
               AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles)
         )
-        SELECT mention_id, created_at, norm, md5(norm) AS key, 0 AS part FROM t
-        WHERE norm NOT IN ('', '[deleted]', '[removed]')  -- a removed post's placeholder is no copy
+        SELECT row_number() OVER (ORDER BY key, created_at, mention_id) AS rid, * FROM (
+            SELECT mention_id, created_at, norm, md5(norm) AS key FROM t
+            WHERE norm NOT IN ('', '[deleted]', '[removed]')  -- a removed post's placeholder is no copy
+        )
         """
     )
-    _split_by_window(conn, window_days)
+    parts = _window_parts(conn, window_days)
+    table = pa.table({"rid": np.arange(1, len(parts) + 1, dtype=np.int64), "part": parts})
+    with registered(conn, "dup_parts_arrow", table):
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE dup_texts AS SELECT k.mention_id, k.created_at, k.norm, k.key, p.part "
+            "FROM dup_keyed k JOIN dup_parts_arrow p USING (rid)"
+        )
+    conn.execute("DROP TABLE IF EXISTS dup_keyed")
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE dup_groups AS
         WITH g AS (
             SELECT row_number() OVER (ORDER BY min(created_at), min(mention_id)) - 1 AS gid,
-                   key, part, count(*) AS size,
-                   arg_min(mention_id, (created_at, mention_id)) AS rep, min(created_at) AS created_at,
+                   key, part, count(*) AS size, min(created_at) AS created_at,
                    {words_sql("arg_min(norm, (created_at, mention_id))")} AS words
             FROM dup_texts GROUP BY key, part
         )
-        SELECT gid, key, part, size, rep, created_at, len(words) AS n_words, {shingles_sql("words")} AS sh FROM g
+        SELECT gid, key, part, size, created_at, len(words) AS n_words, {shingles_sql("words")} AS sh FROM g
         """
     )
     return int(scalar(conn, "SELECT count(*) FROM dup_groups"))
 
 
-def _split_by_window(conn: duckdb.DuckDBPyConnection, window_days: int) -> None:
-    """Number the exact groups of a text (`part`): a copy joins the group whose first post is at most
-    `window_days` before it, so a text posted again every week is a new post each time it is
-    past the window (a chain of copies never grows one cluster for months)."""
-    window_us = window_days * 86_400_000_000
+def anchored_windows(keys: np.ndarray, times: np.ndarray, window_us: int) -> np.ndarray:
+    """Window numbers for rows sorted by (key, time): a window starts at a key's first row, and at the
+    first row more than `window_us` after the current window's first row. One searchsorted per
+    window, within the key's rows, not a step per row."""
+    key = np.asarray(keys, dtype=np.int64)
+    at = np.asarray(times, dtype=np.int64)
+    windows = np.empty(len(at), dtype=np.int64)
+    if not len(at):
+        return windows
+    ends = np.flatnonzero(np.diff(key, append=key[-1] + 1)) + 1  # where each key's rows end
+    key_end = np.repeat(ends, np.diff(ends, prepend=0))
+    i, window = 0, 0
+    while i < len(at):
+        end = int(key_end[i])
+        j = i + int(np.searchsorted(at[i:end], at[i] + window_us, side="right"))
+        windows[i:j] = window
+        i, window = j, window + 1
+    return windows
+
+
+def _window_parts(conn: duckdb.DuckDBPyConnection, window_days: int) -> np.ndarray:
+    """The exact group of each `dup_keyed` row, in `rid` order: a copy joins the group whose first post
+    is at most `window_days` before it, so a text posted again every week is a new post each time
+    it is past the window (a chain of copies never grows one cluster for months).
+
+    Rows are sorted by (key, time). A text posted once is its own group (most of them); for the
+    others one searchsorted per group (not per row) finds where the group's window ends within
+    the key's rows. Parts are unique within a key.
+    """
     rows = conn.execute(
-        """
-        SELECT key, epoch_us(created_at) AS t, mention_id FROM dup_texts
-        WHERE key IN (SELECT key FROM dup_texts GROUP BY key HAVING count(*) > 1)
-        ORDER BY key, created_at, mention_id
-        """
+        "SELECT (key IS DISTINCT FROM lag(key) OVER (ORDER BY rid))::INTEGER AS new_key, "
+        "epoch_us(created_at) AS t FROM dup_keyed ORDER BY rid"
     ).fetchnumpy()
-    keys, times = rows["key"].tolist(), rows["t"].tolist()
-    parts = [0] * len(keys)
-    previous, first, part = None, 0, 0
-    for i, (key, at) in enumerate(zip(keys, times)):
-        if key != previous:
-            previous, first, part = key, at, 0
-        elif at - first > window_us:
-            first, part = at, part + 1
-        parts[i] = part
-    if any(parts):
-        table = pa.table({"mention_id": rows["mention_id"], "part": pa.array(parts, pa.int32())})
-        with registered(conn, "dup_parts_arrow", table):
-            conn.execute(
-                "UPDATE dup_texts SET part = p.part FROM dup_parts_arrow p "
-                "WHERE dup_texts.mention_id = p.mention_id AND p.part > 0"
-            )
+    new_key = np.asarray(rows["new_key"], dtype=np.int64)
+    times = np.asarray(rows["t"], dtype=np.int64)
+    if not len(times):
+        return np.zeros(0, dtype=np.int64)
+    window_us = np.int64(window_days) * 86_400_000_000
+    key_of = np.cumsum(new_key) - 1
+    repeated = np.bincount(key_of)[key_of] > 1
+    parts = np.zeros(len(times), dtype=np.int64)
+    keys, at = key_of[repeated], times[repeated]
+    if len(at):
+        parts[repeated] = anchored_windows(keys, at, int(window_us))
+    return parts
 
 
 def _shingle_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[tuple[np.ndarray, pa.Array]]:
-    """(gid, shingle lists) per batch, for the groups whose text has two words or more."""
-    reader = conn.execute("SELECT gid, sh FROM dup_groups WHERE n_words >= 2 ORDER BY gid").to_arrow_reader(CHUNK)
-    for batch in reader:
+    """(gid, shingle lists) per batch of CHUNK groups, for the groups whose text has two words or more.
+
+    Each batch is its own query (gids are dense): the caller writes between batches, and a new
+    statement on the connection would end a result still being streamed.
+    """
+    groups = int(scalar(conn, "SELECT count(*) FROM dup_groups"))
+    for lo in range(0, groups, CHUNK):
+        batch = conn.execute(
+            "SELECT gid, sh FROM dup_groups WHERE n_words >= 2 AND gid >= ? AND gid < ? ORDER BY gid",
+            [lo, lo + CHUNK],
+        ).to_arrow_table()
         if batch.num_rows:
-            yield batch.column(0).to_numpy(), batch.column(1)
+            yield batch.column(0).to_numpy(), batch.column(1).combine_chunks()
 
 
 def _stage_bands(conn: duckdb.DuckDBPyConnection, method: Method) -> int:

@@ -140,7 +140,7 @@ class Coordination:
     """A coordinated-amplification group of the week: accounts posting one text or link within seconds."""
 
     first_at: datetime
-    kind: str  # 'text' or 'link'
+    kind: str  # 'text', 'link' or 'repost'
     accounts: int
     posts: int
     seconds: float  # from the first post to the last

@@ -254,12 +254,14 @@ def story(digest: Digest) -> list[str]:
 
 def coordination(group: Any) -> str:
     """'5 accounts posted the same text within 42 s (about Acme): @a, @b, ...' for one group."""
-    what = "the same text" if group.kind == "text" else "the same link"
+    what = {"text": "posted the same text", "link": "posted the same link", "repost": "reposted the same post"}.get(
+        group.kind, f"posted the same {group.kind}"
+    )
     about = f" (about {', '.join(clean(t, 40) for t in group.topics)})" if group.topics else ""
     who = ", ".join(clean(h, 40) for h in group.handles)
     more = f" and {group.accounts - len(group.handles)} more" if group.accounts > len(group.handles) else ""
     return (
-        f"{group.accounts} accounts posted {what} within {group.seconds:.0f} s on {day(group.first_at.date())}"
+        f"{group.accounts} accounts {what} within {group.seconds:.0f} s on {day(group.first_at.date())}"
         f"{about}: {who}{more}"
     )
 
