@@ -215,12 +215,12 @@ def test_own_and_competitor_amplification_is_not_the_conversation(
     assert ranked and not ranked & {"x:globex", "x:GlobexHelp", "x:acme"}
     activity = rows(
         config,
-        "SELECT owner, kind, posts, replies, asked, answered, response_rate, median_response_minutes "
+        "SELECT owner, kind, posts, replies, amplifications, asked, answered, response_rate, median_response_minutes "
         "FROM competitor_activity ORDER BY owner",
     )
     assert activity == [
-        ("Acme", "own", 1, 0, 1, 0, 0.0, None),
-        ("Globex", "competitor", 1, 1, 1, 1, 1.0, 60.0),
+        ("Acme", "own", 1, 0, 18, 1, 0, 0.0, None),  # 17 retweets and an empty quote of its post
+        ("Globex", "competitor", 1, 1, 1, 1, 1, 1.0, 60.0),
     ]
 
 

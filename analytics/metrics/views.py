@@ -185,7 +185,7 @@ ORDER BY c.period_start DESC, c.mentions DESC, c.community_id
 """
 
 # What each competitor's accounts (and ours, for comparison) do per ISO week: posts, replies,
-# and how they answer the mentions by others of their topic that ask (a question or a
+# the amplification they get (reposts, empty quotes), and how they answer the mentions by others of their topic that ask (a question or a
 # complaint, counted once): the share answered within RESPONSE_WINDOW_HOURS and the median
 # minutes to the first answer.
 COMPETITOR_ACTIVITY = f"""
@@ -216,6 +216,13 @@ posted AS (
            count(*) FILTER (parent_id IS NOT NULL) AS replies
     FROM acts GROUP BY ALL
 ),
+amplified AS (  -- reposts of its posts, and quotes adding nothing: its reach, not the conversation
+    SELECT {iso_week(utc_day("m.created_at"))} AS week, r.owner,
+           CASE r.role WHEN 'own_amplification' THEN 'own' ELSE 'competitor' END AS kind, count(*) AS amplifications
+    FROM mention_roles r JOIN mentions m ON m.mention_id = r.mention_id
+    WHERE r.role IN ('own_amplification', 'competitor_amplification')
+    GROUP BY ALL
+),
 answers AS (
     SELECT week, owner, kind, count(*) AS asked, count(first_reply) AS answered,
            median(epoch(first_reply - created_at) / 60.0) AS median_response_minutes
@@ -223,13 +230,14 @@ answers AS (
 )
 SELECT CAST(week AS DATE) AS week_start, owner, kind,
        CAST(coalesce(p.posts, 0) AS BIGINT) AS posts, CAST(coalesce(p.replies, 0) AS BIGINT) AS replies,
+       CAST(coalesce(x.amplifications, 0) AS BIGINT) AS amplifications,
        CAST(coalesce(a.asked, 0) AS BIGINT) AS asked, CAST(coalesce(a.answered, 0) AS BIGINT) AS answered,
        CAST(a.answered / nullif(a.asked, 0) AS DOUBLE) AS response_rate,
        CAST(a.median_response_minutes AS DOUBLE) AS median_response_minutes,
        CAST(coalesce(a.asked, 0) AS BIGINT) AS n,
        {wilson_sql("a.answered", "a.asked", "low")} AS ci_low,
        {wilson_sql("a.answered", "a.asked", "high")} AS ci_high
-FROM posted p FULL JOIN answers a USING (week, owner, kind)
+FROM posted p FULL JOIN answers a USING (week, owner, kind) FULL JOIN amplified x USING (week, owner, kind)
 """
 
 VIEWS: dict[str, str] = {

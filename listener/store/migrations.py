@@ -805,6 +805,13 @@ posted AS (
            count(*) FILTER (parent_id IS NOT NULL) AS replies
     FROM acts GROUP BY ALL
 ),
+amplified AS (  -- reposts of its posts, and quotes adding nothing: its reach, not the conversation
+    SELECT CAST(date_trunc('week', (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER))) AS DATE) AS week, r.owner,
+           CASE r.role WHEN 'own_amplification' THEN 'own' ELSE 'competitor' END AS kind, count(*) AS amplifications
+    FROM mention_roles r JOIN mentions m ON m.mention_id = r.mention_id
+    WHERE r.role IN ('own_amplification', 'competitor_amplification')
+    GROUP BY ALL
+),
 answers AS (
     SELECT week, owner, kind, count(*) AS asked, count(first_reply) AS answered,
            median(epoch(first_reply - created_at) / 60.0) AS median_response_minutes
@@ -812,13 +819,14 @@ answers AS (
 )
 SELECT CAST(week AS DATE) AS week_start, owner, kind,
        CAST(coalesce(p.posts, 0) AS BIGINT) AS posts, CAST(coalesce(p.replies, 0) AS BIGINT) AS replies,
+       CAST(coalesce(x.amplifications, 0) AS BIGINT) AS amplifications,
        CAST(coalesce(a.asked, 0) AS BIGINT) AS asked, CAST(coalesce(a.answered, 0) AS BIGINT) AS answered,
        CAST(a.answered / nullif(a.asked, 0) AS DOUBLE) AS response_rate,
        CAST(a.median_response_minutes AS DOUBLE) AS median_response_minutes,
        CAST(coalesce(a.asked, 0) AS BIGINT) AS n,
        CAST(CASE WHEN (a.asked) > 0 THEN greatest(0.0, least(1.0, (((((a.answered) / nullif((a.asked), 0)) + 3.8414588206941254 / (2.0 * (a.asked))) - (1.959963984540054 * sqrt(((a.answered) / nullif((a.asked), 0)) * (1 - ((a.answered) / nullif((a.asked), 0))) / (a.asked) + 3.8414588206941254 / (4.0 * (a.asked) * (a.asked))))) / (1 + 3.8414588206941254 / (a.asked))))) END AS DOUBLE) AS ci_low,
        CAST(CASE WHEN (a.asked) > 0 THEN greatest(0.0, least(1.0, (((((a.answered) / nullif((a.asked), 0)) + 3.8414588206941254 / (2.0 * (a.asked))) + (1.959963984540054 * sqrt(((a.answered) / nullif((a.asked), 0)) * (1 - ((a.answered) / nullif((a.asked), 0))) / (a.asked) + 3.8414588206941254 / (4.0 * (a.asked) * (a.asked))))) / (1 + 3.8414588206941254 / (a.asked))))) END AS DOUBLE) AS ci_high
-FROM posted p FULL JOIN answers a USING (week, owner, kind);
+FROM posted p FULL JOIN answers a USING (week, owner, kind) FULL JOIN amplified x USING (week, owner, kind);
         """,
     ),
 )
