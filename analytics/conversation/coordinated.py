@@ -50,9 +50,9 @@ Limits, for whoever reads the groups:
   A link that is simply common meets the rule by chance now and then: the brand's home page
   in 10,000 posts a month by different people, at random times (one every 4 minutes on
   average), gave about 190 groups of 3 in a synthetic month. So a group is kept only when
-  its run (the posts of the key no more than the window apart) is a burst: at least half of
-  the posts of that text or link from BURST_MARGIN_MINUTES (30) before the run to as long
-  after it. A ring pushing a link that many others post in the same hour anyway is missed.
+  its run (the posts of the key no more than the window apart) is a burst: the run holds at
+  least half of the posts of that text or link within BURST_MARGIN_MINUTES (30) of any of its
+  posts (one window function over the key's posts). A ring pushing a link that many others post in the same hour anyway is missed.
 - A slower campaign (one post every few minutes) or one that rewrites each text is missed;
   near copies are duplicates' business (`duplicate_clusters`), not a coordination signal here.
 - A retweet ring is seen as accounts reposting one post within the window (kind `repost`);
@@ -196,8 +196,11 @@ def _stage_runs(conn: duckdb.DuckDBPyConnection, window_us: int, min_accounts: i
         WITH hot AS (
             SELECT kind, key FROM coord_keys GROUP BY kind, key HAVING count(DISTINCT author_id) >= {min_accounts}
         ),
-        gaps AS (
-            SELECT k.*, t - lag(t) OVER (PARTITION BY kind, key ORDER BY t, mention_id) AS gap
+        gaps AS (  -- `around`: the key's posts within BURST_MARGIN_MINUTES of this one (it included)
+            SELECT k.*, t - lag(t) OVER (PARTITION BY kind, key ORDER BY t, mention_id) AS gap,
+                   count(*) OVER (PARTITION BY kind, key ORDER BY t
+                                  RANGE BETWEEN {BURST_MARGIN_MINUTES * 60_000_000} PRECEDING
+                                        AND {BURST_MARGIN_MINUTES * 60_000_000} FOLLOWING) AS around
             FROM coord_keys k SEMI JOIN hot USING (kind, key)
         ),
         runs AS (
@@ -205,9 +208,9 @@ def _stage_runs(conn: duckdb.DuckDBPyConnection, window_us: int, min_accounts: i
                       OVER (PARTITION BY kind, key ORDER BY t, mention_id ROWS UNBOUNDED PRECEDING) AS part
             FROM gaps
         ),
-        kept AS (
+        kept AS (  -- enough accounts, and a burst: at least half of the key's posts around the run
             SELECT kind, key, part FROM runs GROUP BY kind, key, part
-            HAVING count(DISTINCT author_id) >= {min_accounts}
+            HAVING count(DISTINCT author_id) >= {min_accounts} AND 2 * count(*) >= max(around)
         )
         SELECT dense_rank() OVER (ORDER BY r.kind, r.key, r.part) AS run,
                row_number() OVER (ORDER BY r.kind, r.key, r.part, r.t, r.mention_id) AS i,
@@ -237,19 +240,8 @@ def _stage_wanted(conn: duckdb.DuckDBPyConnection, window_us: int, min_accounts:
                        list(mention_id ORDER BY mention_id) AS posts
                 FROM members GROUP BY grp HAVING count(DISTINCT author_id) >= {min_accounts}
             ),
-            runs AS (SELECT run, kind, key, count(*) AS posts, min(created_at) AS lo, max(created_at) AS hi
-                     FROM coord_runs GROUP BY ALL),
-            burst_runs AS (  -- the run stands out from the key's usual traffic around it
-                SELECT s.run FROM runs s
-                WHERE 2 * s.posts >= (
-                    SELECT count(*) FROM coord_keys k
-                    WHERE k.kind = s.kind AND k.key = s.key
-                      AND k.created_at >= s.lo - INTERVAL {BURST_MARGIN_MINUTES} MINUTE
-                      AND k.created_at <= s.hi + INTERVAL {BURST_MARGIN_MINUTES} MINUTE)
-            ),
-            bursts AS (SELECT * FROM groups WHERE run IN (SELECT run FROM burst_runs)),
             distinct_groups AS (  -- two links of one ring's posts: one group
-                SELECT * FROM bursts QUALIFY row_number() OVER (PARTITION BY kind, posts ORDER BY key) = 1
+                SELECT * FROM groups QUALIFY row_number() OVER (PARTITION BY kind, posts ORDER BY key) = 1
             ),
             named AS (
                 SELECT grp, kind, first_at, last_at,

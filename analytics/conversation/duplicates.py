@@ -44,11 +44,13 @@ from analytics.conversation.state import inputs_fingerprint, record, unchanged
 from listener.core.settings import Settings
 from listener.store.connection import Claim, Store, registered, scalar
 
-PERMUTATIONS = 32
+PERMUTATIONS = 64
 MINHASH_SEED = 1
-CANDIDATE_MARGIN = 0.2  # LSH tuned for threshold - margin: pairs at the threshold are rarely missed
+CANDIDATE_MARGIN = 0.15  # LSH tuned for threshold - margin: pairs at the threshold are rarely missed
+ESTIMATE_MARGIN = 0.15  # a candidate whose MinHash estimate is this far below the threshold is dropped
 LSH_WEIGHTS = (0.2, 0.8)  # datasketch's (false positive, false negative) weights: recall first
-NEIGHBOURS = 3  # in an LSH bucket, each text is compared with this many before it
+NEIGHBOURS = 2  # in an LSH bucket, each text is compared with this many before it
+PAIR_CHUNK = 1_000_000  # candidate pairs estimated at a time (bounded memory)
 CHUNK = 100_000  # texts per signature batch (bounded memory)
 
 _MERSENNE = np.uint64((1 << 61) - 1)
@@ -240,56 +242,71 @@ def _shingle_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[tuple[np.ndarr
             yield batch.column(0).to_numpy(), batch.column(1).combine_chunks()
 
 
-def _stage_bands(conn: duckdb.DuckDBPyConnection, method: Method) -> int:
-    """Temp `dup_bands` (gid, band, key): the LSH buckets of every group's representative text."""
+def _group_signatures(conn: duckdb.DuckDBPyConnection, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(signatures, signed): every group's MinHash signature as uint32 (groups x PERMUTATIONS),
+    and which groups have one (a text of two words or more)."""
     perms = permutations()
-    conn.execute("CREATE OR REPLACE TEMP TABLE dup_bands (gid BIGINT, band INTEGER, key BIGINT)")
-    texts = 0
+    sig = np.zeros((groups, PERMUTATIONS), dtype=np.uint32)
+    signed = np.zeros(groups, dtype=bool)
     for gids, lists in _shingle_batches(conn):
         flat = lists.flatten().to_numpy().astype(np.uint64)
-        offsets = lists.offsets.to_numpy()
-        keys = band_keys(signatures(flat, offsets, perms), method.bands, method.rows)
-        table = pa.table(
-            {
-                "gid": np.repeat(gids.astype(np.int64), method.bands),
-                "band": np.tile(np.arange(method.bands, dtype=np.int32), len(gids)),
-                "key": keys.reshape(-1),
-            }
-        )
-        with registered(conn, "dup_bands_arrow", table):
-            conn.execute("INSERT INTO dup_bands SELECT * FROM dup_bands_arrow")
-        texts += len(gids)
-    return texts
+        sig[gids] = signatures(flat, lists.offsets.to_numpy(), perms).astype(np.uint32)
+        signed[gids] = True
+    return sig, signed
 
 
-def _stage_near_pairs(conn: duckdb.DuckDBPyConnection, method: Method) -> int:
-    """Temp `dup_pairs` (a, b, similarity): candidate pairs checked on their exact bigram Jaccard."""
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE dup_pairs AS
-        WITH ranked AS (
-            SELECT b.gid, b.band, b.key, g.created_at,
-                   row_number() OVER (PARTITION BY b.band, b.key ORDER BY g.created_at, b.gid) AS rn
-            FROM dup_bands b JOIN dup_groups g USING (gid)
-        ),
-        candidates AS (
-            SELECT DISTINCT least(x.gid, y.gid) AS a, greatest(x.gid, y.gid) AS b
-            FROM ranked x, range(1, {NEIGHBOURS + 1}) d(back)
-            JOIN ranked y ON y.band = x.band AND y.key = x.key AND y.rn = x.rn - d.back
-            WHERE x.created_at - y.created_at <= INTERVAL {int(method.window_days)} DAY
-        ),
-        sets AS (
-            SELECT c.a, c.b, ga.sh AS sa, gb.sh AS sb
-            FROM candidates c JOIN dup_groups ga ON ga.gid = c.a JOIN dup_groups gb ON gb.gid = c.b
-        ),
-        scored AS (
-            SELECT a, b, len(list_intersect(sa, sb)) AS common, len(sa) AS na, len(sb) AS nb FROM sets
-        )
-        SELECT a, b, common / (na + nb - common) AS similarity
-        FROM scored WHERE common / (na + nb - common) >= {float(method.threshold)}
-        """
+def _candidate_pairs(
+    sig: np.ndarray, signed: np.ndarray, times: np.ndarray, method: Method
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of groups that share an LSH bucket, posted within the window, each compared with the
+    NEIGHBOURS texts before it in the bucket, kept when their MinHash estimate of the Jaccard is
+    within ESTIMATE_MARGIN of the threshold. Work and memory are linear in the groups: a bucket
+    that thousands of texts share costs what a small one does per text."""
+    idx = np.flatnonzero(signed)
+    keys = band_keys(sig[idx].astype(np.uint64), method.bands, method.rows)
+    window_us = np.int64(method.window_days) * 86_400_000_000
+    floor = method.threshold - ESTIMATE_MARGIN
+    kept_a, kept_b = [], []
+    for band in range(method.bands):
+        order = np.lexsort((times[idx], keys[:, band]))
+        key, group, at = keys[order, band], idx[order], times[idx][order]
+        for back in range(1, NEIGHBOURS + 1):
+            same = np.flatnonzero((key[back:] == key[:-back]) & (at[back:] - at[:-back] <= window_us))
+            for lo in range(0, len(same), PAIR_CHUNK):
+                pick = same[lo : lo + PAIR_CHUNK]
+                a, b = group[pick], group[pick + back]
+                estimate = (sig[a] == sig[b]).mean(axis=1)
+                close = estimate >= floor
+                kept_a.append(np.minimum(a[close], b[close]))
+                kept_b.append(np.maximum(a[close], b[close]))
+    if not kept_a:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    codes = np.unique(np.concatenate(kept_a) * np.int64(len(signed)) + np.concatenate(kept_b))
+    return codes // len(signed), codes % len(signed)
+
+
+def _stage_near_pairs(conn: duckdb.DuckDBPyConnection, method: Method, groups: int) -> tuple[int, int]:
+    """Temp `dup_pairs` (a, b, similarity): the candidate pairs whose exact bigram Jaccard reaches the
+    threshold; returns (texts signed, candidate pairs checked)."""
+    sig, signed = _group_signatures(conn, groups)
+    times = np.asarray(
+        conn.execute("SELECT epoch_us(created_at) AS t FROM dup_groups ORDER BY gid").fetchnumpy()["t"], dtype=np.int64
     )
-    return int(scalar(conn, "SELECT count(*) FROM dup_pairs"))
+    a, b = _candidate_pairs(sig, signed, times, method)
+    del sig
+    with registered(conn, "dup_candidates_arrow", pa.table({"a": a, "b": b})):
+        conn.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE dup_pairs AS
+            WITH scored AS (
+                SELECT c.a, c.b, len(list_intersect(ga.sh, gb.sh)) AS common, len(ga.sh) AS na, len(gb.sh) AS nb
+                FROM dup_candidates_arrow c JOIN dup_groups ga ON ga.gid = c.a JOIN dup_groups gb ON gb.gid = c.b
+            )
+            SELECT a, b, common / (na + nb - common) AS similarity
+            FROM scored WHERE common / (na + nb - common) >= {float(method.threshold)}
+            """
+        )
+    return int(signed.sum()), len(a)
 
 
 def _stage_clusters(conn: duckdb.DuckDBPyConnection, groups: int) -> None:
@@ -343,8 +360,8 @@ def update_duplicates(store: Store, settings: Settings) -> dict[str, Any]:
 
     def unit(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         groups = _stage_candidates(conn, method.window_days)
-        texts = _stage_bands(conn, method)
-        pairs = _stage_near_pairs(conn, method)
+        texts, checked = _stage_near_pairs(conn, method, groups)
+        pairs = int(scalar(conn, "SELECT count(*) FROM dup_pairs"))
         _stage_clusters(conn, groups)
         conn.execute(f"CREATE OR REPLACE TEMP TABLE dup_wanted AS {_wanted_rows_sql(count_duplicates)}")
         conn.execute("DELETE FROM duplicate_clusters")
@@ -358,11 +375,12 @@ def update_duplicates(store: Store, settings: Settings) -> dict[str, Any]:
             "SELECT count(DISTINCT cluster_id), count(*) FILTER (NOT is_original), "
             "count(*) FILTER (kind = 'near') FROM dup_wanted"
         ).fetchone()
-        for table in ("dup_texts", "dup_groups", "dup_bands", "dup_pairs", "dup_cluster_of", "dup_wanted"):
+        for table in ("dup_texts", "dup_groups", "dup_pairs", "dup_cluster_of", "dup_wanted"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         assert found is not None
         return {
             "texts": texts,
+            "candidate_pairs": checked,
             "near_pairs": pairs,
             "clusters": int(found[0]),
             "copies": int(found[1]),
