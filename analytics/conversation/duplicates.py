@@ -10,21 +10,24 @@ reposts left out (they stay interactions):
    `[analytics] duplicate_window_days` of the first post of the group.
 2. **Near copies**: word bigrams with a Jaccard similarity of at least
    `near_duplicate_threshold` (default 0.7), posted within the window of each other.
-   Candidates come from MinHash/LSH with datasketch's permutations and datasketch's
-   choice of bands and rows (for a threshold 0.2 below the configured one, so that
-   pairs at the threshold are found 98 % of the time); every candidate pair is then
-   checked on its exact Jaccard, which is what `similarity` records. The signatures are
-   datasketch's `MinHash` values (the same arithmetic, tested equal), computed in bulk
-   with numpy: datasketch's own per-text loop reads about 50,000 texts/s here.
-   In an LSH bucket each text is compared with the 3 texts before it, so a bucket of
-   boilerplate shared by thousands stays linear.
+   Candidates come from MinHash/LSH: 64 of datasketch's MinHash permutations, and
+   datasketch's choice of bands and rows (16 x 4) for a threshold 0.15 below the configured
+   one, so a pair at the threshold shares a bucket 99 % of the time. In a bucket each text
+   is compared with the NEIGHBOURS (2) texts before it, so a bucket of boilerplate shared by
+   thousands stays linear (copies still chain through their neighbours); a candidate whose
+   MinHash estimate of the Jaccard is more than 0.15 below the threshold is dropped (a pair
+   at the threshold is dropped 0.5 % of the time), and the rest are checked on their exact
+   Jaccard, which is what `similarity` records. The signatures are datasketch's `MinHash`
+   values (the same arithmetic, tested equal), computed in bulk with numpy: datasketch's
+   own per-text loop reads about 50,000 texts/s here.
 
 Copies and near copies joined transitively form a cluster; its earliest post is the
 original (`is_original`), and `counted` says whether the row counts in the "mentions
 by others" measures: the original always, the copies only with
 `[analytics] count_duplicates = true`. Only clusters of two or more are stored.
 Recomputed in full when a mention, a role or the settings changed since the last
-computation (a few seconds at a million mentions), skipped otherwise.
+computation (about 12 s for a million distinct texts, bench/bench_analyze.py --unique),
+skipped otherwise.
 """
 
 from __future__ import annotations
