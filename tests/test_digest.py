@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import shutil
 import time
 import tomllib
@@ -241,3 +242,21 @@ def test_the_headline_counts_every_alert_even_beyond_the_list(demo, tmp_path):
     digest = _gather(copy, config)
     assert len(digest.alerts) == 8 and digest.alert_count == 11  # the list shows 8, the headline counts all
     assert "- 11 spike alerts (Globex 10, cold brew 1); the largest:" in render(digest).text
+
+
+def test_small_samples_are_marked_not_stated(demo):
+    """Globex's scored mentions and the asks behind the response rate are under `min_sample` (30):
+    the digest shows them with their n, marked; Acme's share of voice (70+ mentions) is stated plainly."""
+    db, config = demo
+    digest = _gather(db, config)
+    lines = render(digest).text.splitlines()
+    assert digest.min_sample == 30
+    marked = re.compile(r"\[n=(\d+), under 30: too few to read\]")
+    globex = next(line for line in lines if line.startswith("- Globex:"))
+    found = marked.search(globex.split("net sentiment")[1])
+    assert found and int(found.group(1)) == next(v.scored for v in digest.voice if v.topic == "Globex") < 30
+    answered = next(line for line in lines if line.startswith("- Questions and complaints answered"))
+    rate = next(k for k in digest.kpis if k.name == "response_rate")
+    assert (found := marked.search(answered)) and int(found.group(1)) == rate.n < 30
+    share = next(line for line in lines if line.startswith("- Share of voice:"))
+    assert "95% CI" in share and "too few" not in share
