@@ -260,3 +260,18 @@ def test_small_samples_are_marked_not_stated(demo):
     assert (found := marked.search(answered)) and int(found.group(1)) == rate.n < 30
     share = next(line for line in lines if line.startswith("- Share of voice:"))
     assert "95% CI" in share and "too few" not in share
+
+
+def test_the_digest_shows_what_each_brands_own_accounts_did(demo):
+    """From the `competitor_activity` view: ours first, then each competitor with configured accounts."""
+    db, config = demo
+    digest = _gather(db, config)
+    assert [a.kind for a in digest.activity][:1] == ["own"] and digest.activity[0].owner == "Acme"
+    text = render(digest).text
+    assert "WHAT THE BRANDS' OWN ACCOUNTS DID" in text and "- Acme (us): " in text
+    with duckdb.connect(str(db), read_only=True) as conn:
+        owners = {
+            r[0]
+            for r in conn.execute("SELECT owner FROM competitor_activity WHERE week_start = '2026-11-16'").fetchall()
+        }
+    assert {a.owner for a in digest.activity} == owners

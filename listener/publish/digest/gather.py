@@ -150,6 +150,20 @@ class Coordination:
 
 
 @dataclass
+class Activity:
+    """What a brand's own accounts did in the week (ours first, then each competitor's)."""
+
+    owner: str
+    kind: str  # 'own' or 'competitor'
+    posts: int
+    replies: int
+    amplifications: int
+    asked: int
+    response_rate: float | None
+    median_response_minutes: float | None
+
+
+@dataclass
 class Kpi:
     name: str
     value: float | None
@@ -203,6 +217,7 @@ class Digest:
     alert_topics: list[tuple[str, int]] = field(default_factory=list)  # every alert of the week, per topic
     kpis: list[Kpi] = field(default_factory=list)
     maturity: Maturity | None = None
+    activity: list[Activity] = field(default_factory=list)  # the `competitor_activity` view, this week
     coordinated: list[Coordination] = field(default_factory=list)  # the week's largest groups
     coordinated_count: int = 0  # every group of the week
     min_sample: int = 30  # `[analytics] min_sample`: a rate or average from fewer is marked, not stated
@@ -256,6 +271,7 @@ def gather(conn: duckdb.DuckDBPyConnection, settings: Settings, week: Week, now:
         maturity=q.maturity(),
         min_sample=settings.analytics.min_sample,
         brand_scored=q.brand_scored,
+        activity=q.activity(),
         coordinated=q.coordinated(),
         coordinated_count=q.coordinated_count(),
     )
@@ -462,6 +478,27 @@ class _Query:
             [self.week.monday, self.week.sunday],
         )
         return [(r[0], int(r[1])) for r in rows]
+
+    def activity(self) -> list[Activity]:
+        """The brands' own accounts this week, from the `competitor_activity` view: ours first."""
+        rows = self.rows(
+            """SELECT owner, kind, posts, replies, amplifications, asked, response_rate, median_response_minutes
+               FROM competitor_activity WHERE week_start = ? ORDER BY kind = 'competitor', owner""",
+            [self.week.monday],
+        )
+        return [
+            Activity(
+                owner=_cut(r[0], 60) or "",
+                kind=r[1],
+                posts=int(r[2]),
+                replies=int(r[3]),
+                amplifications=int(r[4]),
+                asked=int(r[5]),
+                response_rate=r[6],
+                median_response_minutes=r[7],
+            )
+            for r in rows
+        ]
 
     def coordinated(self, limit: int = TOP_COORDINATED) -> list[Coordination]:
         """The week's coordinated-amplification groups, most accounts first."""
