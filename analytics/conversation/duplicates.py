@@ -146,19 +146,23 @@ def _stage_candidates(conn: duckdb.DuckDBPyConnection, window_days: int) -> int:
     exact group `part`) and `dup_groups` (one row per exact group); returns the group count."""
     conn.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE dup_norm AS
+        SELECT m.mention_id, m.created_at, {normalised_sql("m")} AS norm
+        FROM mentions m
+        WHERE NOT m.is_own AND m.repost_of IS NULL
+          AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles)
+        """
+    )
+    conn.execute(  # a statement of its own: the sort then runs on the normalised texts in parallel
+        """
         CREATE OR REPLACE TEMP TABLE dup_keyed AS
-        WITH t AS (
-            SELECT m.mention_id, m.created_at, {normalised_sql("m")} AS norm
-            FROM mentions m
-            WHERE NOT m.is_own AND m.repost_of IS NULL
-              AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles)
-        )
         SELECT row_number() OVER (ORDER BY key, created_at, mention_id) AS rid, * FROM (
-            SELECT mention_id, created_at, norm, md5(norm) AS key FROM t
+            SELECT mention_id, created_at, norm, md5(norm) AS key FROM dup_norm
             WHERE norm NOT IN ('', '[deleted]', '[removed]')  -- a removed post's placeholder is no copy
         )
         """
     )
+    conn.execute("DROP TABLE IF EXISTS dup_norm")
     parts = _window_parts(conn, window_days)
     table = pa.table({"rid": np.arange(1, len(parts) + 1, dtype=np.int64), "part": parts})
     with registered(conn, "dup_parts_arrow", table):
@@ -270,8 +274,9 @@ def _candidate_pairs(
     window_us = np.int64(method.window_days) * 86_400_000_000
     floor = method.threshold - ESTIMATE_MARGIN
     kept_a, kept_b = [], []
-    for band in range(method.bands):
-        order = np.lexsort((times[idx], keys[:, band]))
+    by_time = np.argsort(times[idx], kind="stable")
+    for band in range(method.bands):  # a stable sort by key keeps each bucket in time order
+        order = by_time[np.argsort(keys[by_time, band], kind="stable")]
         key, group, at = keys[order, band], idx[order], times[idx][order]
         for back in range(1, NEIGHBOURS + 1):
             same = np.flatnonzero((key[back:] == key[:-back]) & (at[back:] - at[:-back] <= window_us))

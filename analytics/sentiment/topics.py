@@ -7,8 +7,9 @@ lines, and the contrast words of CLAUSE_BREAK: but, while, whereas, however,
 although, though, whilst), the topic's own query (its compiled condition, the same
 SQL that tagged the post) is run on every clause, and VADER scores only the clauses
 where it matches, joined in order (`method = 'clauses'`). Where the topic matches in
-every clause, in none (a NEAR that spans two clauses, a field-only query), or the
-post is one clause, the whole-post score is taken (`method = 'post'`).
+every clause, in none (a NEAR that spans two clauses, a field-only query), the post is
+one clause, or the post has only this one topic (then "I tried Acme. It was awful." is
+about Acme in both sentences), the whole-post score is taken (`method = 'post'`).
 
 Incremental like `sentiment`: a pair is (re)computed when it has no row, another
 scorer wrote it, or the mention's text changed since; a retag empties the table.
@@ -101,7 +102,9 @@ def _stage_clauses(conn: duckdb.DuckDBPyConnection, rules: Sequence[TopicConditi
         WITH split AS (
             SELECT m.mention_id, m.author_id, m.source, m.lang, m.community, m.url, m.title,
                    string_split_regex(coalesce(m.text, ''), {literal(CLAUSE_BREAK)}) AS parts
-            FROM mentions m SEMI JOIN (SELECT DISTINCT mention_id FROM ts_pending) p USING (mention_id)
+            FROM mentions m SEMI JOIN (  -- one topic: everything the post says is about it (the post's score)
+                SELECT mention_id FROM ts_pending GROUP BY mention_id HAVING count(DISTINCT topic) > 1
+            ) p USING (mention_id)
         ),
         clauses AS (
             SELECT mention_id, 0 AS clause_no, author_id, source, lang, community, url, title, '' AS text
