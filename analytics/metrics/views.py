@@ -159,7 +159,8 @@ WITH latest AS (
 )
 SELECT i.period_start, i.period_end, i.rank, i.author_id,
        a.handle, a.display_name, a.source, a.followers_count,
-       i.score, i.engagement, i.pagerank, i.reach, i.mentions, i.avg_sentiment, i.is_new, i.computed_at
+       i.score, i.engagement, i.pagerank, i.reach, i.mentions, i.avg_sentiment, i.is_new, i.computed_at,
+       i.sentiment_n, i.sentiment_ci_low, i.sentiment_ci_high
 FROM influencers i
 JOIN latest l ON l.period_start = i.period_start AND l.period_end = i.period_end
 LEFT JOIN authors a ON a.author_id = i.author_id
@@ -176,7 +177,7 @@ SELECT c.period_start, CAST(c.period_start + 6 AS DATE) AS period_end,
        p.mentions AS prev_mentions,
        CAST(c.mentions - coalesce(p.mentions, 0) AS BIGINT) AS mentions_change,
        p.community_id IS NULL AS is_new,
-       c.avg_sentiment, c.top_terms, c.computed_at
+       c.avg_sentiment, c.top_terms, c.computed_at, c.sentiment_n, c.sentiment_ci_low, c.sentiment_ci_high
 FROM communities c
 CROSS JOIN latest
 LEFT JOIN communities p ON p.community_id = c.community_id AND p.period_start = c.period_start - 7

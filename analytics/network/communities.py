@@ -52,7 +52,7 @@ import duckdb
 import numpy as np
 import stopwordsiso
 
-from analytics.definitions import is_placeholder
+from analytics.definitions import is_placeholder, t_interval_sql
 from analytics.network.graph import (
     Period,
     drop_period,
@@ -333,11 +333,17 @@ def _write(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
     row = conn.execute(
         f"""
         INSERT INTO communities (period_start, community_id, kind, source, label, size, mentions,
-                                 avg_sentiment, top_terms, computed_at)
+                                 avg_sentiment, top_terms, computed_at, sentiment_n, sentiment_ci_low,
+                                 sentiment_ci_high)
         WITH stats AS (
-            SELECT g.community_id, count(DISTINCT d.mention_id) AS mentions,
-                   round(avg(d.compound), 9) AS avg_sentiment
-            FROM group_docs g JOIN week_docs d USING (mention_id) GROUP BY ALL
+            SELECT *, {t_interval_sql("avg_sentiment", "sd", "sentiment_n", "low")} AS ci_low,
+                   {t_interval_sql("avg_sentiment", "sd", "sentiment_n", "high")} AS ci_high
+            FROM (
+                SELECT g.community_id, count(DISTINCT d.mention_id) AS mentions,
+                       round(avg(d.compound), 9) AS avg_sentiment, count(d.compound) AS sentiment_n,
+                       stddev_samp(d.compound) AS sd
+                FROM group_docs g JOIN week_docs d USING (mention_id) GROUP BY ALL
+            )
         ),
         sizes AS (SELECT community_id, count(*) AS size FROM group_members GROUP BY ALL),
         tf AS (
@@ -370,7 +376,8 @@ def _write(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
                     THEN concat_ws(' · ', array_to_string(coalesce(t.top_terms[1:3], []), ', '), g.label)
                     ELSE g.label END,
                coalesce(z.size, 0), coalesce(s.mentions, 0), s.avg_sentiment,
-               to_json(coalesce(t.top_terms, [])), now()
+               to_json(coalesce(t.top_terms, [])), now(), coalesce(s.sentiment_n, 0),
+               round(s.ci_low, 9), round(s.ci_high, 9)
         FROM groups g LEFT JOIN stats s USING (community_id) LEFT JOIN sizes z USING (community_id)
         LEFT JOIN terms t USING (community_id)
         """,

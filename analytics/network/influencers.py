@@ -41,7 +41,7 @@ import duckdb
 import numpy as np
 
 from analytics.conversation.roles import owned_accounts, stage_owned_authors
-from analytics.definitions import engagement, is_placeholder
+from analytics.definitions import engagement, is_placeholder, t_interval_sql
 from analytics.network.graph import (
     SCOPE_ALL,
     Period,
@@ -158,7 +158,8 @@ def _stage_brand_authors(conn: duckdb.DuckDBPyConnection, period: Period) -> Non
               AND m.mention_id IN (SELECT mention_id FROM mention_topics WHERE kind = 'brand')
         )
         SELECT author_id, any_value(source) AS source, sum(engagement)::DOUBLE AS engagement,
-               count(*) AS mentions, avg(compound) AS avg_sentiment
+               count(*) AS mentions, avg(compound) AS avg_sentiment, count(compound) AS sentiment_n,
+               stddev_samp(compound) AS sentiment_sd
         FROM posts GROUP BY author_id
         """,
         [lo, hi],
@@ -215,7 +216,8 @@ def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
     row = conn.execute(
         f"""
         INSERT INTO influencers (period_kind, period_start, period_end, scope, author_id, rank, score,
-                                 engagement, pagerank, reach, mentions, avg_sentiment, is_new,
+                                 engagement, pagerank, reach, mentions, avg_sentiment, sentiment_n,
+                                 sentiment_ci_low, sentiment_ci_high, is_new,
                                  components, computed_at)
         WITH g AS (
             SELECT r.scope, v.author_id, v.source, r.pagerank, r.pr_rel, r.in_weight
@@ -229,7 +231,8 @@ def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
             SELECT coalesce(b.scope, g.scope) AS scope, coalesce(b.author_id, g.author_id) AS author_id,
                    coalesce(b.source, g.source) AS source,
                    coalesce(b.engagement, 0) AS engagement, coalesce(b.mentions, 0) AS mentions,
-                   b.avg_sentiment, coalesce(g.pagerank, 0) AS pagerank, coalesce(g.pr_rel, 0) AS pr_rel,
+                   b.avg_sentiment, coalesce(b.sentiment_n, 0) AS sentiment_n, b.sentiment_sd,
+                   coalesce(g.pagerank, 0) AS pagerank, coalesce(g.pr_rel, 0) AS pr_rel,
                    coalesce(g.in_weight, 0) AS in_weight
             FROM b FULL JOIN g ON b.scope = g.scope AND b.author_id = g.author_id
             WHERE b.author_id IS NOT NULL OR g.in_weight > 0
@@ -261,7 +264,9 @@ def _insert_ranked(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
         )
         SELECT ?, ?, ?, scope, author_id,
                row_number() OVER (PARTITION BY scope ORDER BY score DESC, author_id) AS rank,
-               score, engagement, round(pagerank, 12), reach, mentions, round(avg_sentiment, 9),
+               score, engagement, round(pagerank, 12), reach, mentions, round(avg_sentiment, 9), sentiment_n,
+               round({t_interval_sql("avg_sentiment", "sentiment_sd", "sentiment_n", "low")}, 9),
+               round({t_interval_sql("avg_sentiment", "sentiment_sd", "sentiment_n", "high")}, 9),
                NULL, {components}, now()
         FROM scored
         QUALIFY rank <= ?

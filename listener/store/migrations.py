@@ -675,6 +675,12 @@ FROM posted p FULL JOIN answers a USING (week, owner, kind);
         ALTER TABLE kpi_baselines ADD COLUMN ci_high DOUBLE;
         ALTER TABLE alerts ADD COLUMN expected_low DOUBLE;
         ALTER TABLE alerts ADD COLUMN expected_high DOUBLE;
+        ALTER TABLE influencers ADD COLUMN sentiment_n BIGINT;
+        ALTER TABLE influencers ADD COLUMN sentiment_ci_low DOUBLE;
+        ALTER TABLE influencers ADD COLUMN sentiment_ci_high DOUBLE;
+        ALTER TABLE communities ADD COLUMN sentiment_n BIGINT;
+        ALTER TABLE communities ADD COLUMN sentiment_ci_low DOUBLE;
+        ALTER TABLE communities ADD COLUMN sentiment_ci_high DOUBLE;
         CREATE OR REPLACE VIEW daily_sentiment AS
 WITH tm AS (
     SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id, m.counted,
@@ -777,6 +783,34 @@ SELECT grain, period_start, period_end, topic, kind, mentions, raw_mentions, aut
        CAST(CASE WHEN (scored) >= 2 THEN greatest(-1.0, least(1.0, ((((positive) - (negative)) / nullif((scored), 0)) + (CASE WHEN ((scored) - 1) < 1 THEN NULL WHEN ((scored) - 1) <= 30 THEN (CASE CAST((scored) - 1 AS INTEGER) WHEN 1 THEN 12.706 WHEN 2 THEN 4.303 WHEN 3 THEN 3.182 WHEN 4 THEN 2.776 WHEN 5 THEN 2.571 WHEN 6 THEN 2.447 WHEN 7 THEN 2.365 WHEN 8 THEN 2.306 WHEN 9 THEN 2.262 WHEN 10 THEN 2.228 WHEN 11 THEN 2.201 WHEN 12 THEN 2.179 WHEN 13 THEN 2.16 WHEN 14 THEN 2.145 WHEN 15 THEN 2.131 WHEN 16 THEN 2.12 WHEN 17 THEN 2.11 WHEN 18 THEN 2.101 WHEN 19 THEN 2.093 WHEN 20 THEN 2.086 WHEN 21 THEN 2.08 WHEN 22 THEN 2.074 WHEN 23 THEN 2.069 WHEN 24 THEN 2.064 WHEN 25 THEN 2.06 WHEN 26 THEN 2.056 WHEN 27 THEN 2.052 WHEN 28 THEN 2.048 WHEN 29 THEN 2.045 WHEN 30 THEN 2.042 END) ELSE 1.959963984540054 + (9.489084921194248) / (4.0 * ((scored) - 1)) + (270.95986711100267) / (96.0 * ((scored) - 1) * ((scored) - 1)) END) * coalesce(sqrt(greatest(0.0, ((positive) + (negative) - (scored) * (((positive) - (negative)) / nullif((scored), 0)) * (((positive) - (negative)) / nullif((scored), 0))) / nullif((scored) - 1, 0))), 0) / sqrt(nullif(scored, 0))))) END AS DOUBLE) AS net_sentiment_ci_high
 FROM totals
 WINDOW period AS (PARTITION BY grain, period_start);
+        CREATE OR REPLACE VIEW top_influencers_current AS
+WITH latest AS (
+    SELECT period_start, period_end FROM influencers
+    WHERE period_kind = 'rolling' AND scope = 'all'
+    ORDER BY period_end DESC, computed_at DESC LIMIT 1
+)
+SELECT i.period_start, i.period_end, i.rank, i.author_id,
+       a.handle, a.display_name, a.source, a.followers_count,
+       i.score, i.engagement, i.pagerank, i.reach, i.mentions, i.avg_sentiment, i.is_new, i.computed_at,
+       i.sentiment_n, i.sentiment_ci_low, i.sentiment_ci_high
+FROM influencers i
+JOIN latest l ON l.period_start = i.period_start AND l.period_end = i.period_end
+LEFT JOIN authors a ON a.author_id = i.author_id
+WHERE i.period_kind = 'rolling' AND i.scope = 'all'
+ORDER BY i.rank;
+        CREATE OR REPLACE VIEW community_overview AS
+WITH latest AS (SELECT max(period_start) AS last_week FROM communities)
+SELECT c.period_start, CAST(c.period_start + 6 AS DATE) AS period_end,
+       c.community_id, c.kind, c.source, c.label, c.size, c.mentions,
+       p.mentions AS prev_mentions,
+       CAST(c.mentions - coalesce(p.mentions, 0) AS BIGINT) AS mentions_change,
+       p.community_id IS NULL AS is_new,
+       c.avg_sentiment, c.top_terms, c.computed_at, c.sentiment_n, c.sentiment_ci_low, c.sentiment_ci_high
+FROM communities c
+CROSS JOIN latest
+LEFT JOIN communities p ON p.community_id = c.community_id AND p.period_start = c.period_start - 7
+WHERE c.period_start > latest.last_week - 56
+ORDER BY c.period_start DESC, c.mentions DESC, c.community_id;
         CREATE OR REPLACE VIEW competitor_activity AS
 WITH acts AS (
     SELECT r.owner, r.role AS kind, m.mention_id, m.parent_id, m.created_at,
