@@ -23,6 +23,12 @@ RESPONSE_WINDOW_HOURS = 72  # a reply later than this does not count as a respon
 ENGAGEMENT_COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
 
 
+def by_others(m: str = "m") -> str:
+    """SQL: the mention is said by others: not an own post, and no `mention_roles` row (not a
+    competitor's post, not the amplification of either; analytics.conversation.roles)."""
+    return f"(NOT {m}.is_own AND {m}.mention_id NOT IN (SELECT mention_id FROM mention_roles))"
+
+
 def is_placeholder(author_sql: str) -> str:
     """SQL: true when the author id is a placeholder, not a person (false for NULL)."""
     return f"regexp_full_match(coalesce({author_sql}, ''), '{PLACEHOLDER_PATTERN}')"

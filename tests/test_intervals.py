@@ -84,6 +84,18 @@ detect_language = false
 """
 
 
+def acme_sentiment(conn: duckdb.DuckDBPyConnection, column: str) -> list:
+    """Each Acme mention's `label` or `compound` about Acme, as the views read it."""
+    return [
+        r[0]
+        for r in conn.execute(
+            f"SELECT coalesce(ts.{column}, s.{column}) FROM mention_topics t JOIN sentiment s USING (mention_id) "
+            "LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic "
+            "WHERE t.topic = 'Acme'"
+        ).fetchall()
+    ]
+
+
 def test_the_views_carry_n_and_the_intervals_of_their_rates(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     texts = [  # distinct wordings: near copies would count once
         "I love acme, wonderful coffee",
@@ -123,20 +135,12 @@ def test_the_views_carry_n_and_the_intervals_of_their_rates(tmp_path: Path, caps
             "SELECT mentions, n, ci_low, ci_high, net_sentiment, net_sentiment_n, net_sentiment_ci_low, "
             "net_sentiment_ci_high FROM share_of_voice WHERE grain = 'week' AND topic = 'Acme'"
         ).fetchone()
-        labels = [r[0] for r in conn.execute(
-            "SELECT coalesce(ts.label, s.label) FROM mention_topics t JOIN sentiment s USING (mention_id) "
-            "LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic "
-            "WHERE t.topic = 'Acme'"
-        ).fetchall()]  # fmt: skip
+        labels = acme_sentiment(conn, "label")
         daily = conn.execute(
             "SELECT n, ci_low, ci_high, avg_compound, avg_compound_ci_low, avg_compound_ci_high "
             "FROM daily_sentiment WHERE topic = 'Acme'"
         ).fetchone()
-        compounds = [r[0] for r in conn.execute(
-            "SELECT coalesce(ts.compound, s.compound) FROM mention_topics t JOIN sentiment s USING (mention_id) "
-            "LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic "
-            "WHERE t.topic = 'Acme'"
-        ).fetchall()]  # fmt: skip
+        compounds = acme_sentiment(conn, "compound")
     assert sov[:2] == (10, 15) and sov[2:4] == pytest.approx(wilson(10, 15), abs=1e-9)
     values = [{"positive": 1.0, "negative": -1.0}.get(label, 0.0) for label in labels]
     assert sov[5] == 10 and sov[4] == pytest.approx(statistics.fmean(values))

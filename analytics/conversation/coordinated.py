@@ -76,7 +76,8 @@ import pyarrow as pa
 
 from analytics.conversation.duplicates import anchored_windows, normalised_sql
 from analytics.conversation.state import inputs_fingerprint, record, unchanged
-from analytics.definitions import is_placeholder, utc_day
+from analytics.definitions import by_others, is_placeholder, utc_day
+from analytics.metrics.spikes import replace_alerts
 from listener.core.settings import Settings
 from listener.store.connection import Claim, Store, registered
 
@@ -151,8 +152,7 @@ def _stage_keys(conn: duckdb.DuckDBPyConnection) -> None:
                                          u -> u IS NOT NULL AND regexp_matches(u, '(?i)^https?://'))
                    END AS expanded
             FROM mentions m
-            WHERE NOT m.is_own AND m.repost_of IS NULL
-              AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles)
+            WHERE {by_others("m")} AND m.repost_of IS NULL
               AND m.author_id IS NOT NULL AND NOT {is_placeholder("m.author_id")}
         ),
         texts AS (
@@ -230,11 +230,11 @@ def _stage_wanted(conn: duckdb.DuckDBPyConnection, window_us: int, min_accounts:
             f"""
             CREATE OR REPLACE TEMP TABLE coord_wanted AS
             WITH members AS (
-                SELECT r.run, r.kind, r.key, r.mention_id, r.author_id, r.created_at, g.grp
+                SELECT r.kind, r.key, r.mention_id, r.author_id, r.created_at, g.grp
                 FROM coord_runs r JOIN coord_groups_arrow g ON g.i = r.i
             ),
             groups AS (
-                SELECT grp, any_value(run) AS run, any_value(kind) AS kind, any_value(key) AS key,
+                SELECT grp, any_value(kind) AS kind, any_value(key) AS key,
                        arg_min(mention_id, (created_at, mention_id)) AS anchor,
                        min(created_at) AS first_at, max(created_at) AS last_at,
                        list(mention_id ORDER BY mention_id) AS posts
@@ -261,7 +261,7 @@ MAX_EVIDENCE = 50  # mention ids kept per alert, in time order
 def _upsert_alerts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Make the `coordinated` rows of `alerts` match the groups: one alert per topic and UTC day of
     a group's first post touching that topic (`observed` = distinct accounts in those groups,
-    `score` = the number of groups, `mention_ids` = their posts); first-raised times are kept."""
+    `score` = the number of groups, `mention_ids` = their posts)."""
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE coord_alerts AS
@@ -276,31 +276,14 @@ def _upsert_alerts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
         SELECT 'coordinated:' || topic || ':' || strftime(day, '%Y-%m-%d') AS alert_id, 'coordinated' AS kind,
                topic, day, CAST(count(DISTINCT author_id) AS DOUBLE) AS observed, CAST(NULL AS DOUBLE) AS baseline,
                CAST(count(DISTINCT group_id) AS DOUBLE) AS score,
-               CAST(to_json(list(DISTINCT mention_id ORDER BY mention_id)[1:{MAX_EVIDENCE}]) AS JSON) AS mention_ids
+               CAST(to_json(list(DISTINCT mention_id ORDER BY mention_id)[1:{MAX_EVIDENCE}]) AS JSON) AS mention_ids,
+               CAST(NULL AS DOUBLE) AS expected_low, CAST(NULL AS DOUBLE) AS expected_high
         FROM touched GROUP BY topic, day
         """
     )
-    cleared = conn.execute(
-        "DELETE FROM alerts WHERE kind = 'coordinated' AND alert_id NOT IN (SELECT alert_id FROM coord_alerts)"
-    ).fetchall()[0][0]
-    updated = conn.execute(
-        """
-        UPDATE alerts SET observed = n.observed, score = n.score, mention_ids = n.mention_ids
-        FROM coord_alerts n
-        WHERE alerts.alert_id = n.alert_id
-          AND (alerts.observed IS DISTINCT FROM n.observed OR alerts.score IS DISTINCT FROM n.score
-               OR CAST(alerts.mention_ids AS VARCHAR) IS DISTINCT FROM CAST(n.mention_ids AS VARCHAR))
-        """
-    ).fetchall()[0][0]
-    raised = conn.execute(
-        """
-        INSERT INTO alerts (alert_id, kind, topic, day, observed, baseline, score, mention_ids, created_at)
-        SELECT n.alert_id, n.kind, n.topic, n.day, n.observed, n.baseline, n.score, n.mention_ids, now()
-        FROM coord_alerts n ANTI JOIN alerts a ON a.alert_id = n.alert_id
-        """
-    ).fetchall()[0][0]
+    report = replace_alerts(conn, "coord_alerts", ("coordinated",))
     conn.execute("DROP TABLE IF EXISTS coord_alerts")
-    return {"raised": int(raised), "updated": int(updated), "cleared": int(cleared)}
+    return report
 
 
 def update_coordinated(store: Store, settings: Settings) -> dict[str, Any]:

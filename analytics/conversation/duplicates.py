@@ -44,6 +44,7 @@ import pyarrow as pa
 from datasketch import MinHash, MinHashLSH
 
 from analytics.conversation.state import inputs_fingerprint, record, unchanged
+from analytics.definitions import by_others
 from listener.core.settings import Settings
 from listener.store.connection import Claim, Store, registered, scalar
 
@@ -149,8 +150,7 @@ def _stage_candidates(conn: duckdb.DuckDBPyConnection, window_days: int) -> int:
         CREATE OR REPLACE TEMP TABLE dup_norm AS
         SELECT m.mention_id, m.created_at, {normalised_sql("m")} AS norm
         FROM mentions m
-        WHERE NOT m.is_own AND m.repost_of IS NULL
-          AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles)
+        WHERE {by_others("m")} AND m.repost_of IS NULL
         """
     )
     conn.execute(  # a statement of its own: the sort then runs on the normalised texts in parallel

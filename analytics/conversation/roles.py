@@ -123,5 +123,7 @@ def update_roles(store: Store, settings: Settings) -> dict[str, Any]:
         return bool(differs)
 
     changed = store.write_transaction(unit, "roles", claim=Claim.ANALYSIS)
+    for table in ("wanted_roles", "owned_authors"):
+        store.conn.execute(f"DROP TABLE IF EXISTS {table}")
     counts = dict(store.conn.execute("SELECT role, count(*) FROM mention_roles GROUP BY role ORDER BY role").fetchall())
     return {"changed": changed, **counts}

@@ -42,6 +42,7 @@ from listener.core.settings import Settings
 from listener.store.connection import Claim, Store
 
 MIN_HISTORY_DAYS = 14  # fewer trailing days than this: median/MAD mean little
+SPIKE_KINDS = ("volume", "negative")
 EXPECTED_SDS = 2.0  # the expected range: within this many robust standard deviations of the level
 MAX_EVIDENCE = 50  # mention ids kept per alert, most engaged first
 MAD_TO_SD = 1.4826  # MAD of normal noise x this = its standard deviation
@@ -78,7 +79,12 @@ def detect_spikes(store: Store, settings: Settings, today: date | None = None) -
     def recompute(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         series, days = _score_days(conn, today, window)
         found = _flag_alerts(conn, threshold, settings.analytics.min_alert_mentions, today)
-        return {"series": series, "days_scored": days, "alerts": found, **_upsert_alerts(conn, today)}
+        return {
+            "series": series,
+            "days_scored": days,
+            "alerts": found,
+            **replace_alerts(conn, "spike_alerts", SPIKE_KINDS, today),
+        }
 
     try:
         report = store.write_transaction(recompute, "spikes", claim=Claim.ANALYSIS)
@@ -171,18 +177,22 @@ def _flag_alerts(conn: duckdb.DuckDBPyConnection, threshold: float, min_mentions
     return int(conn.execute("SELECT count(*) FROM spike_alerts").fetchall()[0][0])
 
 
-def _upsert_alerts(conn: duckdb.DuckDBPyConnection, today: date) -> dict[str, int]:
-    """Make `alerts` up to `today` equal `spike_alerts`; first-raised times are kept."""
+def replace_alerts(
+    conn: duckdb.DuckDBPyConnection, wanted: str, kinds: tuple[str, ...], through: date | None = None
+) -> dict[str, int]:
+    """Make the `alerts` rows of these kinds (up to `through`, when given) equal the rows of the temp
+    table `wanted` (the columns of `alerts` but created_at); first-raised times are kept. The one
+    way analysis writes alerts (spikes here, coordinated groups in analytics.conversation)."""
     cleared = conn.execute(
-        "DELETE FROM alerts WHERE day <= ? AND kind IN ('volume', 'negative') "
-        "AND alert_id NOT IN (SELECT alert_id FROM spike_alerts)",
-        [today],
+        f"DELETE FROM alerts WHERE kind IN (SELECT unnest(?::VARCHAR[])) AND (? OR day <= ?) "
+        f"AND alert_id NOT IN (SELECT alert_id FROM {wanted})",
+        [list(kinds), through is None, through],
     ).fetchall()[0][0]
     updated = conn.execute(
-        """
+        f"""
         UPDATE alerts SET observed = n.observed, baseline = n.baseline, score = n.score, mention_ids = n.mention_ids,
                           expected_low = n.expected_low, expected_high = n.expected_high
-        FROM spike_alerts n
+        FROM {wanted} n
         WHERE alerts.alert_id = n.alert_id
           AND (alerts.observed IS DISTINCT FROM n.observed OR alerts.baseline IS DISTINCT FROM n.baseline
                OR alerts.score IS DISTINCT FROM n.score OR alerts.expected_high IS DISTINCT FROM n.expected_high
@@ -191,12 +201,12 @@ def _upsert_alerts(conn: duckdb.DuckDBPyConnection, today: date) -> dict[str, in
         """
     ).fetchall()[0][0]
     raised = conn.execute(
-        """
+        f"""
         INSERT INTO alerts (alert_id, kind, topic, day, observed, baseline, score, mention_ids, created_at,
                             expected_low, expected_high)
         SELECT n.alert_id, n.kind, n.topic, n.day, n.observed, n.baseline, n.score, n.mention_ids, now(),
                n.expected_low, n.expected_high
-        FROM spike_alerts n ANTI JOIN alerts a ON a.alert_id = n.alert_id
+        FROM {wanted} n ANTI JOIN alerts a ON a.alert_id = n.alert_id
         """
     ).fetchall()[0][0]
     return {"raised": int(raised), "updated": int(updated), "cleared": int(cleared)}

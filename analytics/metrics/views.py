@@ -22,6 +22,7 @@ import duckdb
 from analytics.definitions import (
     RESPONSE_WINDOW_HOURS,
     asks,
+    by_others,
     engagement,
     is_placeholder,
     iso_week,
@@ -37,7 +38,7 @@ SUPPORTED = "coalesce(s.supported, true)"  # rows scored before the column exist
 # of either: analytics.conversation.roles), each with its duplicate cluster and whether it
 # counts (the original of a cluster always; a copy only with `count_duplicates = true`).
 # Every "mentions by others" measure reads it.
-MENTIONS_BY_OTHERS = """
+MENTIONS_BY_OTHERS = f"""
 SELECT m.mention_id, m.source, m.native_id, m.url, m.author_id, m.title, m.text, m.lang, m.created_at,
        m.updated_at, m.parent_id, m.thread_id, m.community, m.like_count, m.repost_count, m.reply_count,
        m.quote_count, m.score, m.repost_of, m.quote_of,
@@ -45,7 +46,7 @@ SELECT m.mention_id, m.source, m.native_id, m.url, m.author_id, m.title, m.text,
        coalesce(d.counted, true) AS counted
 FROM mentions m
 LEFT JOIN duplicate_clusters d ON d.mention_id = m.mention_id
-WHERE NOT m.is_own AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles)
+WHERE {by_others("m")}
 """
 
 # One row per (mention by others, topic) with what every view needs; DISTINCT guards

@@ -77,6 +77,7 @@ def run(store: Store, settings: Settings, today: date | None = None) -> dict[str
         periods.append(before)
     periods.append(current)
     rows = 0
+    stage_owned_authors(store.conn, settings)  # once: the accounts never ranked, read by every period
     for period in periods:
 
         def compute(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
@@ -90,6 +91,7 @@ def run(store: Store, settings: Settings, today: date | None = None) -> dict[str
         )
         rows += store.write_transaction(unit, f"influencers {period.kind} {period.start}", claim=Claim.ANALYSIS)
     store.write_transaction(refresh_is_new, "influencers is_new", claim=Claim.ANALYSIS)
+    store.conn.execute("DROP TABLE IF EXISTS owned_authors")
     return {
         "periods": [f"{p.kind}:{p.start}" for p in periods],
         "rows": rows,
@@ -122,9 +124,9 @@ def _needs_window(conn: duckdb.DuckDBPyConnection, window: Period) -> bool:
 
 
 def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period) -> int:
-    """Inside the caller's write transaction: replace one period's rows (all scopes); returns rows written."""
+    """Inside the caller's write transaction: replace one period's rows (all scopes); returns rows written.
+    Reads the temp table `owned_authors` (analytics.conversation.roles.stage_owned_authors)."""
     stage_period(conn, period)
-    stage_owned_authors(conn, settings)
     lo, hi = period.bounds
     conn.execute(  # authors of a coordinated-amplification group in the period: their scores are dampened
         "CREATE OR REPLACE TEMP TABLE period_coordinated AS SELECT DISTINCT author_id FROM coordinated_groups "
@@ -138,7 +140,7 @@ def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
         [period.kind, period.start, period.end],
     )
     written = _insert_ranked(conn, settings, period)
-    for table in ("brand_authors", "metric_sources", "period_rank", "owned_authors", "period_coordinated"):
+    for table in ("brand_authors", "metric_sources", "period_rank", "period_coordinated"):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     drop_period(conn)
     return written

@@ -490,9 +490,9 @@ WINDOW period AS (PARTITION BY grain, period_start);
     Migration(
         10,
         "conversation_counted_once",
-        # Who a mention is from (mention_roles) and its copies (duplicate_clusters); the views are
-        # analytics/metrics/views.py's when this migration shipped, pasted: they read the
-        # mentions by others, each duplicate cluster once.
+        # Who a mention is from (mention_roles) and its copies (duplicate_clusters); the view is
+        # analytics/metrics/views.py's when this migration shipped, pasted. The views that read it
+        # are re-created by migration 11, which shipped with this one.
         r"""
         CREATE TABLE mention_roles (
             mention_id  VARCHAR NOT NULL,
@@ -524,132 +524,6 @@ SELECT m.mention_id, m.source, m.native_id, m.url, m.author_id, m.title, m.text,
 FROM mentions m
 LEFT JOIN duplicate_clusters d ON d.mention_id = m.mention_id
 WHERE NOT m.is_own AND m.mention_id NOT IN (SELECT mention_id FROM mention_roles);
-        CREATE OR REPLACE VIEW daily_sentiment AS
-WITH tm AS (
-    SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id, m.counted,
-           (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
-           (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
-           coalesce(ts.label, s.label) AS label, coalesce(ts.compound, s.compound) AS compound,
-           s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
-           s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
-    FROM mention_topics t
-    JOIN mentions_by_others m ON m.mention_id = t.mention_id
-    LEFT JOIN sentiment s ON s.mention_id = m.mention_id
-    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
-),
-agg AS (
-    SELECT day, topic, kind, source,
-           count(*) FILTER (counted) AS mentions,
-           count(*) AS raw_mentions,
-           count(*) FILTER (counted AND scored) AS scored,
-           count(*) FILTER (counted AND unsupported) AS unsupported,
-           avg(compound) FILTER (counted AND scored) AS avg_compound,
-           count(*) FILTER (counted AND scored AND label = 'positive') AS positive,
-           count(*) FILTER (counted AND scored AND label = 'neutral') AS neutral,
-           count(*) FILTER (counted AND scored AND label = 'negative') AS negative
-    FROM tm GROUP BY day, topic, kind, source
-)
-SELECT day, topic, kind, source,
-       CAST(mentions AS BIGINT) AS mentions, CAST(raw_mentions AS BIGINT) AS raw_mentions,
-       CAST(scored AS BIGINT) AS scored,
-       CAST(unsupported AS BIGINT) AS unsupported, CAST(avg_compound AS DOUBLE) AS avg_compound,
-       CAST(positive AS BIGINT) AS positive, CAST(neutral AS BIGINT) AS neutral,
-       CAST(negative AS BIGINT) AS negative,
-       CAST((positive - negative) / nullif(scored, 0) AS DOUBLE) AS net_sentiment
-FROM agg;
-        CREATE OR REPLACE VIEW share_of_voice AS
-WITH tm AS (SELECT * FROM (
-    SELECT DISTINCT t.topic, t.kind, m.mention_id, m.source, m.author_id, m.counted,
-           (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER)) AS day,
-           (coalesce(m.like_count, 0) + coalesce(m.repost_count, 0) + coalesce(m.reply_count, 0) + coalesce(m.quote_count, 0) + greatest(coalesce(m.score, 0), 0)) AS engagement,
-           coalesce(ts.label, s.label) AS label, coalesce(ts.compound, s.compound) AS compound,
-           s.mention_id IS NOT NULL AND coalesce(s.supported, true) AS scored,
-           s.mention_id IS NOT NULL AND NOT coalesce(s.supported, true) AS unsupported
-    FROM mention_topics t
-    JOIN mentions_by_others m ON m.mention_id = t.mention_id
-    LEFT JOIN sentiment s ON s.mention_id = m.mention_id
-    LEFT JOIN topic_sentiment ts ON ts.mention_id = t.mention_id AND ts.topic = t.topic
-) WHERE kind IN ('brand', 'competitor')),
-topics AS (SELECT DISTINCT topic, kind FROM tm),
-days AS (
-    SELECT CAST(unnest(generate_series(min(day), max(day), INTERVAL 1 DAY)) AS DATE) AS day FROM tm
-),
-periods AS (
-    SELECT 'day' AS grain, day AS period_start, day AS period_end FROM days
-    UNION
-    SELECT 'week', CAST(date_trunc('week', day) AS DATE), CAST(date_trunc('week', day) AS DATE) + 6 FROM days
-),
-tagged AS (
-    SELECT 'day' AS grain, day AS period_start, * FROM tm
-    UNION ALL
-    SELECT 'week', CAST(date_trunc('week', day) AS DATE), * FROM tm
-),
-agg AS (
-    SELECT grain, period_start, topic,
-           count(*) FILTER (counted) AS mentions,
-           count(*) AS raw_mentions,
-           count(DISTINCT author_id) FILTER (NOT regexp_full_match(coalesce(author_id, ''), '[^:]*:(unknown|\[deleted\])')) AS authors,
-           sum(engagement) AS engagement,
-           (count(*) FILTER (counted AND scored AND label = 'positive')
-            - count(*) FILTER (counted AND scored AND label = 'negative'))
-             / nullif(count(*) FILTER (counted AND scored), 0) AS net_sentiment
-    FROM tagged GROUP BY grain, period_start, topic
-),
-filled AS (
-    SELECT p.grain, p.period_start, p.period_end, t.topic, t.kind,
-           CAST(coalesce(a.mentions, 0) AS BIGINT) AS mentions,
-           CAST(coalesce(a.raw_mentions, 0) AS BIGINT) AS raw_mentions,
-           CAST(coalesce(a.authors, 0) AS BIGINT) AS authors,
-           CAST(coalesce(a.engagement, 0) AS BIGINT) AS engagement,
-           CAST(a.net_sentiment AS DOUBLE) AS net_sentiment
-    FROM periods p CROSS JOIN topics t
-    LEFT JOIN agg a ON a.grain = p.grain AND a.period_start = p.period_start AND a.topic = t.topic
-)
-SELECT grain, period_start, period_end, topic, kind, mentions, raw_mentions, authors, engagement, net_sentiment,
-       CAST(mentions / nullif(sum(mentions) OVER period, 0) AS DOUBLE) AS share_of_voice,
-       CAST(authors / nullif(sum(authors) OVER period, 0) AS DOUBLE) AS share_of_authors,
-       CAST(engagement / nullif(sum(engagement) OVER period, 0) AS DOUBLE) AS share_of_engagement
-FROM filled
-WINDOW period AS (PARTITION BY grain, period_start);
-        CREATE OR REPLACE VIEW competitor_activity AS
-WITH acts AS (
-    SELECT r.owner, r.role AS kind, m.mention_id, m.parent_id, m.created_at,
-           CAST(date_trunc('week', (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER))) AS DATE) AS week
-    FROM mention_roles r JOIN mentions m ON m.mention_id = r.mention_id
-    WHERE r.role IN ('own', 'competitor')
-),
-owners AS (SELECT DISTINCT owner, kind FROM acts),
-asking AS (
-    SELECT DISTINCT o.owner, o.kind, b.mention_id, b.created_at, CAST(date_trunc('week', (DATE '1970-01-01' + CAST(floor(epoch_us(b.created_at) / 86400000000.0) AS INTEGER))) AS DATE) AS week
-    FROM mentions_by_others b
-    JOIN mention_topics t ON t.mention_id = b.mention_id AND t.kind IN ('brand', 'competitor')
-    JOIN owners o ON o.owner = t.topic
-    LEFT JOIN sentiment s ON s.mention_id = b.mention_id
-    WHERE b.counted AND (regexp_matches(concat_ws(' ', b.title, b.text), '[?？]') OR (s.label = 'negative' AND coalesce(s.supported, true)))
-),
-answered AS (
-    SELECT q.owner, q.kind, q.week, q.mention_id, q.created_at, min(a.created_at) AS first_reply
-    FROM asking q
-    LEFT JOIN acts a ON a.owner = q.owner AND a.parent_id = q.mention_id AND a.created_at >= q.created_at
-         AND a.created_at <= q.created_at + INTERVAL 72 HOUR
-    GROUP BY ALL
-),
-posted AS (
-    SELECT week, owner, kind, count(*) FILTER (parent_id IS NULL) AS posts,
-           count(*) FILTER (parent_id IS NOT NULL) AS replies
-    FROM acts GROUP BY ALL
-),
-answers AS (
-    SELECT week, owner, kind, count(*) AS asked, count(first_reply) AS answered,
-           median(epoch(first_reply - created_at) / 60.0) AS median_response_minutes
-    FROM answered GROUP BY ALL
-)
-SELECT CAST(week AS DATE) AS week_start, owner, kind,
-       CAST(coalesce(p.posts, 0) AS BIGINT) AS posts, CAST(coalesce(p.replies, 0) AS BIGINT) AS replies,
-       CAST(coalesce(a.asked, 0) AS BIGINT) AS asked, CAST(coalesce(a.answered, 0) AS BIGINT) AS answered,
-       CAST(a.answered / nullif(a.asked, 0) AS DOUBLE) AS response_rate,
-       CAST(a.median_response_minutes AS DOUBLE) AS median_response_minutes
-FROM posted p FULL JOIN answers a USING (week, owner, kind);
         """,
     ),
     Migration(
