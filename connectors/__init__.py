@@ -10,6 +10,6 @@ from __future__ import annotations
 # before connectors.base below starts (else the registry would find base half-imported).
 import listener.core  # noqa: F401
 from connectors.base import Connector, RawPage
-from connectors.registry import REGISTRY, SOURCES, SourceSpec
+from connectors.registry import FOLLOWERS, REGISTRY, SOURCES, SourceSpec
 
-__all__ = ["REGISTRY", "SOURCES", "Connector", "RawPage", "SourceSpec"]
+__all__ = ["FOLLOWERS", "REGISTRY", "SOURCES", "Connector", "RawPage", "SourceSpec"]

@@ -7,13 +7,23 @@ matcher (listener.core.matcher) decides what is tagged. Under NOT the widening r
 the other way: what cannot be excluded exactly is not excluded. A query longer than
 the platform allows is split into several requests whose union holds every match.
 
-    X        words, "phrases", OR, -exclusion, #tag, @handle, from:, lang:   (512 characters)
-    Reddit   words, "phrases", AND/OR/NOT, title:, subreddit:, author:         (512 characters)
-    RSS      no search: every item of every feed is matched locally
+    X           words, "phrases", OR, -exclusion, #tag, @handle, from:, lang:   (512 characters)
+    Reddit      words, "phrases", AND/OR/NOT, title:, subreddit:, author:         (512 characters)
+    Bluesky     words, "phrases", #tag, from:, mentions:, lang:; no OR, no NOT    (300 characters)
+    Mastodon    words, "phrases", #tag (search_v2); no OR, no NOT                 (300 characters)
+                plus hashtag timelines: the hashtags a query names (`hashtags_of`)
+    Hacker News words, "phrases" (Algolia); no OR, no NOT                         (512 characters)
+    YouTube     words (commentThreads searchTerms); no OR, no NOT                 (300 characters)
+    RSS         no search: every item of every feed is matched locally
+
+On the platforms without OR a query becomes one request per branch of its OR (its
+disjunctive form, at most MAX_REQUESTS; past that the widest OR is left out, asking
+for more), and exclusions are left to the local matcher.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -99,6 +109,7 @@ class Platform:
     term: Callable[[Term, bool], Search]
     leaf: Callable[[Hashtag | AtMention | FieldMatch, bool], Search]
     render: Callable[[Search], str]
+    and_only: bool = False  # no OR and no exclusion: one request per OR branch, NOT left to the matcher
 
 
 def _literal_runs(term: Term) -> list[tuple[str, ...]]:
@@ -185,6 +196,117 @@ def _reddit_leaf(leaf: Hashtag | AtMention | FieldMatch, positive: bool) -> Sear
             return FALSE  # every Reddit post's community is r/<subreddit>
         return Op("subreddit:", name)
     return unknown  # lang (Reddit gives none), site (a post's URL is its permalink)
+
+
+_BSKY_HANDLE = re.compile(r"[a-z0-9][a-z0-9.-]*\.[a-z0-9-]+")
+
+
+def _open_leaf(source: str, ops: dict[str, str]) -> Callable[[Hashtag | AtMention | FieldMatch, bool], Search]:
+    """Leaves on a platform without OR or NOT: what it can ask exactly, the words otherwise (wider).
+
+    `ops` names the platform's operators: "#" for hashtags, "mentions:" / "from:" / "lang:"."""
+
+    def leaf(node: Hashtag | AtMention | FieldMatch, positive: bool) -> Search:
+        unknown = TRUE if positive else FALSE
+        if isinstance(node, FieldMatch) and node.field == "source":
+            return Const(node.value == source)
+        if not positive:
+            return FALSE  # exclusions are the local matcher's
+        if isinstance(node, Hashtag):
+            if "*" in node.tag or "?" in node.tag:
+                return unknown
+            return Op("#", node.tag.lower()) if "#" in ops else Words((node.tag.lower(),))
+        if isinstance(node, AtMention):
+            if "mentions:" in ops and _BSKY_HANDLE.fullmatch(node.handle.lower()):
+                return Op("mentions:", node.handle.lower())
+            words = tuple(w.lower() for w in split_words(node.handle) if "*" not in w and "?" not in w)
+            return Words(words) if words else unknown
+        if node.field == "author" and "from:" in ops and _BSKY_HANDLE.fullmatch(node.value.lower()):
+            return Op("from:", node.value.lower())
+        if node.field == "lang" and "lang:" in ops:
+            return Op("lang:", node.value.split("-")[0], standalone=False)
+        return unknown  # author names, communities, sites: matched locally
+
+    return leaf
+
+
+def _open_term(term: Term, positive: bool) -> Search:
+    return _plain_term(term, True) if positive else FALSE
+
+
+def _render_open(node: Search) -> str:
+    """One conjunction: words, "phrases" and operators side by side (AND is implied)."""
+    if isinstance(node, Words):
+        return _quoted(node.words)
+    if isinstance(node, Op):
+        return f"{node.name}{node.value}"
+    if isinstance(node, SAnd):
+        return " ".join(_render_open(i) for i in node.items)
+    raise ValueError(f"cannot write {node!r} on a platform without OR or NOT")
+
+
+def _render_plain_words(node: Search) -> str:
+    """YouTube's searchTerms: the words only."""
+    if isinstance(node, Words):
+        return " ".join(node.words)
+    if isinstance(node, SAnd):
+        return " ".join(_render_plain_words(i) for i in node.items)
+    raise ValueError(f"cannot write {node!r} as YouTube search terms")
+
+
+def _without_not(node: Search) -> Search:
+    """Exclusions left out (a wider search); under AND-only platforms the matcher applies them."""
+    if isinstance(node, SNot):
+        return TRUE
+    if isinstance(node, SAnd | SOr):
+        return _simplify(type(node)(tuple(_without_not(i) for i in node.items)))
+    return node
+
+
+def _disjuncts(node: Search, limit: int) -> list[Search] | None:
+    """The OR branches of `node` in disjunctive form, or None when there would be more than `limit`."""
+    if isinstance(node, SOr):
+        out: list[Search] = []
+        for item in node.items:
+            part = _disjuncts(item, limit)
+            if part is None or len(out) + len(part) > limit:
+                return None
+            out += part
+        return out
+    if isinstance(node, SAnd):
+        branches: list[Search] = [TRUE]
+        for item in node.items:
+            part = _disjuncts(item, limit)
+            if part is None or len(branches) * len(part) > limit:
+                return None
+            branches = [_simplify(SAnd((b, p))) for b in branches for p in part]
+        return branches
+    return [node]
+
+
+def _open_requests(search: Search, platform: Platform) -> list[Search]:
+    """Requests without OR or NOT whose union holds every match of `search` (wider where needed)."""
+    search = _without_not(search)
+    while True:
+        if search == TRUE or not _has_standalone(search):
+            return []
+        parts = _disjuncts(search, MAX_REQUESTS)
+        if parts is not None:
+            fitting: list[Search] = []
+            for part in parts:
+                while len(platform.render(part)) > platform.max_length and isinstance(part, SAnd):
+                    longest = max(part.items, key=lambda i: len(platform.render(i)))
+                    part = _simplify(SAnd(tuple(i for i in part.items if i is not longest)))
+                if len(platform.render(part)) > platform.max_length or not _has_standalone(part):
+                    return []
+                fitting.append(part)
+            return fitting
+        if not isinstance(search, SAnd):
+            return []  # a top-level OR of more than MAX_REQUESTS branches: only tagged locally
+        # too many branches: leave out the AND's widest OR (a wider search)
+        ors = [i for i in search.items if isinstance(i, SOr)]
+        widest = max(ors, key=lambda i: len(_disjuncts(i, 10**6) or ()))
+        search = _simplify(SAnd(tuple(i for i in search.items if i is not widest)))
 
 
 def translate_node(node: Node, platform: Platform, positive: bool = True) -> Search:
@@ -280,6 +402,17 @@ def _grouped(node: Search, render: Callable[[Search], str]) -> str:
 PLATFORMS: dict[str, Platform] = {
     "x": Platform("x", 512, _x_term, _x_leaf, _render_x),
     "reddit": Platform("reddit", 512, _reddit_term, _reddit_leaf, _render_reddit),
+    "bluesky": Platform(
+        "bluesky",
+        300,
+        _open_term,
+        _open_leaf("bluesky", {"#": "", "mentions:": "", "from:": "", "lang:": ""}),
+        _render_open,
+        and_only=True,
+    ),
+    "mastodon": Platform("mastodon", 300, _open_term, _open_leaf("mastodon", {"#": ""}), _render_open, and_only=True),
+    "hackernews": Platform("hackernews", 512, _open_term, _open_leaf("hackernews", {}), _render_open, and_only=True),
+    "youtube": Platform("youtube", 300, _open_term, _open_leaf("youtube", {}), _render_plain_words, and_only=True),
 }
 LOCAL_ONLY = {"rss": "no search: every item of every feed is matched locally"}
 
@@ -361,7 +494,7 @@ def translate(node: Node, platform_name: str, max_length: int | None = None) -> 
         return Translation(platform_name, note=LOCAL_ONLY[platform_name])
     platform = PLATFORMS[platform_name]
     if max_length is not None:
-        platform = Platform(platform.name, max_length, platform.term, platform.leaf, platform.render)
+        platform = dataclasses.replace(platform, max_length=max_length)
     search = translate_node(node, platform)
     if search == FALSE:
         return Translation(platform_name, note=f"never matches a post from {platform_name}: nothing to ask")
@@ -370,6 +503,8 @@ def translate(node: Node, platform_name: str, max_length: int | None = None) -> 
             platform_name,
             note=f"{platform_name} cannot search for this (it would return everything): only tagged locally",
         )
+    if platform.and_only:
+        return _open_translation(platform, search, has_not(node))
     parts = _askable(_split(search, platform))
     while len(parts) > MAX_REQUESTS and isinstance(search, SAnd):
         # too many requests for one topic: leave out the condition that splits most, a wider search
@@ -389,6 +524,56 @@ def translate(node: Node, platform_name: str, max_length: int | None = None) -> 
         else ""
     )
     return Translation(platform_name, queries, note)
+
+
+def has_not(node: Node) -> bool:
+    if isinstance(node, Not):
+        return True
+    return isinstance(node, And | Or) and any(has_not(i) for i in node.items)
+
+
+def _open_translation(platform: Platform, search: Search, excludes: bool) -> Translation:
+    parts = _open_requests(search, platform)
+    if not parts:
+        return Translation(
+            platform.name,
+            note=f"{platform.name} cannot search for this without OR or NOT "
+            f"(within {MAX_REQUESTS} requests of {platform.max_length} characters): only tagged locally",
+        )
+    queries = list(dict.fromkeys(platform.render(p) for p in parts))
+    notes = []
+    if len(queries) > 1:
+        notes.append(f"one request per OR branch ({len(queries)})")
+    if excludes:
+        notes.append("exclusions applied locally")
+    return Translation(platform.name, queries, "; ".join(notes))
+
+
+def hashtags_of(node: Node) -> list[str]:
+    """The hashtag timelines a query is followed through (Mastodon), lower case, once each.
+
+    Per OR branch of the query: its #tags, or else its first one-word term as a tag (`acme recall`
+    -> #acme), so a tag timeline stands for each way a post can match; wildcards and phrases give
+    none. A timeline holds only tagged posts: the rest comes from search_v2 where an instance allows it.
+    """
+    search = _without_not(translate_node(node, PLATFORMS["mastodon"]))
+    if isinstance(search, Const):
+        return []
+    tags: list[str] = []
+    for part in _disjuncts(search, MAX_REQUESTS) or [search]:
+        items = part.items if isinstance(part, SAnd) else (part,)
+        named = [i.value for i in items if isinstance(i, Op) and i.name == "#"]
+        words = [i.words[0] for i in items if isinstance(i, Words) and len(i.words) == 1]
+        tags += named or words[:1]
+    return [t for t in dict.fromkeys(tags) if re.fullmatch(r"\w+", t)]
+
+
+def topic_hashtags(org: Organization) -> list[str]:
+    """Every query topic's hashtags, in topic order, once each (Mastodon's default `hashtags`)."""
+    tags: list[str] = []
+    for _name, node in searched_topics(org):
+        tags += hashtags_of(node)
+    return list(dict.fromkeys(tags))
 
 
 def max_query_length(settings: Settings, platform: str) -> int | None:

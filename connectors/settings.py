@@ -65,6 +65,82 @@ class RedditSource(SourceBase):
     max_items_per_stream: Annotated[int, Field(ge=1, le=1000)] = 1000
 
 
+def _http_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"{url!r} must start with https:// (or http:// on your own network)")
+    return url
+
+
+class BlueskySource(SourceBase):
+    """`[sources.bluesky]` (credentials BLUESKY_HANDLE and BLUESKY_APP_PASSWORD)."""
+
+    queries: list[str] = []  # searchPosts syntax as is; default: the topics' queries translated for Bluesky
+    service_url: str = "https://bsky.social"  # the PDS/entryway the session is created on
+    max_posts_per_run: Annotated[int, Field(ge=1)] = 2000
+    max_rate_limit_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 900
+    backfill_days: Annotated[int | None, Field(ge=1)] = None  # a first run's bound; off: whatever search returns
+    jetstream: bool = False  # the scheduler also follows Jetstream for own-account and matching posts
+    jetstream_url: str = "wss://jetstream2.us-east.bsky.network/subscribe"
+
+    @field_validator("service_url")
+    @classmethod
+    def _service(cls, url: str) -> str:
+        return _http_url(url)
+
+
+class MastodonSource(SourceBase):
+    """`[sources.mastodon]` (optional MASTODON_ACCESS_TOKEN_<HOST> or MASTODON_ACCESS_TOKEN)."""
+
+    instances: list[str] = ["https://mastodon.social"]
+    hashtags: list[str] = []  # without '#'; default: the hashtags and words of the topics' queries
+    search: bool = True  # search_v2 for statuses where the instance allows it (needs a token)
+    max_statuses_per_stream: Annotated[int, Field(ge=1)] = 800
+    max_rate_limit_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 900
+    backfill_days: Annotated[int | None, Field(ge=1)] = None
+    max_contexts_per_run: Annotated[int, Field(ge=0, le=10000)] = 100  # status_context calls for reply threads
+
+    @field_validator("instances")
+    @classmethod
+    def _instance_urls(cls, instances: list[str]) -> list[str]:
+        return [_http_url(i if "://" in i else f"https://{i}") for i in instances]
+
+    @field_validator("hashtags")
+    @classmethod
+    def _plain_tags(cls, tags: list[str]) -> list[str]:
+        return [t.strip().lstrip("#") for t in tags if t.strip().lstrip("#")]
+
+
+class HackerNewsSource(SourceBase):
+    """`[sources.hackernews]`: the Algolia HN Search API, no credentials."""
+
+    queries: list[str] = []  # Algolia query strings as is; default: the topics' queries translated
+    api_url: str = "https://hn.algolia.com/api/v1"
+    hits_per_page: Annotated[int, Field(ge=1, le=1000)] = 1000
+    max_hits_per_run: Annotated[int, Field(ge=1)] = 20000
+    backfill_days: Annotated[int | None, Field(ge=1)] = None
+    # own accounts spelt exactly (Algolia's author_<name> tag is case-sensitive; own_accounts are lowercased)
+    own_usernames: list[str] = []
+    max_rate_limit_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+    @field_validator("api_url")
+    @classmethod
+    def _api(cls, url: str) -> str:
+        return _http_url(url)
+
+
+class YouTubeSource(SourceBase):
+    """`[sources.youtube]` (key YOUTUBE_API_KEY)."""
+
+    channel_ids: list[str] = []  # comment threads on every video of these channels (the own channel too)
+    video_ids: list[str] = []
+    search_terms: bool = True  # pass the topics' words as searchTerms where they narrow a thread listing
+    daily_quota_units: Annotated[int, Field(ge=1)] = 10000
+    max_quota_units_per_run: Annotated[int | None, Field(ge=1)] = None  # default: what is left of the day
+    max_threads_per_stream: Annotated[int, Field(ge=1)] = 2000
+
+
 def reddit_user(handle: str) -> str:
     """An own account as people write it ('u/Acme_Official', '/u/acme_official') -> its plain name."""
     return plain_handle(handle).removeprefix("/").removeprefix("u/")

@@ -19,15 +19,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from queue import Queue
-from threading import Thread
+from threading import Event, Thread
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from analytics.alerting import evaluate_rules
 from analytics.repair import repair_stored_values
 from analytics.steps import StepRun, restart_after_retag, steps_for
-from connectors import REGISTRY
+from connectors import FOLLOWERS, REGISTRY
 from connectors.base import Connector, RawPage
 from listener.core.errors import ConfigError, SourceError, StoreBusyError, StoreMissingError
 from listener.core.models import EARLIEST_CREATED_AT, Mention, created_at_in_range
@@ -44,6 +45,8 @@ from listener.ingest.loader import (
 from listener.ingest.segments import close_dead_runs, load_segment, prune_segment_ledger
 from listener.ingest.spool import SourceBusy, Spool
 from listener.ingest.topics import TopicRule, rules_from_organization, tag_mentions, uses_language
+from listener.publish.alerts import Outcome as AlertOutcome
+from listener.publish.alerts import deliver as deliver_alerts
 from listener.publish.digest.gather import Week, gather
 from listener.publish.digest.render import Rendered, render
 from listener.publish.digest.send import Outcome, address, deliver, smtp_password
@@ -139,6 +142,29 @@ def collect(
     return report
 
 
+def followers(settings: Settings) -> list[str]:
+    """Enabled sources whose settings ask for a live follower (Bluesky's Jetstream)."""
+    return [name for name in selected_sources(settings, None) if name in FOLLOWERS]
+
+
+def follow(access: StoreAccess, settings: Settings, name: str, stop: Event) -> RunLedger | None:
+    """The scheduler's live job: `name`'s follower until `stop` or its time limit, loaded as it goes.
+
+    It runs under a lock of its own (`<name>-follow`) beside the source's polls, with the source's
+    ledger and spool; its cursor keys are its own, so a restart resumes where the last page ended."""
+    connector = FOLLOWERS[name](settings, stop)
+    if connector is None:
+        return None
+    spool = Spool(settings.spool_dir)
+    rules = rules_from_organization(settings.organization)
+    live: dict[str, RunLedger] = {}
+    ledger = collect_source(
+        access, spool, settings, name, rules, "follow", live, stop.is_set, connector, lock=f"{name}-follow"
+    )
+    drain(access, spool, settings, rules, live, wait=True)
+    return ledger
+
+
 def collect_source(
     access: StoreAccess,
     spool: Spool,
@@ -148,15 +174,23 @@ def collect_source(
     command: str,
     live: dict[str, RunLedger] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    connector: Connector | None = None,
+    lock: str | None = None,
 ) -> RunLedger:
-    """One source: fetch page by page into the spool, then spool the end of the run."""
+    """One source: fetch page by page into the spool, then spool the end of the run.
+
+    `connector` instead of the registry's (the scheduler's Jetstream follower for `bluesky`), under
+    its own `lock`, so a long follow and the source's polls run side by side; both keep the
+    source's ledger, spool and cursors (each its own cursor keys)."""
     ledger = RunLedger(run_id=new_run_id(name), source=name, command=command)
     live = live if live is not None else {}
     started = time.monotonic()
     try:
-        with spool.source_lock(name):
+        with spool.source_lock(lock or name):
             live[ledger.run_id] = ledger
-            found, answered = _fetch_into_spool(access, spool, settings, name, rules, ledger, live, should_stop)
+            found, answered = _fetch_into_spool(
+                access, spool, settings, name, rules, ledger, live, should_stop, connector
+            )
             errors = [mask(e) for e in found]
             ledger.error = "; ".join(errors)[:4000] or None
             ledger.status = _status(ledger, errors, answered)
@@ -193,6 +227,7 @@ def _fetch_into_spool(
     ledger: RunLedger,
     live: dict[str, RunLedger],
     should_stop: Callable[[], bool] | None,
+    given: Connector | None = None,
 ) -> tuple[list[str], int]:
     """Fetch and spool every page; returns (errors, pages answered without error).
 
@@ -203,7 +238,7 @@ def _fetch_into_spool(
     errors: list[str] = []
     answered = 0
     try:
-        connector = REGISTRY[name](settings)
+        connector = given or REGISTRY[name](settings)
         # Where this source stopped: the store's cursors, moved on by pages still in the spool.
         cursors = {**access.cursors(name), **spool.pending_cursors(name)}
         with task(f"collect {name}") as progress:
@@ -480,11 +515,45 @@ class PublishReport:
 
 
 @dataclass
+class AlertReport:
+    """Alert rules evaluated and what was delivered (listener/publish/alerts.py)."""
+
+    raised: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[AlertOutcome] = field(default_factory=list)
+    error: str | None = None  # the store could not be read or written; the next evaluation catches up
+
+    def merge(self, other: AlertReport) -> AlertReport:
+        return AlertReport(self.raised + other.raised, self.deliveries + other.deliveries, other.error or self.error)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "raised": self.raised,
+            "deliveries": [vars(o) for o in self.deliveries],
+            "error": self.error,
+        }
+
+
+def evaluate_alerts(access: StoreAccess, settings: Settings, now: datetime | None = None) -> AlertReport:
+    """Raise what the alert rules see now, then deliver what waits; the store is held only for the writes."""
+    if not settings.alerts.rules and not settings.alerts.channels:
+        return AlertReport()
+    try:
+        with access.writer() as store:
+            assert store is not None
+            raised = evaluate_rules(store, settings, now)
+        return AlertReport(raised, deliver_alerts(access, settings))
+    except (duckdb.Error, StoreBusyError, OSError) as exc:
+        log.error("alerts not evaluated: %s", mask(str(exc)))
+        return AlertReport(error=mask(str(exc)))
+
+
+@dataclass
 class RunReport:
     """`listener run`: what was collected, then (unless the store stayed busy) the analysis and snapshot."""
 
     collected: CollectReport
     published: PublishReport | None = None  # None: the store stayed busy, nothing was analyzed
+    alerts: AlertReport = field(default_factory=AlertReport)
 
     @property
     def busy(self) -> str | None:
@@ -506,7 +575,10 @@ def run(gate: StoreGate, settings: Settings, only: Iterable[str] | None = None) 
     collected = collect(gate, settings, only, command="run")
     if collected.busy:
         return RunReport(collected)
-    return RunReport(collected, analyze_and_publish(gate, settings))
+    # rules on the fresh mentions go out before the analysis; spike rules after it
+    alerts = evaluate_alerts(gate, settings)
+    published = analyze_and_publish(gate, settings)
+    return RunReport(collected, published, alerts.merge(evaluate_alerts(gate, settings)))
 
 
 def analyze_and_publish(

@@ -6,6 +6,9 @@ requests `translate` emits for the post's platform, as a MODEL of that platform'
 
     X        words, "phrases", implicit AND (tighter than OR), OR, ( ), -x, #tag, @handle, from:, lang:
     Reddit   words, "phrases", AND, OR, NOT, ( ), title:word / title:"phrase", subreddit:, author:
+    Bluesky  words, "phrases", #tag, mentions:, from:, lang:, side by side (AND); no OR, NOT or ( )
+    Mastodon words, "phrases", #tag (AND)       Hacker News  words, "phrases" in title or text (AND)
+    YouTube  words (AND)
 
 The models parse the emitted text strictly: anything the platform does not define (`--x`, `NOT NOT x`,
 AND and OR mixed without parentheses in Lucene, a request without a positive standalone term) is a
@@ -35,8 +38,10 @@ from listener.ingest.loader import documents_batch, load_batch, prepare_own_acco
 from listener.ingest.topics import rules_from_organization, tag_mentions
 from listener.store.connection import Store
 
-PLATFORMS = ("x", "reddit")
-DEFAULT_MAX_LENGTH = 512  # both platforms' limit in connectors.queries
+PLATFORMS = ("x", "reddit", "bluesky", "mastodon", "hackernews", "youtube")
+CLOSED_PLATFORMS = PLATFORMS[:2]  # OR and NOT: one request unless a length limit splits it
+OPEN_PLATFORMS = PLATFORMS[2:]  # no OR, no NOT: one request per OR branch
+DEFAULT_MAX_LENGTH = {"x": 512, "reddit": 512, "bluesky": 300, "mastodon": 300, "hackernews": 512, "youtube": 300}
 
 # -- posts --------------------------------------------------------------------------------------------
 
@@ -111,6 +116,17 @@ def reddit_post(title: str, text: str, author: str = "someone", sub: str = "espr
     listed = tuple(ref.handle for ref in user_mentions(" ".join(filter(None, (title, text)))))
     return Post("reddit", text, author, title=title, community=f"r/{sub}", mentions=listed)
 
+
+OPEN_AUTHORS = ["acme.bsky.social", "bob.bsky.social", "acme", "bob", "jo_e"]
+OPEN_LISTED = ["acme.bsky.social", "support@mastodon.social", "bob.bsky.social", "acme"]
+open_posts = st.builds(
+    Post,
+    source=st.sampled_from(OPEN_PLATFORMS),
+    text=_text(X_PIECES, 0, 10),
+    author=st.sampled_from(OPEN_AUTHORS),
+    lang=st.sampled_from(LANGS),
+    mentions=st.lists(st.sampled_from(OPEN_LISTED), max_size=2, unique=True).map(tuple),
+)
 
 reddit_posts = st.builds(
     reddit_post,
@@ -423,7 +439,82 @@ def reddit_model(query: str) -> Match:
     return parser.done(parser.expr(False))
 
 
-MODELS: dict[str, Callable[[str], Match]] = {"x": x_model, "reddit": reddit_model}
+class _OpenParser(_Parser):
+    """Bluesky, Mastodon, Hacker News, YouTube: terms side by side, all required; no OR, NOT or groups.
+
+    `ops` are the operators the platform defines; `titled`: a post's title is searched as well."""
+
+    def __init__(self, query: str, ops: tuple[str, ...], phrases: bool, titled: bool) -> None:
+        super().__init__(query, minus=False)
+        self.ops, self.phrases, self.titled = ops, phrases, titled
+
+    def conjunction(self) -> Match:
+        items = []
+        while self.peek() is not None:
+            items.append(self.primary())
+        return lambda p: all(i(p) for i in items)
+
+    def primary(self) -> Match:
+        token = self.take()
+        if token in ("(", ")", "OR", "AND", "NOT") or token.startswith("-"):
+            raise self.fail(f"{token!r} (this platform has no OR, NOT or groups)")
+        standalone = True
+        match: Match
+        name = token.split(":", 1)[0] + ":" if ":" in token and not token.startswith('"') else ""
+        if token.startswith("#") and "#" in self.ops:
+            tag = token[1:]
+            if not re.fullmatch(r"\w+", tag):
+                raise self.fail(f"bad hashtag {token!r}")
+            match = lambda p: _tagged(p.text, "#", tag)  # noqa: E731
+        elif name in ("mentions:", "from:") and name in self.ops:
+            handle = token[len(name) :]
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*\.[a-z0-9-]+", handle):
+                raise self.fail(f"bad handle {token!r}")
+            if name == "from:":
+                match = lambda p: p.author.lower() == handle  # noqa: E731
+            else:
+                match = lambda p: handle in {m.lower() for m in p.mentions} or _tagged(p.text, "@", handle)  # noqa: E731
+        elif name == "lang:" and name in self.ops:
+            code, standalone = token[5:], False
+            if not re.fullmatch(r"[a-z]{2,3}", code):
+                raise self.fail(f"bad lang: {token!r}")
+            match = lambda p: p.lang is not None and re.split(r"[-_]", p.lang.lower())[0] == code  # noqa: E731
+        elif name or token.startswith("#") or token.startswith("@"):
+            raise self.fail(f"operator {token!r} (not one this platform defines)")
+        elif token.startswith('"') and not self.phrases:
+            raise self.fail(f"phrase {token!r} (this platform takes words)")
+        else:
+            run = _run(token, self.query)
+            # a mention is written in the post there: its words are searched as text
+            titled = self.titled
+
+            def match(p: Post) -> bool:
+                return _has_run(_words(_with_mentions(p)), run) or (titled and _has_run(_words(p.title or ""), run))
+
+        self.positive_standalone |= standalone
+        return match
+
+
+def _with_mentions(post: Post) -> str:
+    return " ".join([post.text, *(f"@{m}" for m in post.mentions)])
+
+
+def open_model(ops: tuple[str, ...], phrases: bool = True, titled: bool = False) -> Callable[[str], Match]:
+    def model(query: str) -> Match:
+        parser = _OpenParser(query, ops, phrases, titled)
+        return parser.done(parser.conjunction())
+
+    return model
+
+
+MODELS: dict[str, Callable[[str], Match]] = {
+    "x": x_model,
+    "reddit": reddit_model,
+    "bluesky": open_model(("#", "mentions:", "from:", "lang:")),
+    "mastodon": open_model(("#",)),
+    "hackernews": open_model((), titled=True),
+    "youtube": open_model((), phrases=False),
+}
 
 # -- the local matcher -------------------------------------------------------------------------------------
 
@@ -477,7 +568,7 @@ def check_covered(query: str, posts: list[Post], matched: set[int], max_length: 
             continue
         models = []
         for request in translation.queries:
-            assert len(request) <= (max_length or DEFAULT_MAX_LENGTH), (query, platform, request)
+            assert len(request) <= (max_length or DEFAULT_MAX_LENGTH[platform]), (query, platform, request)
             try:
                 models.append(MODELS[platform](request))
             except ModelSyntaxError as exc:
@@ -518,14 +609,15 @@ PROPERTY = hsettings(
     drawn=st.lists(queries, min_size=4, max_size=10),
     xs=st.lists(x_posts, min_size=12, max_size=25),
     rs=st.lists(reddit_posts, min_size=12, max_size=25),
+    os=st.lists(open_posts, min_size=12, max_size=25),
     max_length=st.sampled_from([None, None, None, 40, 80, 160]),
 )
 def test_every_local_match_is_asked_for_on_its_platform(
-    local: Local, drawn: list[str], xs: list[Post], rs: list[Post], max_length: int | None
+    local: Local, drawn: list[str], xs: list[Post], rs: list[Post], os: list[Post], max_length: int | None
 ) -> None:
     accepted = [q for q in dict.fromkeys(drawn) if _parses(q)]
     assume(accepted)
-    posts = [*xs, *rs]
+    posts = [*xs, *rs, *os]
     try:
         matched = local.run(accepted, posts)
     except ConfigError:  # a regular expression RE2 finds too large: refused at config time
@@ -597,10 +689,10 @@ def test_a_long_or_is_split_into_requests_within_the_limit_that_still_find_every
     posts += [reddit_post(f"About {w}", "some text") for w in words] + [reddit_post(words[0], "an anvil")]
     (matched,) = local.run([query], posts)
     assert len(matched) == 2 * count
-    for platform in PLATFORMS:
+    for platform in CLOSED_PLATFORMS:
         requests = _requests(query, platform, max_length)
         assert len(requests) > 1, requests
-        assert all(len(r) <= (max_length or DEFAULT_MAX_LENGTH) for r in requests), requests
+        assert all(len(r) <= (max_length or DEFAULT_MAX_LENGTH[platform]) for r in requests), requests
         models = [MODELS[platform](r) for r in requests]
         assert not any(m(posts[-1 if platform == "reddit" else count]) for m in models)  # each keeps NOT anvil
     check_covered(query, posts, matched, max_length)
@@ -625,8 +717,8 @@ EXACT_POSTS = [
     reddit_post("grinder", "Acme's recall of coffee", author="AcmeSupport"),
 ]
 EXACT_QUERIES = [  # (query, the platforms whose translation of it is exact)
-    ("acme", PLATFORMS), ('"acme coffee"', PLATFORMS), ("acme's", PLATFORMS), ("ACME-branded", PLATFORMS),
-    ("acme NOT anvil", PLATFORMS), ("author:bob", PLATFORMS), ('(acme OR coffee) NOT (anvil OR "acme coffee")', PLATFORMS),
+    ("acme", CLOSED_PLATFORMS), ('"acme coffee"', CLOSED_PLATFORMS), ("acme's", CLOSED_PLATFORMS), ("ACME-branded", CLOSED_PLATFORMS),
+    ("acme NOT anvil", CLOSED_PLATFORMS), ("author:bob", CLOSED_PLATFORMS), ('(acme OR coffee) NOT (anvil OR "acme coffee")', CLOSED_PLATFORMS),
     ("#acme", ("x",)), ("@acme", ("x",)), ("@acme_co", ("x",)), ("(coffee OR recall) NOT #acme", ("x",)),
     ("lang:fr acme", ("x",)), ("acme lang:en", ("x",)), ("acme NOT @acme", ("x",)),
     ("title:acme", ("reddit",)), ('title:"acme launches" OR recall', ("reddit",)), ("community:r/espresso acme", ("reddit",)),
@@ -711,3 +803,29 @@ def test_each_split_request_keeps_a_standalone_term_on_x(local: Local) -> None:
     (matched,) = local.run([query], posts)
     assert matched == {0}
     check_covered(query, posts, matched, max_length=20)
+
+
+@pytest.mark.parametrize(
+    ("query", "bluesky", "hackernews"),
+    [
+        ("acme NOT anvil", ["acme"], ["acme"]),  # exclusions are the local matcher's there
+        ('(acme OR "acme coffee") recall', ["acme recall", '"acme coffee" recall'],
+         ["acme recall", '"acme coffee" recall']),
+        ("#acme OR @acme.bsky.social OR author:bob.bsky.social", ["#acme", "mentions:acme.bsky.social",
+         "from:bob.bsky.social"], []),  # author:... on Hacker News: every post would do
+        ("acme lang:fr", ["acme lang:fr"], ["acme"]),
+        ("(a OR b OR c OR d) (e OR f OR g)", ["e", "f", "g"], ["e", "f", "g"]),  # 12 branches: the widest OR left out
+    ],
+)  # fmt: skip
+def test_platforms_without_or_get_one_request_per_branch(query: str, bluesky: list[str], hackernews: list[str]) -> None:
+    assert _requests(query, "bluesky") == bluesky
+    assert _requests(query, "hackernews") == hackernews
+
+
+def test_mastodon_follows_a_hashtag_per_branch() -> None:
+    from connectors.queries import hashtags_of
+
+    assert hashtags_of(parse_query("acme NOT anvil")) == ["acme"]
+    assert hashtags_of(parse_query("(acme OR initech OR #globex) recall")) == ["acme", "initech", "globex"]
+    assert hashtags_of(parse_query('"acme coffee" OR acme*')) == []  # phrases and wildcards name no tag
+    assert hashtags_of(parse_query("source:x acme")) == []

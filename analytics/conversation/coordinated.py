@@ -150,6 +150,10 @@ def _stage_keys(conn: duckdb.DuckDBPyConnection) -> None:
                    CASE WHEN m.raw IS NOT NULL AND contains(lower(m.text), '://t.co/')
                         THEN list_filter(json_extract_string(m.raw, '$.entities.urls[*].expanded_url'),
                                          u -> u IS NOT NULL AND regexp_matches(u, '(?i)^https?://'))
+                        -- a connector whose network shortens links in the text keeps them whole in raw.links
+                        WHEN m.raw IS NOT NULL AND json_type(m.raw, '$.links') = 'ARRAY'
+                        THEN list_filter(json_extract_string(m.raw, '$.links[*]'),
+                                         u -> u IS NOT NULL AND regexp_matches(u, '(?i)^https?://'))
                    END AS expanded
             FROM mentions m
             WHERE {by_others("m")} AND m.repost_of IS NULL

@@ -101,6 +101,7 @@ def cli(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> N
 
 
 # The command families import Context, emit and the exit codes from here, so they are registered last.
+from listener.cli.alerts import alerts  # noqa: E402
 from listener.cli.collect import analyze, collect, import_, run  # noqa: E402
 from listener.cli.demo import demo  # noqa: E402
 from listener.cli.digest import digest_command  # noqa: E402
@@ -128,6 +129,8 @@ for _command in (
     query,
 ):
     cli.add_command(_command)
+# mypy cannot follow this group's type through the import cycle with this module; it is a click.Group
+cli.add_command(alerts)  # type: ignore[has-type]
 
 
 def main(argv: list[str] | None = None) -> None:

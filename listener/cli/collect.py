@@ -49,6 +49,7 @@ def run(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
       listener run            # exit 1 if a source failed, 3 if the DB stayed busy
     """
     from listener import pipeline
+    from listener.cli.alerts import alert_lines
 
     settings = obj.settings(sources)
     report = pipeline.run(store_gate(settings), settings, sources or None)
@@ -61,7 +62,12 @@ def run(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
         )
         sys.exit(EXIT_BUSY)
     analysis, snapshot = published.analysis, published.snapshot
-    data = {"sources": [r.as_dict() for r in collected.runs], "analyze": vars(analysis), "snapshot": snapshot}
+    data = {
+        "sources": [r.as_dict() for r in collected.runs],
+        "analyze": vars(analysis),
+        "snapshot": snapshot,
+        "alerts": report.alerts.as_dict(),
+    }
     emit(
         data,
         as_json,
@@ -71,7 +77,8 @@ def run(obj: Context, sources: tuple[str, ...], as_json: bool) -> None:
             f"snapshot: {snapshot.get('database')} ({snapshot.get('seconds')}s)"
             if published.snapshot_error is None
             else f"snapshot: not refreshed: {published.snapshot_error}",
-        ],
+        ]
+        + alert_lines(report.alerts),
     )
     sys.exit(EXIT_SOURCE_FAILED if report.failed else EXIT_OK)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
 import tomllib
 from abc import abstractmethod
 from datetime import UTC, date, datetime
@@ -330,6 +331,99 @@ class Schedule(_Strict):
     heartbeat_file: Path | None = None  # default: scheduler-heartbeat.json next to the store
 
 
+Severity = Literal["info", "warning", "critical"]
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+_QUIET = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# apprise URL schemes that can address a service on your own network without a secret in the URL;
+# every other service's URL (slack://, discord://, msteams://, ...) carries its token
+_PLAIN_SCHEMES = {"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys", "mailto", "mailtos"}
+_SECRET_PARAMS = {"token", "key", "apikey", "api_key", "secret", "password", "pass", "pwd", "auth", "access_token"}
+
+
+class AlertRule(_Strict):
+    """`[[alerts.rules]]`: when to raise an alert (docs/alerts.md)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    kind: Literal["volume", "negative", "query", "influencer", "coordinated"]
+    topic: str | None = None  # a brand, competitor or tracked topic name; none: every topic
+    query: str | None = None  # kind "query": the mentions that count (docs/queries.md)
+    min_mentions: Annotated[int, Field(ge=1, le=1_000_000)] = 5  # kind "query"
+    window_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60  # kind "query"
+    min_followers: Annotated[int | None, Field(ge=0)] = None  # kind "influencer"
+    top_n: Annotated[int | None, Field(ge=1, le=1000)] = None  # kind "influencer"
+    severity: Severity = "warning"
+    cooldown_minutes: Annotated[int, Field(ge=0, le=30 * 24 * 60)] = 240
+    quiet_hours: str | None = None  # "22:00-07:00" in [schedule] timezone: held, sent when they end
+
+    @model_validator(mode="after")
+    def _settings_of_its_kind(self) -> AlertRule:
+        if self.kind == "query" and not self.query:
+            raise ValueError(f"alert rule {self.name!r}: kind 'query' needs query = \"...\"")
+        if self.kind != "query" and self.query:
+            raise ValueError(f"alert rule {self.name!r}: query is only for kind 'query'")
+        if self.query:
+            from listener.core.query import parse_query  # a malformed query: its caret message, exit 2
+
+            parse_query(self.query, f"alert rule {self.name!r}")
+        if self.kind == "influencer" and self.min_followers is None and self.top_n is None:
+            raise ValueError(f"alert rule {self.name!r}: kind 'influencer' needs min_followers or top_n")
+        if self.quiet_hours is not None and not _QUIET.fullmatch(self.quiet_hours.strip()):
+            raise ValueError(f'alert rule {self.name!r}: quiet_hours must read like "22:00-07:00"')
+        return self
+
+
+class AlertChannel(_Strict):
+    """`[[alerts.channels]]`: where alerts go, as an apprise URL (https://github.com/caronc/apprise/wiki)."""
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str | None = None  # only a URL without a secret (a webhook on your own network)
+    url_env: str | None = None  # the environment variable that holds the URL (with its token)
+    min_severity: Severity = "info"
+
+    @model_validator(mode="after")
+    def _one_url_without_secrets(self) -> AlertChannel:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError(f"alert channel {self.name!r}: give url or url_env (one of them)")
+        if self.url_env is not None and not _ENV_NAME.fullmatch(self.url_env):
+            raise ValueError(f"alert channel {self.name!r}: url_env must be an environment variable name")
+        if self.url is not None and url_holds_secret(self.url):
+            # the URL itself is never repeated: it may be the secret
+            raise ValueError(
+                f"alert channel {self.name!r}: this url carries a token or password; put it in an environment "
+                "variable (or .env) and name that variable with url_env"
+            )
+        return self
+
+
+def url_holds_secret(url: str) -> bool:
+    """True when an apprise URL carries a credential: a service whose URL is its token, a password, a token parameter."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() not in _PLAIN_SCHEMES:
+        return True
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    if "@" in authority and ":" in authority.rpartition("@")[0]:
+        return True  # user:password@host
+    query = rest.partition("?")[2]
+    names = {part.partition("=")[0].strip().lower() for part in query.split("&") if part}
+    return bool(names & _SECRET_PARAMS)
+
+
+class Alerts(_Strict):
+    rules: list[AlertRule] = []
+    channels: list[AlertChannel] = []
+    lookback_hours: Annotated[int, Field(ge=1, le=30 * 24)] = 48  # spikes and influencer posts this recent raise
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 10  # per (alert, channel), one per evaluation
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Alerts:
+        for what, names in (("rule", [r.name for r in self.rules]), ("channel", [c.name for c in self.channels])):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"alert {what} name {twice[0]!r} is used twice")
+        return self
+
+
 class Settings(_Strict):
     organization: Organization
     store: Store = Store()
@@ -338,7 +432,19 @@ class Settings(_Strict):
     analytics: Analytics = Analytics()
     maturity: Maturity = Maturity()
     schedule: Schedule = Schedule()
+    alerts: Alerts = Alerts()
     config_path: Path | None = None
+
+    @model_validator(mode="after")
+    def _alert_topics_exist(self) -> Settings:
+        org = self.organization
+        topics = [org.name, *(c.name for c in org.competitors), *(t.name for t in org.topics), *org.tracked_terms]
+        for rule in self.alerts.rules:
+            if rule.topic is not None and rule.topic not in topics:
+                close = difflib.get_close_matches(rule.topic, topics, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f" (topics: {', '.join(map(repr, topics))})"
+                raise ValueError(f"alert rule {rule.name!r}: unknown topic {rule.topic!r}{hint}")
+        return self
 
     @property
     def store_path(self) -> Path:

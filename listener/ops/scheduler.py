@@ -64,6 +64,7 @@ from listener.store.gate import StoreGate
 log = logging.getLogger(__name__)
 
 HEARTBEAT_NAME = "scheduler-heartbeat.json"
+FOLLOW_RESTART_SECONDS = 60  # a follower that returned (time limit, lost link) starts again this soon
 STALE_AFTER_BEATS = 3  # --check fails when the last tick is older than this many heartbeat intervals
 
 
@@ -173,21 +174,50 @@ def collect_job(settings: Settings, name: str, should_stop: Callable[[], bool] |
         return "busy", (
             f"{summary}; {report.spool.get('pages')} pages wait in the spool and load at the next tick: {report.busy}"
         )
-    return run.status, summary
+    return run.status, summary + _alerts_summary(pipeline.evaluate_alerts(gate, settings))
+
+
+def _alerts_summary(report: pipeline.AlertReport) -> str:
+    """Alerts go out within one poll interval of the data: the rules run after every poll."""
+    if report.error:
+        return f"; alerts not evaluated: {report.error[:200]}"
+    sent = sum(1 for o in report.deliveries if o.status == "sent")
+    failed = sum(1 for o in report.deliveries if o.status == "failed")
+    if not report.raised and not report.deliveries:
+        return ""
+    return f"; alerts: {len(report.raised)} raised, {sent} delivered" + (f", {failed} failed" if failed else "")
+
+
+def follow_job(settings: Settings, name: str, stop: threading.Event) -> tuple[str, str]:
+    """A source's live follower (Bluesky's Jetstream) until its time limit or SIGTERM, then the alert rules.
+
+    Restarted a minute after it returns; it resumes from its last stored cursor."""
+    gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
+    try:
+        run = pipeline.follow(gate, settings, name, stop)
+    except StoreBusyError as exc:
+        return "busy", f"the followed pages wait in the spool and load at the next tick: {exc}"
+    if run is None:
+        return "skipped", "no follower configured"
+    summary = f"followed: fetched {run.fetched}, inserted {run.inserted}, updated {run.updated}"
+    if run.error:
+        summary += f"; error: {run.error[:300]}"
+    return run.status, summary + _alerts_summary(pipeline.evaluate_alerts(gate, settings))
 
 
 def analyze_job(settings: Settings) -> tuple[str, str]:
     """`listener analyze`, then the analysts' snapshot: what `listener run` does after collecting."""
     gate = StoreGate(settings.store, settings.store.lock_timeout_seconds)
     published = pipeline.analyze_and_publish(gate, settings)
+    alerts = _alerts_summary(pipeline.evaluate_alerts(gate, settings))  # the spike rules see the new spikes
     report = published.analysis
     summary = (
         f"scored {report.scored} mentions, resolved {report.resolved_interactions} interactions, "
         f"maturity {(report.details.get('maturity') or {}).get('level')}"
     )
     if published.snapshot_error is not None:
-        return "failed", f"{summary}; snapshot not refreshed: {published.snapshot_error}"
-    return "ok", f"{summary}; snapshot refreshed"
+        return "failed", f"{summary}; snapshot not refreshed: {published.snapshot_error}{alerts}"
+    return "ok", f"{summary}; snapshot refreshed{alerts}"
 
 
 def digest_job(settings: Settings) -> tuple[str, str]:
@@ -321,7 +351,8 @@ def build_scheduler(
     check_schedule(schedule)
     zone = schedule_zone(schedule)
     scheduler = BackgroundScheduler(
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        # followers run for an hour at a time: their own thread, so polls and the nightly jobs go on
+        executors={"default": ThreadPoolExecutor(max_workers=1), "follow": ThreadPoolExecutor(max_workers=2)},
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": schedule.misfire_grace_seconds},
         timezone=zone,
     )
@@ -338,6 +369,15 @@ def build_scheduler(
             IntervalTrigger(seconds=seconds, jitter=jitter, timezone=zone),
             now if run_at_start else None,
         )
+    for name in pipeline.followers(settings):
+        _add(
+            daemon,
+            f"follow:{name}",
+            functools.partial(follow_job, settings, name, daemon.stopping),
+            IntervalTrigger(seconds=FOLLOW_RESTART_SECONDS, timezone=zone),
+            now if run_at_start else None,
+            executor="follow",
+        )
     _add(daemon, "analyze", lambda: analyze_job(settings), cron_trigger(schedule, "analyze_cron"), None)
     _add(daemon, "digest", lambda: digest_job(settings), cron_trigger(schedule, "digest_cron"), None)
 
@@ -351,11 +391,18 @@ def build_scheduler(
 
 
 def _add(
-    daemon: Daemon, job_id: str, work: Callable[[], tuple[str, str]], trigger: Any, first: datetime | None
+    daemon: Daemon,
+    job_id: str,
+    work: Callable[[], tuple[str, str]],
+    trigger: Any,
+    first: datetime | None,
+    executor: str = "default",
 ) -> None:
     daemon.jobs[job_id] = JobState()
     extra = {"next_run_time": first} if first is not None else {}
-    daemon.scheduler.add_job(daemon.wrap(job_id, work), trigger, id=job_id, name=job_id, replace_existing=True, **extra)
+    daemon.scheduler.add_job(
+        daemon.wrap(job_id, work), trigger, id=job_id, name=job_id, replace_existing=True, executor=executor, **extra
+    )
 
 
 def run_daemon(daemon: Daemon) -> int:

@@ -737,6 +737,41 @@ SELECT CAST(week AS DATE) AS week_start, owner, kind,
 FROM posted p FULL JOIN answers a USING (week, owner, kind) FULL JOIN amplified x USING (week, owner, kind);
         """,
     ),
+    Migration(
+        12,
+        "alert_events_and_deliveries",
+        # What the [[alerts.rules]] raised (analytics/alerting.py) and the ledger that delivers each
+        # to each channel exactly once (listener/publish/alerts.py).
+        r"""
+        CREATE TABLE alert_events (
+            event_id      VARCHAR PRIMARY KEY,
+            rule          VARCHAR NOT NULL,
+            kind          VARCHAR NOT NULL,
+            severity      VARCHAR NOT NULL,
+            topic         VARCHAR,
+            cooldown_key  VARCHAR NOT NULL,
+            window_start  TIMESTAMPTZ,
+            window_end    TIMESTAMPTZ,
+            observed      DOUBLE,
+            expected_low  DOUBLE,
+            expected_high DOUBLE,
+            summary       VARCHAR NOT NULL,
+            mention_ids   JSON,
+            source_alert  VARCHAR,
+            created_at    TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE alert_deliveries (
+            event_id   VARCHAR NOT NULL,
+            channel    VARCHAR NOT NULL,
+            status     VARCHAR NOT NULL,
+            attempts   INTEGER NOT NULL,
+            error      VARCHAR,
+            sent_at    TIMESTAMPTZ,
+            updated_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (event_id, channel)
+        );
+        """,
+    ),
 )
 
 
