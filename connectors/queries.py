@@ -43,6 +43,7 @@ from listener.core.query import (
     split_words,
 )
 from listener.core.settings import Organization, Settings, SourceBase
+from listener.core.sources import traits_of
 
 log = logging.getLogger(__name__)
 
@@ -578,6 +579,8 @@ def topic_hashtags(org: Organization) -> list[str]:
 
 def max_query_length(settings: Settings, platform: str) -> int | None:
     """The source's `max_query_length` setting where it has one (X: 512, 1024 on Pro), else the default."""
+    if traits_of(platform) is None:  # a platform whose connector is not registered (yet)
+        return None
     value = getattr(settings.sources.section(platform, SourceBase), "max_query_length", None)
     return value if isinstance(value, int) else None
 

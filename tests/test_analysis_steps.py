@@ -30,6 +30,8 @@ NOT_ANALYSIS = {
     "runs",
     "cursors",
     "digests",
+    "alert_events",  # the alert rules' (analytics/alerting.py, after each collect, not an analyze step)
+    "alert_deliveries",
     "spool_segments",
     "store_writes",
     "analysis_writes",

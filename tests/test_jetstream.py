@@ -363,8 +363,8 @@ def test_topic_prefilter_takes_positive_words_only(tmp_path, jetstream, pds):
 # -- end to end through the pipeline ----------------------------------------------------------
 
 
-def collect(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setitem(connectors.REGISTRY, "bluesky", lambda s: follower(s, max_seconds=0.4))
+def collect(settings: Settings, monkeypatch: pytest.MonkeyPatch, seconds: float = 0.4) -> Any:
+    monkeypatch.setitem(connectors.REGISTRY, "bluesky", lambda s: follower(s, max_seconds=seconds))
     with Store(settings.store_path) as store:
         return pipeline.collect(store, settings, ["bluesky"]).runs[0]
 
@@ -400,7 +400,7 @@ def test_a_crash_between_pages_converges(tmp_path, jetstream, pds, sleeps, monke
         pass
 
     def crashing(s: Settings) -> JetstreamFollower:
-        f = follower(s, batch_size=3)
+        f = follower(s, batch_size=3, max_seconds=5)  # time for three pages on a busy machine
         fetch = f.fetch
 
         def fetch_then_die(cursors: Any) -> Iterator[RawPage]:
@@ -416,7 +416,7 @@ def test_a_crash_between_pages_converges(tmp_path, jetstream, pds, sleeps, monke
     with Store(settings.store_path) as store:
         crashed = pipeline.collect(store, settings, ["bluesky"]).runs[0]
     assert crashed.status == "partial" and 0 < crashed.inserted < len(KEPT)
-    rerun = collect(settings, monkeypatch)
+    rerun = collect(settings, monkeypatch, seconds=3)
     assert crashed.inserted + rerun.inserted == len(KEPT)
     assert table_rows(settings.store_path, "SELECT count(*) FROM mentions")[0][0] == len(KEPT)
 
