@@ -23,6 +23,7 @@ from connectors.settings import (
     RedditSource,
     RssSource,
     XSource,
+    YouTubeSource,
     reddit_user,
 )
 from listener.core.settings import Settings
@@ -93,6 +94,13 @@ SOURCES: tuple[SourceSpec, ...] = (
         label="Hacker News",
         factory=built_by("connectors.hackernews", "HackerNewsConnector"),
         settings_model=HackerNewsSource,
+        reply_kind="comment",
+    ),
+    SourceSpec(
+        name="youtube",
+        label="YouTube",
+        factory=built_by("connectors.youtube", "YouTubeConnector"),
+        settings_model=YouTubeSource,
         reply_kind="comment",
     ),
 )

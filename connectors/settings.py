@@ -139,6 +139,47 @@ class YouTubeSource(SourceBase):
     daily_quota_units: Annotated[int, Field(ge=1)] = 10000
     max_quota_units_per_run: Annotated[int | None, Field(ge=1)] = None  # default: what is left of the day
     max_threads_per_stream: Annotated[int, Field(ge=1)] = 2000
+    backfill_days: Annotated[int | None, Field(ge=1)] = None  # a first run's bound; off: every thread there is
+    api_url: str = "https://youtube.googleapis.com"  # the Data API's root; another for a proxy or a test server
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_root(cls, url: str) -> str:
+        return _http_url(url)
+
+    @field_validator("channel_ids")
+    @classmethod
+    def _channel_ids(cls, ids: list[str]) -> list[str]:
+        """Channel ids as YouTube writes them (UC + 22 characters); a channel URL gives its id."""
+        import re  # here, not at the top: this file's imports are shared with the other sources
+
+        found = []
+        for given in ids:
+            text = given.strip().rstrip("/")
+            channel = text.rsplit("/channel/", 1)[-1] if "/channel/" in text else text
+            if not re.fullmatch(r"UC[A-Za-z0-9_-]{22}", channel):
+                raise ValueError(
+                    f"{given[:80]!r} is not a channel id (UC followed by 22 letters, digits, '-' or '_'; "
+                    "YouTube shows it under Settings > Advanced settings, or in the channel's /channel/ URL)"
+                )
+            found.append(channel)
+        return found
+
+    @field_validator("video_ids")
+    @classmethod
+    def _video_ids(cls, ids: list[str]) -> list[str]:
+        """Video ids (11 characters); a watch, youtu.be or shorts URL gives its id."""
+        import re
+
+        found = []
+        for given in ids:
+            text = given.strip()
+            match = re.search(r"(?:[?&]v=|youtu\.be/|/shorts/|/live/|/embed/)([A-Za-z0-9_-]{11})", text)
+            video = match.group(1) if match else text
+            if not re.fullmatch(r"[A-Za-z0-9_-]{11}", video):
+                raise ValueError(f"{given[:80]!r} is not a video id (11 letters, digits, '-' or '_') or a video URL")
+            found.append(video)
+        return found
 
 
 def reddit_user(handle: str) -> str:

@@ -129,8 +129,7 @@ for _command in (
     query,
 ):
     cli.add_command(_command)
-# mypy cannot follow this group's type through the import cycle with this module; it is a click.Group
-cli.add_command(alerts)  # type: ignore[has-type]
+cli.add_command(alerts)  # type: ignore[has-type, unused-ignore]  # mypy may not follow the import cycle
 
 
 def main(argv: list[str] | None = None) -> None:
