@@ -48,6 +48,10 @@ from connectors.base import (
     FetchDeadline,
     MalformedResponse,
     RawPage,
+    as_count,
+    as_list,
+    as_mapping,
+    as_text,
     fetch_limit,
     json_kind,
     load_json_cursor,
@@ -528,10 +532,10 @@ def map_feed_item(item: Any, profiles: Mapping[str, Mapping[str, Any]]) -> list[
     if not isinstance(item, Mapping):
         raise ValueError(f"{json_kind(item)}, not a feed item")
     post = map_post_view(item.get("post"), profiles)
-    reason = _mapping(item.get("reason"))
+    reason = as_mapping(item.get("reason"))
     if reason.get("$type") != REASON_REPOST:
         return [post]
-    by = _mapping(reason.get("by"))
+    by = as_mapping(reason.get("by"))
     did = _did(by.get("did"))
     if did is None:
         raise ValueError("a repost without the reposting account's did")
@@ -559,7 +563,7 @@ def map_post_view(view: Any, profiles: Mapping[str, Mapping[str, Any]] | None = 
     uri = _at_uri(view.get("uri"))
     if uri is None:
         raise ValueError("no at:// uri")
-    author_view = _mapping(view.get("author"))
+    author_view = as_mapping(view.get("author"))
     did = _did(author_view.get("did")) or did_of(uri)
     profile = (profiles or {}).get(did or "")
     author = _author({**author_view, "did": did}, profile) if did else UNKNOWN_AUTHOR
@@ -569,10 +573,10 @@ def map_post_view(view: Any, profiles: Mapping[str, Mapping[str, Any]] | None = 
         author,
         indexed_at=view.get("indexedAt"),
         metrics=Metrics(
-            likes=_count(view.get("likeCount")),
-            reposts=_count(view.get("repostCount")),
-            replies=_count(view.get("replyCount")),
-            quotes=_count(view.get("quoteCount")),
+            likes=as_count(view.get("likeCount")),
+            reposts=as_count(view.get("repostCount")),
+            replies=as_count(view.get("replyCount")),
+            quotes=as_count(view.get("quoteCount")),
         ),
         raw=dict(view),
     )
@@ -591,8 +595,8 @@ def map_post_record(
     Required: the uri. A record that is not an object counts as empty; fields of the wrong type
     count as absent. Links and hashtags from the facets are kept in `raw` (`links`, `tags`).
     """
-    post = _mapping(record)
-    text = _str(post.get("text")) or ""
+    post = as_mapping(record)
+    text = as_text(post.get("text")) or ""
     parent, root = reply_refs(post)
     facets = facet_refs(post)
     handle = author.handle or did_of(uri) or "unknown"
@@ -631,44 +635,44 @@ class Facets:
 
 def facet_refs(record: Any) -> Facets:
     """Mentions (DID, and the handle as written in the text), links and tags of a post's facets."""
-    post = _mapping(record)
-    data = (_str(post.get("text")) or "").encode("utf-8")
+    post = as_mapping(record)
+    data = (as_text(post.get("text")) or "").encode("utf-8")
     mentions: dict[str, MentionRef] = {}
     links: list[str] = []
     tags: list[str] = []
-    for facet in _list(post.get("facets")):
-        facet = _mapping(facet)
-        index = _mapping(facet.get("index"))
-        for feature in _list(facet.get("features")):
-            feature = _mapping(feature)
+    for facet in as_list(post.get("facets")):
+        facet = as_mapping(facet)
+        index = as_mapping(facet.get("index"))
+        for feature in as_list(facet.get("features")):
+            feature = as_mapping(feature)
             kind = feature.get("$type")
             if kind == "app.bsky.richtext.facet#mention" and (did := _did(feature.get("did"))):
                 written = _slice(data, index.get("byteStart"), index.get("byteEnd")).strip().lstrip("@")
                 mentions.setdefault(did, MentionRef(handle=written or did, id=did))
-            elif kind == "app.bsky.richtext.facet#link" and (link := _str(feature.get("uri"))):
+            elif kind == "app.bsky.richtext.facet#link" and (link := as_text(feature.get("uri"))):
                 links.append(link)
-            elif kind == "app.bsky.richtext.facet#tag" and (tag := _str(feature.get("tag"))):
+            elif kind == "app.bsky.richtext.facet#tag" and (tag := as_text(feature.get("tag"))):
                 tags.append(tag.lstrip("#"))
     return Facets(tuple(mentions.values()), tuple(dict.fromkeys(links)), tuple(dict.fromkeys(tags)))
 
 
 def reply_refs(record: Any) -> tuple[str | None, str | None]:
     """(parent uri, root uri) of a reply; (None, None) for a post that starts a thread."""
-    reply = _mapping(_mapping(record).get("reply"))
-    parent = _at_uri(_mapping(reply.get("parent")).get("uri"))
-    root = _at_uri(_mapping(reply.get("root")).get("uri"))
+    reply = as_mapping(as_mapping(record).get("reply"))
+    parent = _at_uri(as_mapping(reply.get("parent")).get("uri"))
+    root = _at_uri(as_mapping(reply.get("root")).get("uri"))
     return parent, root or parent
 
 
 def quote_ref(record: Any) -> str | None:
     """The post a record quotes: app.bsky.embed.record, or the record part of recordWithMedia."""
-    embed = _mapping(_mapping(record).get("embed"))
+    embed = as_mapping(as_mapping(record).get("embed"))
     kind = embed.get("$type")
     if kind == "app.bsky.embed.recordWithMedia":
-        embed = _mapping(embed.get("record"))
+        embed = as_mapping(embed.get("record"))
     elif kind != "app.bsky.embed.record":
         return None
-    uri = _at_uri(_mapping(embed.get("record")).get("uri"))
+    uri = _at_uri(as_mapping(embed.get("record")).get("uri"))
     return uri if uri and collection_of(uri) == POST_COLLECTION else None  # not a quoted list or feed
 
 
@@ -692,12 +696,14 @@ def collection_of(uri: str) -> str | None:
 def item_time(item: Mapping[str, Any], kind: str) -> datetime | None:
     """What Bluesky sorts an item by: a repost's time, else the post's indexedAt or createdAt if earlier."""
     if kind == FEED:
-        reason = _mapping(item.get("reason"))
+        reason = as_mapping(item.get("reason"))
         if reason.get("$type") == REASON_REPOST and (when := _parse_time(reason.get("indexedAt"))):
             return when
-        item = _mapping(item.get("post"))
+        item = as_mapping(item.get("post"))
     times = [
-        t for t in (_parse_time(item.get("indexedAt")), _parse_time(_mapping(item.get("record")).get("createdAt"))) if t
+        t
+        for t in (_parse_time(item.get("indexedAt")), _parse_time(as_mapping(item.get("record")).get("createdAt")))
+        if t
     ]
     return min(times, default=None)
 
@@ -710,23 +716,23 @@ def _not_older(item: Any, floor: datetime) -> bool:
 def _author_dids(item: Any) -> list[str]:
     if not isinstance(item, Mapping):
         return []
-    post = _mapping(item.get("post")) if "post" in item else item
-    dids = [_did(_mapping(post.get("author")).get("did"))]
-    dids.append(_did(_mapping(_mapping(item.get("reason")).get("by")).get("did")))
+    post = as_mapping(item.get("post")) if "post" in item else item
+    dids = [_did(as_mapping(post.get("author")).get("did"))]
+    dids.append(_did(as_mapping(as_mapping(item.get("reason")).get("by")).get("did")))
     return [d for d in dids if d]
 
 
 def _author(view: Mapping[str, Any], profile: Mapping[str, Any] | None) -> AuthorRef:
     did = _did(view.get("did"))
     full = {**view, **(profile or {})}
-    handle = _str(full.get("handle"))
+    handle = as_text(full.get("handle"))
     handle = None if handle in (None, "handle.invalid") else handle
     return AuthorRef(
         id=did,
         handle=handle,
-        name=_str(full.get("displayName")),
-        followers=_count(full.get("followersCount")),
-        following=_count(full.get("followsCount")),
+        name=as_text(full.get("displayName")),
+        followers=as_count(full.get("followersCount")),
+        following=as_count(full.get("followsCount")),
         url=f"https://bsky.app/profile/{handle or did}" if (handle or did) else None,
     )
 
@@ -756,7 +762,7 @@ def _iso(value: datetime) -> str:
 
 def _first_lang(langs: Any) -> str | None:
     """The first of the post's languages as a lower-case primary tag ('en-US' -> 'en')."""
-    first = next((lang for lang in _list(langs) if isinstance(lang, str) and lang.strip()), None)
+    first = next((lang for lang in as_list(langs) if isinstance(lang, str) and lang.strip()), None)
     if first is None:
         return None
     primary = first.strip().split("-")[0].lower()
@@ -789,33 +795,8 @@ def _did(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip().startswith("did:") else None
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _int(value: Any) -> int | None:
     try:
         return int(str(value).strip()) if value is not None else None
     except ValueError:
         return None
-
-
-def _count(value: Any) -> int | None:
-    """A count: an integer (or a whole float or digit string); anything else is unknown."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

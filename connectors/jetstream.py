@@ -47,7 +47,7 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import connect
 
-from connectors.base import UNKNOWN_TIME, RawPage, fetch_limit, load_json_cursor
+from connectors.base import UNKNOWN_TIME, RawPage, as_list, as_mapping, as_text, fetch_limit, load_json_cursor
 from connectors.http import make_session, network_reason
 from connectors.queries import searched_topics
 from connectors.settings import BlueskySource
@@ -118,18 +118,6 @@ class Prefilter:
 # -- the mapper (pure) ---------------------------------------------------------------------
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def uri_did(uri: Any) -> str | None:
     """The repository DID of an AT URI (`at://did:plc:x/app.bsky.feed.post/y` -> `did:plc:x`)."""
     if not isinstance(uri, str) or not uri.startswith("at://"):
@@ -140,7 +128,7 @@ def uri_did(uri: Any) -> str | None:
 
 def _post_uri(value: Any) -> str | None:
     """A post's AT URI from a strong ref, or None for anything else (a list, a feed generator)."""
-    uri = _str(_mapping(value).get("uri"))
+    uri = as_text(as_mapping(value).get("uri"))
     return uri if uri and uri_did(uri) and f"/{POST}/" in uri else None
 
 
@@ -170,7 +158,7 @@ def _quoted(embed: Mapping[str, Any]) -> str | None:
     if kind == "app.bsky.embed.record":
         return _post_uri(embed.get("record"))
     if kind == "app.bsky.embed.recordWithMedia":
-        return _post_uri(_mapping(embed.get("record")).get("record"))
+        return _post_uri(as_mapping(embed.get("record")).get("record"))
     return None
 
 
@@ -184,19 +172,19 @@ def _facet_text(text: str, index: Mapping[str, Any]) -> str | None:
 
 def facet_features(record: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], str | None]]:
     """Each facet feature as (kind: mention | link | tag | other, feature, the text it covers)."""
-    text = _str(record.get("text")) or ""
+    text = as_text(record.get("text")) or ""
     found = []
-    for facet in _list(record.get("facets")):
-        covered = _facet_text(text, _mapping(_mapping(facet).get("index")))
-        for feature in _list(_mapping(facet).get("features")):
-            kind = _str(_mapping(feature).get("$type")) or ""
+    for facet in as_list(record.get("facets")):
+        covered = _facet_text(text, as_mapping(as_mapping(facet).get("index")))
+        for feature in as_list(as_mapping(facet).get("features")):
+            kind = as_text(as_mapping(feature).get("$type")) or ""
             short = kind.rpartition("#")[2] if kind.startswith("app.bsky.richtext.facet#") else "other"
-            found.append((short, _mapping(feature), covered))
+            found.append((short, as_mapping(feature), covered))
     return found
 
 
 def mentioned_dids(record: Mapping[str, Any]) -> list[str]:
-    return [d for kind, f, _ in facet_features(record) if kind == "mention" and (d := _str(f.get("did")))]
+    return [d for kind, f, _ in facet_features(record) if kind == "mention" and (d := as_text(f.get("did")))]
 
 
 def post_uri(did: str, collection: str, rkey: str) -> str:
@@ -215,22 +203,22 @@ def _author(did: str, handles: Mapping[str, str]) -> AuthorRef:
 
 def map_post(event: Mapping[str, Any], handles: Mapping[str, str]) -> Mention:
     """A Jetstream commit of an `app.bsky.feed.post` record -> a Mention (ValueError if it is not one)."""
-    did, commit = _str(event.get("did")), _mapping(event.get("commit"))
-    rkey, record = _str(commit.get("rkey")), _mapping(commit.get("record"))
+    did, commit = as_text(event.get("did")), as_mapping(event.get("commit"))
+    rkey, record = as_text(commit.get("rkey")), as_mapping(commit.get("record"))
     if not did or not rkey or not record:
         raise ValueError("a post commit without did, rkey or record")
     uri = post_uri(did, POST, rkey)
     text = record.get("text")
     if text is not None and not isinstance(text, str):
         raise ValueError(f"{uri}: text is not a string")
-    reply = _mapping(record.get("reply"))
+    reply = as_mapping(record.get("reply"))
     parent, root = _post_uri(reply.get("parent")), _post_uri(reply.get("root"))
-    quoted = _quoted(_mapping(record.get("embed")))
-    langs = [lang for lang in _list(record.get("langs")) if isinstance(lang, str) and lang]
+    quoted = _quoted(as_mapping(record.get("embed")))
+    langs = [lang for lang in as_list(record.get("langs")) if isinstance(lang, str) and lang]
     refs = {ref: ref_did for ref in (parent, root, quoted) if ref and (ref_did := uri_did(ref))}
     mentions = []
     for kind, feature, covered in facet_features(record):
-        mentioned = _str(feature.get("did"))
+        mentioned = as_text(feature.get("did"))
         if kind == "mention" and mentioned:
             handle = (covered or "").strip().lstrip("@") or handles.get(mentioned) or mentioned
             mentions.append(MentionRef(handle=handle, id=mentioned))
@@ -255,8 +243,8 @@ def map_post(event: Mapping[str, Any], handles: Mapping[str, str]) -> Mention:
 
 def map_repost(event: Mapping[str, Any], handles: Mapping[str, str]) -> Mention:
     """A Jetstream commit of an `app.bsky.feed.repost` record -> a Mention with `repost_of`."""
-    did, commit = _str(event.get("did")), _mapping(event.get("commit"))
-    rkey, record = _str(commit.get("rkey")), _mapping(commit.get("record"))
+    did, commit = as_text(event.get("did")), as_mapping(event.get("commit"))
+    rkey, record = as_text(commit.get("rkey")), as_mapping(commit.get("record"))
     subject = _post_uri(record.get("subject"))
     if not did or not rkey or not subject:
         raise ValueError("a repost commit without did, rkey or subject post")
@@ -276,7 +264,7 @@ def map_repost(event: Mapping[str, Any], handles: Mapping[str, str]) -> Mention:
 
 def map_event(event: Mapping[str, Any], handles: Mapping[str, str]) -> Mention:
     """One kept commit event -> its Mention; ValueError for anything else."""
-    collection = _mapping(event.get("commit")).get("collection")
+    collection = as_mapping(event.get("commit")).get("collection")
     if collection == POST:
         return map_post(event, handles)
     if collection == REPOST:
@@ -548,7 +536,7 @@ class JetstreamFollower:
             return None, time_us
         if kind == "identity":
             self.counts.identities += 1
-            handle = _str(_mapping(event.get("identity")).get("handle"))
+            handle = as_text(as_mapping(event.get("identity")).get("handle"))
             if handle:
                 self._remember(did, handle.lower())
             return None, time_us
@@ -563,7 +551,7 @@ class JetstreamFollower:
 
     def _seen(self, event: Mapping[str, Any], time_us: int) -> bool:
         """True for an event already read in this session (replayed after a reconnect's rewind)."""
-        commit = _mapping(event.get("commit"))
+        commit = as_mapping(event.get("commit"))
         key = (time_us, event.get("did"), event.get("kind"), commit.get("collection"), commit.get("rkey"))
         if key in self._recent:
             return True
@@ -575,13 +563,13 @@ class JetstreamFollower:
 
     def _relevance(self, event: Mapping[str, Any]) -> str | None:
         """Why a commit matters (own, mention, reply, quote, repost, topic) or None (counted)."""
-        commit = _mapping(event.get("commit"))
+        commit = as_mapping(event.get("commit"))
         operation, collection = commit.get("operation"), commit.get("collection")
         if operation == "delete":
             self.counts.deletes += 1
             return None
         record = commit.get("record")
-        if operation not in ("create", "update") or not isinstance(record, Mapping) or not _str(commit.get("rkey")):
+        if operation not in ("create", "update") or not isinstance(record, Mapping) or not as_text(commit.get("rkey")):
             self.counts.malformed += 1
             return None
         did = str(event["did"])
@@ -608,10 +596,10 @@ class JetstreamFollower:
             return "own"
         if own and any(d in own for d in mentioned_dids(record)):
             return "mention"
-        reply = _mapping(record.get("reply"))
+        reply = as_mapping(record.get("reply"))
         if own and any(uri_did(_post_uri(reply.get(k))) in own for k in ("parent", "root")):
             return "reply"
-        if own and uri_did(_quoted(_mapping(record.get("embed")))) in own:
+        if own and uri_did(_quoted(as_mapping(record.get("embed")))) in own:
             return "quote"
         tags = " ".join(f"#{f.get('tag')}" for kind, f, _ in facet_features(record) if kind == "tag")
         if self.prefilter.matches(f"{record.get('text') or ''}\n{tags}"):
@@ -620,11 +608,11 @@ class JetstreamFollower:
 
     # -- mapping -----------------------------------------------------------------------------
     def map_page(self, page: RawPage) -> list[Mention]:
-        handles = _mapping(page.context.get("handles"))
+        handles = as_mapping(page.context.get("handles"))
         mentions = []
-        for event in _list(page.payload):
+        for event in as_list(page.payload):
             try:
-                mentions.append(map_event(_mapping(event), handles))
+                mentions.append(map_event(as_mapping(event), handles))
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 page.warnings.append(f"{page.stream}: event skipped: {str(exc)[:200]}")
         return mentions

@@ -62,6 +62,8 @@ from connectors.base import (
     FetchDeadline,
     MalformedResponse,
     RawPage,
+    as_list,
+    as_mapping,
     fetch_limit,
     json_kind,
     load_json_cursor,
@@ -717,7 +719,7 @@ def map_payload(payload: Any, host: str, threads: Mapping[str, Any] | None = Non
     threads = threads if isinstance(threads, Mapping) else {}
     mentions: dict[str, Mention] = {}
     problems: list[str] = []
-    items = [*_list(payload.get("statuses")), *_list(payload.get("ancestors"))]
+    items = [*as_list(payload.get("statuses")), *as_list(payload.get("ancestors"))]
     for index, status in enumerate(items):
         if not isinstance(status, Mapping):
             problems.append(f"item {index} skipped ({json_kind(status)}, not a status)")
@@ -738,7 +740,7 @@ def map_status(status: Mapping[str, Any], host: str, threads: Mapping[str, Any])
         raise ValueError("no uri")
     if _text(status.get("visibility")) not in PUBLIC and status.get("visibility") is not None:
         return []  # private and direct statuses are correspondence, not public conversation
-    reblog = _mapping(status.get("reblog"))
+    reblog = as_mapping(status.get("reblog"))
     if reblog:
         original = map_status(reblog, host, threads)
         if not original:
@@ -748,7 +750,7 @@ def map_status(status: Mapping[str, Any], host: str, threads: Mapping[str, Any])
             source="mastodon",
             id=uri,
             created_at=_time(status.get("created_at")),
-            author=map_account(_mapping(status.get("account")), host),
+            author=map_account(as_mapping(status.get("account")), host),
             title=target.title,
             text=target.text,
             url=_text(status.get("url")) or target.url,
@@ -759,7 +761,7 @@ def map_status(status: Mapping[str, Any], host: str, threads: Mapping[str, Any])
             raw=dict(status),
         )
         return [repost, *original]
-    quoted = _mapping(_mapping(status.get("quote")).get("quoted_status"))
+    quoted = as_mapping(as_mapping(status.get("quote")).get("quoted_status"))
     quoted_mentions = map_status(quoted, host, threads) if quoted and _uri(quoted) else []
     quote_of = quoted_mentions[0].id if quoted_mentions else None
     text = html_to_text(_text(status.get("content")) or "") or _media_text(status)
@@ -767,7 +769,7 @@ def map_status(status: Mapping[str, Any], host: str, threads: Mapping[str, Any])
     if not text and not title:
         raise ValueError("neither content nor a content warning")
     parent, root = _thread(status, uri, threads)
-    author = map_account(_mapping(status.get("account")), host)
+    author = map_account(as_mapping(status.get("account")), host)
     refs = {quote_of: quoted_mentions[0].author.id} if quote_of and quoted_mentions[0].author.id else {}
     lang = _text(status.get("language"))
     mention = Mention(
@@ -844,10 +846,10 @@ def _reply_author(status: Mapping[str, Any]) -> str | None:
     local = _text(status.get("in_reply_to_account_id"))
     if not local:
         return None
-    account = _mapping(status.get("account"))
+    account = as_mapping(status.get("account"))
     if _text(account.get("id")) == local:
         return _text(account.get("url")) or _text(account.get("uri"))  # a self-reply: a thread
-    for item in _list(status.get("mentions")):
+    for item in as_list(status.get("mentions")):
         if isinstance(item, Mapping) and _text(item.get("id")) == local:
             return _text(item.get("url"))
     return None
@@ -855,7 +857,7 @@ def _reply_author(status: Mapping[str, Any]) -> str | None:
 
 def _mentions(status: Mapping[str, Any], host: str) -> tuple[MentionRef, ...]:
     refs: dict[str, MentionRef] = {}
-    for item in _list(status.get("mentions")):
+    for item in as_list(status.get("mentions")):
         if not isinstance(item, Mapping):
             continue
         handle = _handle(_text(item.get("acct")) or _text(item.get("username")), host)
@@ -868,7 +870,7 @@ def _media_text(status: Mapping[str, Any]) -> str:
     """A media-only status reads as its media descriptions (alt texts), when it has any."""
     parts = [
         d
-        for m in _list(status.get("media_attachments"))
+        for m in as_list(status.get("media_attachments"))
         if isinstance(m, Mapping) and (d := _text(m.get("description")))
     ]
     return "\n".join(parts)
@@ -920,11 +922,3 @@ def _count(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer() and value >= 0:
         return int(value)
     return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

@@ -58,6 +58,7 @@ from connectors.base import (
     FetchDeadline,
     MalformedResponse,
     RawPage,
+    as_text,
     fetch_limit,
     json_kind,
     load_json_cursor,
@@ -549,13 +550,13 @@ def map_items(items: list[dict[str, Any]]) -> tuple[list[Mention], list[str]]:
 def map_item(data: dict[str, Any]) -> Mention:
     fullname = _fullname(data)
     is_comment = fullname.startswith("t1_")
-    subreddit = _str(data.get("subreddit"))
+    subreddit = as_text(data.get("subreddit"))
     if is_comment:
-        title, text = None, _str(data.get("body"))
+        title, text = None, as_text(data.get("body"))
         metrics = Metrics(score=_int(data.get("score")))
-        thread_id, parent_id = _str(data.get("link_id")), _str(data.get("parent_id"))
+        thread_id, parent_id = as_text(data.get("link_id")), as_text(data.get("parent_id"))
     else:
-        title, text = _str(data.get("title")), _submission_text(data)
+        title, text = as_text(data.get("title")), _submission_text(data)
         metrics = Metrics(score=_int(data.get("score")), replies=_int(data.get("num_comments")))
         thread_id, parent_id = fullname, None
     if not title and not text:
@@ -586,30 +587,30 @@ def user_mentions(text: str) -> tuple[MentionRef, ...]:
 
 
 def _fullname(data: dict[str, Any]) -> str:
-    name = _str(data.get("name"))
+    name = as_text(data.get("name"))
     if name and name[:3] in ("t1_", "t3_"):
         return name
-    ident = _str(data.get("id"))
+    ident = as_text(data.get("id"))
     if not ident:
         raise ValueError("no name or id")
     return ("t1_" if "body" in data else "t3_") + ident
 
 
 def _submission_text(data: dict[str, Any]) -> str | None:
-    selftext = _str(data.get("selftext"))
+    selftext = as_text(data.get("selftext"))
     if selftext:
         return selftext
-    url = _str(data.get("url"))
+    url = as_text(data.get("url"))
     if not url or data.get("is_self"):
         return None  # a self post's url is only its own permalink
     return SITE + url if url.startswith("/") else url  # a link post's content is its link (crossposts: relative)
 
 
 def _author(data: dict[str, Any]) -> AuthorRef:
-    name = _str(data.get("author"))
+    name = as_text(data.get("author"))
     if not name or name in _DELETED:
         return DELETED_AUTHOR
-    fullname = _str(data.get("author_fullname"))
+    fullname = as_text(data.get("author_fullname"))
     return AuthorRef(
         id=fullname if fullname and fullname.startswith("t2_") else None,
         handle=name,
@@ -618,7 +619,7 @@ def _author(data: dict[str, Any]) -> AuthorRef:
 
 
 def _url(data: dict[str, Any], subreddit: str | None, fullname: str, thread_id: str | None) -> str | None:
-    permalink = _str(data.get("permalink"))
+    permalink = as_text(data.get("permalink"))
     if permalink and permalink.startswith("/"):
         return SITE + permalink
     if permalink and permalink.startswith(("https://", "http://")):
@@ -628,10 +629,6 @@ def _url(data: dict[str, Any], subreddit: str | None, fullname: str, thread_id: 
         return None
     thread = f"{SITE}/r/{subreddit}/comments/{thread_id[3:]}/"
     return thread + f"_/{fullname[3:]}/" if fullname.startswith("t1_") else thread
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _int(value: Any) -> int | None:

@@ -33,6 +33,9 @@ from connectors.base import (
     FetchDeadline,
     MalformedResponse,
     RawPage,
+    as_list,
+    as_mapping,
+    as_text,
     fetch_limit,
     json_kind,
     load_json_cursor,
@@ -406,7 +409,7 @@ def map_response(response: Any, known_handles: Mapping[str, str] | None = None) 
     data = response.get("data") or []
     if not isinstance(data, list):
         return [], [f"`data` skipped ({json_kind(data)}, not a list)"]
-    includes = _mapping(response.get("includes"))
+    includes = as_mapping(response.get("includes"))
     users = _by_id(includes.get("users"))
     referenced = _by_id(includes.get("tweets"))
     mentions: list[Mention] = []
@@ -436,20 +439,20 @@ def map_tweet(
     author = _author(author_id, users.get(author_id or ""), known_handles)
     refs = {
         r["type"]: rid
-        for r in _list(tweet.get("referenced_tweets"))
+        for r in as_list(tweet.get("referenced_tweets"))
         if isinstance(r, Mapping) and isinstance(r.get("type"), str) and (rid := _id(r.get("id")))
     }
-    ref_authors = {rid: aid for rid in refs.values() if (aid := _id(_mapping(referenced.get(rid)).get("author_id")))}
-    metrics = _mapping(tweet.get("public_metrics"))
-    entity_mentions = _list(_mapping(tweet.get("entities")).get("mentions"))
+    ref_authors = {rid: aid for rid in refs.values() if (aid := _id(as_mapping(referenced.get(rid)).get("author_id")))}
+    metrics = as_mapping(tweet.get("public_metrics"))
+    entity_mentions = as_list(as_mapping(tweet.get("entities")).get("mentions"))
     handle = author.handle or "i/web"
-    lang = _str(tweet.get("lang"))
+    lang = as_text(tweet.get("lang"))
     return Mention(
         source="x",
         id=tweet_id,
         created_at=_created_at(tweet, tweet_id),
         author=author,
-        text=_str(tweet.get("text")) or "",
+        text=as_text(tweet.get("text")) or "",
         url=f"https://x.com/{handle}/status/{tweet_id}",
         lang=None if lang in (None, "und") else lang,
         thread_id=_id(tweet.get("conversation_id")),
@@ -464,7 +467,7 @@ def map_tweet(
         mentions=tuple(
             MentionRef(handle=name, id=_id(m.get("id")))
             for m in entity_mentions
-            if isinstance(m, Mapping) and (name := _str(m.get("username")))
+            if isinstance(m, Mapping) and (name := as_text(m.get("username")))
         ),
         repost_of=refs.get("retweeted"),
         quote_of=refs.get("quoted"),
@@ -478,13 +481,13 @@ def _author(author_id: str | None, user: Mapping[str, Any] | None, known_handles
         return UNKNOWN_AUTHOR
     if not user:  # no expansions: the id alone, plus the handle if it is one of ours
         return AuthorRef(id=author_id, handle=known_handles.get(author_id))
-    metrics = _mapping(user.get("public_metrics"))
-    username = _str(user.get("username"))
+    metrics = as_mapping(user.get("public_metrics"))
+    username = as_text(user.get("username"))
     verified = user.get("verified")
     return AuthorRef(
         id=author_id,
         handle=username,
-        name=_str(user.get("name")),
+        name=as_text(user.get("name")),
         followers=_count(metrics.get("followers_count")),
         following=_count(metrics.get("following_count")),
         verified=verified if isinstance(verified, bool) else None,
@@ -523,7 +526,7 @@ def _partial_errors(stream: str, response: Mapping[str, Any]) -> list[str]:
 
 def _by_id(items: Any) -> dict[str, Mapping[str, Any]]:
     """An `includes` list by id; entries that are not objects with an id are left out."""
-    return {uid: item for item in _list(items) if isinstance(item, Mapping) and (uid := _id(item.get("id")))}
+    return {uid: item for item in as_list(items) if isinstance(item, Mapping) and (uid := _id(item.get("id")))}
 
 
 def _id(value: Any, digits: bool = False) -> str | None:
@@ -534,10 +537,6 @@ def _id(value: Any, digits: bool = False) -> str | None:
     if not text or (digits and not text.isdigit()):
         return None
     return text
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _count(value: Any) -> int | None:
@@ -551,14 +550,6 @@ def _count(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _header_int(response: Any, name: str) -> int | None:

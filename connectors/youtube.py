@@ -47,6 +47,10 @@ from connectors.base import (
     UNKNOWN_TIME,
     FetchDeadline,
     RawPage,
+    as_count,
+    as_list,
+    as_mapping,
+    as_text,
     fetch_limit,
     json_kind,
     load_json_cursor,
@@ -517,8 +521,8 @@ def api_error(exc: HttpError) -> ApiError:
     if isinstance(error, Mapping):
         given = error.get("message")
         message = given if isinstance(given, str) else ""
-        reasons = [e.get("reason") for e in _list(error.get("errors")) if isinstance(e, Mapping)]
-        reasons += [d.get("reason") for d in _list(error.get("details")) if isinstance(d, Mapping)]
+        reasons = [e.get("reason") for e in as_list(error.get("errors")) if isinstance(e, Mapping)]
+        reasons += [d.get("reason") for d in as_list(error.get("details")) if isinstance(d, Mapping)]
         named = [r for r in reasons if isinstance(r, str) and r]
         # the specific reason (API_KEY_INVALID in `details`) over the generic one (badRequest)
         known = _QUOTA_REASONS | _KEY_REASONS | _DISABLED_API_REASONS | _QUIET_REASONS | _PAGE_TOKEN_REASONS
@@ -588,14 +592,14 @@ def advance(state: StreamState, fresh: list[Any], token: Any, now: datetime) -> 
 def _thread_counts(thread: Any) -> tuple[str | None, int | None, int]:
     if not isinstance(thread, Mapping):
         return None, None, 0
-    snippet = _mapping(thread.get("snippet"))
-    embedded = len(_list(_mapping(thread.get("replies")).get("comments")))
-    thread_id = _str(thread.get("id")) or _str(_mapping(snippet.get("topLevelComment")).get("id"))
-    return thread_id, _count(snippet.get("totalReplyCount")), embedded
+    snippet = as_mapping(thread.get("snippet"))
+    embedded = len(as_list(as_mapping(thread.get("replies")).get("comments")))
+    thread_id = as_text(thread.get("id")) or as_text(as_mapping(snippet.get("topLevelComment")).get("id"))
+    return thread_id, as_count(snippet.get("totalReplyCount")), embedded
 
 
 def _top_snippet(item: Any) -> Mapping[str, Any]:
-    return _mapping(_mapping(_mapping(_mapping(item).get("snippet")).get("topLevelComment")).get("snippet"))
+    return as_mapping(as_mapping(as_mapping(as_mapping(item).get("snippet")).get("topLevelComment")).get("snippet"))
 
 
 # -- pure mapping ----------------------------------------------------------------
@@ -614,7 +618,7 @@ def map_threads(payload: Any) -> tuple[list[Mention], list[str]]:
     items = payload.get("items")
     if not isinstance(items, list):
         return [], [f"`items` skipped ({json_kind(items)}, not a list)"]
-    fetched = _mapping(payload.get("replies"))
+    fetched = as_mapping(payload.get("replies"))
     mentions: dict[str, Mention] = {}
     problems: list[str] = []
     for index, thread in enumerate(items):
@@ -637,34 +641,34 @@ def map_threads(payload: Any) -> tuple[list[Mention], list[str]]:
 
 def map_thread(thread: Mapping[str, Any], fetched: Mapping[str, Any]) -> tuple[Mention, list[Mention | str]]:
     """One thread -> its top-level comment and its replies (a string says why a reply was skipped)."""
-    snippet = _mapping(thread.get("snippet"))
+    snippet = as_mapping(thread.get("snippet"))
     comment = snippet.get("topLevelComment")
     if not isinstance(comment, Mapping):
         raise ValueError("no topLevelComment")
-    thread_id = _str(thread.get("id")) or _str(comment.get("id"))
+    thread_id = as_text(thread.get("id")) or as_text(comment.get("id"))
     if thread_id is None:
         raise ValueError("no thread id")
-    top_snippet = _mapping(comment.get("snippet"))
-    video = _str(snippet.get("videoId")) or _str(top_snippet.get("videoId"))
-    channel = _str(snippet.get("channelId")) or _str(top_snippet.get("channelId"))
+    top_snippet = as_mapping(comment.get("snippet"))
+    video = as_text(snippet.get("videoId")) or as_text(top_snippet.get("videoId"))
+    channel = as_text(snippet.get("channelId")) or as_text(top_snippet.get("channelId"))
     thread_info = {k: v for k, v in snippet.items() if k != "topLevelComment"}
     top = map_comment(
         comment,
         thread_id=thread_id,
         video=video,
         channel=channel,
-        replies=_count(snippet.get("totalReplyCount")),
+        replies=as_count(snippet.get("totalReplyCount")),
         raw={**comment, "thread": thread_info},
     )
     given = fetched.get(thread_id)
-    replies = given if isinstance(given, list) else _list(_mapping(thread.get("replies")).get("comments"))
+    replies = given if isinstance(given, list) else as_list(as_mapping(thread.get("replies")).get("comments"))
     mapped: list[Mention | str] = []
     for reply in replies:
         if not isinstance(reply, Mapping):
             mapped.append(f"{json_kind(reply)}, not a comment")
             continue
         try:
-            parent = _str(_mapping(reply.get("snippet")).get("parentId")) or thread_id
+            parent = as_text(as_mapping(reply.get("snippet")).get("parentId")) or thread_id
             mapped.append(
                 map_comment(
                     reply,
@@ -692,14 +696,14 @@ def map_comment(
     raw: Any = None,
 ) -> Mention:
     """Required: an id and some text. Optional fields of the wrong type count as absent."""
-    comment_id = _str(comment.get("id"))
+    comment_id = as_text(comment.get("id"))
     if comment_id is None:
         raise ValueError("no comment id")
-    snippet = _mapping(comment.get("snippet"))
-    text = _str(snippet.get("textDisplay")) or _str(snippet.get("textOriginal"))
+    snippet = as_mapping(comment.get("snippet"))
+    text = as_text(snippet.get("textDisplay")) or as_text(snippet.get("textOriginal"))
     if text is None:
         raise ValueError("no text")
-    video = video or _str(snippet.get("videoId"))
+    video = video or as_text(snippet.get("videoId"))
     return Mention(
         source="youtube",
         id=comment_id,
@@ -707,11 +711,11 @@ def map_comment(
         author=_author(snippet),
         text=text,
         url=f"{WATCH_URL}?v={video}&lc={comment_id}" if video else None,
-        community=channel or _str(snippet.get("channelId")),
+        community=channel or as_text(snippet.get("channelId")),
         thread_id=thread_id,
         parent_id=parent,
         in_reply_to_author=parent_author if parent else None,
-        metrics=Metrics(likes=_count(snippet.get("likeCount")), replies=replies),
+        metrics=Metrics(likes=as_count(snippet.get("likeCount")), replies=replies),
         mentions=handle_mentions(text),
         raw=dict(comment) if raw is None else raw,
     )
@@ -728,12 +732,12 @@ def handle_mentions(text: str) -> tuple[MentionRef, ...]:
 def _author(snippet: Mapping[str, Any]) -> AuthorRef:
     """The channel id is the author's id; a display name in "@handle" form is the handle. No follower
     counts: YouTube does not give them for commenters (a channels.list per author would cost quota)."""
-    channel = _str(_mapping(snippet.get("authorChannelId")).get("value"))
-    display = _str(snippet.get("authorDisplayName"))
+    channel = as_text(as_mapping(snippet.get("authorChannelId")).get("value"))
+    display = as_text(snippet.get("authorDisplayName"))
     handle = display if display and display.startswith("@") and " " not in display and len(display) > 1 else None
     if channel is None and handle is None:
         return UNKNOWN_AUTHOR
-    url = _str(snippet.get("authorChannelUrl"))
+    url = as_text(snippet.get("authorChannelUrl"))
     return AuthorRef(
         id=channel,
         handle=handle,
@@ -759,27 +763,3 @@ def _time(value: Any) -> datetime | None:
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _count(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

@@ -21,8 +21,7 @@ import logging
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ import duckdb
 
 from listener.core.redact import mask
 from listener.core.settings import SEVERITY_RANK, AlertChannel, AlertRule, Settings
+from listener.publish.digest.send import Ledger, ledger_of
 from listener.store.connection import Store
 from listener.store.gate import StoreAccess
 
@@ -189,22 +189,6 @@ def in_quiet_hours(rule: AlertRule | None, at: datetime, zone: str) -> bool:
 
 
 # -- the ledger --------------------------------------------------------------------------------
-
-Ledger = Callable[[], AbstractContextManager[Store]]
-
-
-def ledger_of(target: Store | StoreAccess) -> Ledger:
-    """An open store, or a gate that opens the store only around each ledger write."""
-    if isinstance(target, Store):
-        return lambda: nullcontext(target)
-
-    @contextmanager
-    def briefly() -> Iterator[Store]:
-        with target.writer() as store:
-            assert store is not None
-            yield store
-
-    return briefly
 
 
 def pending(conn: duckdb.DuckDBPyConnection, settings: Settings, at: datetime) -> list[dict[str, Any]]:

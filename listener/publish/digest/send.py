@@ -252,8 +252,8 @@ Ledger = Callable[[], AbstractContextManager[Store]]
 
 
 def ledger_of(target: Store | StoreAccess) -> Ledger:
-    """The `digests` ledger: an open store, or a gate that opens the store only per write,
-    so the database is not held while an SMTP server takes its time."""
+    """A delivery ledger (`digests`, `alert_deliveries`): an open store, or a gate that opens the
+    store only per write, so the database is not held while a server takes its time."""
     if isinstance(target, Store):
         return lambda: nullcontext(target)
 
