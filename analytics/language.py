@@ -4,8 +4,10 @@ Only distinct texts of mentions without a language are looked at. Rules, in
 order (docs/sentiment.md, "Languages"):
 
 1. Not language, removed first: links, e-mail addresses, @handles and
-   #hashtags (any script: `#사생팬` too), HTML entities, and the retweet marker
-   `RT` at the start.
+   #hashtags (any script: `#사생팬` too) together with a word joined to them
+   by a hyphen or an apostrophe (X ends `#k-pop` at the hyphen, the `-pop`
+   left alone read as French), HTML entities, and the retweet marker `RT` at
+   the start.
 2. What is left must have at least MIN_LETTERS letters (MIN_LETTERS_CJK for
    Chinese, Japanese, Korean, Thai, written without spaces), else the language
    stays NULL: too short to tell, so no guess. Emoji, digits and punctuation
@@ -61,14 +63,17 @@ CHUNK_TEXTS = 50_000
 REGIONAL = {"arz": "ar", "azb": "az", "wuu": "zh", "pnb": "pa"}
 
 TEXT_SQL = mention_text_sql("m")
-# Not language: links, e-mail addresses, @handles, #hashtags (any script), HTML entities, a leading RT.
-NOISE_RE = r"(https?://\S+|www\.\S+|\S+@\S+\.\S+|[@#][\p{L}\p{M}\p{N}_.]+|&#?[a-zA-Z0-9]+;|^RT\b)"
+# A @handle or #hashtag (any script) and what a hyphen or apostrophe joins to it (#k-pop, @bts's).
+TAG_RE = r"[@#][\p{L}\p{M}\p{N}_.]+(?:[-'’][\p{L}\p{M}\p{N}_.]+)*"
+# Not language: links, e-mail addresses, handles and hashtags, HTML entities, a leading RT.
+NOISE_RE = rf"(https?://\S+|www\.\S+|\S+@\S+\.\S+|{TAG_RE}|&#?[a-zA-Z0-9]+;|^RT\b)"
 CJK_RE = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}]"
 
 
 def clean_sql(col: str) -> str:
     """Rule 1 as SQL: `col` without noise, whitespace collapsed."""
-    return f"trim(regexp_replace(regexp_replace({col}, '{NOISE_RE}', ' ', 'g'), '\\s+', ' ', 'g'))"
+    noise = NOISE_RE.replace("'", "''")
+    return f"trim(regexp_replace(regexp_replace({col}, '{noise}', ' ', 'g'), '\\s+', ' ', 'g'))"
 
 
 def long_enough_sql(col: str) -> str:
@@ -183,11 +188,16 @@ def detect_texts(cleaned: Sequence[str]) -> list[str | None]:
             out[i] = "en"
         else:
             pending.append(i)
-            batch.append(text[:MAX_CHARS].lower().replace("\n", " ") + "\n")
+            batch.append(model_input(text))
     for i, label in zip(pending, _top_labels(batch)):
         if label:
             out[i] = _code(label)
     return out
+
+
+def model_input(clean: str) -> str:
+    """Rule 4's text for the model: cut to MAX_CHARS, lower-cased, one line."""
+    return clean[:MAX_CHARS].lower().replace("\n", " ") + "\n"
 
 
 def _top_labels(batch: list[str]) -> list[str | None]:

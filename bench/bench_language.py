@@ -1,7 +1,7 @@
 """Benchmark analytics.language (fastText lite model) against the old lingua detector.
 
 Run by hand:  nice .venv/bin/python bench/bench_language.py [--rate-n 10000] [--per-lang 200]
-              [--x-jsonl more_x_pages.jsonl ...]
+              [--x-jsonl more_x_pages.jsonl ...] [--ablation]
 
 Every figure is measured in the same run for both detectors, on the same
 texts, after the same cleaning and length rules (analytics.language.clean_texts):
@@ -35,6 +35,12 @@ labelled by us:
 Agreement = detected code equals the label; an undetermined (NULL) text
 counts as a disagreement. Texts the length rules leave NULL are reported
 apart ("too short") and not counted in agreement: both detectors skip them.
+
+--ablation adds a table: the agreement on every sample with one rule of
+analytics/language.py changed at a time (hashtag words kept, no
+lower-casing, no English fast path, other MAX_CHARS, MIN_LETTERS, ...), the
+rule patched in the module, the same cleaning SQL and model otherwise. It
+says what each rule costs or gains, on every sample, not only on X.
 
 Throughput (texts/s, wall clock; the machine may be shared, so compare the
 two columns of one run rather than runs): detect_texts on --rate-n distinct
@@ -328,6 +334,78 @@ def end_to_end(texts: Sequence[str], detector: Detector | None) -> tuple[float, 
     return report["texts"] / seconds, report
 
 
+def _lower_if_mostly_capitals(clean: str) -> str:
+    text = clean[: language.MAX_CHARS].replace("\n", " ")
+    letters = [ch for ch in text if ch.isalpha()]
+    if letters and sum(ch.isupper() for ch in letters) * 2 > len(letters):
+        text = text.lower()
+    return text + "\n"
+
+
+def ablation_variants() -> list[tuple[str, dict[str, object]]]:
+    """(name, attributes of analytics.language to patch): one rule changed at a time."""
+    hashtag_only = language.NOISE_RE.replace(language.TAG_RE, r"@[\p{L}\p{M}\p{N}_.]+|#")
+    old_tags = language.NOISE_RE.replace(language.TAG_RE, r"[@#][\p{L}\p{M}\p{N}_.]+")
+    return [
+        ("as shipped", {}),
+        ("1: hashtags' words kept (only '#' removed)", {"NOISE_RE": hashtag_only}),
+        ("1: '-pop' of '#k-pop' kept (the rule before)", {"NOISE_RE": old_tags}),
+        ("1: nothing removed but links, entities", {"NOISE_RE": r"(https?://\S+|www\.\S+|&#?[a-zA-Z0-9]+;)"}),
+        ("2: MIN_LETTERS 5, MIN_LETTERS_CJK 2", {"MIN_LETTERS": 5, "MIN_LETTERS_CJK": 2}),
+        ("2: MIN_LETTERS 1 (any letter)", {"MIN_LETTERS": 1, "MIN_LETTERS_CJK": 1}),
+        ("3: no English fast path", {"looks_english": lambda clean: False}),
+        ("4: not lower-cased", {"model_input": lambda clean: clean[: language.MAX_CHARS].replace("\n", " ") + "\n"}),
+        ("4: lower-cased only when mostly capitals", {"model_input": _lower_if_mostly_capitals}),
+        ("4: MAX_CHARS 200", {"MAX_CHARS": 200}),
+        ("4: MAX_CHARS 40", {"MAX_CHARS": 40}),
+        ("4: no REGIONAL mapping", {"REGIONAL": {}}),
+    ]
+
+
+def run_ablation(samples: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> None:
+    """Agreement per sample (and too-short count) with each variant of ablation_variants()."""
+    print()
+    print("ablation: agreement (too short) per sample, one rule changed at a time")
+    columns = {"X tweets": "X", "Mastodon/Bluesky": "Fediverse", "translations": "transl.", "English review": "reviews"}
+    heads = []
+    for name, sample in samples:
+        if sample:
+            head = next((short for long, short in columns.items() if name.startswith(long)), name[:12])
+            heads.append(head + (" distinct" if "distinct" in name else " every" if "every" in name else ""))
+    print(f"  {'':46s} " + " ".join(f"{head:>20s}" for head in heads))
+    base: dict[str, float] = {}
+    for variant, patch in ablation_variants():
+        saved = {attr: getattr(language, attr) for attr in patch}
+        try:
+            for attr, value in patch.items():
+                setattr(language, attr, value)
+            cells = []
+            for name, sample in samples:
+                if not sample:
+                    continue
+                cleaned = language.clean_texts([text for text, _ in sample])
+                kept = [(clean, lab) for clean, (_, lab) in zip(cleaned, sample) if clean is not None]
+                value = agreement(language.detect_texts, [c for c, _ in kept], [lab for _, lab in kept])
+                base.setdefault(name, value)
+                delta = f"{value - base[name]:+.3f}" if variant != "as shipped" else "      "
+                cells.append(f"{value:.3f} {delta} ({len(sample) - len(kept):3d})")
+        finally:
+            for attr, value in saved.items():
+                setattr(language, attr, value)
+        print(f"  {variant:46s} " + " ".join(f"{cell:>20s}" for cell in cells))
+    x_distinct = next(
+        (list(sample) for name, sample in samples if name.startswith("X tweets") and "distinct" in name), []
+    )
+    if x_distinct:
+        cleaned = language.clean_texts([text for text, _ in x_distinct])
+        kept = [(clean, lab) for clean, (_, lab) in zip(cleaned, x_distinct) if clean is not None]
+        found = language.detect_texts([clean for clean, _ in kept])
+        wrong = [(lab, got, clean) for got, (clean, lab) in zip(found, kept) if norm(got) != lab]
+        print(f"  the {len(wrong)} distinct X texts that disagree (X's lang, detected, cleaned text):")
+        for lab, got, clean in wrong:
+            print(f"    {lab:>3s} {got or '-':>3s}  {clean[:90]!r}")
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -350,6 +428,7 @@ def main() -> int:
         default=[],
         help="more X API v2 pages (JSON lines, tweets with lang) to add to the X sample",
     )
+    ap.add_argument("--ablation", action="store_true", help="also the per-rule ablation table (about 30 s more)")
     args = ap.parse_args()
 
     have_lingua = lingua_available()
@@ -445,6 +524,8 @@ def main() -> int:
             + (f"{old:7.3f}" if old is not None else "      -")
         )
     print(f"peak RSS {peak_rss_mb():,.0f} MiB (both detectors loaded)")
+    if args.ablation:
+        run_ablation(samples)
 
     print()
     ok = True

@@ -147,6 +147,22 @@ def test_noise_is_removed_before_detecting(text: str, lang: str):
     assert detect([text]) == [lang]
 
 
+def test_words_joined_to_a_hashtag_or_handle_go_with_it():
+    # X ends `#k-pop` at the hyphen; the `-pop` left alone read as French.
+    assert clean_texts(
+        [
+            "Let's learn Korean!\n\nPreply : https://t.co/zG2Mx9lioZ\n\n#kpop #k-pop #learnlanguage",
+            "#Kpop girl group #BLACKPINK's #Lisa made it onto the songs chart",
+            "@bts_twt’s new song is out, it is a K-pop hit",
+        ]
+    ) == [
+        "Let's learn Korean! Preply :",
+        "girl group made it onto the songs chart",
+        "new song is out, it is a K-pop hit",  # a hyphen inside a plain word stays
+    ]
+    assert detect(["Let's learn Korean!\n\nPreply : https://t.co/zG2Mx9lioZ\n\n#kpop #k-pop #learnlanguage"]) == ["en"]
+
+
 def test_letter_thresholds_are_the_documented_ones():
     assert language.MIN_LETTERS == 10 and language.MIN_LETTERS_CJK == 4
     assert clean_texts(["abcde fghi", "abcde fghij", "정말 좋", "정말 좋아"]) == [
@@ -259,7 +275,7 @@ def test_agrees_with_x_labels_on_real_tweets():
     judged = [(got, want) for got, (_, want) in zip(found, tweets) if got is not None]
     assert len(judged) >= 110
     agreement = sum(got == want for got, want in judged) / len(judged)
-    assert agreement >= 0.9  # 0.924 measured (bench/bench_language.py); lingua had 0.605
+    assert agreement >= 0.93  # 0.933 measured (bench/bench_language.py); lingua had 0.605
 
 
 def test_english_reviews_stay_english():
