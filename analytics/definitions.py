@@ -68,12 +68,30 @@ def iso_week(day_sql: str) -> str:
     return f"CAST(date_trunc('week', {day_sql}) AS DATE)"
 
 
-def asks(m: str = "m", s: str = "s") -> str:
-    """SQL: the post waits for an answer: a question, or a complaint (negative where sentiment is supported)."""
+# Inbox states an analyst sets (`listener inbox`, table `inbox_state`).
+INBOX_STATES = ("open", "assigned", "done", "dismissed")
+DISMISS_REASONS = ("false-positive", "spam", "not-relevant")
+
+
+def asking_post(m: str = "m", s: str = "s") -> str:
+    """SQL: the post asks or complains: a question mark, or negative where sentiment is supported."""
     return (
         f"(regexp_matches(concat_ws(' ', {m}.title, {m}.text), '[?？]')"
         f" OR ({s}.label = 'negative' AND coalesce({s}.supported, true)))"
     )
+
+
+def asks(m: str = "m", s: str = "s") -> str:
+    """SQL: the post waits for an answer: it asks or complains (`asking_post`), unless an analyst
+    dismissed it in the inbox (a false positive, spam, not relevant: it asks nobody, so it is not
+    unanswered either)."""
+    return f"({asking_post(m, s)} AND {m}.mention_id NOT IN (SELECT mention_id FROM inbox_state WHERE state = 'dismissed'))"
+
+
+def handled_off_platform(mention_id: str) -> str:
+    """SQL: an analyst marked the mention done in the inbox (`inbox_state`); where no own reply
+    exists it was handled off-platform (a call, an e-mail, a ticket), reported apart from answers."""
+    return f"({mention_id} IN (SELECT mention_id FROM inbox_state WHERE state = 'done'))"
 
 
 # -- 95 % intervals ------------------------------------------------------------------

@@ -32,6 +32,8 @@ NOT_ANALYSIS = {
     "digests",
     "alert_events",  # the alert rules' (analytics/alerting.py, after each collect, not an analyze step)
     "alert_deliveries",
+    "inbox_state",  # the analysts' decisions (listener inbox), not computed
+    "sentiment_overrides",  # the analysts' labels (listener sentiment set)
     "spool_segments",
     "store_writes",
     "analysis_writes",

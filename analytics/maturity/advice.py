@@ -322,7 +322,7 @@ def _originals(c: _Ctx) -> dict[str, Any]:
 
 
 _UNANSWERED = """
-    SELECT a.mention_id, a.url, a.negative, a.created_at FROM mat_asks a WHERE a.minutes IS NULL
+    SELECT a.mention_id, a.url, a.negative, a.created_at FROM mat_asks a WHERE a.minutes IS NULL AND NOT a.handled
     ORDER BY a.negative DESC, a.created_at DESC"""
 
 
@@ -335,7 +335,7 @@ def _unanswered(c: _Ctx) -> dict[str, Any] | None:
     return _step(
         "respond positively",
         f"{len(week)} mentions that ask or complain in the last 7 days got no reply within 72 h "
-        f"({negative} negative); {len(rows)} in the whole window",
+        f"({negative} negative); {len(rows)} in the whole window (`listener inbox` lists who waits)",
         count_week=len(week),
         negative_week=negative,
         count_window=len(rows),

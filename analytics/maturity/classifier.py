@@ -231,6 +231,12 @@ def assess(conn: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | No
         "org_model": org_model,
         "path": path,
         "recommendations": steps,
+        # the inbox's decisions behind the response measures (listener inbox)
+        "inbox": {
+            "asking": values.get("asking"),
+            "handled_off_platform": values.get("handled_off_platform"),
+            "dismissed": values.get("dismissed"),
+        },
     }
 
 
@@ -242,6 +248,7 @@ def record(conn: duckdb.DuckDBPyConnection, assessment: dict[str, Any]) -> None:
         "org_model": assessment["org_model"],
         "path": assessment["path"],
         "limits": assessment["limits"],
+        "inbox": assessment["inbox"],
     }
     conn.execute(
         "INSERT INTO maturity_assessments (assessed_at, window_start, window_end, level, level_index, scores, "
@@ -294,6 +301,14 @@ def report_lines(a: dict[str, Any]) -> list[str]:
             mark = "yes" if row["pass"] else "NO"
             note = f"  ({row['note']})" if row.get("note") else ""
             lines.append(f"   {row['metric']:<26} {value:>10}  {row['op']} {row['threshold']:>8g}  {mark}{note}")
+    inbox = a.get("inbox") or {}
+    if inbox.get("handled_off_platform") or inbox.get("dismissed"):
+        lines += [
+            "",
+            f"inbox: {inbox.get('handled_off_platform') or 0} asking mentions marked done without an own reply "
+            "(handled off-platform: not counted as answered); "
+            f"{inbox.get('dismissed') or 0} brand mentions dismissed (not counted as asking)",
+        ]
     lines += ["", f"next steps{' toward ' + a['next_rung'] if a['next_rung'] else ''}:"]
     if not a["recommendations"]:
         lines.append("  none: every rung passes; keep the practices that got you here")

@@ -19,7 +19,9 @@ Temp tables (dropped by `drop`):
   (before the window's end), for the mentions whose 72 hours are over: a
   mention of the last three days is judged by the next assessment. Judging
   only complete mentions keeps the measures monotone: an answer can only
-  improve them.
+  improve them. Mentions dismissed in the inbox do not ask; `handled` marks
+  those done in the inbox: without an own reply, handled off-platform
+  (`handled_off_platform`, reported beside the response rate, not in it).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from analytics.definitions import RESPONSE_WINDOW_HOURS, is_placeholder, iso_week, utc_day
+from analytics.definitions import RESPONSE_WINDOW_HOURS, handled_off_platform, is_placeholder, iso_week, utc_day
 from analytics.metrics.kpis import _BRAND as KPI_BRAND_SQL
 from analytics.metrics.kpis import _responses as kpi_responses_sql
 from analytics.metrics.views import SUPPORTED
@@ -118,7 +120,8 @@ def stage(conn: duckdb.DuckDBPyConnection, window: Window) -> None:
         CREATE OR REPLACE TEMP TABLE mat_asks AS
         WITH r AS ({kpi_responses_sql()})
         SELECT r.mention_id, r.created_at, m.url, m.author_id, s.label = 'negative' AND {SUPPORTED} AS negative,
-               CASE WHEN r.first_reply < $cut THEN epoch(r.first_reply - r.created_at) / 60.0 END AS minutes
+               CASE WHEN r.first_reply < $cut THEN epoch(r.first_reply - r.created_at) / 60.0 END AS minutes,
+               {handled_off_platform("r.mention_id")} AS handled
         FROM r JOIN mentions m ON m.mention_id = r.mention_id
         LEFT JOIN sentiment s ON s.mention_id = r.mention_id
         WHERE r.created_at >= $start AND r.created_at <= $cut - INTERVAL {RESPONSE_WINDOW_HOURS} HOUR
@@ -151,7 +154,8 @@ def _one(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | Non
 
 
 def measure(conn: duckdb.DuckDBPyConnection, window: Window) -> dict[str, Any]:
-    """Every metric's raw value (None = cannot be measured), plus `span_weeks` and `asking` for context."""
+    """Every metric's raw value (None = cannot be measured), plus `span_weeks`, `asking` and
+    `handled_off_platform` for context."""
     p = window.params()
     values: dict[str, Any] = {}
     values.update(_monitor(conn, p))
@@ -249,7 +253,10 @@ def _participate(conn: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> dict[str
         SELECT count(minutes) / nullif(count(*), 0) AS response_rate,
                CASE WHEN count(*) > 0 THEN quantile_disc(coalesce(minutes, 'infinity'::DOUBLE), 0.5) END
                    AS median_response_minutes,
-               count(*) AS asking
+               count(*) AS asking,
+               count(*) FILTER (minutes IS NULL AND handled) AS handled_off_platform,
+               (SELECT count(*) FROM inbox_state st JOIN mat_posts p USING (mention_id)
+                WHERE st.state = 'dismissed' AND p.brand AND p.other) AS dismissed
         FROM mat_asks
     """,
         )

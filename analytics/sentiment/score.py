@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 import duckdb
 import pyarrow as pa
 
+from analytics.sentiment.overrides import apply_overrides
 from analytics.sentiment.vader import (
     SCORER_NAME,
     SCORER_VERSION,
@@ -132,15 +133,18 @@ def _replace_scores(conn: duckdb.DuckDBPyConnection, start: int, end: int, score
     )
     inserted = conn.execute(
         """
-        INSERT INTO sentiment (mention_id, compound, pos, neu, neg, label, scorer, scored_at, supported, text_hash)
-        SELECT p.mention_id, c.compound, c.pos, c.neu, c.neg,
-               CASE WHEN c.compound >= ? THEN 'positive'
-                    WHEN c.compound <= ? THEN 'negative' ELSE 'neutral' END,
-               ?, now(), p.supported, p.text_hash
-        FROM pending_ids p JOIN scored_chunk c USING (tid)
+        INSERT INTO sentiment (mention_id, compound, pos, neu, neg, model_label, scorer, scored_at, supported,
+                               text_hash, label)
+        SELECT *, model_label FROM (
+            SELECT p.mention_id, c.compound, c.pos, c.neu, c.neg,
+                   CASE WHEN c.compound >= ? THEN 'positive'
+                        WHEN c.compound <= ? THEN 'negative' ELSE 'neutral' END AS model_label,
+                   ?, now(), p.supported, p.text_hash
+            FROM pending_ids p JOIN scored_chunk c USING (tid))
         """,
         [POSITIVE, NEGATIVE, scorer],
     ).fetchall()[0][0]
+    apply_overrides(conn)  # an analyst's label outlives a new score of the text
     return int(inserted)
 
 

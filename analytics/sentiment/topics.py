@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
+from analytics.sentiment.overrides import apply_overrides
 from analytics.sentiment.score import NEGATIVE, POSITIVE, scorer_label
 from analytics.sentiment.vader import score_texts
 from listener.core.matcher import literal, tag_input_sql
@@ -56,7 +57,7 @@ def score_topics(
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE ts_pending AS
-        SELECT t.mention_id, t.topic, s.compound, s.label, m.text_hash
+        SELECT t.mention_id, t.topic, s.compound, coalesce(s.model_label, s.label) AS label, m.text_hash
         FROM (SELECT DISTINCT mention_id, topic FROM mention_topics) t
         JOIN mentions m ON m.mention_id = t.mention_id
         JOIN sentiment s ON s.mention_id = t.mention_id
@@ -166,19 +167,23 @@ def _write(conn: duckdb.DuckDBPyConnection, scorer: str) -> int:
                           WHERE t.mention_id = topic_sentiment.mention_id AND t.topic = topic_sentiment.topic)
         """
     )
-    return int(
+    inserted = int(
         scalar(
             conn,
             """
-            INSERT INTO topic_sentiment (mention_id, topic, compound, label, method, scored_at, scorer, text_hash)
-            SELECT p.mention_id, p.topic, coalesce(c.compound, p.compound),
-                   CASE WHEN c.compound IS NULL THEN p.label
-                        WHEN c.compound >= ? THEN 'positive' WHEN c.compound <= ? THEN 'negative'
-                        ELSE 'neutral' END,
-                   CASE WHEN c.compound IS NULL THEN 'post' ELSE 'clauses' END,
-                   now(), ?, p.text_hash
-            FROM ts_pairs p LEFT JOIN ts_texts t ON t.txt = p.txt LEFT JOIN ts_scored c ON c.tid = t.tid
+            INSERT INTO topic_sentiment (mention_id, topic, compound, model_label, method, scored_at, scorer,
+                                         text_hash, label)
+            SELECT *, model_label FROM (
+                SELECT p.mention_id, p.topic, coalesce(c.compound, p.compound),
+                       CASE WHEN c.compound IS NULL THEN p.label
+                            WHEN c.compound >= ? THEN 'positive' WHEN c.compound <= ? THEN 'negative'
+                            ELSE 'neutral' END AS model_label,
+                       CASE WHEN c.compound IS NULL THEN 'post' ELSE 'clauses' END,
+                       now(), ?, p.text_hash
+                FROM ts_pairs p LEFT JOIN ts_texts t ON t.txt = p.txt LEFT JOIN ts_scored c ON c.tid = t.tid)
             """,
             [POSITIVE, NEGATIVE, scorer],
         )
     )
+    apply_overrides(conn)  # the analysts' labels win over the new scores
+    return inserted

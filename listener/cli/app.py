@@ -105,6 +105,7 @@ from listener.cli.alerts import alerts  # noqa: E402
 from listener.cli.collect import analyze, collect, import_, run  # noqa: E402
 from listener.cli.demo import demo  # noqa: E402
 from listener.cli.digest import digest_command  # noqa: E402
+from listener.cli.inbox import inbox  # noqa: E402
 from listener.cli.query import query  # noqa: E402
 from listener.cli.reports import export, maturity, status  # noqa: E402
 from listener.cli.schedule import schedule_command  # noqa: E402
@@ -120,7 +121,6 @@ for _command in (
     maturity,
     status,
     export,
-    sentiment,
     demo,
     digest_command,
     snapshot_command,
@@ -129,7 +129,10 @@ for _command in (
     query,
 ):
     cli.add_command(_command)
-cli.add_command(alerts)  # type: ignore[has-type, unused-ignore]  # mypy may not follow the import cycle
+# mypy may not follow the import cycle for these (they import Context from here)
+cli.add_command(alerts)  # type: ignore[has-type, unused-ignore]
+cli.add_command(sentiment)  # type: ignore[has-type, unused-ignore]
+cli.add_command(inbox)  # type: ignore[has-type, unused-ignore]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -772,6 +772,85 @@ FROM posted p FULL JOIN answers a USING (week, owner, kind) FULL JOIN amplified 
         );
         """,
     ),
+    Migration(
+        13,
+        "inbox_state_and_sentiment_overrides",
+        # What analysts decide: the response inbox's state per mention (`listener inbox`) and their
+        # sentiment labels (`listener sentiment set`), which `label` then prefers over the scorer's
+        # (`model_label`). competitor_activity is analytics/metrics/views.py's when this migration
+        # shipped, pasted: a dismissed mention no longer asks.
+        r"""
+        CREATE TABLE inbox_state (
+            mention_id VARCHAR PRIMARY KEY,
+            state      VARCHAR NOT NULL,
+            reason     VARCHAR,
+            assignee   VARCHAR,
+            note       VARCHAR,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE sentiment_overrides (
+            mention_id VARCHAR NOT NULL,
+            topic      VARCHAR,
+            label      VARCHAR NOT NULL,
+            note       VARCHAR,
+            set_at     TIMESTAMPTZ NOT NULL
+        );
+        ALTER TABLE sentiment ADD COLUMN model_label VARCHAR;
+        UPDATE sentiment SET model_label = label;
+        ALTER TABLE topic_sentiment ADD COLUMN model_label VARCHAR;
+        UPDATE topic_sentiment SET model_label = label;
+        CREATE OR REPLACE VIEW competitor_activity AS
+WITH acts AS (
+    SELECT r.owner, r.role AS kind, m.mention_id, m.parent_id, m.created_at,
+           CAST(date_trunc('week', (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER))) AS DATE) AS week
+    FROM mention_roles r JOIN mentions m ON m.mention_id = r.mention_id
+    WHERE r.role IN ('own', 'competitor')
+),
+owners AS (SELECT DISTINCT owner, kind FROM acts),
+asking AS (
+    SELECT DISTINCT o.owner, o.kind, b.mention_id, b.created_at, CAST(date_trunc('week', (DATE '1970-01-01' + CAST(floor(epoch_us(b.created_at) / 86400000000.0) AS INTEGER))) AS DATE) AS week
+    FROM mentions_by_others b
+    JOIN mention_topics t ON t.mention_id = b.mention_id AND t.kind IN ('brand', 'competitor')
+    JOIN owners o ON o.owner = t.topic
+    LEFT JOIN sentiment s ON s.mention_id = b.mention_id
+    WHERE b.counted AND ((regexp_matches(concat_ws(' ', b.title, b.text), '[?？]') OR (s.label = 'negative' AND coalesce(s.supported, true))) AND b.mention_id NOT IN (SELECT mention_id FROM inbox_state WHERE state = 'dismissed'))
+),
+answered AS (
+    SELECT q.owner, q.kind, q.week, q.mention_id, q.created_at, min(a.created_at) AS first_reply
+    FROM asking q
+    LEFT JOIN acts a ON a.owner = q.owner AND a.parent_id = q.mention_id AND a.created_at >= q.created_at
+         AND a.created_at <= q.created_at + INTERVAL 72 HOUR
+    GROUP BY ALL
+),
+posted AS (
+    SELECT week, owner, kind, count(*) FILTER (parent_id IS NULL) AS posts,
+           count(*) FILTER (parent_id IS NOT NULL) AS replies
+    FROM acts GROUP BY ALL
+),
+amplified AS (  -- reposts of its posts, and quotes adding nothing: its reach, not the conversation
+    SELECT CAST(date_trunc('week', (DATE '1970-01-01' + CAST(floor(epoch_us(m.created_at) / 86400000000.0) AS INTEGER))) AS DATE) AS week, r.owner,
+           CASE r.role WHEN 'own_amplification' THEN 'own' ELSE 'competitor' END AS kind, count(*) AS amplifications
+    FROM mention_roles r JOIN mentions m ON m.mention_id = r.mention_id
+    WHERE r.role IN ('own_amplification', 'competitor_amplification')
+    GROUP BY ALL
+),
+answers AS (
+    SELECT week, owner, kind, count(*) AS asked, count(first_reply) AS answered,
+           median(epoch(first_reply - created_at) / 60.0) AS median_response_minutes
+    FROM answered GROUP BY ALL
+)
+SELECT CAST(week AS DATE) AS week_start, owner, kind,
+       CAST(coalesce(p.posts, 0) AS BIGINT) AS posts, CAST(coalesce(p.replies, 0) AS BIGINT) AS replies,
+       CAST(coalesce(x.amplifications, 0) AS BIGINT) AS amplifications,
+       CAST(coalesce(a.asked, 0) AS BIGINT) AS asked, CAST(coalesce(a.answered, 0) AS BIGINT) AS answered,
+       CAST(a.answered / nullif(a.asked, 0) AS DOUBLE) AS response_rate,
+       CAST(a.median_response_minutes AS DOUBLE) AS median_response_minutes,
+       CAST(coalesce(a.asked, 0) AS BIGINT) AS n,
+       CAST(CASE WHEN (a.asked) > 0 THEN greatest(0.0, least(1.0, (((((a.answered) / nullif((a.asked), 0)) + 3.8414588206941254 / (2.0 * (a.asked))) - (1.959963984540054 * sqrt(((a.answered) / nullif((a.asked), 0)) * (1 - ((a.answered) / nullif((a.asked), 0))) / (a.asked) + 3.8414588206941254 / (4.0 * (a.asked) * (a.asked))))) / (1 + 3.8414588206941254 / (a.asked))))) END AS DOUBLE) AS ci_low,
+       CAST(CASE WHEN (a.asked) > 0 THEN greatest(0.0, least(1.0, (((((a.answered) / nullif((a.asked), 0)) + 3.8414588206941254 / (2.0 * (a.asked))) + (1.959963984540054 * sqrt(((a.answered) / nullif((a.asked), 0)) * (1 - ((a.answered) / nullif((a.asked), 0))) / (a.asked) + 3.8414588206941254 / (4.0 * (a.asked) * (a.asked))))) / (1 + 3.8414588206941254 / (a.asked))))) END AS DOUBLE) AS ci_high
+FROM posted p FULL JOIN answers a USING (week, owner, kind) FULL JOIN amplified x USING (week, owner, kind);
+        """,
+    ),
 )
 
 
