@@ -50,6 +50,9 @@ class Connector(Protocol):
         """Pure: the page's payload -> canonical mentions (never raises on odd items)."""
         ...
 
+    # Optional: `usage() -> dict | None`, what the last fetch spent of a metered budget (YouTube's
+    # quota units, with a `summary` sentence), stored in `runs.usage` and shown by `listener status`.
+
 
 def load_json_cursor(value: str | None) -> dict[str, Any]:
     """A cursor value as a dict; anything unreadable counts as no cursor (start over, upserts dedupe)."""

@@ -151,6 +151,18 @@ class Quota:
     def dump(self) -> str:
         return json.dumps({"day": self.day, "used": self.total}, sort_keys=True)
 
+    def usage(self, units_spent: int) -> dict[str, Any]:
+        """For `runs.usage` and `listener status`: this run's units and the day's."""
+        return {
+            "quota_units": units_spent,
+            "quota_day": self.day,
+            "quota_used_today": self.total,
+            "daily_quota_units": self.daily,
+            "quota_left_today": max(0, self.daily - self.total),
+            "summary": f"{units_spent} quota units in this run; {self.total} of {self.daily} used on {self.day} "
+            "(Pacific time)",
+        }
+
     def summary(self) -> str:
         return (
             f"{self.used} units used in this run, {self.total} of {self.daily} today (Pacific time), {self.left()} left"
@@ -297,6 +309,10 @@ class YouTubeConnector:
         if quota.total != self._recorded and self._answered:  # units spent after the last stored page
             yield RawPage(stream=QUOTA_KEY, cursor={QUOTA_KEY: quota.dump()})
         log.info("youtube: %s", quota.summary())
+
+    def usage(self) -> dict[str, Any] | None:
+        """The last fetch's quota units and the day's, for `runs.usage` and `listener status`."""
+        return self.quota.usage(self.quota_used) if self.quota is not None else None
 
     def _page(self, page: RawPage) -> RawPage:
         """A page on its way out: what the quota cursor it carries has recorded."""

@@ -237,6 +237,7 @@ def _fetch_into_spool(
     """
     errors: list[str] = []
     answered = 0
+    connector: Connector | None = None
     try:
         connector = given or REGISTRY[name](settings)
         # Where this source stopped: the store's cursors, moved on by pages still in the spool.
@@ -266,7 +267,20 @@ def _fetch_into_spool(
     except Exception as exc:  # a bug in one source must not stop the others; it is recorded
         errors.append(f"unexpected {type(exc).__name__}: {exc}")
         log.exception("%s: unexpected error", name)
+    ledger.usage = _usage_of(connector)
     return errors, answered
+
+
+def _usage_of(connector: Connector | None) -> dict[str, Any] | None:
+    """What the run spent of a metered budget, for connectors that have one (`usage()`: YouTube's
+    quota units); a connector's odd answer is no usage, never a failed run."""
+    report = getattr(connector, "usage", None)
+    try:
+        usage = report() if callable(report) else None
+    except Exception:  # noqa: BLE001 - a report about the run must not fail the run
+        log.warning("%s: could not report its usage", getattr(connector, "name", "?"))
+        return None
+    return usage if isinstance(usage, dict) and usage else None
 
 
 def record_run_directly(access: StoreAccess, ledger: RunLedger) -> None:

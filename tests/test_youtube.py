@@ -22,6 +22,7 @@ from connectors.settings import YouTubeSource
 from connectors.youtube import map_threads, pacific_day, search_terms
 from listener import pipeline
 from listener.core.settings import settings_from_dict
+from listener.publish.status import gather_status, status_lines
 from listener.store.connection import Store
 
 KEY = "test-youtube-key-not-real"
@@ -414,6 +415,16 @@ def test_quota_runs_out_mid_run_then_resumes(tmp_path, yt, sleeps, caplog):
     run = _collect(settings)
     assert run.status == "ok" and run.inserted == 8, run.error
     assert _cursors(settings)["quota"]["used"] == 6  # 2, then page 2 again, its 2 reply pages and page 3
+    # the runs table and `listener status` say what each run spent and what the day has left
+    usage = [json.loads(u) for (u,) in table_rows(settings.store_path, "SELECT usage FROM runs ORDER BY started_at")]
+    assert [u["quota_units"] for u in usage] == [2, 4]
+    assert usage[-1]["quota_used_today"] == 6 and usage[-1]["quota_left_today"] == 10_000 - 6
+    assert usage[-1]["quota_day"] == pacific_day(datetime.now(UTC))
+    with Store(settings.store_path) as store:
+        status = gather_status(store.conn, ["youtube"])
+    (source,) = status["sources"]
+    assert source["last_run"]["usage"]["quota_units"] == 4
+    assert any("usage: 4 quota units in this run; 6 of 10000 used on" in line for line in status_lines(status))
 
 
 def test_daily_budget_is_kept_per_pacific_day(tmp_path, yt, sleeps):

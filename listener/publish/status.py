@@ -10,6 +10,7 @@ rejected rows when it runs).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +46,8 @@ def gather_status(
         names AS (SELECT source FROM last_run UNION SELECT source FROM counts
                   UNION SELECT unnest(?::VARCHAR[]))
         SELECT n.source, r.run_id, r.started_at, r.finished_at, r.status, r.fetched, r.inserted,
-               r.updated, r.error, json_array_length(r.warnings), c.mentions, c.newest, cur.cursor_updated
+               r.updated, r.error, json_array_length(r.warnings), c.mentions, c.newest, cur.cursor_updated,
+               CAST(r.usage AS VARCHAR)
         FROM names n LEFT JOIN last_run r USING (source) LEFT JOIN counts c USING (source)
         LEFT JOIN cur USING (source) ORDER BY n.source
         """,
@@ -65,6 +67,7 @@ def gather_status(
         mentions,
         newest,
         cursor_updated,
+        usage,
     ) in rows:
         sources.append(
             {
@@ -82,6 +85,7 @@ def gather_status(
                     "updated": updated,
                     "warnings": int(warnings or 0),
                     "error": error,
+                    "usage": _usage(usage),
                 },
                 "mentions": int(mentions or 0),
                 "newest_mention_at": _iso(newest),
@@ -116,6 +120,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
+def _usage(value: str | None) -> dict[str, Any] | None:
+    """`runs.usage` as stored (a JSON object), or None for none or an unreadable one."""
+    try:
+        loaded = json.loads(value) if value else None
+    except json.JSONDecodeError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
 def status_lines(status: dict[str, Any]) -> list[str]:
     t = status["totals"]
     lines = [
@@ -140,6 +153,8 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         )
         if run["error"]:
             lines.append(f"{'':8} {'last error' if disabled else 'error'}: {run['error']}")
+        if run.get("usage") and isinstance(run["usage"].get("summary"), str):
+            lines.append(f"{'':8} usage: {run['usage']['summary']}")
     spool = status.get("spool") or {}
     if spool.get("pages") or spool.get("runs"):
         lines.append(

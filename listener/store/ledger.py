@@ -40,6 +40,7 @@ class RunLedger:
     page_warnings: list[str] = field(default_factory=list)  # the fetch's own, written at the run's end
     started_at: str = field(default_factory=lambda: utc_now())
     finished_at: str | None = None
+    usage: dict[str, Any] | None = None  # what the run spent of a metered budget (Connector.usage)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class RunLedger:
             "updated": self.updated,
             "error": self.error,
             "warnings": self.warnings,
+            **({"usage": self.usage} if self.usage else {}),
         }
 
     def as_record(self) -> dict[str, Any]:
@@ -65,6 +67,7 @@ class RunLedger:
             "warnings": self.page_warnings,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "usage": self.usage,
         }
 
 
@@ -152,13 +155,14 @@ def close_run(conn: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
     """The run's end as the spool recorded it (`RunLedger.as_record`); the counts were added page by page."""
     warnings = list(run.get("warnings") or []) + run_warnings(conn, run["run_id"])
     conn.execute(
-        "UPDATE runs SET status = ?, finished_at = ?, fetched = ?, error = ?, warnings = ? WHERE run_id = ?",
+        "UPDATE runs SET status = ?, finished_at = ?, fetched = ?, error = ?, warnings = ?, usage = ? WHERE run_id = ?",
         [
             run["status"],
             run.get("finished_at"),
             int(run.get("fetched") or 0),
             mask_optional(run.get("error")),
             _warnings_json(warnings),
+            _usage_json(run.get("usage")),
             run["run_id"],
         ],
     )
@@ -173,7 +177,7 @@ def write_run(conn: duckdb.DuckDBPyConnection, ledger: RunLedger) -> None:
         )
     conn.execute(
         "UPDATE runs SET finished_at = now(), status = ?, fetched = ?, inserted = ?, "
-        "updated = ?, error = ?, warnings = ? WHERE run_id = ?",
+        "updated = ?, error = ?, warnings = ?, usage = ? WHERE run_id = ?",
         [
             ledger.status,
             ledger.fetched,
@@ -181,6 +185,7 @@ def write_run(conn: duckdb.DuckDBPyConnection, ledger: RunLedger) -> None:
             ledger.updated,
             mask_optional(ledger.error),
             json.dumps([mask(w) for w in ledger.warnings]) if ledger.warnings else None,
+            _usage_json(ledger.usage),
             ledger.run_id,
         ],
     )
@@ -226,3 +231,10 @@ def _insert_running(
 def _warnings_json(warnings: list[str]) -> str | None:
     """The `runs.warnings` value: masked, as JSON, or NULL."""
     return json.dumps([mask(w) for w in warnings]) if warnings else None
+
+
+def _usage_json(usage: Any) -> str | None:
+    """A run's usage as stored: a JSON object of what the connector reported, masked, else NULL."""
+    if not isinstance(usage, dict) or not usage:
+        return None
+    return mask(json.dumps(usage, sort_keys=True, default=str))

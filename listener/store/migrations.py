@@ -851,6 +851,12 @@ SELECT CAST(week AS DATE) AS week_start, owner, kind,
 FROM posted p FULL JOIN answers a USING (week, owner, kind) FULL JOIN amplified x USING (week, owner, kind);
         """,
     ),
+    Migration(
+        14,
+        "runs_usage",
+        # What a run spent of a metered budget (YouTube's daily quota units), for `runs` and `listener status`.
+        "ALTER TABLE runs ADD COLUMN usage JSON;",
+    ),
 )
 
 
