@@ -390,6 +390,9 @@ def _build_batch(conn: duckdb.DuckDBPyConnection) -> None:
 # A re-collected or re-imported mention is rewritten only when something in it changed: an
 # unchanged reload writes nothing (no update versions held until the checkpoint, no weeks to
 # recompute), so `updated_at` says when its content last changed.
+# Engagement counts: NULL in a record means "not given", never "zero" or "gone".
+COUNT_COLUMNS = ("like_count", "repost_count", "reply_count", "quote_count", "score")
+
 _CHANGED = " OR ".join(
     [
         *(
@@ -402,16 +405,12 @@ _CHANGED = " OR ".join(
                 "parent_id",
                 "thread_id",
                 "community",
-                "like_count",
-                "repost_count",
-                "reply_count",
-                "quote_count",
-                "score",
                 "is_own",
                 "repost_of",
                 "quote_of",
             )
         ),
+        *(f"(b.{c} IS NOT NULL AND mentions.{c} IS DISTINCT FROM b.{c})" for c in COUNT_COLUMNS),
         "mentions.raw::VARCHAR IS DISTINCT FROM b.raw::VARCHAR",
         "(b.lang IS NOT NULL AND (mentions.lang_detected OR b.lang IS DISTINCT FROM mentions.lang))",
     ]
@@ -437,8 +436,11 @@ def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
                                  ELSE mentions.lang_detected END,
             updated_at = now(),
             parent_id = b.parent_id, thread_id = b.thread_id, community = b.community,
-            like_count = b.like_count, repost_count = b.repost_count,
-            reply_count = b.reply_count, quote_count = b.quote_count, score = b.score,
+            -- a record without counts (a Jetstream event, a feed) keeps the last known ones
+            like_count = coalesce(b.like_count, mentions.like_count),
+            repost_count = coalesce(b.repost_count, mentions.repost_count),
+            reply_count = coalesce(b.reply_count, mentions.reply_count),
+            quote_count = coalesce(b.quote_count, mentions.quote_count), score = coalesce(b.score, mentions.score),
             is_own = b.is_own, run_id = b.run_id, repost_of = b.repost_of,
             quote_of = b.quote_of, raw = b.raw
         FROM batch b WHERE mentions.mention_id = b.mention_id AND ({_CHANGED})
