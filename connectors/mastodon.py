@@ -170,7 +170,7 @@ class MastodonConnector:
     def from_settings(cls, settings: Settings) -> MastodonConnector:
         config = settings.sources.section(cls.name, MastodonSource)
         org = settings.organization
-        hashtags = list(config.hashtags) or default_hashtags(org)
+        hashtags = default_hashtags(org) if config.hashtags is None else list(config.hashtags)
         queries = default_queries(org) if config.search else []
         return cls(config, org, hashtags, queries, org.own_accounts.for_source(cls.name))
 

@@ -93,7 +93,8 @@ class MastodonSource(SourceBase):
     """`[sources.mastodon]` (optional MASTODON_ACCESS_TOKEN_<HOST> or MASTODON_ACCESS_TOKEN)."""
 
     instances: list[str] = ["https://mastodon.social"]
-    hashtags: list[str] = []  # without '#'; default: the hashtags and words of the topics' queries
+    # without '#'; none given: the hashtags and words of the topics' queries; [] follows no hashtag
+    hashtags: list[str] | None = None
     search: bool = True  # search_v2 for statuses where the instance allows it (needs a token)
     max_statuses_per_stream: Annotated[int, Field(ge=1)] = 800
     max_rate_limit_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 900
@@ -107,8 +108,8 @@ class MastodonSource(SourceBase):
 
     @field_validator("hashtags")
     @classmethod
-    def _plain_tags(cls, tags: list[str]) -> list[str]:
-        return [t.strip().lstrip("#") for t in tags if t.strip().lstrip("#")]
+    def _plain_tags(cls, tags: list[str] | None) -> list[str] | None:
+        return None if tags is None else [t.strip().lstrip("#") for t in tags if t.strip().lstrip("#")]
 
 
 class HackerNewsSource(SourceBase):

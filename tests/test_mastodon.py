@@ -589,3 +589,17 @@ search = false
     assert code == 0, err
     assert tape.all_played
     assert table_rows(tmp_path / "listener.duckdb", "SELECT count(*) FROM mentions WHERE source = 'mastodon'") == [(5,)]
+
+
+def test_hashtags_unset_derive_from_the_topics_and_an_empty_list_follows_none(tmp_path: Path) -> None:
+    derived = settings(tmp_path, terms=("acme", '"acme coffee"'))
+    unset = {k: v for k, v in derived.sources.mastodon.model_dump().items() if k != "hashtags"}
+    derived = settings_from_dict(
+        {
+            "organization": {"name": "Acme", "brand_terms": ["acme", '"acme coffee"']},
+            "store": {"path": str(tmp_path / "listener.duckdb")},
+            "sources": {"mastodon": unset},
+        }
+    )
+    assert MastodonConnector.from_settings(derived).hashtags == ["acme"]
+    assert MastodonConnector.from_settings(settings(tmp_path, hashtags=[])).hashtags == []
