@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,16 +32,22 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals"
 FEEDS, ITEMS, DELAY = 8, 12, 0.15
 
 
-def _setup(tmp_path: Path, feed_server: FeedServer) -> tuple[list[str], dict, float]:
-    urls = serve_feeds(feed_server, FEEDS, items=ITEMS)
-    for n in range(FEEDS):
-        feed_server.routes[f"/f{n}.xml"].delay = DELAY  # a run that lasts long enough to be cut anywhere
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    began = time.monotonic()
-    result = run_cli("--config", str(write_config(clean, urls)), "run")
-    assert result.returncode == 0, result.stderr
-    return urls, content_snapshot(clean / "listener.duckdb"), time.monotonic() - began
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str], dict, float]]:
+    """The feeds, and what one uninterrupted `listener run` of them stores (and how long it took):
+    served and run once per module (per worker), since every seed kills runs of the same feeds."""
+    server = FeedServer()
+    try:
+        urls = serve_feeds(server, FEEDS, items=ITEMS)
+        for n in range(FEEDS):
+            server.routes[f"/f{n}.xml"].delay = DELAY  # a run that lasts long enough to be cut anywhere
+        clean = tmp_path_factory.mktemp("clean")
+        began = time.monotonic()
+        result = run_cli("--config", str(write_config(clean, urls)), "run")
+        assert result.returncode == 0, result.stderr
+        yield urls, content_snapshot(clean / "listener.duckdb"), time.monotonic() - began
+    finally:
+        server.close()
 
 
 def _kill_at_random(command: list[str], cfg: Path, at: float) -> int | None:
@@ -70,9 +77,11 @@ def _assert_converged(work: Path, expected: dict) -> None:
 @pytest.mark.parametrize(
     "command, seed", [("run", 1), ("run", 2), ("run", 3), ("run", 4), ("schedule", 11), ("schedule", 12)]
 )
-def test_kill_at_random_moments_then_rerun_converges(tmp_path: Path, feed_server: FeedServer, command: str, seed: int):
+def test_kill_at_random_moments_then_rerun_converges(
+    tmp_path: Path, clean_run: tuple[list[str], dict, float], command: str, seed: int
+):
     """`listener run` killed twice in a row, or the daemon killed in its start-up collect, then one rerun."""
-    urls, expected, clean_seconds = _setup(tmp_path, feed_server)
+    urls, expected, clean_seconds = clean_run
     rng = random.Random(seed)
     work = tmp_path / "work"
     work.mkdir()
