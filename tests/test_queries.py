@@ -406,3 +406,118 @@ def test_the_nfc_guard_lists_every_character_nfc_changes_on_its_own() -> None:
         and unicodedata.normalize("NFC", chr(cp)) != chr(cp)
     }
     assert changed <= listed
+
+
+# -- the matcher's shortcuts (gates, ASCII NEAR, mention list apart) never change a result ---------
+
+EDGE_POSTS: dict[str, dict[str, object]] = {
+    "emoji_gap": {"text": "acme ☕ recall"},
+    "emoji_far": {"text": "acme ☕ one two ☕ recall"},
+    "accent_gap": {"text": "acme café recall"},
+    "accent_far": {"text": "acme café crème brûlée recall"},
+    "mark_gap": {"text": "acme cafe\u0301 recall"},
+    "quoted": {"text": "\u201cacme\u201d \u2014 recall\u2026"},
+    "title_break": {"title": "news of acme", "text": "recall today"},
+    "title_near": {"title": "acme recall", "text": "nothing"},
+    "final_sigma": {"text": "ο δρόμος κλειστός"},
+    "tag_end": {"text": "hello #acme", "mentions": ["globex"]},
+    "listed_only": {"text": "hello", "mentions": ["acme_support"]},
+    "long_s": {"text": "cold ſun late"},
+    "kelvin": {"text": "\u212aelvin late"},
+    "cased_far": {"text": "ACME one two three four five six seven eight nine ten eleven recall"},
+    "url_path": {"text": "a story", "url": "https://other.com/umbrella.com"},
+    "url_user": {"text": "a story", "url": "https://user@Blog.Umbrella.com:8080/p"},
+    "initech": {"text": "Initech grinders"},
+}
+
+EDGE_CASES: list[tuple[str, set[str]]] = [
+    ("acme NEAR/1 recall", {"emoji_gap", "quoted", "title_near"}),
+    ("acme NEAR/2 recall", {"emoji_gap", "quoted", "title_near", "accent_gap", "mark_gap"}),
+    ("acme NEAR/3 recall", {"emoji_gap", "quoted", "title_near", "accent_gap", "mark_gap", "emoji_far"}),
+    ("acme NEAR/4 recall", {"emoji_gap", "quoted", "title_near", "accent_gap", "mark_gap", "emoji_far", "accent_far"}),
+    ("acme NEAR/4f recall", {"emoji_gap", "quoted", "title_near", "accent_gap", "mark_gap", "emoji_far", "accent_far"}),
+    ("recall NEAR/4f acme", set()),
+    ("title:acme NEAR/2 title:recall", {"title_near"}),
+    ("{ACME} NEAR/12 recall", {"cased_far"}),
+    ("{ACME} NEAR/11 recall", set()),
+    (
+        "(acme OR {ACME}) NEAR/13 recall*",
+        {"cased_far", "emoji_gap", "quoted", "title_near", "accent_gap", "mark_gap"} | {"emoji_far", "accent_far"},
+    ),
+    ("κλειστόσ OR {ΚΛΕΙΣΤΟΣ}", {"final_sigma"}),  # accents count: κλειστοσ does not
+    ("κλειστοσ", set()),
+    ("δρόμος NEAR/2 κλειστός", {"final_sigma"}),
+    ("#acme OR @acme OR acme_support", {"tag_end"}),
+    ("@acme_support OR #acme_support", {"listed_only"}),
+    ("site:umbrella.com", {"url_user"}),
+    ("{Initech} OR initech*", {"initech"}),
+    ("(initech* OR {Initech}) NOT grinders", set()),
+    ("sun NEAR/2 late", set()),
+    ("kelvin NEAR/2 late", {"kelvin"}),  # lower() reads the Kelvin sign as k
+]
+
+
+@pytest.fixture(scope="module")
+def edge_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    with Store(tmp_path_factory.mktemp("edges") / "e.duckdb") as s:
+        prepare_own_accounts(s.conn, OwnAccounts())
+        batch = documents_batch([_doc(key, post) for key, post in {**POSTS, **EDGE_POSTS}.items()])
+        result = load_batch(s.conn, batch, None, [])
+        assert result.errors == [] and result.inserted == len(POSTS) + len(EDGE_POSTS)
+        yield s
+
+
+@pytest.mark.parametrize(("query", "expected"), EDGE_CASES, ids=[q for q, _ in EDGE_CASES])
+def test_edge_cases_of_the_fast_paths(edge_store: Store, query: str, expected: set[str]) -> None:
+    assert matched(edge_store, query) - set(POSTS) == expected
+
+
+SHORTCUT_QUERIES = [q for q, _ in CASES + EDGE_CASES] + [
+    '(acme OR #acme* OR @acme OR "acme coffee") NOT "acme anvil"',
+    '({ACME} OR "acme coffee" OR sun) NEAR/11 late',
+    '(ſun OR "cold brew") NEAR/6f ({ACME} OR initech* OR x_y)',
+    "({Acme} OR acme*) NEAR/3 (recall OR {Recall})",
+    "(café OR cafe\u0301 OR cafe) NEAR/2 (noir OR lait OR racer)",
+    "title:(acme OR {Acme}) OR #acme",
+    "(@acme OR @support OR acme) (coffee OR recall)",
+]
+
+
+def test_the_shortcuts_agree_with_the_plain_conditions(edge_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gates, the ASCII NEAR and the longer prefilters are only faster: turned off, every query
+    tags the same posts."""
+    from listener.core import matcher
+
+    fast = {q: matched(edge_store, q) for q in SHORTCUT_QUERIES}
+    monkeypatch.setattr(matcher._Compiler, "gate", lambda self, alternatives: None)
+    monkeypatch.setattr(matcher, "_MAX_ASCII_NEAR", 0)
+    monkeypatch.setattr(matcher, "_MIN_GATE", 10_000)  # prefilters: the longest run only
+    plain = {q: matched(edge_store, q) for q in SHORTCUT_QUERIES}
+    assert {q: hits for q, hits in fast.items() if hits != plain[q]} == {}
+
+
+def test_lower_maps_code_point_by_code_point_and_makes_no_final_sigma() -> None:
+    """What the gates (a {Cased} literal folded is in l) and fold_sql (no replace() without a ς) rely on."""
+    import duckdb
+
+    with duckdb.connect() as conn:
+        row = conn.execute(
+            """SELECT count(*) FILTER (WHERE length(lower(chr(i::INT))) <> 1),
+                      list(i) FILTER (WHERE contains(lower(chr(i::INT)), 'ς'))
+               FROM range(1, 1114112) t(i) WHERE i < 55296 OR i > 57343"""
+        ).fetchone()
+    assert row == (0, [0x3C2])
+
+
+def test_the_wide_word_class_is_every_word_character_outside_ascii() -> None:
+    import duckdb
+
+    from listener.core.matcher import _WIDE_WORD, literal
+
+    with duckdb.connect() as conn:
+        wrong = conn.execute(
+            f"""SELECT count(*) FROM (SELECT i, chr(i::INT) AS ch FROM range(1, 1114112) t(i)
+                                      WHERE i < 55296 OR i > 57343)
+                WHERE regexp_matches(ch, {literal(_WIDE_WORD)}) <> (i >= 128 AND regexp_matches(ch, '[\\pL\\pM\\pN_]'))"""
+        ).fetchone()
+    assert wrong == (0,)

@@ -34,8 +34,14 @@ _GAP = r"[^\pL\pM\pN_\x{1}]+"  # between two words of one passage
 
 
 def fold_sql(value: str) -> str:
-    """SQL: `value` in lower case, the final sigma read as sigma (ΟΔΟΣ, οδος and οδοσ are one word)."""
-    return f"replace(lower({value}), '\u03c2', '\u03c3')"
+    """SQL: `value` in lower case, the final sigma read as sigma (ΟΔΟΣ, οδος and οδοσ are one word).
+
+    lower() maps code point by code point and gives a final sigma only for a final sigma, so a
+    value without one skips the replace() (a pass as dear as lower() itself)."""
+    return (
+        f"CASE WHEN contains({value}, '\u03c2') THEN replace(lower({value}), '\u03c2', '\u03c3') "
+        f"ELSE lower({value}) END"
+    )
 
 
 # The characters NFC changes on their own (NFC(c) != c, not combining marks; Unicode of Python's
@@ -64,23 +70,27 @@ def nfc_sql(value: str) -> str:
     )
 
 
-FOLDED_SQL = fold_sql("concat(t, chr(1), x)")
+FOLDED_SQL = fold_sql("tx")  # tx: concat(t, chr(1), x)
+_HOST = r"regexp_extract({}, '^[a-z][a-z0-9+.\-]*://(?:[^/?#@]*@)?([^/?#:]+)', 1)"
 
 
 def input_columns(needs: set[str]) -> dict[str, str]:
     """The `tag_input` columns the compiled queries read, as SQL over `mentions m` (title `t`, text `x`,
-    NFC, never NULL, and `folded`, FOLDED_SQL of them), `authors a` and `listed` (the @-handles)."""
+    NFC, never NULL, `tx` = concat(t, chr(1), x) and `folded`, FOLDED_SQL of them), `authors a` and
+    `listed` (the @-handles)."""
     columns = {
         "l": "folded",
-        "c": "concat(t, chr(1), x)",
+        "c": "tx",
         "lt": fold_sql("t"),
         "ct": "t",
-        "r": "folded || coalesce(listed.handles, '')",
+        "r": "folded || coalesce(listed.handles, '')",  # l and h in one (read by nothing compiled now)
+        "h": "coalesce(listed.handles, '')",  # ' @handle' for each handle in the post's mention list
         "handle": "lower(ltrim(a.handle, '@'))",
         "src": "lower(m.source)",
         "lng": "lower(replace(m.lang, '_', '-'))",
         "comm": r"lower(regexp_replace(trim(m.community), '\s+', ' ', 'g'))",
-        "host": r"regexp_extract(lower(m.url), '^[a-z][a-z0-9+.\-]*://(?:[^/?#@]*@)?([^/?#:]+)', 1)",
+        "host": _HOST.format("lower(m.url)"),  # read by nothing compiled now: site: reads u
+        "u": "lower(m.url)",
         "txt": "concat_ws(' ', nullif(t, ''), nullif(x, ''))",  # the term lists' matching (topics.py)
     }
     return {name: sql for name, sql in columns.items() if name in needs}
@@ -112,7 +122,7 @@ class Normaliser:
         return tuple(part for word in rows[0] for part in word.split() if part)
 
     def lower(self, text: str) -> str:
-        row = self.conn.execute(f"SELECT {fold_sql('?')}", [text]).fetchone()
+        row = self.conn.execute(f"SELECT {fold_sql('v')} FROM (SELECT ?::VARCHAR AS v)", [text]).fetchone()
         assert row is not None
         return str(row[0])
 
@@ -124,10 +134,15 @@ def compile_query(node: Node, normaliser: Normaliser) -> Compiled:
     return compiled
 
 
+_MIN_GATE = 3  # characters: a shorter common substring is in nearly every text
+
+
 class _Compiler:
     def __init__(self, normaliser: Normaliser, needs: set[str]) -> None:
         self.normaliser = normaliser
         self.needs = needs
+        self.words: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}
+        self.folded: dict[str, str] = {}
 
     def use(self, column: str) -> str:
         self.needs.add(column)
@@ -137,7 +152,9 @@ class _Compiler:
         if isinstance(node, And):
             return "(" + " AND ".join(self.node(i) for i in node.items) + ")"
         if isinstance(node, Or):
-            return "(" + " OR ".join(self.node(i) for i in node.items) + ")"
+            either = "(" + " OR ".join(self.node(i) for i in node.items) + ")"
+            gate = self.gate([self.needles(i) for i in node.items])
+            return f"({self.contains(*gate)} AND {either})" if gate else either
         if isinstance(node, Not):
             return f"(NOT coalesce({self.node(node.item)}, false))"
         if isinstance(node, Term):
@@ -157,7 +174,73 @@ class _Compiler:
         return self.use(name)
 
     def term_words(self, term: Term) -> tuple[str, ...]:
-        return self.normaliser.words(term.words, lower=not term.case_sensitive)
+        key = (term.words, not term.case_sensitive)
+        if key not in self.words:
+            self.words[key] = self.normaliser.words(term.words, lower=not term.case_sensitive)
+        return self.words[key]
+
+    # -- gates: a substring that every alternative of an OR needs, tested once before them -----
+
+    def needles(self, node: Node) -> list[tuple[str, str]]:
+        """(column, substring) pairs that all hold wherever `node` does. Columns: l, c, lt, ct
+        and r (l or h: the text or the mention list)."""
+        if isinstance(node, Term):
+            column = ("c" if node.case_sensitive else "l") + ("t" if node.title_only else "")
+            return [(column, run) for run in _runs(self.term_words(node))]
+        if isinstance(node, Hashtag | AtMention):
+            sign, value = ("#", node.tag) if isinstance(node, Hashtag) else ("@", node.handle)
+            return [("r", sign + re.split(r"[*?]", self.normaliser.lower(value))[0])]
+        if isinstance(node, And):
+            return [needle for item in node.items for needle in self.needles(item)]
+        if isinstance(node, Or):
+            gate = self.gate([self.needles(i) for i in node.items])
+            return [gate] if gate else []
+        if isinstance(node, Near):
+            # with a {Case} term, the others are read with RE2's case folding (?i:), which finds more
+            # than lower() does (ſ for s, the Kelvin sign for k): only what its tests read is needed
+            cased = any(t.case_sensitive for t in (*node.left, *node.right))
+            sides = [
+                self.gate([self.needles(t)[:1] if cased else self.needles(t) for t in side])
+                for side in (node.left, node.right)
+            ]
+            return [gate for gate in sides if gate]
+        return []  # NOT: nothing is needed; fields: not in the text
+
+    def gate(self, alternatives: list[list[tuple[str, str]]]) -> tuple[str, str] | None:
+        """The longest substring (of at least _MIN_GATE characters) that each alternative needs in
+        one column they all lie in: lt is inside l, ct inside c, l inside r, and a substring of c
+        (or ct) folded is a substring of l (lower() maps code point by code point)."""
+        if len(alternatives) < 2 or not all(alternatives):
+            return None
+        columns = {column for needles in alternatives for column, _ in needles}
+        if columns <= {"lt"} or columns <= {"ct"}:
+            target = columns.pop()
+        elif columns <= {"c", "ct"}:
+            target = "c"
+        else:
+            target = "r" if "r" in columns else "l"
+        lifted = [
+            {self.fold(run) if column[0] == "c" and target[0] != "c" else run for column, run in needles}
+            for needles in alternatives
+        ]
+        first = sorted(lifted[0], key=len, reverse=True)
+        for size in range(max(map(len, first)), _MIN_GATE - 1, -1):
+            for run in first:
+                for start in range(len(run) - size + 1):
+                    piece = run[start : start + size]
+                    if all(any(piece in other for other in runs) for runs in lifted[1:]):
+                        return target, piece
+        return None
+
+    def fold(self, text: str) -> str:
+        if text not in self.folded:
+            self.folded[text] = self.normaliser.lower(text)
+        return self.folded[text]
+
+    def contains(self, column: str, piece: str) -> str:
+        if column == "r":
+            return f"(contains({self.use('l')}, {literal(piece)}) OR contains({self.use('h')}, {literal(piece)}))"
+        return f"contains({self.use(column)}, {literal(piece)})"
 
     def term(self, term: Term) -> str:
         column = self.column_for(term, term.case_sensitive)
@@ -167,53 +250,76 @@ class _Compiler:
         pattern = _BEFORE + _phrase_pattern(words) + _AFTER
         return f"({self.prefilter(column, words)} AND regexp_matches({column}, {literal(pattern)}))"
 
-    def prefilter(self, column: str, words: tuple[str, ...]) -> str:
-        """A substring every match contains (the longest literal run): a fast test that rules out
-        the rows the regular expression then need not read."""
-        runs = [run for w in words for run in re.split(r"[*?]+", w) if run]
-        longest = max(runs, key=len, default="")
-        return f"contains({column}, {literal(longest)})" if longest else "true"
+    def prefilter(self, column: str, words: tuple[str, ...], longest_only: bool = False) -> str:
+        """Substrings every match contains (its literal runs, longest first; those under _MIN_GATE
+        characters only when there is nothing longer): fast tests that rule out the rows the
+        regular expression then need not read. `longest_only`: the longest run alone (see near)."""
+        runs = _runs(words)
+        runs = runs[:1] if longest_only else [run for run in runs if len(run) >= _MIN_GATE] or runs[:1]
+        tests = [f"contains({column}, {literal(run)})" for run in runs]
+        return tests[0] if len(tests) == 1 else "(" + " AND ".join(tests) + ")" if tests else "true"
 
     def near(self, near: Near) -> str:
         case_sensitive = any(t.case_sensitive for t in (*near.left, *near.right))
         column = self.column_for(near, case_sensitive)
 
-        def side(terms: tuple[Term, ...]) -> tuple[str, str]:
+        def side(terms: tuple[Term, ...], char: str, gap: str) -> tuple[str, str]:
             patterns, checks = [], []
             for term in terms:
                 words = self.term_words(term)
                 if not words:
                     continue
-                body = " ".join(_word_pattern(w, _SPLIT_WORD) for w in words)
+                body = gap.join(_word_pattern(w, char) for w in words)
                 insensitive = case_sensitive and not term.case_sensitive
                 patterns.append(f"(?i:{body})" if insensitive else body)
                 check_column = self.column_for(term, term.case_sensitive) if case_sensitive else column
-                checks.append(self.prefilter(check_column, words))
+                checks.append(self.prefilter(check_column, words, longest_only=case_sensitive))
             if not patterns:
                 return "", "false"
             return "(?:" + "|".join(patterns) + ")", "(" + " OR ".join(checks) + ")"
 
-        (left, left_check), (right, right_check) = side(near.left), side(near.right)
+        def either(char: str, gap: str) -> str:
+            (left, _), (right, _) = side(near.left, char, gap), side(near.right, char, gap)
+            between = f"(?:{gap}{char}+){{0,{near.distance - 1}}}" if near.distance > 1 else ""
+            forward = f"{left}{between}{gap}{right}"
+            return forward if near.ordered else f"(?:{forward}|{right}{between}{gap}{left})"
+
+        (left, left_check), (right, right_check) = side(near.left, _SPLIT_WORD, " "), side(near.right, _SPLIT_WORD, " ")
         if not left or not right:
             return "false"
+        if right_check.count("contains(") < left_check.count("contains("):  # the side with fewer tests first
+            left_check, right_check = right_check, left_check
         # Counted in the word string `' w1 w2 '` of the rows both sides can be in: a counted repeat
-        # of Unicode classes over the raw text would be too large a program for RE2 at NEAR/100.
-        between = f"(?: {_SPLIT_WORD}+){{0,{near.distance - 1}}}" if near.distance > 1 else ""
-        forward = f"{left}{between} {right}"
-        either = forward if near.ordered else f"(?:{forward}|{right}{between} {left})"
-        return f"({left_check} AND {right_check} AND regexp_matches({_split_words(column)}, {literal(f' {either} ')}))"
+        # of Unicode classes over the raw text would be too large a program for RE2 (NEAR/5 already).
+        # A text whose only word characters are ASCII (most, even with emoji or curly quotes) is
+        # read as it is, with ASCII classes: a small program, and no word string to build.
+        words = either(_SPLIT_WORD, " ")
+        split = f"regexp_matches({_split_words(column)}, {literal(f' {words} ')})"
+        if near.distance > _MAX_ASCII_NEAR:
+            return f"({left_check} AND {right_check} AND {split})"
+        raw = f"{_ASCII_BEFORE}{either(_ASCII_WORD, _ASCII_GAP)}{_ASCII_AFTER}"
+        ascii_words = f"(strlen({column}) = length({column}) OR NOT regexp_matches({column}, {literal(_WIDE_WORD)}))"
+        return (
+            f"({left_check} AND {right_check} AND "
+            f"CASE WHEN {ascii_words} THEN regexp_matches({column}, {literal(raw)}) ELSE {split} END)"
+        )
 
     # -- hashtags, mentions, fields ----------------------------------------------------------
 
     def tagged(self, sign: str, value: str, wildcards: bool) -> str:
-        column = self.use("r")
+        """In the text or the mention list (h): a match in `l || h` is one in either, as h is empty
+        or starts with a space."""
         if wildcards:
             body = "".join(f"{_WORD}*" if c == "*" else _WORD if c == "?" else re.escape(c) for c in value)
         else:
             body = re.escape(value)
         pattern = f"{_BEFORE}{re.escape(sign)}{body}{_AFTER}"
         head = re.split(r"[*?]", value)[0]
-        return f"(contains({column}, {literal(sign + head)}) AND regexp_matches({column}, {literal(pattern)}))"
+        text, listed = (
+            f"(contains({self.use(column)}, {literal(sign + head)}) AND regexp_matches({column}, {literal(pattern)}))"
+            for column in ("l", "h")
+        )
+        return f"({text} OR {listed})"
 
     def field(self, match: FieldMatch) -> str:
         value = match.value
@@ -238,17 +344,41 @@ class _Compiler:
                 return f"{column} = {literal(value)}"
             forms = [value, "r/" + value, "#" + value]  # a bare name: subreddit, hashtag or feed name
             return f"{column} IN ({', '.join(literal(f) for f in forms)})"
-        column = self.use("host")
-        return f"({column} = {literal(value)} OR ends_with({column}, {literal('.' + value)}))"
+        # the host is read from the URL only where the URL holds the name: most rows skip the regex
+        url = self.use("u")
+        host = _HOST.format(url)
+        return (
+            f"(contains({url}, {literal(value)}) AND ({host} = {literal(value)} "
+            f"OR ends_with({host}, {literal('.' + value)})))"
+        )
 
 
 _SPLIT_WORD = "[^ \\x{1}]"  # in the word string of _split_words: one character of a word
+
+# NEAR over a text whose word characters are all ASCII: the same words, read with ASCII classes
+_WIDE_WORD = r"[^\x00-\x7F\PL]|[^\x00-\x7F\PM]|[^\x00-\x7F\PN]"  # a word character outside ASCII
+_ASCII_WORD = "[A-Za-z0-9_]"
+_ASCII_GAP = "[^A-Za-z0-9_\\x{1}]+"
+_ASCII_BEFORE = "(?:^|[^A-Za-z0-9_])"
+_ASCII_AFTER = "(?:$|[^A-Za-z0-9_])"
+_MAX_ASCII_NEAR = 10  # a wider NEAR is counted in the word string only (RE2's program grows with it)
+
+
+# A run of characters between words (not U+0001) that is not already one space: a single space, by
+# far the most common run, is left where it is, and the replacement has a third of the matches to make.
+_NOT_ONE_SPACE = r" ?[^\pL\pM\pN_\x{1} ][^\pL\pM\pN_\x{1}]*| {2}[^\pL\pM\pN_\x{1}]*"
 
 
 def _split_words(column: str) -> str:
     """SQL: `column` as ' w1 w2 ... ', words split by single spaces, the title/text break kept."""
     marked = f"replace({column}, chr(1), ' ' || chr(1) || ' ')"
-    return f"(' ' || regexp_replace({marked}, '[^\\pL\\pM\\pN_\\x{{1}}]+', ' ', 'g') || ' ')"
+    return f"(' ' || regexp_replace({marked}, {literal(_NOT_ONE_SPACE)}, ' ', 'g') || ' ')"
+
+
+def _runs(words: tuple[str, ...]) -> list[str]:
+    """The literal runs of query words (between wildcards), distinct, longest first."""
+    runs = [run for w in words for run in re.split(r"[*?]+", w) if run]
+    return sorted(dict.fromkeys(runs), key=len, reverse=True)
 
 
 def _word_pattern(word: str, char: str = _WORD) -> str:
@@ -270,7 +400,7 @@ def tag_input_sql(
     joins = ""
     if "handle" in needs:
         joins += " LEFT JOIN authors a ON a.author_id = m.author_id"
-    if "r" in needs:
+    if needs & {"r", "h"}:
         joins += f"""
             LEFT JOIN (
                 SELECT mention_id, string_agg(' @' || target_handle, '') AS handles
@@ -280,13 +410,16 @@ def tag_input_sql(
             ) listed ON listed.mention_id = m.mention_id"""
     columns = "".join(f", {sql} AS {name}" for name, sql in input_columns(needs).items())
     folded = f", {FOLDED_SQL} AS folded" if needs & {"l", "r"} else ""
+    joined = ", concat(t, chr(1), x) AS tx" if needs & {"l", "r", "c"} else ""
     return f"""
         SELECT {", ".join("m." + k.strip() for k in keys.split(","))} {columns}
         FROM (
             SELECT *{folded} FROM (
-                SELECT {keys}, author_id, source, lang, community, url,
-                       {nfc_sql("coalesce(title, '')")} AS t, {nfc_sql("coalesce(text, '')")} AS x
-                FROM {relation} {where}
+                SELECT *{joined} FROM (
+                    SELECT {keys}, author_id, source, lang, community, url,
+                           {nfc_sql("coalesce(title, '')")} AS t, {nfc_sql("coalesce(text, '')")} AS x
+                    FROM {relation} {where}
+                )
             )
         ) m {joins}
         """

@@ -84,7 +84,7 @@ def _check_compiles(conn: duckdb.DuckDBPyConnection, rule: TopicRule) -> None:
         ) from None
 
 
-_ALL_COLUMNS = ("l", "c", "lt", "ct", "r", "handle", "src", "lng", "comm", "host", "txt")
+_ALL_COLUMNS = ("l", "c", "lt", "ct", "r", "h", "handle", "src", "lng", "comm", "host", "u", "txt")
 
 
 def uses_language(rules: list[TopicRule]) -> bool:
@@ -175,6 +175,22 @@ def _check_patterns(
             raise ConfigError(f"'{where}': term {term!r} of topic {topic!r} can never match, not even its own text")
 
 
+def tagging_sql(rules: list[TopicRule], inputs: str) -> str:
+    """SELECT mention_id, topic, kind: one row per rule a row of `inputs` (tag_input's columns) satisfies.
+
+    One pass: each row is read once, every condition evaluated on it, and what it matches
+    unnested. (A temp table of the inputs, scanned once per rule, was read by one thread
+    only inside the caller's transaction, and each scan re-read every row.)
+    """
+    hits = ", ".join(f"CASE WHEN {rule.condition} THEN {i} END" for i, rule in enumerate(rules, 1))
+    topics = ", ".join(f"({i}, {literal(rule.topic)}, {literal(rule.kind)})" for i, rule in enumerate(rules, 1))
+    return f"""
+        SELECT h.mention_id, r.topic, r.kind
+        FROM (SELECT mention_id, unnest(list_filter([{hits}], i -> i IS NOT NULL)) AS i FROM ({inputs})) h
+        JOIN (VALUES {topics}) r(i, topic, kind) USING (i)
+        """
+
+
 def tag_mentions(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope: str | None = None) -> int:
     """Re-tag the mentions whose ids are in table `scope` (all mentions when None).
 
@@ -187,14 +203,7 @@ def tag_mentions(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule], scope:
         return 0
     needs = set().union(*(rule.needs for rule in rules))
     inputs = tag_input_sql(needs, where, where.replace("WHERE", "AND", 1))
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE tag_input AS {inputs}")
-    selects = [
-        f"SELECT mention_id, {literal(rule.topic)} AS topic, {literal(rule.kind)} AS kind "
-        f"FROM tag_input WHERE {rule.condition}"
-        for rule in rules
-    ]
-    conn.execute(f"INSERT INTO mention_topics (mention_id, topic, kind) {' UNION ALL '.join(selects)}")
-    conn.execute("DROP TABLE tag_input")
+    conn.execute(f"INSERT INTO mention_topics (mention_id, topic, kind) {tagging_sql(rules, inputs)}")
     row = conn.execute(f"SELECT count(*) FROM mention_topics {where}").fetchone()
     return int(row[0]) if row else 0
 
