@@ -154,7 +154,9 @@ def test_bad_ids_and_missing_options_are_usage_errors_that_change_nothing(capsys
     assert code == 2 and "x:nope" in err and "Traceback" not in err
     code, _, err = run_in_process(capsys, "--config", str(store_config), "inbox", "dismiss", "x:p1")
     assert code == 2 and "--reason" in err
-    code, _, err = run_in_process(capsys, "--config", str(store_config), "inbox", "dismiss", "x:p1", "--reason", "boring")
+    code, _, err = run_in_process(
+        capsys, "--config", str(store_config), "inbox", "dismiss", "x:p1", "--reason", "boring"
+    )
     assert code == 2
     code, _, err = run_in_process(capsys, "--config", str(store_config), "inbox", "assign", "x:p1")
     assert code == 2 and "--to" in err
@@ -205,7 +207,7 @@ def test_sentiment_labels_set_by_analysts_win_and_can_be_evaluated(capsys, store
     (label,) = table_rows(db, "SELECT label FROM sentiment WHERE mention_id = 'x:p4'")[0]
     assert label == "positive"
     negative = "SELECT sum(negative), sum(positive) FROM daily_sentiment WHERE topic = 'Acme'"
-    (negatives, positives), = table_rows(db, negative)
+    ((negatives, positives),) = table_rows(db, negative)
     code, report = cli(capsys, store_config, "sentiment", "set", "x:p4", "negative", "--note", "sarcasm")
     assert code == 0 and report["posts_changed"] == 1
     assert table_rows(db, "SELECT label, model_label FROM sentiment WHERE mention_id = 'x:p4'") == [
