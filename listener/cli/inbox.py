@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 
 from listener.cli.app import EXIT_OK, Context, emit, json_option
+from listener.cli.collect import store_gate
 
 TEXT_CHARS = 140
-
-
-def _gate(obj: Context) -> Any:
-    from listener.store.gate import StoreGate
-
-    settings = obj.settings()
-    return StoreGate(settings.store, settings.store.lock_timeout_seconds)
 
 
 @click.group(invoke_without_command=True)
@@ -63,7 +56,7 @@ def inbox(
 
     obj: Context = ctx.obj
     filters = Filters(limit=limit, source=source, assignee=assignee, since=since.replace(tzinfo=UTC) if since else None)
-    with _gate(obj).reader() as store:
+    with store_gate(obj.settings()).reader() as store:
         rows = waiting(store.conn, filters)
         counts = summary(store.conn, filters)
     for row in rows:
@@ -90,7 +83,7 @@ def inbox(
 def _decide(obj: Context, ids: tuple[str, ...], state: str, as_json: bool, **details: str | None) -> None:
     from listener.publish.inbox import InboxError, set_state
 
-    with _gate(obj).writer() as store:
+    with store_gate(obj.settings()).writer() as store:
         assert store is not None
         try:
             changes = store.write_transaction(lambda conn: set_state(conn, ids, state, **details), f"inbox {state}")

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from listener.cli.app import EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE, Context, emit, json_option
+from listener.cli.collect import store_gate
 
 
 @click.group()
@@ -115,7 +116,7 @@ def overrides_(obj: Context, as_json: bool) -> None:
     """
     from analytics.sentiment.overrides import overrides
 
-    with _gate(obj).reader() as store:
+    with store_gate(obj.settings()).reader() as store:
         rows = overrides(store.conn)
     lines = [f"{len(rows)} label(s) set by analysts"]
     for r in rows:
@@ -128,17 +129,10 @@ def overrides_(obj: Context, as_json: bool) -> None:
     sys.exit(EXIT_OK)
 
 
-def _gate(obj: Context) -> Any:
-    from listener.store.gate import StoreGate
-
-    settings = obj.settings()
-    return StoreGate(settings.store, settings.store.lock_timeout_seconds)
-
-
 def _write(obj: Context, work: Callable[[Any], Any], what: str) -> Any:
     from analytics.sentiment.overrides import OverrideError
 
-    with _gate(obj).writer() as store:
+    with store_gate(obj.settings()).writer() as store:
         assert store is not None
         try:
             return store.write_transaction(work, what)
@@ -210,7 +204,7 @@ def _evaluate_overrides(obj: Context, as_json: bool) -> None:
     from analytics.sentiment.evaluate import report_lines
     from analytics.sentiment.overrides import agreement
 
-    with _gate(obj).reader() as store:
+    with store_gate(obj.settings()).reader() as store:
         result = agreement(store.conn)
     lines = [f"the scorer against {result['rows']} label(s) set by analysts (listener sentiment set)"]
     lines += report_lines(result) if result["rows"] else ["no label set yet: nothing to compare"]

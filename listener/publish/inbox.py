@@ -14,6 +14,7 @@ done mention without an own reply counts as handled off-platform, reported apart
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,55 +69,52 @@ class Filters:
     since: datetime | None = None
 
 
+def _scope(filters: Filters, by_assignee: bool = True) -> tuple[str, list[Any]]:
+    """SQL conditions (and their parameters) over `ASKING` for the filters, the limit aside."""
+    where, params = ["true"], []
+    for condition, value in (
+        ("source = ?", filters.source),
+        ("lower(assignee) = lower(?)", filters.assignee if by_assignee else None),
+        ("created_at >= ?", filters.since),
+    ):
+        if value:
+            where.append(condition)
+            params.append(value)
+    return " AND ".join(where), params
+
+
 def waiting(conn: duckdb.DuckDBPyConnection, filters: Filters) -> list[dict[str, Any]]:
     """The inbox: asking mentions with no own reply, not done or dismissed, most influential first."""
-    where = ["NOT answered", "state IN ('open', 'assigned')"]
-    params: list[Any] = []
-    if filters.source:
-        where.append("source = ?")
-        params.append(filters.source)
-    if filters.assignee:
-        where.append("lower(assignee) = lower(?)")
-        params.append(filters.assignee)
-    if filters.since:
-        where.append("created_at >= ?")
-        params.append(filters.since)
-    sql = f"SELECT * FROM ({ASKING}) WHERE {' AND '.join(where)} ORDER BY {ORDER} LIMIT {int(filters.limit)}"
+    where, params = _scope(filters)
+    sql = (
+        f"SELECT * FROM ({ASKING}) WHERE NOT answered AND state IN ('open', 'assigned') AND {where} "
+        f"ORDER BY {ORDER} LIMIT {int(filters.limit)}"
+    )
     cur = conn.execute(sql, params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def summary(conn: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
-    """Counts over every asking mention (the same filters but the limit): waiting, assigned, answered,
-    handled off-platform (done without an own reply) and dismissed by reason."""
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    if filters.source:
-        where.append("source = ?")
-        params.append(filters.source)
-    if filters.since:
-        where.append("created_at >= ?")
-        params.append(filters.since)
+    """Counts over every asking mention (the same filters but the limit and the assignee): waiting,
+    assigned, answered, handled off-platform (done without an own reply) and dismissed by reason."""
+    where, params = _scope(filters, by_assignee=False)
     row = conn.execute(
         f"""
         SELECT count(*) FILTER (NOT answered AND state IN ('open', 'assigned')) AS waiting,
                count(*) FILTER (NOT answered AND state = 'assigned') AS assigned,
                count(*) FILTER (answered AND state <> 'dismissed') AS answered,
                count(*) FILTER (NOT answered AND state = 'done') AS handled_off_platform,
-               count(*) FILTER (state = 'dismissed') AS dismissed
-        FROM ({ASKING}) WHERE {" AND ".join(where)}
+               count(*) FILTER (state = 'dismissed') AS dismissed,
+               list(reason) FILTER (state = 'dismissed') AS reasons
+        FROM ({ASKING}) WHERE {where}
         """,
         params,
     ).fetchone()
     keys = ("waiting", "assigned", "answered", "handled_off_platform", "dismissed")
-    counts: dict[str, Any] = dict(zip(keys, (int(v or 0) for v in row or ()), strict=True))
-    reasons = conn.execute(
-        f"SELECT reason, count(*) FROM ({ASKING}) WHERE state = 'dismissed' AND {' AND '.join(where)} "
-        "GROUP BY reason ORDER BY reason",
-        params,
-    ).fetchall()
-    counts["dismissed_by_reason"] = {str(r): int(n) for r, n in reasons}
+    *numbers, reasons = row or (0, 0, 0, 0, 0, None)
+    counts: dict[str, Any] = dict(zip(keys, (int(v or 0) for v in numbers), strict=True))
+    counts["dismissed_by_reason"] = dict(sorted(Counter(str(r) for r in reasons or ()).items()))
     return counts
 
 
