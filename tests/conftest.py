@@ -198,6 +198,10 @@ REAL_LOOKING = {
     "X_BEARER_TOKEN": "AAAA-users-real-x-token",
     "REDDIT_CLIENT_ID": "users-real-reddit-id",
     "REDDIT_CLIENT_SECRET": "users-real-reddit-secret",
+    "BLUESKY_HANDLE": "users-real-handle.bsky.social",
+    "BLUESKY_APP_PASSWORD": "users-real-bsky-app-password",
+    "MASTODON_ACCESS_TOKEN": "users-real-mastodon-token",
+    "YOUTUBE_API_KEY": "users-real-youtube-key",
 }
 
 

@@ -1,8 +1,10 @@
 """`listener demo` runs the real pipeline offline and leaves a queryable store.
 
-RSS comes from a local server through the RSS connector; X and Reddit are
-recorded exchanges (listener/ops/demo_data/recordings/) replayed by vcrpy to the
-real tweepy and praw clients inside the real connectors.
+RSS comes from a local server through the RSS connector; X, Reddit, Bluesky,
+Mastodon, Hacker News and YouTube are recorded exchanges
+(listener/ops/demo_data/recordings/) replayed by vcrpy to the real clients
+(tweepy, praw, atproto, Mastodon.py, requests, google-api-python-client)
+inside the real connectors.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import httplib2  # type: ignore[import-untyped]
+import httpx
 import pytest
 import requests
 from conftest import DEMO_TODAY, REAL_LOOKING, ROOT, demo_port, run_cli, table_rows
@@ -47,6 +51,8 @@ VOLATILE = {
 # Other days the demo is run on (with DEMO_TODAY, a Wednesday): a Sunday months earlier, and a
 # Monday whose story crosses the new year.
 OTHER_DAY = "2026-06-14"
+OPEN_NETWORKS = ("bluesky", "mastodon", "hackernews", "youtube")
+OPEN_SQL = "('bluesky', 'mastodon', 'hackernews', 'youtube')"
 NEW_YEAR_DAY = date(2026, 2, 2)
 
 
@@ -63,14 +69,28 @@ def inprocess_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     sent: list[tuple[str, str | None]] = []
     real_send = requests.Session.send
 
+    real_httpx_send = httpx.Client.send
+    real_httplib2_request = httplib2.Http.request
+
     def spy(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         sent.append((request.url or "", request.headers.get("Authorization")))
         return real_send(self, request, **kwargs)
+
+    def httpx_spy(self: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        body = request.content.decode("utf-8", "replace") if request.method == "POST" else ""
+        sent.append((f"{request.url} {body}", request.headers.get("Authorization")))
+        return real_httpx_send(self, request, **kwargs)
+
+    def httplib2_spy(self: httplib2.Http, uri: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append((uri, None))
+        return real_httplib2_request(self, uri, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
         for name, value in REAL_LOOKING.items():
             mp.setenv(name, value)
         mp.setattr(requests.Session, "send", spy)
+        mp.setattr(httpx.Client, "send", httpx_spy)
+        mp.setattr(httplib2.Http, "request", httplib2_spy)
         before = dict(os.environ)
         with demo_port(tmp_path_factory):
             summary, _ = demo.run_demo(out, today=date.fromisoformat(DEMO_TODAY))
@@ -106,6 +126,13 @@ def test_demo_builds_a_store_and_prints_a_summary(cli_run):
     assert summary["failed_sources"] == []
     per_source = summary["mentions_per_source"]
     assert per_source["rss"] >= 150 and 120 <= per_source["x"] <= 160 and 80 <= per_source["reddit"] <= 120
+    # every recorded post of the open networks, once (HN's search finds the comments that name a term)
+    assert {s: per_source.get(s) for s in OPEN_NETWORKS} == {
+        "bluesky": 17,
+        "mastodon": 12,
+        "hackernews": 11,
+        "youtube": 17,
+    }
     topics = {t["topic"]: t["mentions"] for t in summary["mentions_per_topic"]}
     assert topics["Acme"] > topics["Globex"] > topics["Initech"] > 0
     assert set(summary["sentiment"]) == {"positive", "neutral", "negative"}
@@ -116,6 +143,10 @@ def test_demo_builds_a_store_and_prints_a_summary(cli_run):
         ("rss", "warning", None),
         ("x", "ok", None),
         ("reddit", "ok", None),
+        ("bluesky", "ok", None),
+        ("mastodon", "ok", None),
+        ("hackernews", "ok", None),
+        ("youtube", "ok", None),
     ]
     # Every mention is scored; the Atom xml:lang entries keep their language, and so do tweets.
     assert rows(db, "SELECT count(*) FROM mentions m ANTI JOIN sentiment s USING (mention_id)") == [(0,)]
@@ -161,15 +192,15 @@ def test_demo_human_output_ends_with_commands_that_work(human_run, capsys):
     result, out = human_run
     text = result.stdout
     assert "Mentions per topic:" in text and "Playing response" not in result.stderr  # vcrpy stays quiet
-    for source in ("rss", "x", "reddit"):
+    for source in ("rss", "x", "reddit", *OPEN_NETWORKS):
         assert f"\n  {source} " in text
     assert "its last week, 2026-W23, is the last complete week before today (2026-06-14)" in text
     # Spike alerts: the newest first, and the count of the rest.
     lines = text.splitlines()
-    head = lines.index("Spike alerts (6, newest first):")
-    listed = [line.split()[0] for line in lines[head + 1 : head + 7]]
+    head = lines.index("Spike alerts (7, newest first):")
+    listed = [line.split()[0] for line in lines[head + 1 : head + 8]]
     assert listed == sorted(listed, reverse=True) and listed[0] == "2026-06-02"  # the story's last spike
-    assert lines[head + 7].startswith("KPIs")  # all six shown: no "... more" line
+    assert lines[head + 8].startswith("KPIs")  # all seven shown: no "... more" line
     assert "duckdb " + str(out) not in text  # no shell advice without -readonly
     commands = lines[lines.index("Next:") + 1 : lines.index("Next:") + 5]
     config = out / "listener.toml"
@@ -199,9 +230,9 @@ def test_demo_human_output_ends_with_commands_that_work(human_run, capsys):
             outputs[verb] = capsys.readouterr().out
     assert "disabled in the config; last run" in outputs["status"] and "failing" not in outputs["status"]
     assert outputs["digest"].startswith("Acme: weekly listening digest 2026-W23 (01 Jun to 07 Jun 2026)")
-    assert "35 mentions of Acme by others (68 the week before" in outputs["digest"]
+    assert "39 mentions of Acme by others (77 the week before" in outputs["digest"]
     assert "maturity: Share (level 3 of 5), window 2026-03-11 .. 2026-06-08" in outputs["maturity"]
-    assert "410" in outputs["sql"]
+    assert "467" in outputs["sql"]
     # `listener run` with the demo's config reaches no source: it analyzes and refreshes the snapshot.
     before = rows(out / "listener.duckdb", "SELECT count(*) FROM runs")
     capsys.readouterr()
@@ -231,13 +262,13 @@ def test_the_story_is_this_weeks_on_any_day(cli_run, human_run, new_year_run, ca
         assert digest["week"] == week.label, today
         text = digest["text"]
         # own, competitors' and amplifying posts left out, each copy once (docs/analytics-metrics.md)
-        assert "35 mentions of Acme by others (68 the week before, -49%)" in text, today
+        assert "39 mentions of Acme by others (77 the week before, -49%)" in text, today
         assert "1 spike alert (cold brew 1)" in text and "No influencer ranking" not in text
         assert "Level 3 of 5: Share" in text
         assert "9 mentions that ask or complain in the last 7 days got no reply within 72 h" in text
         kpis = dict(rows(db, f"SELECT kpi, value FROM kpi_values WHERE period_start = DATE '{week.monday}'"))
         assert set(kpis) == {"share_of_voice", "net_sentiment", "engaged_authors", "response_rate"}
-        assert all(v is not None for v in kpis.values()) and kpis["engaged_authors"] == 35, today
+        assert all(v is not None for v in kpis.values()) and kpis["engaged_authors"] == 39, today
         assert listener_in_process("--config", config, "maturity", "--json") == 0
         assessment = json.loads(capsys.readouterr().out)
         assert assessment["window_end"] == analyzed.isoformat() and assessment["level"] == "Share"
@@ -263,7 +294,7 @@ def test_a_day_the_story_cannot_be_placed_before_is_one_line(tmp_path: Path):
     assert not (tmp_path / "d").exists()
 
 
-def test_own_accounts_are_marked_on_x_and_reddit(cli_run):
+def test_own_accounts_are_marked_on_every_network(cli_run):
     _, db = cli_run
     own = dict(
         rows(db, "SELECT m.source, count(*) FROM mentions m JOIN authors a USING (author_id) WHERE m.is_own GROUP BY 1")
@@ -276,9 +307,22 @@ def test_own_accounts_are_marked_on_x_and_reddit(cli_run):
         "GROUP BY ALL ORDER BY 1",
     ) == [("acme", True, own["x"]), ("acme_official", True, own["reddit"])]
     assert rows(db, "SELECT source, handle FROM authors WHERE is_own AND source <> 'rss' ORDER BY 1") == [
+        ("bluesky", "acme.bsky.social"),
+        ("hackernews", "acme_eng"),
+        ("mastodon", "acmecoffee@mastodon.social"),
         ("reddit", "acme_official"),
         ("x", "acme"),
+        ("youtube", "AcmeCoffee"),
     ]
+    # the open networks: the own account's posts, answers and reposts
+    assert dict(
+        rows(db, "SELECT source, count(*) FROM mentions WHERE is_own AND source IN " + OPEN_SQL + " GROUP BY 1")
+    ) == {
+        "bluesky": 6,
+        "mastodon": 4,
+        "hackernews": 3,
+        "youtube": 4,
+    }
 
 
 def test_interactions_of_every_kind(cli_run):
@@ -342,9 +386,53 @@ def test_threads_comment_trees_and_authors(cli_run):
     assert rows(db, "SELECT count(*) FROM authors WHERE source = 'x' AND followers_count >= 100000")[0][0] >= 3
 
 
+def test_the_open_networks_threads_quotes_and_reposts(cli_run):
+    """Bluesky, Mastodon, Hacker News and YouTube as their connectors store them: every reply's parent
+    and thread root stored too, reposts and quotes as interactions, authors with their profiles."""
+    _, db = cli_run
+    assert (
+        rows(
+            db,
+            "SELECT source, count(*) FROM mentions WHERE source IN " + OPEN_SQL + " AND parent_id IS NOT NULL "
+            "AND (parent_id NOT IN (SELECT mention_id FROM mentions) OR thread_id NOT IN (SELECT mention_id FROM mentions)) "
+            "GROUP BY 1",
+        )
+        == []
+    )
+    replies = dict(
+        rows(
+            db,
+            "SELECT source, count(*) FROM mentions WHERE source IN "
+            + OPEN_SQL
+            + " AND parent_id IS NOT NULL GROUP BY 1",
+        )
+    )
+    assert replies == {"bluesky": 2, "mastodon": 2, "hackernews": 8, "youtube": 10}
+    # A YouTube thread with more replies than the listing embeds was read whole through comments.list.
+    assert rows(
+        db, "SELECT count(*) FROM mentions WHERE source = 'youtube' GROUP BY thread_id ORDER BY 1 DESC LIMIT 1"
+    ) == [(8,)]
+    kinds = set(rows(db, "SELECT source, kind FROM interactions WHERE source IN " + OPEN_SQL))
+    assert {("bluesky", "repost"), ("bluesky", "quote"), ("bluesky", "reply"), ("mastodon", "repost")} <= kinds
+    assert rows(db, "SELECT handle, followers_count FROM authors WHERE source = 'bluesky' ORDER BY 2 DESC LIMIT 1") == [
+        ("brewlab.example.com", 58300)
+    ]
+    # the same Mastodon status from another server is keyed by its ActivityPub uri
+    assert rows(db, "SELECT count(*) FROM mentions WHERE source = 'mastodon' AND native_id NOT LIKE 'https://%'") == [
+        (0,)
+    ]
+    langs = dict(
+        rows(
+            db,
+            "SELECT source, list_sort(list(DISTINCT lang)) FROM mentions WHERE source IN ('bluesky', 'mastodon') GROUP BY 1",
+        )
+    )
+    assert langs == {"bluesky": ["de", "en", "pt"], "mastodon": ["de", "en", "fr"]}
+
+
 def test_streams_finished_their_pagination(cli_run):
     _, db = cli_run
-    cursors = dict(rows(db, "SELECT source || ' ' || key, value FROM cursors WHERE source <> 'rss'"))
+    cursors = dict(rows(db, "SELECT source || ' ' || key, value FROM cursors WHERE source IN ('x', 'reddit')"))
     assert len(cursors) == 6 + 9  # x: 3 searches, handle, mentions, posts; reddit: 3 searches, 2 x 2 subreddits, 2 own
     for key, value in cursors.items():
         if key == "x user:acme":
@@ -353,6 +441,37 @@ def test_streams_finished_their_pagination(cli_run):
             assert list(json.loads(value)) == ["since_id"], key  # every page down to the end was stored
         else:
             assert set(json.loads(value)) == {"created_utc", "name"}, key
+    # The open networks: every stream caught up (no page token pending), per the connectors' docstrings.
+    open_cursors = dict(rows(db, "SELECT source || ' ' || key, value FROM cursors WHERE source IN " + OPEN_SQL))
+    searches = ("acme", '"acme coffee"', "globex", "initech")
+    assert set(open_cursors) == {
+        *(f"bluesky search:{q}" for q in searches),
+        "bluesky mentions:acme.bsky.social",
+        "bluesky posts:acme.bsky.social",
+        "mastodon account:acmecoffee@mastodon.social",
+        "mastodon account_id:acmecoffee@mastodon.social",
+        *(f"mastodon tag:mastodon.social:{t}" for t in ("acme", "globex", "initech")),
+        *(f"hackernews search:{q}" for q in searches),
+        "hackernews author:acme_eng",
+        "youtube channel:UCacmeCoffeeRoasters-PDX",
+        "youtube video:bRwLabCald3",
+        "youtube quota",
+    }
+    for key, value in open_cursors.items():
+        source = key.split()[0]
+        if key.endswith("account_id:acmecoffee@mastodon.social"):
+            assert value.isdigit()
+        elif key == "youtube quota":
+            assert json.loads(value)["used"] == 3  # two thread listings and one reply listing
+        else:
+            assert (
+                list(json.loads(value))
+                == {"bluesky": ["newest"], "mastodon": ["min_id"], "hackernews": ["newest"], "youtube": ["since"]}[
+                    source
+                ]
+            ), key
+    usage = json.loads(rows(db, "SELECT usage FROM runs WHERE source = 'youtube'")[0][0])
+    assert usage["quota_units"] == 3 and usage["daily_quota_units"] == 10000
     assert rows(db, "SELECT fetched > inserted, updated > 0 FROM runs WHERE source IN ('x', 'reddit')") == [
         (True, True),
         (True, True),
@@ -378,7 +497,20 @@ def test_placeholder_credentials_only_and_the_environment_is_restored(inprocess_
     assert summary["failed_sources"] == [] and summary["mentions_per_source"]["x"] > 0
     assert env["after"] == env["before"]
     hosts = {r.split("/")[2] for r, _ in sent}
-    assert hosts == {"127.0.0.1:28471", "api.twitter.com", "www.reddit.com", "oauth.reddit.com"}
+    assert hosts == {
+        "127.0.0.1:28471",
+        "api.twitter.com",
+        "www.reddit.com",
+        "oauth.reddit.com",
+        "bsky.social",
+        "mastodon.social",
+        "hn.algolia.com",
+        "youtube.googleapis.com",
+    }
+    urls = " ".join(u for u, _ in sent)
+    assert f"key={demo.DEMO_CREDENTIALS['YOUTUBE_API_KEY']}" in urls  # the YouTube key travels in the URL
+    assert demo.DEMO_CREDENTIALS["BLUESKY_APP_PASSWORD"] in urls  # the createSession body
+    assert not any(secret in urls for secret in REAL_LOOKING.values())
     auth = " ".join(_readable(a) for _, a in sent if a)
     assert f"Bearer {demo.DEMO_CREDENTIALS['X_BEARER_TOKEN']}" in auth
     assert f"Basic {demo.DEMO_CREDENTIALS['REDDIT_CLIENT_ID']}:{demo.DEMO_CREDENTIALS['REDDIT_CLIENT_SECRET']}" in auth

@@ -219,7 +219,7 @@ def test_the_headline_and_the_chart_count_the_same_alerts(demo):
         )
     assert stored == {"cold brew": 1} and digest.alert_count == 1 == len(digest.alerts)
     assert (
-        "- 1 spike alert (cold brew 1); the largest: mentions of cold brew on Tue 17 Nov (10 against 0-2 expected)"
+        "- 1 spike alert (cold brew 1); the largest: mentions of cold brew on Tue 17 Nov (11 against 0-2 expected)"
         in text
     )
     assert (

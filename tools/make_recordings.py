@@ -27,6 +27,7 @@ tests/test_demo.py checks that the committed files match it:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import json
@@ -2606,21 +2607,1254 @@ def build_reddit() -> tuple[list[dict], dict[str, int]]:
     return exchanges, counts
 
 
+# =============================================================================
+# The open networks: Bluesky, Mastodon, Hacker News, YouTube
+# =============================================================================
+#
+# Smaller casts than X and Reddit, the same story: the Caldera launch (10-20), the burnt cold
+# brew and the recall (11-11), the root cause (11-17), the product back (11-19). Each platform is
+# laid out as its client library asks (connectors/<name>.py with demo.toml): the searches below
+# are what the connectors' default queries are for demo.toml, and the demo matches requests on
+# the parameters that decide the answer (listener/ops/demo.py, OPEN_DECIDING_PARAMS).
+
+OPEN_SEARCHES = [  # one search per brand/competitor term (no OR on these networks), with the words each finds
+    ("acme", ["acme"]),
+    ('"acme coffee"', ["acme coffee"]),
+    ("globex", ["globex"]),
+    ("initech", ["initech"]),
+]
+
+
+def open_stamp(served: int) -> str:
+    return (RECORDED_AT + timedelta(seconds=served * 2)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def open_exchange(uri: str, body: object, served: int, headers: dict | None = None, method: str = "GET") -> dict:
+    return {
+        "request": {"method": method, "uri": uri, "body": None, "headers": {}},
+        "response": {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {
+                "content-type": ["application/json; charset=utf-8"],
+                "date": [open_stamp(served)],
+                **{k: [v] for k, v in (headers or {}).items()},
+            },
+            "body": {"string": json.dumps(body, ensure_ascii=False)},
+        },
+    }
+
+
+def iso_ms(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+# -- Bluesky -------------------------------------------------------------------
+
+BSKY_XRPC = "https://bsky.social/xrpc"
+BSKY_OWN = "acme.bsky.social"
+BSKY_SESSION_HANDLE = "demo-listener.bsky.social"  # the placeholder login of demo.py's DEMO_CREDENTIALS
+
+
+@dataclass
+class BskyUser:
+    handle: str
+    name: str
+    followers: int
+
+    @property
+    def did(self) -> str:
+        return "did:plc:" + token("did", self.handle, length=24)
+
+
+BSKY_USERS = {
+    u.handle: u
+    for u in [
+        BskyUser(BSKY_OWN, "Acme Coffee", 6120),
+        BskyUser("maya.bsky.social", "Maya Okafor · barista", 2140),
+        BskyUser("brewlab.example.com", "Brew Lab Reviews", 58300),
+        BskyUser("jonas.bsky.social", "Jonas Richter", 410),
+        BskyUser("ana-souza.bsky.social", "Ana Souza", 880),
+        BskyUser("lee.bsky.social", "Lee Park", 95),
+        BskyUser("pdxfoodie.bsky.social", "PDX Foodie", 12900),
+        BskyUser("sam-dev.bsky.social", "Sam", 330),
+    ]
+}
+
+
+@dataclass
+class Skeet:
+    key: str
+    author: str
+    when: datetime
+    text: str = ""
+    reply_to: str | None = None
+    quote_of: str | None = None
+    repost_of: str | None = None  # a repost: the own feed's reason, no post of its own
+    lang: str = "en"
+    likes: int = 0
+    reposts: int = 0
+    link: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def rkey(self) -> str:
+        return "3m" + token("rkey", self.key, length=11)
+
+    @property
+    def uri(self) -> str:
+        return f"at://{BSKY_USERS[self.author].did}/app.bsky.feed.post/{self.rkey}"
+
+
+STORY_BSKY = [
+    Skeet(
+        "b_launch",
+        BSKY_OWN,
+        at("10-20 13:00"),
+        "The Caldera is here ☕ Our first espresso machine: dual boiler, 58 mm, built to be repaired. Pre-orders open today. #acme",
+        likes=640,
+        reposts=151,
+        link="https://acme.example.com/caldera",
+        tags=("acme",),
+    ),
+    Skeet(
+        "b_maya_shot",
+        "maya.bsky.social",
+        at("10-20 16:40"),
+        "Pulled my first shot on the Acme Caldera at work this morning. Crema for days, and the steam wand is silly fast. I'm in love.",
+        likes=233,
+        reposts=30,
+    ),
+    Skeet(
+        "b_brewlab_q",
+        "brewlab.example.com",
+        at("10-21 09:15"),
+        "Acme's Caldera at $899 undercuts the Globex PodStar Pro and has a real group head. Full review Friday.",
+        quote_of="b_launch",
+        likes=812,
+        reposts=177,
+    ),
+    Skeet(
+        "b_own_thanks",
+        BSKY_OWN,
+        at("10-21 10:02"),
+        "@brewlab.example.com thank you for putting it through its paces! Tell us what breaks first 😄",
+        reply_to="b_brewlab_q",
+        likes=96,
+    ),
+    Skeet("b_repost_review", BSKY_OWN, at("10-23 15:30"), repost_of="b_brewlab_q"),
+    Skeet(
+        "b_jonas",
+        "jonas.bsky.social",
+        at("11-03 19:20"),
+        "Acme Cold Brew gibt es jetzt auch in Berlin. Endlich! Schmeckt wie in Portland.",
+        lang="de",
+        likes=41,
+        reposts=4,
+    ),
+    Skeet(
+        "b_foodie_globex",
+        "pdxfoodie.bsky.social",
+        at("11-06 12:10"),
+        "Globex nitro is fine but Acme cold brew is still the one I keep in the fridge.",
+        likes=188,
+        reposts=12,
+    ),
+    Skeet(
+        "b_maya_burnt",
+        "maya.bsky.social",
+        at("11-11 08:05"),
+        f"@{BSKY_OWN} my cold brew tastes burnt, like ashtray burnt. Lot CB26-301. Is anyone else getting this?",
+        likes=402,
+        reposts=88,
+    ),
+    Skeet(
+        "b_own_recall",
+        BSKY_OWN,
+        at("11-11 09:40"),
+        "@maya.bsky.social we're so sorry. Lots CB26-298 to CB26-305 are recalled; refunds at acme.example.com/recall, no receipt needed.",
+        reply_to="b_maya_burnt",
+        likes=120,
+        reposts=35,
+        link="https://acme.example.com/recall",
+    ),
+    Skeet(
+        "b_ana",
+        "ana-souza.bsky.social",
+        at("11-11 14:30"),
+        "Cold brew da Acme com gosto de queimado, que decepção. Comprei três garrafas.",
+        lang="pt",
+        likes=17,
+    ),
+    Skeet(
+        "b_lee_q",
+        "lee.bsky.social",
+        at("11-12 07:55"),
+        f"@{BSKY_OWN} does the recall cover the 12-packs from Costco too?",
+        likes=3,
+    ),
+    Skeet(
+        "b_brewlab_recall",
+        "brewlab.example.com",
+        at("11-12 11:00"),
+        "Credit where due: Acme pulled lots CB26-298..305 within a day and refunds without a receipt. That's how a recall should go.",
+        likes=530,
+        reposts=140,
+    ),
+    Skeet("b_repost_recall", BSKY_OWN, at("11-12 11:45"), repost_of="b_brewlab_recall"),
+    Skeet(
+        "b_initech",
+        "sam-dev.bsky.social",
+        at("11-13 18:00"),
+        "Our office Initech drip machine died again. Lobbying for an Acme Caldera, wish me luck",
+        likes=22,
+    ),
+    Skeet(
+        "b_own_cause",
+        BSKY_OWN,
+        at("11-17 16:00"),
+        "Root cause of the burnt cold brew: a thermostat fault on one roaster line, fixed and checked by an outside lab. The full report: acme.example.com/recall #acme",
+        likes=310,
+        reposts=77,
+        link="https://acme.example.com/recall/report",
+        tags=("acme",),
+    ),
+    Skeet(
+        "b_maya_back",
+        "maya.bsky.social",
+        at("11-19 15:20"),
+        "Acme cold brew is back on our shelf and it tastes right again. Thanks for the straight answers, Acme coffee team.",
+        likes=260,
+        reposts=21,
+    ),
+    Skeet(
+        "b_foodie_blind",
+        "pdxfoodie.bsky.social",
+        at("11-21 10:30"),
+        "Blind test tonight: Globex nitro vs Acme cold brew vs Initech's new can. Results tomorrow 👀",
+        likes=95,
+        reposts=9,
+    ),
+]
+
+
+def bsky_layout() -> dict[str, Skeet]:
+    skeets = {s.key: s for s in STORY_BSKY}
+    assert len(skeets) == len(STORY_BSKY), "duplicate Bluesky keys"
+    for s in STORY_BSKY:
+        for ref in (s.reply_to, s.quote_of, s.repost_of):
+            assert ref is None or (ref in skeets and skeets[ref].when < s.when), (s.key, ref)
+    return skeets
+
+
+def bsky_facets(s: Skeet) -> list[dict]:
+    data, facets = s.text.encode(), []
+    for match in re.finditer(r"@([a-z0-9.-]+\.[a-z]+)", s.text):
+        if match.group(1) in BSKY_USERS:
+            start = len(s.text[: match.start()].encode())
+            facets.append(
+                {
+                    "index": {"byteStart": start, "byteEnd": start + len(match.group(0).encode())},
+                    "features": [{"$type": "app.bsky.richtext.facet#mention", "did": BSKY_USERS[match.group(1)].did}],
+                }
+            )
+    for tag in s.tags:
+        start = data.index(f"#{tag}".encode())
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": start + len(tag.encode()) + 1},
+                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
+            }
+        )
+    if s.link:
+        shown = s.link.removeprefix("https://").split("/recall")[0] + "/recall"
+        if shown.encode() in data:
+            start = data.index(shown.encode())
+            facets.append(
+                {
+                    "index": {"byteStart": start, "byteEnd": start + len(shown.encode())},
+                    "features": [{"$type": "app.bsky.richtext.facet#link", "uri": s.link}],
+                }
+            )
+    return facets
+
+
+def bsky_author(handle: str) -> dict:
+    u = BSKY_USERS[handle]
+    return {
+        "did": u.did,
+        "handle": u.handle,
+        "displayName": u.name,
+        "labels": [],
+        "createdAt": "2023-05-02T10:00:00.000Z",
+    }
+
+
+def bsky_view(s: Skeet, skeets: dict[str, Skeet]) -> dict:
+    record: dict = {"$type": "app.bsky.feed.post", "createdAt": iso_ms(s.when), "langs": [s.lang], "text": s.text}
+    facets = bsky_facets(s)
+    if facets:
+        record["facets"] = facets
+    if s.reply_to:
+        parent = skeets[s.reply_to]
+        root = parent
+        while root.reply_to:
+            root = skeets[root.reply_to]
+        record["reply"] = {
+            "parent": {"uri": parent.uri, "cid": f"bafyrei{parent.rkey}"},
+            "root": {"uri": root.uri, "cid": f"bafyrei{root.rkey}"},
+        }
+    if s.quote_of:
+        quoted = skeets[s.quote_of]
+        record["embed"] = {
+            "$type": "app.bsky.embed.record",
+            "record": {"uri": quoted.uri, "cid": f"bafyrei{quoted.rkey}"},
+        }
+    elif s.link and "embed" not in record:
+        record["embed"] = {
+            "$type": "app.bsky.embed.external",
+            "external": {"uri": s.link, "title": "Acme Coffee", "description": ""},
+        }
+    replies = sum(1 for o in skeets.values() if o.reply_to == s.key)
+    quotes = sum(1 for o in skeets.values() if o.quote_of == s.key)
+    return {
+        "uri": s.uri,
+        "cid": f"bafyrei{s.rkey}",
+        "author": bsky_author(s.author),
+        "record": record,
+        "replyCount": replies + s.likes // 40,
+        "repostCount": s.reposts,
+        "likeCount": s.likes,
+        "quoteCount": quotes,
+        "indexedAt": iso_ms(s.when + timedelta(seconds=1)),
+        "labels": [],
+    }
+
+
+def bsky_exchange(nsid: str, params: list[tuple[str, str]], body: dict, served: int, method: str = "GET") -> dict:
+    query = f"?{urlencode(params)}" if params else ""
+    headers = {
+        "ratelimit-limit": "3000",
+        "ratelimit-remaining": str(2999 - served),
+        "ratelimit-reset": str(int(RECORDED_AT.timestamp()) + 300),
+        "ratelimit-policy": "3000;w=300",
+    }
+    return open_exchange(f"{BSKY_XRPC}/{nsid}{query}", body, served, headers, method)
+
+
+def bsky_jwt(subject: str, expires: int) -> str:
+    def part(doc: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'ES256K', 'typ': 'at+jwt'})}.{part({'sub': subject, 'exp': expires})}.ZGVtbw"
+
+
+BSKY_SESSION_EXPIRES = 4102444800  # 2100-01-01: the replayed session never needs a refresh
+
+
+def build_bluesky() -> tuple[list[dict], dict[str, int]]:
+    skeets = bsky_layout()
+    me = "did:plc:" + token("did", BSKY_SESSION_HANDLE, length=24)
+    exchanges = [
+        bsky_exchange(
+            "com.atproto.server.createSession",
+            [],
+            {
+                "accessJwt": bsky_jwt(me, BSKY_SESSION_EXPIRES),
+                "refreshJwt": bsky_jwt(me, BSKY_SESSION_EXPIRES + 86400),
+                "handle": BSKY_SESSION_HANDLE,
+                "did": me,
+                "active": True,
+            },
+            0,
+            method="POST",
+        )
+    ]
+    known: set[str] = set()  # the connector asks each author's profile once per run
+
+    def page(nsid: str, params: list[tuple[str, str]], key: str, items: list[dict], dids: list[str]) -> None:
+        exchanges.append(bsky_exchange(nsid, params, {key: items}, len(exchanges)))
+        wanted = [d for d in dict.fromkeys(dids) if d not in known]
+        for start in range(0, len(wanted), 25):
+            batch = wanted[start : start + 25]
+            by_did = {u.did: u for u in BSKY_USERS.values()}
+            profiles = [
+                {
+                    "did": d,
+                    "handle": by_did[d].handle,
+                    "displayName": by_did[d].name,
+                    "followersCount": by_did[d].followers,
+                    "followsCount": 150 + digest("follows", d) % 700,
+                    "postsCount": 40 + digest("posts", d) % 3000,
+                }
+                for d in batch
+            ]
+            exchanges.append(
+                bsky_exchange(
+                    "app.bsky.actor.getProfiles", [("actors", d) for d in batch], {"profiles": profiles}, len(exchanges)
+                )
+            )
+        known.update(wanted)
+
+    posts = sorted((s for s in skeets.values() if not s.repost_of), key=lambda s: s.when, reverse=True)
+    for query, words in OPEN_SEARCHES:
+        found = [s for s in posts if matches(s.text, words)]
+        page(
+            "app.bsky.feed.searchPosts",
+            [("q", query), ("sort", "latest"), ("limit", "100")],
+            "posts",
+            [bsky_view(s, skeets) for s in found],
+            [BSKY_USERS[s.author].did for s in found],
+        )
+    mentioning = [s for s in posts if f"@{BSKY_OWN}" in s.text]
+    page(
+        "app.bsky.feed.searchPosts",
+        [("q", f"mentions:{BSKY_OWN}"), ("sort", "latest"), ("limit", "100")],
+        "posts",
+        [bsky_view(s, skeets) for s in mentioning],
+        [BSKY_USERS[s.author].did for s in mentioning],
+    )
+    own = sorted((s for s in skeets.values() if s.author == BSKY_OWN), key=lambda s: s.when, reverse=True)
+    feed, dids = [], []
+    for s in own:
+        if s.repost_of:
+            original = skeets[s.repost_of]
+            feed.append(
+                {
+                    "post": bsky_view(original, skeets),
+                    "reason": {
+                        "$type": "app.bsky.feed.defs#reasonRepost",
+                        "by": bsky_author(BSKY_OWN),
+                        "uri": f"at://{BSKY_USERS[BSKY_OWN].did}/app.bsky.feed.repost/{s.rkey}",
+                        "indexedAt": iso_ms(s.when),
+                    },
+                }
+            )
+            dids += [BSKY_USERS[original.author].did, BSKY_USERS[BSKY_OWN].did]
+        else:
+            item: dict = {"post": bsky_view(s, skeets)}
+            if s.reply_to:
+                parent = skeets[s.reply_to]
+                item["reply"] = {"parent": bsky_view(parent, skeets), "root": bsky_view(parent, skeets)}
+            feed.append(item)
+            dids.append(BSKY_USERS[BSKY_OWN].did)
+    page(
+        "app.bsky.feed.getAuthorFeed",
+        [("actor", BSKY_OWN), ("limit", "100"), ("filter", "posts_with_replies")],
+        "feed",
+        feed,
+        dids,
+    )
+    return exchanges, {"posts": len(posts), "reposts": len(skeets) - len(posts)}
+
+
+# -- Mastodon ------------------------------------------------------------------
+
+MASTODON = "https://mastodon.social"
+MASTODON_OWN = "acmecoffee@mastodon.social"
+
+
+@dataclass
+class Toot:
+    key: str
+    acct: str  # user@home
+    when: datetime
+    text: str
+    tags: tuple[str, ...] = ()
+    reply_to: str | None = None
+    reblog_of: str | None = None
+    lang: str = "en"
+    favourites: int = 0
+    reblogs: int = 0
+
+    @property
+    def local_id(self) -> str:  # a Mastodon id: milliseconds << 16, a sequence below
+        return str((int(self.when.timestamp() * 1000) << 16) + digest("seq", self.key) % 65536)
+
+    @property
+    def user(self) -> str:
+        return self.acct.partition("@")[0]
+
+    @property
+    def home(self) -> str:
+        return self.acct.partition("@")[2]
+
+    @property
+    def uri(self) -> str:
+        return f"https://{self.home}/users/{self.user}/statuses/{digest('status', self.key) % 10**18}"
+
+
+MASTODON_ACCOUNTS = {  # acct -> (display name, followers)
+    MASTODON_OWN: ("Acme Coffee", 3310),
+    "kaffeeklatsch@chaos.social": ("Kaffeeklatsch", 1420),
+    "rosa@mastodon.social": ("Rosa Lind", 260),
+    "espressonerd@fosstodon.org": ("Espresso Nerd", 9800),
+    "theo@mastodon.online": ("Théo Martin", 540),
+    "repairfan@mastodon.social": ("Right to Repair Fan", 2210),
+}
+
+STORY_MASTODON = [
+    Toot(
+        "m_launch",
+        MASTODON_OWN,
+        at("10-20 13:05"),
+        "The Caldera is here: our first espresso machine, dual boiler, and every part can be repaired and bought on its own. #acme #espresso",
+        ("acme", "espresso"),
+        favourites=210,
+        reblogs=96,
+    ),
+    Toot(
+        "m_repair",
+        "repairfan@mastodon.social",
+        at("10-20 18:30"),
+        "An espresso machine with a published parts list and repair guides? Acme just did the thing. #acme #RightToRepair",
+        ("acme", "righttorepair"),
+        favourites=540,
+        reblogs=260,
+    ),
+    Toot("m_reblog_repair", MASTODON_OWN, at("10-21 08:00"), "", reblog_of="m_repair"),
+    Toot(
+        "m_nerd",
+        "espressonerd@fosstodon.org",
+        at("10-24 20:10"),
+        "Two weeks with the Acme Caldera: temperature stable to 0.5 °C, shots as good as my old Globex at half the noise. #acme #espresso",
+        ("acme", "espresso"),
+        favourites=330,
+        reblogs=71,
+    ),
+    Toot(
+        "m_theo",
+        "theo@mastodon.online",
+        at("11-04 09:00"),
+        "Le cold brew Acme est enfin arrivé à Lyon. Très bon, un peu cher. #acme",
+        ("acme",),
+        lang="fr",
+        favourites=12,
+    ),
+    Toot(
+        "m_rosa_burnt",
+        "rosa@mastodon.social",
+        at("11-11 10:15"),
+        "@acmecoffee is the burnt taste in the cold brew the recall? Mine is lot CB26-302. #acme",
+        ("acme",),
+        favourites=8,
+    ),
+    Toot(
+        "m_own_answer",
+        MASTODON_OWN,
+        at("11-11 11:00"),
+        "@rosa yes, CB26-302 is one of the recalled lots (CB26-298 to 305). Please don't drink it: refund at acme.example.com/recall, no receipt needed. #acme",
+        ("acme",),
+        reply_to="m_rosa_burnt",
+        favourites=45,
+        reblogs=30,
+    ),
+    Toot(
+        "m_kaffee",
+        "kaffeeklatsch@chaos.social",
+        at("11-12 16:40"),
+        "Acme ruft Cold Brew zurück: verbrannter Geschmack, Chargen CB26-298 bis 305. Geld zurück ohne Kassenbon. #acme",
+        ("acme",),
+        lang="de",
+        favourites=64,
+        reblogs=40,
+    ),
+    Toot(
+        "m_nerd_globex",
+        "espressonerd@fosstodon.org",
+        at("11-14 19:00"),
+        "Globex's answer to the Caldera is a PodStar with a bigger tank. Not quite it. #globex #espresso",
+        ("globex", "espresso"),
+        favourites=120,
+        reblogs=22,
+    ),
+    Toot(
+        "m_own_cause",
+        MASTODON_OWN,
+        at("11-17 16:05"),
+        "What went wrong with the cold brew: a thermostat fault on one roaster line. Fixed, checked by an outside lab, report at acme.example.com/recall #acme",
+        ("acme",),
+        favourites=150,
+        reblogs=64,
+    ),
+    Toot(
+        "m_rosa_back",
+        "rosa@mastodon.social",
+        at("11-19 17:30"),
+        "@acmecoffee got my refund and the new batch tastes right. Thanks for answering so fast. #acme",
+        ("acme",),
+        reply_to="m_own_answer",
+        favourites=19,
+    ),
+    Toot(
+        "m_initech",
+        "theo@mastodon.online",
+        at("11-20 08:20"),
+        "Initech's new canned coffee is everywhere in Paris now. #initech",
+        ("initech",),
+        lang="fr",
+        favourites=4,
+    ),
+]
+
+
+def mastodon_layout() -> dict[str, Toot]:
+    toots = {t.key: t for t in STORY_MASTODON}
+    assert len(toots) == len(STORY_MASTODON), "duplicate Mastodon keys"
+    for t in STORY_MASTODON:
+        assert t.acct in MASTODON_ACCOUNTS, t.acct
+        for ref in (t.reply_to, t.reblog_of):
+            assert ref is None or (ref in toots and toots[ref].when < t.when), (t.key, ref)
+    return toots
+
+
+def mastodon_account(acct: str) -> dict:
+    user, _, home = acct.partition("@")
+    name, followers = MASTODON_ACCOUNTS[acct]
+    return {
+        "id": str(100000 + digest("account", acct) % 10**8),
+        "username": user,
+        "acct": user if home == "mastodon.social" else acct,  # as mastodon.social shows it
+        "display_name": name,
+        "locked": False,
+        "bot": False,
+        "created_at": "2022-11-08T00:00:00.000Z",
+        "note": "",
+        "url": f"https://{home}/@{user}",
+        "uri": f"https://{home}/users/{user}",
+        "followers_count": followers,
+        "following_count": 100 + digest("following", acct) % 400,
+        "statuses_count": 200 + digest("statuses", acct) % 4000,
+    }
+
+
+def toot_html(t: Toot) -> str:
+    out = html.escape(t.text, quote=False)
+    for acct in MASTODON_ACCOUNTS:
+        user, _, home = acct.partition("@")
+        out = out.replace(
+            f"@{user} ",
+            f'<span class="h-card" translate="no"><a href="https://{home}/@{user}" class="u-url mention">@<span>{user}</span></a></span> ',
+        )
+    for tag in t.tags:
+        out = re.sub(
+            rf"#{tag}\b",
+            f'<a href="https://mastodon.social/tags/{tag}" class="mention hashtag" rel="tag">#<span>{tag}</span></a>',
+            out,
+            flags=re.IGNORECASE,
+        )
+    return f"<p>{out}</p>"
+
+
+def toot_payload(t: Toot, toots: dict[str, Toot]) -> dict:
+    if t.reblog_of:
+        original = toots[t.reblog_of]
+        body = toot_payload(original, toots)
+        return {
+            **body,
+            "id": t.local_id,
+            "created_at": iso_ms(t.when),
+            "uri": f"https://mastodon.social/users/{t.user}/statuses/{t.local_id}/activity",
+            "url": None,
+            "content": "",
+            "reblog": body,
+            "account": mastodon_account(t.acct),
+            "mentions": [],
+            "tags": [],
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+        }
+    parent = toots[t.reply_to] if t.reply_to else None
+    mentioned = [a for a in MASTODON_ACCOUNTS if f"@{a.partition('@')[0]} " in t.text + " "]
+    return {
+        "id": t.local_id,
+        "created_at": iso_ms(t.when),
+        "in_reply_to_id": parent.local_id if parent else None,
+        "in_reply_to_account_id": mastodon_account(parent.acct)["id"] if parent else None,
+        "sensitive": False,
+        "spoiler_text": "",
+        "visibility": "public",
+        "language": t.lang,
+        "uri": t.uri,
+        "url": f"https://{t.home}/@{t.user}/{digest('status', t.key) % 10**18}",
+        "replies_count": sum(1 for o in toots.values() if o.reply_to == t.key),
+        "reblogs_count": t.reblogs,
+        "favourites_count": t.favourites,
+        "content": toot_html(t),
+        "reblog": None,
+        "account": mastodon_account(t.acct),
+        "media_attachments": [],
+        "mentions": [
+            {
+                "id": mastodon_account(a)["id"],
+                "username": a.partition("@")[0],
+                "acct": mastodon_account(a)["acct"],
+                "url": mastodon_account(a)["url"],
+            }
+            for a in mentioned
+        ],
+        "tags": [{"name": tag, "url": f"https://mastodon.social/tags/{tag}"} for tag in t.tags],
+        "emojis": [],
+        "card": None,
+        "poll": None,
+    }
+
+
+def mastodon_page(path: str, statuses: list[dict], served: int, params: list[tuple[str, str]]) -> dict:
+    headers = {
+        "x-ratelimit-limit": "300",
+        "x-ratelimit-remaining": str(299 - served),
+        "x-ratelimit-reset": iso_ms(RECORDED_AT + timedelta(minutes=5)),
+    }
+    if statuses:
+        url = f"{MASTODON}{path}"
+        headers["link"] = (
+            f'<{url}?limit=40&max_id={statuses[-1]["id"]}>; rel="next", <{url}?limit=40&min_id={statuses[0]["id"]}>; rel="prev"'
+        )
+    return open_exchange(f"{MASTODON}{path}?{urlencode(params)}", statuses, served, headers)
+
+
+def build_mastodon() -> tuple[list[dict], dict[str, int]]:
+    """Own account (lookup, statuses), then the hashtag timelines, as connectors/mastodon.py reads them."""
+    toots = mastodon_layout()
+    exchanges: list[dict] = []
+    seen: dict[str, str | None] = {}  # local id -> root uri once known (the connector's run memory)
+
+    def timeline(path: str, chosen: list[Toot], first: list[tuple[str, str]]) -> None:
+        newest_first = sorted(chosen, key=lambda t: t.when, reverse=True)
+        statuses = [toot_payload(t, toots) for t in newest_first]
+        exchanges.append(mastodon_page(path, statuses, len(exchanges), first))
+        threads(newest_first)
+        if statuses:
+            exchanges.append(mastodon_page(path, [], len(exchanges), [("limit", "40"), ("max_id", statuses[-1]["id"])]))
+
+    def threads(page: list[Toot]) -> None:
+        inner = page + [toots[t.reblog_of] for t in page if t.reblog_of]
+        for t in inner:
+            seen.setdefault(t.local_id, None if t.reply_to else t.uri)
+        for t in reversed(inner):  # oldest first, as the connector resolves them
+            if not t.reply_to:
+                continue
+            parent = toots[t.reply_to]
+            if seen.get(parent.local_id) is None:
+                chain = [parent]
+                while chain[0].reply_to:
+                    chain.insert(0, toots[chain[0].reply_to])
+                body = {"ancestors": [toot_payload(a, toots) for a in chain], "descendants": []}
+                exchanges.append(
+                    open_exchange(f"{MASTODON}/api/v1/statuses/{t.local_id}/context", body, len(exchanges))
+                )
+                for a in chain:
+                    seen[a.local_id] = chain[0].uri
+            seen[t.local_id] = seen[parent.local_id]
+
+    own = mastodon_account(MASTODON_OWN)
+    exchanges.append(open_exchange(f"{MASTODON}/api/v1/accounts/lookup?acct=acmecoffee", own, 0))
+    timeline(
+        f"/api/v1/accounts/{own['id']}/statuses",
+        [t for t in toots.values() if t.acct == MASTODON_OWN],
+        [("exclude_replies", "0"), ("exclude_reblogs", "0"), ("limit", "40")],
+    )
+    for tag in ("acme", "globex", "initech"):  # connectors.mastodon.default_hashtags for demo.toml
+        tagged = [t for t in toots.values() if tag in t.tags]
+        timeline(f"/api/v1/timelines/tag/{tag}", tagged, [("limit", "40")])
+    return exchanges, {"statuses": len(toots)}
+
+
+# -- Hacker News ---------------------------------------------------------------
+
+HN_API = "https://hn.algolia.com/api/v1"
+HN_OWN = "acme_eng"
+
+
+@dataclass
+class HNItem:
+    key: str
+    author: str
+    when: datetime
+    text: str  # a story's title, or a comment's text
+    story: str | None = None  # a comment: its story's key
+    parent: str | None = None  # a comment: the item it answers (default: the story)
+    url: str | None = None
+    points: int | None = None
+
+    @property
+    def id(self) -> int:
+        # HN ids grow with time: ~45.9M items on 2026-01-01, about 13,000 a day
+        return (
+            45_900_000
+            + int((self.when - datetime(2026, 1, 1, tzinfo=UTC)).total_seconds() // 6.6)
+            + digest("hn", self.key) % 5
+        )
+
+
+STORY_HN = [
+    HNItem(
+        "h_launch",
+        "mjensen",
+        at("10-20 15:12"),
+        "Acme Caldera: a repairable dual-boiler espresso machine with published schematics",
+        url="https://acme.example.com/caldera/open",
+        points=412,
+    ),
+    HNItem(
+        "h_c1",
+        "kdub",
+        at("10-20 15:40"),
+        "The parts list with prices is the real news here. I gave up on my Globex after they wanted $240 for a pump.",
+        story="h_launch",
+    ),
+    HNItem(
+        "h_c2",
+        HN_OWN,
+        at("10-20 16:05"),
+        "Acme engineer here. Schematics, the controller firmware and the service manual are all under CC BY-SA; happy to answer questions.",
+        story="h_launch",
+    ),
+    HNItem(
+        "h_c3",
+        "tpeters",
+        at("10-20 16:30"),
+        "Is the Acme PID firmware actually open source, or only the manual?",
+        story="h_launch",
+        parent="h_c2",
+    ),
+    HNItem(
+        "h_c4",
+        HN_OWN,
+        at("10-20 16:48"),
+        "Firmware too: GPLv3, the repo is linked from the page. PRs welcome.",
+        story="h_launch",
+        parent="h_c3",
+    ),
+    HNItem(
+        "h_c5",
+        "ncarver",
+        at("10-21 09:00"),
+        "Acme coffee beans were always good; nice to see the hardware take the same care.",
+        story="h_launch",
+    ),
+    HNItem(
+        "h_recall",
+        "sgill",
+        at("11-12 14:20"),
+        "Acme recalls cold brew lots after burnt-taste reports",
+        url="https://news.example.com/acme-cold-brew-recall",
+        points=98,
+    ),
+    HNItem(
+        "h_r1",
+        "lmarsh",
+        at("11-12 14:55"),
+        "A burnt taste across eight lots smells like a roasting control problem, not the brewing. Curious what Acme finds as the root cause.",
+        story="h_recall",
+    ),
+    HNItem(
+        "h_r2",
+        "dvance",
+        at("11-12 15:30"),
+        "Is anyone tracking whether Globex or Initech buy from the same roaster?",
+        story="h_recall",
+    ),
+    HNItem(
+        "h_cause",
+        "mjensen",
+        at("11-17 17:30"),
+        "Acme's cold brew post-mortem: one thermostat fault on one roaster line",
+        url="https://acme.example.com/recall/report",
+        points=64,
+    ),
+    HNItem(
+        "h_k1",
+        HN_OWN,
+        at("11-17 18:10"),
+        "We tried to write the report we'd want to read. The lab data is in the appendix.",
+        story="h_cause",
+    ),
+]
+
+
+def hn_layout() -> dict[str, HNItem]:
+    items = {i.key: i for i in STORY_HN}
+    assert len(items) == len(STORY_HN), "duplicate HN keys"
+    for i in STORY_HN:
+        for ref in (i.story, i.parent):
+            assert ref is None or (ref in items and items[ref].when < i.when), (i.key, ref)
+    return items
+
+
+def hn_hit(i: HNItem, items: dict[str, HNItem]) -> dict:
+    stamp = int(i.when.timestamp())
+    common = {
+        "author": i.author,
+        "created_at": i.when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at_i": stamp,
+        "objectID": str(i.id),
+        "updated_at": (RECORDED_AT - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if i.story is None:
+        return {
+            **common,
+            "title": i.text,
+            "url": i.url,
+            "points": i.points,
+            "num_comments": sum(1 for o in items.values() if o.story == i.key),
+            "story_id": i.id,
+            "children": [o.id for o in items.values() if o.story == i.key and o.parent is None],
+            "_tags": ["story", f"author_{i.author}", f"story_{i.id}"],
+        }
+    story = items[i.story]
+    parent = items[i.parent] if i.parent else story
+    return {
+        **common,
+        "comment_text": "<p>".join(html.escape(p, quote=False) for p in i.text.split("\n\n")),
+        "story_id": story.id,
+        "story_title": story.text,
+        "story_url": story.url,
+        "parent_id": parent.id,
+        "points": None,
+        "_tags": ["comment", f"author_{i.author}", f"story_{story.id}"],
+    }
+
+
+def build_hackernews() -> tuple[list[dict], dict[str, int]]:
+    items = hn_layout()
+    newest_first = sorted(items.values(), key=lambda i: i.when, reverse=True)
+    streams = [
+        (query, [i for i in newest_first if matches(i.text, words)], {"query": query}) for query, words in OPEN_SEARCHES
+    ]
+    streams.append(("", [i for i in newest_first if i.author == HN_OWN], {}))
+    exchanges = []
+    for query, found, extra in streams:
+        tags = "(story,comment)" + (f",author_{HN_OWN}" if not query else "")
+        # The window's top is the time of the run (numericFilters): the demo does not match on it.
+        params = [
+            ("tags", tags),
+            ("numericFilters", f"created_at_i>1160418111,created_at_i<={int(RECORDED_AT.timestamp())}"),
+            ("hitsPerPage", "1000"),
+            ("page", "0"),
+            *extra.items(),
+        ]
+        body = {
+            "hits": [hn_hit(i, items) for i in found],
+            "nbHits": len(found),
+            "page": 0,
+            "nbPages": 1 if found else 0,
+            "hitsPerPage": 1000,
+            "exhaustiveNbHits": True,
+            "exhaustiveTypo": True,
+            "query": query,
+            "params": urlencode(params),
+            "processingTimeMS": 2 + len(found),
+        }
+        exchanges.append(open_exchange(f"{HN_API}/search_by_date?{urlencode(params)}", body, len(exchanges)))
+    return exchanges, {"items": len(items)}
+
+
+# -- YouTube -------------------------------------------------------------------
+
+YOUTUBE_API = "https://youtube.googleapis.com/youtube/v3"
+YOUTUBE_OWN_CHANNEL = "UCacmeCoffeeRoasters-PDX"  # UC + 22
+YOUTUBE_REVIEW_VIDEO = "bRwLabCald3"  # a reviewer's video, listed in video_ids
+YOUTUBE_VIDEOS = {  # video id -> channel id
+    "AcMeCald3ra": YOUTUBE_OWN_CHANNEL,  # "Meet the Caldera"
+    "AcMeRecaLL1": YOUTUBE_OWN_CHANNEL,  # "What went wrong with our cold brew"
+    YOUTUBE_REVIEW_VIDEO: "UCbrewLabReviewsChannel1",
+}
+YOUTUBE_PEOPLE = {  # author display name -> channel id
+    "@AcmeCoffee": YOUTUBE_OWN_CHANNEL,
+    "@brewlabreviews": "UCbrewLabReviewsChannel1",
+    "@homebaristajo": "UChomeBaristaJo-00000001",
+    "@mikestechcorner": "UCmikesTechCorner000001",
+    "@coldbrewcarla": "UCcoldBrewCarla00000001",
+    "@danielsfix": "UCdanielsFix00000000001",
+    "@priya.sips": "UCpriyaSips000000000001",
+    "Gerald Whitman": "UCgeraldWhitman00000001",
+    "@latteartluis": "UClatteArtLuis000000001",
+}
+
+
+@dataclass
+class YTComment:
+    key: str
+    author: str
+    when: datetime
+    video: str
+    text: str
+    reply_to: str | None = None  # the thread's top-level comment
+    likes: int = 0
+
+    @property
+    def id(self) -> str:
+        """A YouTube comment id: a reply's is its thread's id, a dot and its own part."""
+        top = "Ugz" + token("yt", self.reply_to or self.key, length=20) + "4AaABAg"
+        return top if self.reply_to is None else f"{top}.{token('ytr', self.key, length=22)}"
+
+
+STORY_YOUTUBE = [
+    YTComment(
+        "y_c1",
+        "@homebaristajo",
+        at("10-20 17:00"),
+        "AcMeCald3ra",
+        "Finally a machine where I can replace the pump myself. Pre-ordered the Caldera!",
+        likes=312,
+    ),
+    YTComment(
+        "y_c1r1",
+        "@AcmeCoffee",
+        at("10-20 17:45"),
+        "AcMeCald3ra",
+        "@homebaristajo thank you Jo! Every part has its own page in the manual.",
+        reply_to="y_c1",
+        likes=40,
+    ),
+    YTComment(
+        "y_c2",
+        "@mikestechcorner",
+        at("10-21 12:30"),
+        "AcMeCald3ra",
+        "How loud is it compared to the Globex PodStar?",
+        likes=58,
+    ),
+    YTComment(
+        "y_c2r1",
+        "@AcmeCoffee",
+        at("10-21 14:00"),
+        "AcMeCald3ra",
+        "@mikestechcorner about 54 dB while pulling a shot, roughly half of a PodStar in our tests.",
+        reply_to="y_c2",
+        likes=22,
+    ),
+    YTComment(
+        "y_c3", "@latteartluis", at("10-22 09:10"), "AcMeCald3ra", "The steam wand at 2:14 😍 that microfoam", likes=140
+    ),
+    YTComment(
+        "y_v1",
+        "@priya.sips",
+        at("10-25 18:00"),
+        YOUTUBE_REVIEW_VIDEO,
+        "Great review. The Acme Caldera seems like the better buy unless you need pods.",
+        likes=77,
+    ),
+    YTComment(
+        "y_v2",
+        "Gerald Whitman",
+        at("10-26 08:30"),
+        YOUTUBE_REVIEW_VIDEO,
+        "I have had an Initech for ten years and it still works. Why pay $899?",
+        likes=12,
+    ),
+    YTComment(
+        "y_v2r1",
+        "@brewlabreviews",
+        at("10-26 10:00"),
+        YOUTUBE_REVIEW_VIDEO,
+        "@Gerald Whitman fair point, the Initech is a drip machine though: no espresso.",
+        reply_to="y_v2",
+        likes=30,
+    ),
+    YTComment(
+        "y_r1",
+        "@coldbrewcarla",
+        at("11-17 17:20"),
+        "AcMeRecaLL1",
+        "Thank you for explaining this properly instead of a one-line statement. Still a bit nervous about my next bottle.",
+        likes=420,
+    ),
+    YTComment(
+        "y_r1r1",
+        "@danielsfix",
+        at("11-17 17:40"),
+        "AcMeRecaLL1",
+        "@coldbrewcarla same, but a thermostat fault is at least a clear cause.",
+        reply_to="y_r1",
+        likes=18,
+    ),
+    YTComment(
+        "y_r1r2",
+        "@homebaristajo",
+        at("11-17 18:05"),
+        "AcMeRecaLL1",
+        "@coldbrewcarla the lab report in the description is worth reading.",
+        reply_to="y_r1",
+        likes=25,
+    ),
+    YTComment(
+        "y_r1r3",
+        "Gerald Whitman",
+        at("11-17 19:30"),
+        "AcMeRecaLL1",
+        "Three weeks of burnt coffee before anyone noticed? That's the part I don't get.",
+        reply_to="y_r1",
+        likes=9,
+    ),
+    YTComment(
+        "y_r1r4",
+        "@AcmeCoffee",
+        at("11-17 20:00"),
+        "AcMeRecaLL1",
+        "@Gerald Whitman the first bad lot shipped on Nov 3 and we recalled on Nov 11: 8 days, still too long. The video covers what we changed.",
+        reply_to="y_r1",
+        likes=51,
+    ),
+    YTComment(
+        "y_r1r5",
+        "@priya.sips",
+        at("11-18 08:15"),
+        "AcMeRecaLL1",
+        "@coldbrewcarla the new batches are marked CB26-310 and up if that helps.",
+        reply_to="y_r1",
+        likes=14,
+    ),
+    YTComment(
+        "y_r1r6",
+        "@coldbrewcarla",
+        at("11-18 09:00"),
+        "AcMeRecaLL1",
+        "@priya.sips good to know, thanks!",
+        reply_to="y_r1",
+        likes=6,
+    ),
+    YTComment(
+        "y_r1r7",
+        "@AcmeCoffee",
+        at("11-18 11:30"),
+        "AcMeRecaLL1",
+        "@coldbrewcarla that's right: CB26-310 and later are the fixed line.",
+        reply_to="y_r1",
+        likes=19,
+    ),
+    YTComment(
+        "y_r2",
+        "@mikestechcorner",
+        at("11-19 20:00"),
+        "AcMeRecaLL1",
+        "Does the refund work without a receipt outside the US?",
+        likes=11,
+    ),
+]
+
+
+def youtube_layout() -> dict[str, YTComment]:
+    comments = {c.key: c for c in STORY_YOUTUBE}
+    assert len(comments) == len(STORY_YOUTUBE), "duplicate YouTube keys"
+    for c in STORY_YOUTUBE:
+        assert c.author in YOUTUBE_PEOPLE and c.video in YOUTUBE_VIDEOS, c.key
+        assert c.reply_to is None or (comments[c.reply_to].reply_to is None and comments[c.reply_to].when < c.when)
+    return comments
+
+
+def yt_comment(c: YTComment) -> dict:
+    channel = YOUTUBE_PEOPLE[c.author]
+    snippet = {
+        "channelId": YOUTUBE_VIDEOS[c.video],
+        "videoId": c.video,
+        "textDisplay": c.text,
+        "textOriginal": c.text,
+        "authorDisplayName": c.author,
+        "authorProfileImageUrl": f"https://yt3.ggpht.example.com/{channel}=s48",
+        "authorChannelUrl": f"http://www.youtube.com/{c.author if c.author.startswith('@') else 'channel/' + channel}",
+        "authorChannelId": {"value": channel},
+        "canRate": True,
+        "viewerRating": "none",
+        "likeCount": c.likes,
+        "publishedAt": c.when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "updatedAt": c.when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if c.reply_to:
+        snippet["parentId"] = c.id.split(".")[0]
+    return {"kind": "youtube#comment", "etag": token("etag", c.key, length=27), "id": c.id, "snippet": snippet}
+
+
+EMBEDDED_REPLIES = 5  # commentThreads embeds at most five replies; comments.list has them all
+
+
+def yt_thread(top: YTComment, replies: list[YTComment]) -> dict:
+    thread = {
+        "kind": "youtube#commentThread",
+        "etag": token("etag-thread", top.key, length=27),
+        "id": top.id,
+        "snippet": {
+            "channelId": YOUTUBE_VIDEOS[top.video],
+            "videoId": top.video,
+            "topLevelComment": yt_comment(top),
+            "canReply": True,
+            "totalReplyCount": len(replies),
+            "isPublic": True,
+        },
+    }
+    if replies:  # newest first, as the API embeds them
+        thread["replies"] = {
+            "comments": [yt_comment(r) for r in sorted(replies, key=lambda r: r.when, reverse=True)[:EMBEDDED_REPLIES]]
+        }
+    return thread
+
+
+def build_youtube() -> tuple[list[dict], dict[str, int]]:
+    comments = youtube_layout()
+    tops = sorted((c for c in comments.values() if c.reply_to is None), key=lambda c: c.when, reverse=True)
+    replies = {t.key: [c for c in comments.values() if c.reply_to == t.key] for t in tops}
+    common = [("part", "snippet,replies"), ("order", "time"), ("maxResults", "100"), ("textFormat", "plainText")]
+    exchanges: list[dict] = []
+    for selector, chosen in (
+        (
+            ("allThreadsRelatedToChannelId", YOUTUBE_OWN_CHANNEL),
+            [t for t in tops if YOUTUBE_VIDEOS[t.video] == YOUTUBE_OWN_CHANNEL],
+        ),
+        (("videoId", YOUTUBE_REVIEW_VIDEO), [t for t in tops if t.video == YOUTUBE_REVIEW_VIDEO]),
+    ):
+        body = {
+            "kind": "youtube#commentThreadListResponse",
+            "etag": token("etag-list", *selector, length=27),
+            "pageInfo": {"totalResults": len(chosen), "resultsPerPage": 100},
+            "items": [yt_thread(t, replies[t.key]) for t in chosen],
+        }
+        exchanges.append(
+            open_exchange(
+                f"{YOUTUBE_API}/commentThreads?{urlencode([selector, *common, ('alt', 'json')])}", body, len(exchanges)
+            )
+        )
+        for t in chosen:
+            if len(replies[t.key]) > EMBEDDED_REPLIES:
+                listed = sorted(replies[t.key], key=lambda r: r.when)
+                page = {
+                    "kind": "youtube#commentListResponse",
+                    "etag": token("etag-replies", t.key, length=27),
+                    "items": [yt_comment(r) for r in listed],
+                }
+                params = [
+                    ("part", "snippet"),
+                    ("parentId", t.id),
+                    ("maxResults", "100"),
+                    ("textFormat", "plainText"),
+                    ("alt", "json"),
+                ]
+                exchanges.append(open_exchange(f"{YOUTUBE_API}/comments?{urlencode(params)}", page, len(exchanges)))
+    return exchanges, {"comments": len(comments)}
+
+
+BUILDERS = {  # recordings/<name>.json
+    "x": build_x,
+    "reddit": build_reddit,
+    "bluesky": build_bluesky,
+    "mastodon": build_mastodon,
+    "hackernews": build_hackernews,
+    "youtube": build_youtube,
+}
+
+
 def build() -> dict[str, str]:
     """The recordings, as file name -> text."""
-    x, _ = build_x()
-    reddit, _ = build_reddit()
-    return {"x.json": cassette(x), "reddit.json": cassette(reddit)}
+    return {f"{name}.json": cassette(build_source()[0]) for name, build_source in BUILDERS.items()}
 
 
 def main(argv: list[str]) -> int:
     OUT.mkdir(exist_ok=True)
     for name, text in build().items():
         (OUT / name).write_text(text, encoding="utf-8")
-    _, x_counts = build_x()
-    _, reddit_counts = build_reddit()
-    for source, counts in (("x", x_counts), ("reddit", reddit_counts)):
-        print(source, json.dumps(counts, ensure_ascii=False))
+    for source, build_source in BUILDERS.items():
+        print(source, json.dumps(build_source()[1], ensure_ascii=False))
     return 0
 
 

@@ -1,9 +1,11 @@
 """`listener demo`: the whole pipeline, offline, on the bundled sample corpus.
 
 The sample feeds are served from 127.0.0.1 and go through the real RSS
-connector; the X and Reddit samples are recorded HTTP exchanges
-(demo_data/recordings/, written by tools/make_recordings.py) that vcrpy
-replays to the real tweepy and praw clients inside the real connectors.
+connector; the X, Reddit, Bluesky, Mastodon, Hacker News and YouTube samples
+are recorded HTTP exchanges (demo_data/recordings/, written by
+tools/make_recordings.py) that vcrpy replays to the real clients inside the
+real connectors: tweepy, praw, atproto (httpx), Mastodon.py and requests
+(Hacker News), google-api-python-client (httplib2).
 Nothing reaches the network: the replay answers only what was recorded and
 fails on anything else, and localhost (the feed server) is left alone. Then
 loader, topic matching and sentiment run as always; nothing is short-cut.
@@ -73,18 +75,29 @@ DEMO_CREDENTIALS = {
     "X_BEARER_TOKEN": "demo-x-bearer-token-not-real",
     "REDDIT_CLIENT_ID": "demo-reddit-client-id",
     "REDDIT_CLIENT_SECRET": "demo-reddit-client-secret-not-real",
+    "BLUESKY_HANDLE": "demo-listener.bsky.social",
+    "BLUESKY_APP_PASSWORD": "demo-app-password-not-real",
+    "YOUTUBE_API_KEY": "demo-youtube-api-key-not-real",
 }
 # Set aside while the demo runs: they would point it at the user's own store
-# (LISTENER_STORE) or change what praw asks for (praw_* settings).
+# (LISTENER_STORE), change what praw asks for (praw_* settings) or send a real
+# Mastodon token (MASTODON_ACCESS_TOKEN, MASTODON_ACCESS_TOKEN_<HOST>).
 SET_ASIDE = ("LISTENER_STORE",)
-SET_ASIDE_PREFIXES = ("praw_",)
+SET_ASIDE_PREFIXES = ("praw_", "MASTODON_ACCESS_TOKEN")
 # RSS ids and author ids carry the feed URL, so the feeds are served on one
 # fixed port (outside the usual ephemeral ranges) to make every run identical.
 FEED_PORT = 28471
-X_HOST = "api.twitter.com"
-# X requests match on the parameters that decide what comes back (as in
-# tests/x_api.py): max_results follows the per-run budget, not the data.
-X_DECIDING_PARAMS = ("query", "since_id", "next_token", "pagination_token", "usernames")
+# Requests match on the parameters that decide what comes back, per host (as in
+# the connectors' tests): page sizes follow the per-run budget, HN's time window
+# ends at the time of the run, and the rest (limits, part lists, the API key) is
+# the same in every run. Hosts not named here (Reddit) match on the whole query.
+DECIDING_PARAMS = {
+    "api.twitter.com": ("query", "since_id", "next_token", "pagination_token", "usernames"),
+    "bsky.social": ("q", "since", "cursor", "actor", "actors", "sort"),
+    "mastodon.social": ("min_id", "max_id", "since_id", "q", "acct"),
+    "hn.algolia.com": ("query", "tags", "page"),
+    "youtube.googleapis.com": ("allThreadsRelatedToChannelId", "videoId", "searchTerms", "parentId", "pageToken"),
+}
 
 # What people (not our own or competitors' accounts) say, each copy once, scored where VADER
 # applies (English): like the views.
@@ -182,7 +195,7 @@ def run_demo(out_dir: Path, today: date | None = None) -> tuple[dict[str, Any], 
         summary["warnings"].append(f"demo: port {FEED_PORT} was busy, so the RSS ids differ from other demo runs")
     if not tape.all_played:  # a connector asked for less than was recorded: the recordings are stale
         unplayed = len(tape.data) - tape.play_count
-        summary["warnings"].append(f"demo: {unplayed} recorded X/Reddit responses were never asked for")
+        summary["warnings"].append(f"demo: {unplayed} recorded responses were never asked for")
     return summary, summary_lines(summary)
 
 
@@ -225,7 +238,7 @@ CONFIG_BODY = """
 [store]
 path = "listener.duckdb"   # next to this file; `listener snapshot` and `sql` use snapshot/ next to it
 
-# The demo's sources are off: it served its feeds on 127.0.0.1 and replayed X and Reddit only
+# The demo's sources are off: it served its feeds on 127.0.0.1 and replayed the networks only
 # while `listener demo` ran. `listener run` with this file analyzes and refreshes the snapshot.
 {sources_off}
 [analytics]
@@ -370,17 +383,19 @@ def replay(recordings: Path) -> Iterator[Any]:
 
 
 def _same_query(r1: Any, r2: Any) -> None:
-    """vcrpy matcher: X on its deciding parameters, everything else on the whole query."""
-    if r1.host == X_HOST:
-        q1, q2 = parse_qs(urlparse(r1.uri).query), parse_qs(urlparse(r2.uri).query)
-        for name in X_DECIDING_PARAMS:
-            assert q1.get(name) == q2.get(name), f"{name}: {q1.get(name)} != {q2.get(name)}"
-    else:
+    """vcrpy matcher: a host of DECIDING_PARAMS on those parameters (repeated ones in any order),
+    every other host on the whole query."""
+    deciding = DECIDING_PARAMS.get(r1.host)
+    if deciding is None:
         assert r1.query == r2.query, f"{r1.query} != {r2.query}"
+        return
+    q1, q2 = parse_qs(urlparse(r1.uri).query), parse_qs(urlparse(r2.uri).query)
+    for name in deciding:
+        assert sorted(q1.get(name, [])) == sorted(q2.get(name, [])), f"{name}: {q1.get(name)} != {q2.get(name)}"
 
 
 class _Recordings:
-    """vcrpy persister: the cassette files of a folder (x.json, reddit.json), read as one cassette."""
+    """vcrpy persister: the cassette files of a folder (x.json, reddit.json, bluesky.json, ...), read as one cassette."""
 
     @staticmethod
     def load_cassette(cassette_path: str, serializer: Any) -> tuple[list[Any], list[Any]]:
