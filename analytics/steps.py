@@ -17,14 +17,11 @@ from typing import Any
 
 import duckdb
 
-from analytics.conversation.coordinated import update_coordinated
-from analytics.conversation.duplicates import update_duplicates
 from analytics.conversation.roles import update_roles
 from analytics.language import detect_missing
 from analytics.maturity import classifier as maturity
 from analytics.metrics.kpis import update_kpis
 from analytics.metrics.spikes import detect_spikes
-from analytics.network import communities, influencers, shapes
 from analytics.sentiment.score import mark_supported, score_pending
 from analytics.sentiment.topics import TopicCondition, score_topics
 from listener.core.progress import task
@@ -77,23 +74,37 @@ def _roles(store: Store, run: StepRun) -> dict[str, Any]:
     return update_roles(store, run.settings)
 
 
+# The graph steps import igraph and datasketch (which pull in matplotlib and scipy: about 1 s) when they
+# run, not when the pipeline is imported: `collect`, `import` and the scheduler's start never pay it.
+
+
 def _duplicates(store: Store, run: StepRun) -> dict[str, Any]:
+    from analytics.conversation.duplicates import update_duplicates
+
     return update_duplicates(store, run.settings)
 
 
 def _coordinated(store: Store, run: StepRun) -> dict[str, Any]:
+    from analytics.conversation.coordinated import update_coordinated
+
     return update_coordinated(store, run.settings)
 
 
 def _influencers(store: Store, run: StepRun) -> dict[str, Any]:
+    from analytics.network import influencers
+
     return influencers.run(store, run.settings, run.today)
 
 
 def _communities(store: Store, run: StepRun) -> dict[str, Any]:
+    from analytics.network import communities
+
     return communities.run(store, run.settings, run.today)
 
 
 def _shapes(store: Store, run: StepRun) -> dict[str, Any]:
+    from analytics.network import shapes
+
     return shapes.run(store, run.settings, run.today)
 
 
