@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -209,10 +211,29 @@ REAL_LOOKING = {
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     """`listener demo --json --today DEMO_TODAY` in a real process, once per test session, with the
     user's own credentials and store in the environment (the demo must use neither). Read-only for
-    the tests that share it: copy the store before changing anything."""
+    the tests that share it: copy the store before changing anything.
+
+    Under pytest-xdist the first worker that needs it runs it into the session's shared temp folder;
+    every worker then works on its own copy (only the config's comments name the folder)."""
+    workers_share = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    shared = tmp_path_factory.getbasetemp().parent if workers_share else tmp_path_factory.mktemp("demo-shared")
+    built, done = shared / "demo-cli-built", shared / "demo-cli-built.json"
+    with FileLock(str(shared / "demo-cli-built.lock")):
+        if not done.exists():
+            _run_demo_once(built, done)
     out = tmp_path_factory.mktemp("demo-cli")
+    shutil.copytree(built, out, dirs_exist_ok=True)
+    config = out / "listener.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(str(built), str(out)), encoding="utf-8")
+    summary = json.loads(
+        done.read_text(encoding="utf-8").replace(json.dumps(str(built))[1:-1], json.dumps(str(out))[1:-1])
+    )
+    return summary, out / "listener.duckdb"
+
+
+def _run_demo_once(out: Path, done: Path) -> None:
     elsewhere = out / "users-own-store.duckdb"
-    with demo_port(tmp_path_factory):
+    with demo_port():
         result = run_cli(
             "demo",
             "--out",
@@ -226,14 +247,15 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     assert not elsewhere.exists()  # LISTENER_STORE does not redirect the demo into the user's store
     for secret in REAL_LOOKING.values():
         assert secret not in result.stdout + result.stderr
-    return json.loads(result.stdout), out / "listener.duckdb"
+    json.loads(result.stdout)
+    done.write_text(result.stdout, encoding="utf-8")
 
 
 # The demo serves its feeds on a fixed port (its RSS ids depend on it): tests take turns running
 # one through a lock file in the system's temp folder, shared by parallel pytest-xdist workers
 # and by two test sessions on one machine.
 @contextmanager
-def demo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def demo_port(tmp_path_factory: pytest.TempPathFactory | None = None) -> Iterator[None]:
     with FileLock(str(Path(tempfile.gettempdir()) / "listener-demo-port.lock")):
         yield
 
