@@ -37,8 +37,10 @@ hashtags weighted by TF-IDF against the whole store, in SQL:
   still follow its distinctive terms. The best `TOP_TERMS` are stored, most
   distinctive first.
 
-The store-wide `df` is one SQL pass over all mentions, made once per `run`
-(temp table `store_terms`, at the first stale week) and reused for each week.
+Each distinct text is cut into terms once per `run` (temp table `text_tokens`,
+keyed by the text's md5, at the first stale week: copies and reposts are cut
+once), and the store-wide `df` (`store_terms`) is summed from it; both are
+reused for each week.
 Limits (docs/analytics-network.md): a word new this week stands out in every
 community using it; scripts without spaces are not split into words.
 """
@@ -85,7 +87,7 @@ btw fyi smh ngl irl pls plz thx ty yeah yea ya yep yup nah nope gonna wanna gott
     )
 )
 UNKNOWN_LANGS = ("", "und")  # `mentions.lang` values that tell nothing: English + the store's languages
-STORE_TABLES = ("store_terms", "store_total", "store_stopwords", "store_lang_map")
+STORE_TABLES = ("store_terms", "store_total", "store_stopwords", "store_lang_map", "text_tokens")
 
 
 def run(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
@@ -117,6 +119,9 @@ def _lang_sql(col: str) -> str:
     lang = f"lower(split_part(replace(trim({col}), '_', '-'), '-', 1))"
     unknown = ", ".join(f"'{u}'" for u in UNKNOWN_LANGS)
     return f"CASE WHEN {lang} IN ({unknown}) THEN '' ELSE coalesce({lang}, '') END"
+
+
+_TEXT_KEY = "md5_number(txt)"  # 128 bits: two texts never share their terms by accident
 
 
 def _text_sql(alias: str) -> str:
@@ -161,12 +166,21 @@ def _stage_store_terms(conn: duckdb.DuckDBPyConnection) -> None:
     # A mention's language -> the lists that apply; unknown ('') -> English and every store language.
     to_sql(conn, "store_lang_map", {"doc_lang": langs + [""] * len(langs), "lang": langs + langs})
     conn.execute("CREATE OR REPLACE TEMP TABLE store_total AS SELECT count(*) AS n FROM mentions")
-    docs = f"(SELECT mention_id, {_text_sql('m')} AS txt FROM mentions m)"
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE store_terms AS "
-        f"SELECT token, count(*) AS df FROM ({_tokens_sql(docs, 'mention_id')}) GROUP BY token",
+        f"CREATE OR REPLACE TEMP TABLE text_counts AS "
+        f"SELECT {_TEXT_KEY} AS h, any_value(txt) AS txt, count(*) AS n "
+        f"FROM (SELECT {_text_sql('m')} AS txt FROM mentions m) GROUP BY h"
+    )
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE text_tokens AS {_tokens_sql('text_counts', 'h')}",
         [SOCIAL_FILLER],
     )
+    # a term's df: the mentions whose text holds it (each text's terms are distinct)
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE store_terms AS "
+        "SELECT token, sum(n)::BIGINT AS df FROM text_tokens JOIN text_counts USING (h) GROUP BY token"
+    )
+    conn.execute("DROP TABLE text_counts")
 
 
 def _drop_store_terms(conn: duckdb.DuckDBPyConnection) -> None:
@@ -179,17 +193,23 @@ def _stage_docs(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE week_docs AS
-        SELECT m.mention_id, m.author_id, m.source, m.community, {_lang_sql("m.lang")} AS lang,
-               {_text_sql("m")} AS txt,
-               CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
-        FROM mentions m LEFT JOIN sentiment s USING (mention_id)
-        WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL
-          AND NOT {is_placeholder("m.author_id")}
+        SELECT *, {_TEXT_KEY} AS h FROM (
+            SELECT m.mention_id, m.author_id, m.source, m.community, {_lang_sql("m.lang")} AS lang,
+                   {_text_sql("m")} AS txt, CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
+            FROM mentions m LEFT JOIN sentiment s USING (mention_id)
+            WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL
+              AND NOT {is_placeholder("m.author_id")}
+        )
         """,
         [lo, hi],
     )
+    # The terms of each text were cut once for the run; a text loaded since (another worker) is cut
+    # here. mention_id is unique in week_docs and a text's terms are distinct: no DISTINCT needed.
+    late = "(SELECT * FROM week_docs d WHERE NOT EXISTS (SELECT 1 FROM text_tokens t WHERE t.h = d.h))"
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE week_tokens AS {_tokens_sql('week_docs', 'mention_id, source, author_id')}",
+        "CREATE OR REPLACE TEMP TABLE week_tokens AS "
+        "SELECT d.mention_id, d.source, d.author_id, t.token FROM week_docs d JOIN text_tokens t USING (h) "
+        f"UNION ALL {_tokens_sql(late, 'mention_id, source, author_id')}",
         [SOCIAL_FILLER],
     )
 
