@@ -253,7 +253,7 @@ def load_batch(
     _build_batch(conn)
     result.updated, result.inserted = _merge_mentions(conn)
     _merge_authors(conn)
-    _replace_interactions(conn)
+    _replace_interactions(conn, any_known=result.updated > 0)
     tag_mentions(conn, rules, scope="batch")
     conn.execute("DROP VIEW batch")
     conn.execute("DROP TABLE superseded")
@@ -418,11 +418,39 @@ _CHANGED = " OR ".join(
 
 
 def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    """(known, inserted): `known` counts the batch's mentions already stored, changed or not."""
+    """(known, inserted): `known` counts the batch's mentions already stored, changed or not.
+
+    Each join with `mentions` reads the whole table, so the statements that cannot change anything
+    are left out: no UPDATE for a batch of new mentions, no INSERT for one of known mentions, and
+    no anti-join when none is known (a first import reads `mentions` once per batch, not three times).
+    """
     known = scalar(conn, "SELECT count(*) FROM batch b SEMI JOIN mentions m ON m.mention_id = b.mention_id")
-    # `text_hash` follows the text: a sentiment score of another text is scored again by `analyze`.
-    scalar(
+    size = scalar(conn, "SELECT count(*) FROM batch")
+    if known:
+        _update_mentions(conn)
+    if known == size:
+        return int(known), 0
+    new_only = "ANTI JOIN mentions m ON m.mention_id = b.mention_id" if known else ""
+    inserted = scalar(
         conn,
+        f"""
+        INSERT INTO mentions (mention_id, source, native_id, url, author_id, title, text, lang, created_at,
+                              collected_at, updated_at, parent_id, thread_id, community, like_count,
+                              repost_count, reply_count, quote_count, score, is_own, run_id, repost_of,
+                              quote_of, raw, text_hash)
+        SELECT b.mention_id, b.source, b.native_id, b.url, b.author_id, b.title, b.text,
+               b.lang, b.created_at, now(), now(), b.parent_id, b.thread_id, b.community,
+               b.like_count, b.repost_count, b.reply_count, b.quote_count, b.score,
+               b.is_own, b.run_id, b.repost_of, b.quote_of, b.raw, {text_hash_sql("b")}
+        FROM batch b {new_only}
+        """,
+    )
+    return int(known), int(inserted)
+
+
+def _update_mentions(conn: duckdb.DuckDBPyConnection) -> None:
+    # `text_hash` follows the text: a sentiment score of another text is scored again by `analyze`.
+    conn.execute(
         f"""
         UPDATE mentions SET
             url = b.url, author_id = b.author_id, title = b.title, text = b.text,
@@ -446,21 +474,6 @@ def _merge_mentions(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         FROM batch b WHERE mentions.mention_id = b.mention_id AND ({_CHANGED})
         """,
     )
-    inserted = scalar(
-        conn,
-        f"""
-        INSERT INTO mentions (mention_id, source, native_id, url, author_id, title, text, lang, created_at,
-                              collected_at, updated_at, parent_id, thread_id, community, like_count,
-                              repost_count, reply_count, quote_count, score, is_own, run_id, repost_of,
-                              quote_of, raw, text_hash)
-        SELECT b.mention_id, b.source, b.native_id, b.url, b.author_id, b.title, b.text,
-               b.lang, b.created_at, now(), now(), b.parent_id, b.thread_id, b.community,
-               b.like_count, b.repost_count, b.reply_count, b.quote_count, b.score,
-               b.is_own, b.run_id, b.repost_of, b.quote_of, b.raw, {text_hash_sql("b")}
-        FROM batch b ANTI JOIN mentions m ON m.mention_id = b.mention_id
-        """,
-    )
-    return int(known), int(inserted)
 
 
 def _merge_authors(conn: duckdb.DuckDBPyConnection) -> None:
@@ -504,9 +517,13 @@ def _merge_authors(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _replace_interactions(conn: duckdb.DuckDBPyConnection) -> None:
-    """Derive reply/comment, mention, repost and quote edges the same way for every source."""
-    conn.execute("DELETE FROM interactions WHERE mention_id IN (SELECT mention_id FROM batch)")
+def _replace_interactions(conn: duckdb.DuckDBPyConnection, any_known: bool = True) -> None:
+    """Derive reply/comment, mention, repost and quote edges the same way for every source.
+
+    `any_known`: some of the batch's mentions were stored before, so their old edges go first (a
+    batch of new mentions has none: the DELETE would only read the whole table)."""
+    if any_known:
+        conn.execute("DELETE FROM interactions WHERE mention_id IN (SELECT mention_id FROM batch)")
     with registered(conn, "reply_kinds_arrow", _reply_kinds()):
         conn.execute(
             """
