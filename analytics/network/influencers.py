@@ -78,6 +78,7 @@ def run(store: Store, settings: Settings, today: date | None = None) -> dict[str
     periods.append(current)
     rows = 0
     stage_owned_authors(store.conn, settings)  # once: the accounts never ranked, read by every period
+    store.conn.execute(f"CREATE OR REPLACE TEMP TABLE brand_posts AS {_brand_posts_sql()}")  # once, too
     for period in periods:
 
         def compute(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
@@ -92,6 +93,7 @@ def run(store: Store, settings: Settings, today: date | None = None) -> dict[str
         rows += store.write_transaction(unit, f"influencers {period.kind} {period.start}", claim=Claim.ANALYSIS)
     store.write_transaction(refresh_is_new, "influencers is_new", claim=Claim.ANALYSIS)
     store.conn.execute("DROP TABLE IF EXISTS owned_authors")
+    store.conn.execute("DROP TABLE IF EXISTS brand_posts")
     return {
         "periods": [f"{p.kind}:{p.start}" for p in periods],
         "rows": rows,
@@ -146,23 +148,29 @@ def compute_period(conn: duckdb.DuckDBPyConnection, settings: Settings, period: 
     return written
 
 
+def _brand_posts_sql() -> str:
+    """Every counted brand mention by others with its engagement and usable sentiment: what each
+    period's author totals are summed from (staged once per run as `brand_posts`)."""
+    return f"""
+        SELECT m.author_id, m.source, m.created_at, {ENGAGEMENT_SQL} AS engagement,
+               {HAS_METRICS_SQL} AS has_metrics, CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
+        FROM mentions_by_others m LEFT JOIN sentiment s USING (mention_id)
+        WHERE m.author_id IS NOT NULL AND m.counted AND NOT {is_placeholder("m.author_id")}
+          AND m.mention_id IN (SELECT mention_id FROM mention_topics WHERE kind = 'brand')
+    """
+
+
 def _stage_brand_authors(conn: duckdb.DuckDBPyConnection, period: Period) -> None:
     lo, hi = period.bounds
+    staged = scalar(conn, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'brand_posts'")
+    posts = "brand_posts" if staged else f"({_brand_posts_sql()})"
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE brand_authors AS
-        WITH posts AS (
-            SELECT m.author_id, m.source, {ENGAGEMENT_SQL} AS engagement, {HAS_METRICS_SQL} AS has_metrics,
-                   CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
-            FROM mentions_by_others m LEFT JOIN sentiment s USING (mention_id)
-            WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL AND m.counted
-              AND NOT {is_placeholder("m.author_id")}
-              AND m.mention_id IN (SELECT mention_id FROM mention_topics WHERE kind = 'brand')
-        )
         SELECT author_id, any_value(source) AS source, sum(engagement)::DOUBLE AS engagement,
                count(*) AS mentions, avg(compound) AS avg_sentiment, count(compound) AS sentiment_n,
                stddev_samp(compound) AS sentiment_sd
-        FROM posts GROUP BY author_id
+        FROM {posts} WHERE created_at >= ? AND created_at < ? GROUP BY author_id
         """,
         [lo, hi],
     )
