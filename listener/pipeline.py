@@ -16,6 +16,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from queue import Queue
@@ -417,19 +418,20 @@ def analyze(
     )
     given = StepRun(settings, today, rebaseline, topics=tuple(rules))
     lang_topics = uses_language(rules)
-    for analysis in steps_for(settings):
-        if analysis.name == "language" and lang_topics:
-            store.conn.execute(
-                "CREATE OR REPLACE TEMP TABLE lang_unknown AS SELECT mention_id FROM mentions WHERE lang IS NULL"
-            )
-        step(analysis.name, functools.partial(analysis.run, store, given))
-        if analysis.name == "language" and lang_topics:
-            step(
-                "topics by language",
-                lambda: store.write_transaction(
-                    lambda conn: _retag_detected_languages(conn, rules), "analyze: topics", claim=Claim.ANALYSIS
-                ),
-            )
+    with _period_cache(store):
+        for analysis in steps_for(settings):
+            if analysis.name == "language" and lang_topics:
+                store.conn.execute(
+                    "CREATE OR REPLACE TEMP TABLE lang_unknown AS SELECT mention_id FROM mentions WHERE lang IS NULL"
+                )
+            step(analysis.name, functools.partial(analysis.run, store, given))
+            if analysis.name == "language" and lang_topics:
+                step(
+                    "topics by language",
+                    lambda: store.write_transaction(
+                        lambda conn: _retag_detected_languages(conn, rules), "analyze: topics", claim=Claim.ANALYSIS
+                    ),
+                )
     report.scored, report.distinct_texts = report.details["sentiment"]
     report.seconds = round(time.monotonic() - started, 3)
     log.info(
@@ -440,6 +442,25 @@ def analyze(
         report.seconds,
     )
     return report
+
+
+@contextmanager
+def _period_cache(store: Store) -> Iterator[None]:
+    """The weekly graph steps share each period's graph while this analyze runs (analytics.network.graph's
+    CACHE_MARKER). Only on a store this process alone writes: on DuckLake another worker may load
+    between two steps, and each step must read what is there."""
+    if store.lake is not None:
+        yield
+        return
+    store.conn.execute("CREATE OR REPLACE TEMP TABLE period_cache_on (on_ BOOLEAN)")
+    try:
+        yield
+    finally:
+        kept = store.conn.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, 'period_cache_')"
+        ).fetchall()
+        for (name,) in kept:
+            store.conn.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
 
 def _retag_detected_languages(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule]) -> int:

@@ -100,12 +100,37 @@ def stale_weeks(conn: duckdb.DuckDBPyConnection, table: str, where: str = "true"
     return [week_of(row[0]) for row in rows]
 
 
+# While this temp table exists (`listener.pipeline.analyze` on a store only it writes), a staged
+# period is kept as `period_cache_<start>_<end>_v/_e`, so communities, influencers and shapes build
+# each week's graph once. A kept table created in a transaction that rolled back is simply gone.
+CACHE_MARKER = "period_cache_on"
+CACHE_PREFIX = "period_cache_"
+
+
 def stage_period(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
     """Temp tables `period_edges` and `period_vertices` for one period; returns the vertex count.
 
     Vertices are every author active in the period (so isolates count) plus
     every edge endpoint, numbered globally (`vid`) and within their source (`svid`).
     """
+    kept = f"{CACHE_PREFIX}{period.start:%Y%m%d}_{period.end:%Y%m%d}" if _temp_exists(conn, CACHE_MARKER) else None
+    if kept and _temp_exists(conn, f"{kept}_e"):
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE period_vertices AS SELECT * FROM {kept}_v")
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE period_edges AS SELECT * FROM {kept}_e")
+    else:
+        _build_period(conn, period)
+        if kept:
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE {kept}_v AS SELECT * FROM period_vertices")
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE {kept}_e AS SELECT * FROM period_edges")
+    return int(conn.execute("SELECT count(*) FROM period_vertices").fetchall()[0][0])
+
+
+def _temp_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name])
+    return bool(found.fetchall()[0][0])
+
+
+def _build_period(conn: duckdb.DuckDBPyConnection, period: Period) -> None:
     lo, hi = period.bounds
     weight = "CASE kind " + " ".join(f"WHEN '{k}' THEN {w}" for k, w in KIND_WEIGHTS.items()) + " ELSE 0 END"
     conn.execute(
@@ -153,7 +178,6 @@ def stage_period(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
         """
     )
     conn.execute("DROP TABLE period_pairs")
-    return int(conn.execute("SELECT count(*) FROM period_vertices").fetchall()[0][0])
 
 
 def period_scopes(conn: duckdb.DuckDBPyConnection) -> list[str]:
