@@ -11,6 +11,7 @@ import pytest
 from conftest import run_in_process
 
 from listener.core.errors import ConfigError
+from listener.core.matcher import share_tests
 from listener.core.query import And, Near, Not, Or, QuerySyntaxError, Term, describe, parse_query
 from listener.core.settings import OwnAccounts, settings_from_dict
 from listener.ingest.loader import documents_batch, load_batch, prepare_own_accounts
@@ -480,6 +481,9 @@ SHORTCUT_QUERIES = [q for q, _ in CASES + EDGE_CASES] + [
     "(café OR cafe\u0301 OR cafe) NEAR/2 (noir OR lait OR racer)",
     "title:(acme OR {Acme}) OR #acme",
     "(@acme OR @support OR acme) (coffee OR recall)",
+    '"umbrella corp*" OR {UMBRELLA} OR site:umbrella.com OR lang:fr',  # a gate for some alternatives
+    '{AcmeApp} OR ("acme app" NEAR/4 (crash* OR outage))',  # one term a side: its words gate the OR
+    '"oat milk" OR oatmilk OR (oat NEAR/2 lat*e) OR source:reddit',
 ]
 
 
@@ -521,3 +525,27 @@ def test_the_wide_word_class_is_every_word_character_outside_ascii() -> None:
                 WHERE regexp_matches(ch, {literal(_WIDE_WORD)}) <> (i >= 128 AND regexp_matches(ch, '[\\pL\\pM\\pN_]'))"""
         ).fetchone()
     assert wrong == (0,)
+
+
+def test_tests_shared_by_topics_tag_as_each_topic_alone(edge_store: Store) -> None:
+    """tag_mentions makes a substring test that several conditions make once per row (a column):
+    all the queries as topics of one organisation tag what each tags alone."""
+    alone = {q: matched(edge_store, q) for q in SHORTCUT_QUERIES}
+    topics = [{"name": f"q{i}", "query": q} for i, q in enumerate(SHORTCUT_QUERIES)]
+    org = settings_from_dict({"organization": {"name": "T", "query": "acme", "topics": topics}}).organization
+    rules = rules_from_organization(org)
+    assert len(share_tests([rule.condition for rule in rules])[1]) > 10
+    tag_mentions(edge_store.conn, rules)
+    rows = edge_store.conn.execute("SELECT topic, split_part(mention_id, ':', 2) FROM mention_topics").fetchall()
+    together = {q: {m for topic, m in rows if topic == f"q{i}"} for i, q in enumerate(SHORTCUT_QUERIES)}
+    assert {q: hits for q, hits in together.items() if hits != alone[q]} == {}
+
+
+def test_share_tests_reads_literals_as_one_token() -> None:
+    """A regular expression's text that looks like a test is not one; a test made once stays in place."""
+    quoted = "regexp_matches(l, 'contains(l, ''acme'')')"
+    conditions, shared = share_tests(
+        [f"(contains(l, 'acme') AND {quoted})", "contains(l, 'acme') OR contains(c, 'it''s')", "contains(h, 'x')"]
+    )
+    assert shared == {"shared_1": "contains(l, 'acme')"}
+    assert conditions == [f"(shared_1 AND {quoted})", "shared_1 OR contains(c, 'it''s')", "contains(h, 'x')"]

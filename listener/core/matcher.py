@@ -20,6 +20,7 @@ words go through DuckDB's own lower() and word split, so both sides agree in eve
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import duckdb
@@ -152,9 +153,7 @@ class _Compiler:
         if isinstance(node, And):
             return "(" + " AND ".join(self.node(i) for i in node.items) + ")"
         if isinstance(node, Or):
-            either = "(" + " OR ".join(self.node(i) for i in node.items) + ")"
-            gate = self.gate([self.needles(i) for i in node.items])
-            return f"({self.contains(*gate)} AND {either})" if gate else either
+            return self.either(node.items)
         if isinstance(node, Not):
             return f"(NOT coalesce({self.node(node.item)}, false))"
         if isinstance(node, Term):
@@ -166,6 +165,19 @@ class _Compiler:
         if isinstance(node, AtMention):
             return self.tagged("@", self.normaliser.lower(node.handle), wildcards=False)
         return self.field(node)
+
+    def either(self, items: tuple[Node, ...]) -> str:
+        """An OR, the alternatives that need something in the text behind the gate they share (when
+        every alternative does, the whole OR; else, as in `"umbrella corp*" OR {UMBRELLA} OR
+        site:umbrella.com`, the others are tested on their own)."""
+        needles = [self.needles(i) for i in items]
+        gate = self.gate([n for n in needles if n])
+        if gate is None:
+            return "(" + " OR ".join(self.node(i) for i in items) + ")"
+        gated = " OR ".join(self.node(i) for i, n in zip(items, needles, strict=True) if n)
+        rest = [self.node(i) for i, n in zip(items, needles, strict=True) if not n]
+        behind = f"({self.contains(*gate)} AND ({gated}))"
+        return "(" + " OR ".join([behind, *rest]) + ")" if rest else behind
 
     # -- words ---------------------------------------------------------------------------
 
@@ -199,11 +211,14 @@ class _Compiler:
             # with a {Case} term, the others are read with RE2's case folding (?i:), which finds more
             # than lower() does (ſ for s, the Kelvin sign for k): only what its tests read is needed
             cased = any(t.case_sensitive for t in (*node.left, *node.right))
-            sides = [
-                self.gate([self.needles(t)[:1] if cased else self.needles(t) for t in side])
-                for side in (node.left, node.right)
-            ]
-            return [gate for gate in sides if gate]
+            needed: list[tuple[str, str]] = []
+            for side in (node.left, node.right):
+                options = [self.needles(t)[:1] if cased else self.needles(t) for t in side]
+                if len(options) == 1:  # one term: all it needs (an OR of them needs their gate)
+                    needed += options[0]
+                elif gate := self.gate(options):
+                    needed.append(gate)
+            return needed
         return []  # NOT: nothing is needed; fields: not in the text
 
     def gate(self, alternatives: list[list[tuple[str, str]]]) -> tuple[str, str] | None:
@@ -223,7 +238,7 @@ class _Compiler:
             {self.fold(run) if column[0] == "c" and target[0] != "c" else run for column, run in needles}
             for needles in alternatives
         ]
-        first = sorted(lifted[0], key=len, reverse=True)
+        first = sorted(lifted[0], key=lambda run: (-len(run), run))  # the same SQL in every process
         for size in range(max(map(len, first)), _MIN_GATE - 1, -1):
             for run in first:
                 for start in range(len(run) - size + 1):
@@ -344,13 +359,11 @@ class _Compiler:
                 return f"{column} = {literal(value)}"
             forms = [value, "r/" + value, "#" + value]  # a bare name: subreddit, hashtag or feed name
             return f"{column} IN ({', '.join(literal(f) for f in forms)})"
-        # the host is read from the URL only where the URL holds the name: most rows skip the regex
+        # the host is read from the URL only where the URL holds the name: most rows skip the regex.
+        # '.' || host ends with '.name' exactly when the host is the name or one of its subdomains.
         url = self.use("u")
         host = _HOST.format(url)
-        return (
-            f"(contains({url}, {literal(value)}) AND ({host} = {literal(value)} "
-            f"OR ends_with({host}, {literal('.' + value)})))"
-        )
+        return f"(contains({url}, {literal(value)}) AND ends_with('.' || {host}, {literal('.' + value)}))"
 
 
 _SPLIT_WORD = "[^ \\x{1}]"  # in the word string of _split_words: one character of a word
@@ -388,6 +401,33 @@ def _word_pattern(word: str, char: str = _WORD) -> str:
 
 def _phrase_pattern(words: tuple[str, ...]) -> str:
     return _GAP.join(_word_pattern(w) for w in words)
+
+
+# A quoted literal (one token, so that the text of a regular expression is never read as SQL) or a
+# substring test `contains(column, 'piece')`, as the compiler writes them.
+_LITERAL_OR_TEST = re.compile(r"'(?:[^']|'')*'|contains\(\w+, '(?:[^']|'')*'\)")
+
+
+def _tests(condition: str) -> list[str]:
+    """The substring tests in a compiled condition, in order."""
+    return [m.group(0) for m in _LITERAL_OR_TEST.finditer(condition) if m.group(0)[0] != "'"]
+
+
+def share_tests(conditions: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The conditions with each substring test they make more than once (in one or several of them)
+    read from a column instead, and those columns: {name: test}.
+
+    DuckDB shares no subexpression inside CASE, AND or OR, so `contains(l, 'acme')` in five topics
+    reads each text five times; as a column of the input it reads it once. A test made only once is
+    left where it is: behind its gate it runs on the few rows the gate lets through."""
+    counts = Counter(test for condition in conditions for test in _tests(condition))
+    names = {test: f"shared_{i}" for i, test in enumerate((t for t, n in counts.items() if n > 1), 1)}
+
+    def read(match: re.Match[str]) -> str:
+        return names.get(match.group(0), match.group(0))
+
+    shared = [_LITERAL_OR_TEST.sub(read, condition) for condition in conditions] if names else conditions
+    return shared, {name: test for test, name in names.items()}
 
 
 def tag_input_sql(

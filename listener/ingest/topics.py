@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import duckdb
 
 from listener.core.errors import ConfigError
-from listener.core.matcher import Normaliser, compile_query, input_columns, literal, tag_input_sql
+from listener.core.matcher import Normaliser, compile_query, input_columns, literal, share_tests, tag_input_sql
 from listener.core.query import Node, parse_query
 from listener.core.settings import Organization
 from listener.core.terms import split_terms
@@ -180,13 +180,19 @@ def tagging_sql(rules: list[TopicRule], inputs: str) -> str:
 
     One pass: each row is read once, every condition evaluated on it, and what it matches
     unnested. (A temp table of the inputs, scanned once per rule, was read by one thread
-    only inside the caller's transaction, and each scan re-read every row.)
+    only inside the caller's transaction, and each scan re-read every row.) A substring test
+    that several conditions make is made once per row (`share_tests`).
     """
-    hits = ", ".join(f"CASE WHEN {rule.condition} THEN {i} END" for i, rule in enumerate(rules, 1))
+    conditions, shared = share_tests([rule.condition for rule in rules])
+    columns = "".join(f", {test} AS {name}" for name, test in shared.items())
+    hits = ", ".join(f"CASE WHEN {condition} THEN {i} END" for i, condition in enumerate(conditions, 1))
     topics = ", ".join(f"({i}, {literal(rule.topic)}, {literal(rule.kind)})" for i, rule in enumerate(rules, 1))
     return f"""
         SELECT h.mention_id, r.topic, r.kind
-        FROM (SELECT mention_id, unnest(list_filter([{hits}], i -> i IS NOT NULL)) AS i FROM ({inputs})) h
+        FROM (
+            SELECT mention_id, unnest(list_filter([{hits}], i -> i IS NOT NULL)) AS i
+            FROM (SELECT *{columns} FROM ({inputs}))
+        ) h
         JOIN (VALUES {topics}) r(i, topic, kind) USING (i)
         """
 
