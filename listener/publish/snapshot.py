@@ -7,10 +7,14 @@ for every table and view, and `DIR/manifest.json`.
 
 How it is made, so the live store is held only for one bulk copy:
 
-1. with the live connection, in one read transaction: `ATTACH` a new file in
-   a staging folder inside DIR and `COPY FROM DATABASE` (tables, data, views,
-   sequences, macros), then `DETACH` it. That is the only time the live
-   store is needed; `snapshot_store` opens it read-only and closes it here;
+1. the copy: `listener snapshot` of a DuckDB file opens it read-only (which
+   keeps every writer out) and copies the file byte for byte, with its WAL if
+   one is left over: the fastest copy there is, and the file cannot change
+   under it. Otherwise (DuckLake; or `publish_snapshot` through the live
+   connection of `listener run`), in one read transaction: `ATTACH` a new file
+   in a staging folder inside DIR and `COPY FROM DATABASE` (tables, data,
+   views, sequences, macros). Either way the copy's `runs` are masked and it is
+   checkpointed. That is the only time the live store is needed;
 2. from the new file alone: row counts, `COPY TO` Parquet, the manifest;
 3. publish with renames on the same filesystem: `os.replace` the new database
    over `DIR/listener.duckdb` (a reader holding the old file keeps its view,
@@ -89,7 +93,10 @@ def snapshot_store(location: Path | Any, out_dir: Path) -> SnapshotResult:
         try:
             started = time.monotonic()
             with open_store(location, read_only=True) as store:
-                _copy_database(store.conn, staging / DB_NAME)
+                if is_file:
+                    _copy_file(store_path, staging / DB_NAME)
+                else:
+                    _copy_database(store.conn, staging / DB_NAME)
             return _finish(out_dir, staging, started, time.monotonic() - started)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -131,6 +138,23 @@ def _copy_database(conn: duckdb.DuckDBPyConnection, target: Path) -> None:
         conn.execute(f"CHECKPOINT {_ident(alias)}")
     finally:
         conn.execute(f"DETACH {_ident(alias)}")
+
+
+def _copy_file(store_path: Path, target: Path) -> None:
+    """The live file (and a WAL a writer left) copied while the caller holds it open read-only,
+    so no writer can change it meanwhile; then the copy's ledger masked and the WAL checkpointed in."""
+    shutil.copyfile(store_path, target)
+    wal = store_path.with_name(store_path.name + ".wal")
+    if wal.exists():
+        shutil.copyfile(wal, target.with_name(target.name + ".wal"))
+    alias = "listener_snapshot_" + uuid.uuid4().hex[:8]
+    with duckdb.connect() as conn:
+        conn.execute(f"ATTACH {_literal(target)} AS {_ident(alias)}")
+        try:
+            _mask_run_ledger(conn, alias)
+            conn.execute(f"CHECKPOINT {_ident(alias)}")
+        finally:
+            conn.execute(f"DETACH {_ident(alias)}")
 
 
 def _mask_run_ledger(conn: duckdb.DuckDBPyConnection, alias: str) -> None:
