@@ -16,7 +16,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from queue import Queue
@@ -27,6 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from analytics.alerting import evaluate_rules
+from analytics.network.period_cache import keeping_periods
 from analytics.repair import repair_stored_values
 from analytics.steps import StepRun, restart_after_retag, steps_for
 from connectors import FOLLOWERS, REGISTRY
@@ -418,7 +418,7 @@ def analyze(
     )
     given = StepRun(settings, today, rebaseline, topics=tuple(rules))
     lang_topics = uses_language(rules)
-    with _period_cache(store):
+    with keeping_periods(store):  # each period's graph built once for the graph steps
         for analysis in steps_for(settings):
             if analysis.name == "language" and lang_topics:
                 store.conn.execute(
@@ -442,25 +442,6 @@ def analyze(
         report.seconds,
     )
     return report
-
-
-@contextmanager
-def _period_cache(store: Store) -> Iterator[None]:
-    """The weekly graph steps share each period's graph while this analyze runs (analytics.network.graph's
-    CACHE_MARKER). Only on a store this process alone writes: on DuckLake another worker may load
-    between two steps, and each step must read what is there."""
-    if store.lake is not None:
-        yield
-        return
-    store.conn.execute("CREATE OR REPLACE TEMP TABLE period_cache_on (on_ BOOLEAN)")
-    try:
-        yield
-    finally:
-        kept = store.conn.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, 'period_cache_')"
-        ).fetchall()
-        for (name,) in kept:
-            store.conn.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
 
 def _retag_detected_languages(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule]) -> int:

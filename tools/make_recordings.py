@@ -67,6 +67,11 @@ def token(*parts: object, length: int = 45) -> str:
     return base36(int.from_bytes(raw, "big"))[:length]
 
 
+def served_date(served: int) -> str:
+    """The HTTP Date of the `served`-th answer of a recording: two seconds apart from RECORDED_AT."""
+    return (RECORDED_AT + timedelta(seconds=served * 2)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
 def cassette(interactions: list[dict]) -> str:
     return json.dumps({"version": 1, "interactions": interactions}, indent=1, ensure_ascii=False) + "\n"
 
@@ -1317,7 +1322,6 @@ def x_response(data: list[Tweet], tweets: dict[str, Tweet], next_token: str | No
 
 
 def x_exchange(path: str, params: list[tuple[str, str]], body: dict, served: int) -> dict:
-    stamp = RECORDED_AT + timedelta(seconds=served * 2)
     return {
         "request": {
             "method": "GET",
@@ -1329,7 +1333,7 @@ def x_exchange(path: str, params: list[tuple[str, str]], body: dict, served: int
             "status": {"code": 200, "message": "OK"},
             "headers": {
                 "content-type": ["application/json; charset=utf-8"],
-                "date": [stamp.strftime("%a, %d %b %Y %H:%M:%S GMT")],
+                "date": [served_date(served)],
                 "x-rate-limit-limit": ["450"],
                 "x-rate-limit-remaining": [str(449 - served)],
                 "x-rate-limit-reset": [str(int(RECORDED_AT.timestamp()) + 900)],
@@ -2495,10 +2499,9 @@ def comment_payload(c: RComment, comments: dict[str, RComment]) -> dict:
 
 
 def reddit_exchange(method: str, uri: str, body: dict, served: int, auth: str) -> dict:
-    stamp = RECORDED_AT + timedelta(seconds=served * 2)
     headers = {
         "Content-Type": ["application/json; charset=UTF-8"],
-        "Date": [stamp.strftime("%a, %d %b %Y %H:%M:%S GMT")],
+        "Date": [served_date(served)],
         "Server": ["snooserv"],
     }
     if method == "GET":
@@ -2625,10 +2628,6 @@ OPEN_SEARCHES = [  # one search per brand/competitor term (no OR on these networ
 ]
 
 
-def open_stamp(served: int) -> str:
-    return (RECORDED_AT + timedelta(seconds=served * 2)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-
-
 def open_exchange(uri: str, body: object, served: int, headers: dict | None = None, method: str = "GET") -> dict:
     return {
         "request": {"method": method, "uri": uri, "body": None, "headers": {}},
@@ -2636,7 +2635,7 @@ def open_exchange(uri: str, body: object, served: int, headers: dict | None = No
             "status": {"code": 200, "message": "OK"},
             "headers": {
                 "content-type": ["application/json; charset=utf-8"],
-                "date": [open_stamp(served)],
+                "date": [served_date(served)],
                 **{k: [v] for k, v in (headers or {}).items()},
             },
             "body": {"string": json.dumps(body, ensure_ascii=False)},

@@ -66,7 +66,7 @@ from analytics.network.graph import (
     undirected,
 )
 from listener.core.settings import Settings
-from listener.store.connection import Store
+from listener.store.connection import Store, temp_table_exists
 
 MIN_MEMBERS = 3
 KEEP_ID_JACCARD = 0.3
@@ -153,10 +153,7 @@ def _stage_store_terms(conn: duckdb.DuckDBPyConnection) -> None:
     """Once per run (until `run` drops them): the stopwords of the store's languages and English,
     `store_stopwords(lang, word)` and `store_lang_map(doc_lang, lang)`, and the store-wide document
     frequencies `store_terms(token, df)` out of `store_total(n)` mentions."""
-    staged = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'store_terms'"
-    ).fetchall()[0][0]
-    if staged:
+    if temp_table_exists(conn, "store_terms"):
         return
     found = {r[0] for r in conn.execute(f"SELECT DISTINCT {_lang_sql('lang')} FROM mentions").fetchall()}
     langs = sorted({lang for lang in found if lang and stopwordsiso.has_lang(lang)} | {"en"})

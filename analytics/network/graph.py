@@ -35,7 +35,8 @@ import numpy as np
 import pyarrow as pa
 
 from analytics.definitions import is_placeholder, iso_week, utc_day
-from listener.store.connection import Claim, Store
+from analytics.network.period_cache import kept_name
+from listener.store.connection import Claim, Store, temp_table_exists
 
 KIND_WEIGHTS: dict[str, int] = {"reply": 3, "comment": 3, "quote": 3, "repost": 2, "mention": 1}
 LEIDEN_SEED = 20140220  # Pew's report date: any fixed seed makes reruns identical
@@ -100,21 +101,14 @@ def stale_weeks(conn: duckdb.DuckDBPyConnection, table: str, where: str = "true"
     return [week_of(row[0]) for row in rows]
 
 
-# While this temp table exists (`listener.pipeline.analyze` on a store only it writes), a staged
-# period is kept as `period_cache_<start>_<end>_v/_e`, so communities, influencers and shapes build
-# each week's graph once. A kept table created in a transaction that rolled back is simply gone.
-CACHE_MARKER = "period_cache_on"
-CACHE_PREFIX = "period_cache_"
-
-
 def stage_period(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
     """Temp tables `period_edges` and `period_vertices` for one period; returns the vertex count.
 
     Vertices are every author active in the period (so isolates count) plus
     every edge endpoint, numbered globally (`vid`) and within their source (`svid`).
     """
-    kept = f"{CACHE_PREFIX}{period.start:%Y%m%d}_{period.end:%Y%m%d}" if _temp_exists(conn, CACHE_MARKER) else None
-    if kept and _temp_exists(conn, f"{kept}_e"):
+    kept = kept_name(conn, period.start, period.end)  # analytics.network.period_cache
+    if kept and temp_table_exists(conn, f"{kept}_e"):
         conn.execute(f"CREATE OR REPLACE TEMP TABLE period_vertices AS SELECT * FROM {kept}_v")
         conn.execute(f"CREATE OR REPLACE TEMP TABLE period_edges AS SELECT * FROM {kept}_e")
     else:
@@ -123,11 +117,6 @@ def stage_period(conn: duckdb.DuckDBPyConnection, period: Period) -> int:
             conn.execute(f"CREATE OR REPLACE TEMP TABLE {kept}_v AS SELECT * FROM period_vertices")
             conn.execute(f"CREATE OR REPLACE TEMP TABLE {kept}_e AS SELECT * FROM period_edges")
     return int(conn.execute("SELECT count(*) FROM period_vertices").fetchall()[0][0])
-
-
-def _temp_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name])
-    return bool(found.fetchall()[0][0])
 
 
 def _build_period(conn: duckdb.DuckDBPyConnection, period: Period) -> None:

@@ -56,7 +56,7 @@ from analytics.network.graph import (
     utc_today,
 )
 from listener.core.settings import Settings
-from listener.store.connection import Claim, Store, scalar
+from listener.store.connection import Claim, Store, scalar, temp_table_exists
 
 WEIGHTS: dict[str, float] = {"engagement": 0.40, "pagerank": 0.30, "reach": 0.15, "volume": 0.15}
 DAMPEN_AFTER_POSTS = 3  # a few unanswered posts is normal, a stream of them is not
@@ -162,8 +162,7 @@ def _brand_posts_sql() -> str:
 
 def _stage_brand_authors(conn: duckdb.DuckDBPyConnection, period: Period) -> None:
     lo, hi = period.bounds
-    staged = scalar(conn, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'brand_posts'")
-    posts = "brand_posts" if staged else f"({_brand_posts_sql()})"
+    posts = "brand_posts" if temp_table_exists(conn, "brand_posts") else f"({_brand_posts_sql()})"
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE brand_authors AS

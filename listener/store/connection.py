@@ -89,6 +89,11 @@ def scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> 
     return None if row is None else row[0]
 
 
+def temp_table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether this connection holds the temp table `name` (what a step staged once per run)."""
+    return bool(scalar(conn, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]))
+
+
 @contextmanager
 def registered(conn: duckdb.DuckDBPyConnection, name: str, table: object) -> Iterator[str]:
     """Expose an Arrow table to SQL as `name` for the duration of the block."""
