@@ -40,7 +40,10 @@ hashtags weighted by TF-IDF against the whole store, in SQL:
 Each distinct text is cut into terms once per `run` (temp table `text_tokens`,
 keyed by the text's md5, at the first stale week: copies and reposts are cut
 once), and the store-wide `df` (`store_terms`) is summed from it; both are
-reused for each week.
+reused for each week, as is each mention's text key (`mention_texts`, valid
+while the mention's `updated_at` is unchanged). A community's term counts are
+summed per distinct text (how many of its posts have that text), so a week's
+posts are never expanded into one row per term.
 Limits (docs/analytics-network.md): a word new this week stands out in every
 community using it; scripts without spaces are not split into words.
 """
@@ -66,7 +69,7 @@ from analytics.network.graph import (
     undirected,
 )
 from listener.core.settings import Settings
-from listener.store.connection import Store, temp_table_exists
+from listener.store.connection import Store, scalar, temp_table_exists
 
 MIN_MEMBERS = 3
 KEEP_ID_JACCARD = 0.3
@@ -87,13 +90,32 @@ btw fyi smh ngl irl pls plz thx ty yeah yea ya yep yup nah nope gonna wanna gott
     )
 )
 UNKNOWN_LANGS = ("", "und")  # `mentions.lang` values that tell nothing: English + the store's languages
-STORE_TABLES = ("store_terms", "store_total", "store_stopwords", "store_lang_map", "text_tokens")
+STORE_TABLES = (
+    "store_terms",
+    "store_total",
+    "store_stopwords",
+    "store_lang_map",
+    "text_tokens",
+    "mention_texts",
+    "run_docs",
+)
 
 
 def run(store: Store, settings: Settings, today: date | None = None) -> dict[str, Any]:
-    """Recompute the stale ISO weeks, oldest first (ids chain from week to week)."""
+    """Recompute the stale ISO weeks, oldest first (ids chain from week to week).
+
+    On a DuckDB file this process is the only writer, so every week's posts are read once, up
+    front (`run_docs`); on DuckLake another worker may load between two weeks, so each week reads
+    the store as it is then."""
     _drop_store_terms(store.conn)
     try:
+        if store.lake is None:
+            store.conn.execute("BEGIN TRANSACTION")  # one snapshot for the terms and the posts
+            try:
+                _stage_store_terms(store.conn)
+                store.conn.execute(f"CREATE TEMP TABLE run_docs AS {_docs_sql('true')} ORDER BY created_at")
+            finally:
+                store.conn.execute("COMMIT")
         return run_stale_weeks(store, "communities", compute_week)
     finally:
         _drop_store_terms(store.conn)
@@ -108,7 +130,7 @@ def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
     _stage_native(conn)
     _stage_detected(conn, week)
     written = _write(conn, week)
-    for table in ("week_docs", "week_tokens", "groups", "group_members", "group_docs", "detected"):
+    for table in ("week_docs", "groups", "group_members", "group_docs", "detected"):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     drop_period(conn)
     return written
@@ -164,10 +186,17 @@ def _stage_store_terms(conn: duckdb.DuckDBPyConnection) -> None:
     to_sql(conn, "store_lang_map", {"doc_lang": langs + [""] * len(langs), "lang": langs + langs})
     conn.execute("CREATE OR REPLACE TEMP TABLE store_total AS SELECT count(*) AS n FROM mentions")
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE text_counts AS "
-        f"SELECT {_TEXT_KEY} AS h, any_value(txt) AS txt, count(*) AS n "
-        f"FROM (SELECT {_text_sql('m')} AS txt FROM mentions m) GROUP BY h"
+        f"CREATE OR REPLACE TEMP TABLE mention_text_docs AS SELECT mention_id, updated_at, txt, {_TEXT_KEY} AS h "
+        f"FROM (SELECT m.mention_id, m.updated_at, {_text_sql('m')} AS txt FROM mentions m)"
     )
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE text_counts AS "
+        "SELECT h, any_value(txt) AS txt, count(*) AS n FROM mention_text_docs GROUP BY h"
+    )
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE mention_texts AS SELECT mention_id, updated_at, h FROM mention_text_docs"
+    )
+    conn.execute("DROP TABLE mention_text_docs")
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE text_tokens AS {_tokens_sql('text_counts', 'h')}",
         [SOCIAL_FILLER],
@@ -185,39 +214,53 @@ def _drop_store_terms(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
 
 
-def _stage_docs(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
-    lo, hi = week.bounds
-    conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE week_docs AS
-        SELECT *, {_TEXT_KEY} AS h FROM (
-            SELECT m.mention_id, m.author_id, m.source, m.community, {_lang_sql("m.lang")} AS lang,
-                   {_text_sql("m")} AS txt, CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
+def _docs_sql(where: str) -> str:
+    """The posts (`where` on mentions m) with their text key `h`; `txt` only where the key kept in
+    `mention_texts` is stale (the mention changed since, or is new: loaded by another worker)."""
+    fresh = f"CASE WHEN t.h IS NULL THEN {_text_sql('m')} END"
+    return f"""
+        SELECT * EXCLUDE (kept), coalesce(kept, md5_number(txt)) AS h FROM (
+            SELECT m.mention_id, m.created_at, m.author_id, m.source, m.community, {_lang_sql("m.lang")} AS lang,
+                   t.h AS kept, {fresh} AS txt,
+                   CASE WHEN s.supported IS NOT false THEN s.compound END AS compound
             FROM mentions m LEFT JOIN sentiment s USING (mention_id)
-            WHERE m.created_at >= ? AND m.created_at < ? AND m.author_id IS NOT NULL
-              AND NOT {is_placeholder("m.author_id")}
+            LEFT JOIN mention_texts t ON t.mention_id = m.mention_id AND t.updated_at = m.updated_at
+            WHERE m.author_id IS NOT NULL AND NOT {is_placeholder("m.author_id")} AND {where}
         )
-        """,
+    """
+
+
+def _stage_docs(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
+    """`week_docs`: the week's posts with their text key `h` (from `run_docs` when `run` read them
+    up front); the terms of a text not cut yet are added to `text_tokens`."""
+    lo, hi = week.bounds
+    source = "run_docs" if temp_table_exists(conn, "run_docs") else f"({_docs_sql('true')})"
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE week_docs AS SELECT * EXCLUDE (created_at) FROM {source} "
+        "WHERE created_at >= ? AND created_at < ?",
         [lo, hi],
     )
-    # The terms of each text were cut once for the run; a text loaded since (another worker) is cut
-    # here. mention_id is unique in week_docs and a text's terms are distinct: no DISTINCT needed.
-    late = "(SELECT * FROM week_docs d WHERE NOT EXISTS (SELECT 1 FROM text_tokens t WHERE t.h = d.h))"
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE week_tokens AS "
-        "SELECT d.mention_id, d.source, d.author_id, t.token FROM week_docs d JOIN text_tokens t USING (h) "
-        f"UNION ALL {_tokens_sql(late, 'mention_id, source, author_id')}",
-        [SOCIAL_FILLER],
+    late = (
+        "(SELECT h, any_value(txt) AS txt FROM week_docs d WHERE txt IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM text_tokens t WHERE t.h = d.h) GROUP BY h)"
     )
+    if scalar(conn, "SELECT count(*) FROM week_docs WHERE txt IS NOT NULL"):
+        conn.execute(f"INSERT INTO text_tokens {_tokens_sql(late, 'h')}", [SOCIAL_FILLER])
 
 
 def _stage_native(conn: duckdb.DuckDBPyConnection) -> None:
     """`groups` (one row per community), `group_docs` and `group_members` for native communities."""
     conn.execute(
         """
+        CREATE OR REPLACE TEMP TABLE week_tags AS
+        SELECT d.mention_id, d.source, d.author_id, t.token
+        FROM week_docs d JOIN (SELECT h, token FROM text_tokens WHERE starts_with(token, '#')) t USING (h)
+        """
+    )
+    conn.execute(
+        """
         CREATE OR REPLACE TEMP TABLE hashtags AS
-        SELECT source, token FROM week_tokens
-        WHERE token LIKE '#%' GROUP BY ALL HAVING count(DISTINCT author_id) >= ?
+        SELECT source, token FROM week_tags GROUP BY ALL HAVING count(DISTINCT author_id) >= ?
         """,
         [MIN_MEMBERS],
     )
@@ -238,7 +281,7 @@ def _stage_native(conn: duckdb.DuckDBPyConnection) -> None:
         FROM week_docs WHERE community IS NOT NULL
         UNION
         SELECT 'native:' || t.source || ':' || t.token, t.mention_id
-        FROM week_tokens t SEMI JOIN hashtags h ON h.source = t.source AND h.token = t.token
+        FROM week_tags t SEMI JOIN hashtags h ON h.source = t.source AND h.token = t.token
         """
     )
     conn.execute(
@@ -248,6 +291,7 @@ def _stage_native(conn: duckdb.DuckDBPyConnection) -> None:
         """
     )
     conn.execute("DROP TABLE hashtags")
+    conn.execute("DROP TABLE week_tags")
 
 
 def _stage_detected(conn: duckdb.DuckDBPyConnection, week: Period) -> None:
@@ -356,16 +400,20 @@ def _write(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
             SELECT *, {t_interval_sql("avg_sentiment", "sd", "sentiment_n", "low")} AS ci_low,
                    {t_interval_sql("avg_sentiment", "sd", "sentiment_n", "high")} AS ci_high
             FROM (
-                SELECT g.community_id, count(DISTINCT d.mention_id) AS mentions,
+                SELECT g.community_id, count(*) AS mentions,  -- (community_id, mention_id) is unique
                        round(avg(d.compound), 9) AS avg_sentiment, count(d.compound) AS sentiment_n,
                        stddev_samp(d.compound) AS sd
                 FROM group_docs g JOIN week_docs d USING (mention_id) GROUP BY ALL
             )
         ),
         sizes AS (SELECT community_id, count(*) AS size FROM group_members GROUP BY ALL),
+        texts AS (
+            SELECT g.community_id, d.h, count(*) AS n FROM group_docs g JOIN week_docs d USING (mention_id)
+            GROUP BY ALL
+        ),
         tf AS (
-            SELECT g.community_id, t.token, count(*) AS tf
-            FROM group_docs g JOIN week_tokens t USING (mention_id) GROUP BY ALL HAVING count(*) >= 2
+            SELECT c.community_id, t.token, sum(c.n) AS tf
+            FROM texts c JOIN text_tokens t USING (h) GROUP BY ALL HAVING sum(c.n) >= 2
         ),
         langs AS (
             SELECT DISTINCT g.community_id, l.lang
