@@ -143,31 +143,37 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 def _stage_candidates(conn: duckdb.DuckDBPyConnection, window_days: int) -> int:
-    """Temp `dup_texts` (the mentions by others that can be copies, with normalised text, its key and
-    exact group `part`) and `dup_groups` (one row per exact group); returns the group count."""
+    """Temp `dup_texts` (the mentions by others that can be copies, with their text's key and exact
+    group `part`) and `dup_groups` (one row per exact group, with its words' shingles); returns the
+    group count. Each distinct text is normalised once (copies share the regex work); the filter on
+    the normalised text is in the join, where DuckDB cannot push it below the grouping."""
+    candidates = f"{by_others('m')} AND m.repost_of IS NULL"
     conn.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE dup_norm AS
-        SELECT m.mention_id, m.created_at, {normalised_sql("m")} AS norm
-        FROM mentions m
-        WHERE {by_others("m")} AND m.repost_of IS NULL
-        """
-    )
-    conn.execute(  # a statement of its own: the sort then runs on the normalised texts in parallel
-        """
-        CREATE OR REPLACE TEMP TABLE dup_keyed AS
-        SELECT row_number() OVER (ORDER BY key, created_at, mention_id) AS rid, * FROM (
-            SELECT mention_id, created_at, norm, md5(norm) AS key FROM dup_norm
-            WHERE norm NOT IN ('', '[deleted]', '[removed]')  -- a removed post's placeholder is no copy
+        CREATE OR REPLACE TEMP TABLE dup_norms AS
+        SELECT title, text, norm, md5_number(norm) AS key FROM (
+            SELECT t.title, t.text, {normalised_sql("t")} AS norm
+            FROM (SELECT m.title, m.text FROM mentions m WHERE {candidates} GROUP BY ALL) t
         )
         """
     )
-    conn.execute("DROP TABLE IF EXISTS dup_norm")
+    conn.execute(  # a statement of its own: the sort then runs on narrow rows in parallel
+        f"""
+        CREATE OR REPLACE TEMP TABLE dup_keyed AS
+        SELECT row_number() OVER (ORDER BY key, created_at, mention_id) AS rid, * FROM (
+            SELECT m.mention_id, m.created_at, n.key
+            FROM mentions m
+            JOIN dup_norms n ON n.text IS NOT DISTINCT FROM m.text AND n.title IS NOT DISTINCT FROM m.title
+            WHERE {candidates}
+              AND n.norm NOT IN ('', '[deleted]', '[removed]')  -- a removed post's placeholder is no copy
+        )
+        """
+    )
     parts = _window_parts(conn, window_days)
     table = pa.table({"rid": np.arange(1, len(parts) + 1, dtype=np.int64), "part": parts})
     with registered(conn, "dup_parts_arrow", table):
         conn.execute(
-            "CREATE OR REPLACE TEMP TABLE dup_texts AS SELECT k.mention_id, k.created_at, k.norm, k.key, p.part "
+            "CREATE OR REPLACE TEMP TABLE dup_texts AS SELECT k.mention_id, k.created_at, k.key, p.part "
             "FROM dup_keyed k JOIN dup_parts_arrow p USING (rid)"
         )
     conn.execute("DROP TABLE IF EXISTS dup_keyed")
@@ -176,13 +182,15 @@ def _stage_candidates(conn: duckdb.DuckDBPyConnection, window_days: int) -> int:
         CREATE OR REPLACE TEMP TABLE dup_groups AS
         WITH g AS (
             SELECT row_number() OVER (ORDER BY min(created_at), min(mention_id)) - 1 AS gid,
-                   key, part, count(*) AS size, min(created_at) AS created_at,
-                   {words_sql("arg_min(norm, (created_at, mention_id))")} AS words
+                   key, part, count(*) AS size, min(created_at) AS created_at
             FROM dup_texts GROUP BY key, part
-        )
-        SELECT gid, key, part, size, created_at, len(words) AS n_words, {shingles_sql("words")} AS sh FROM g
+        ),
+        words AS (SELECT key, {words_sql("any_value(norm)")} AS words FROM dup_norms GROUP BY key)
+        SELECT g.gid, g.key, g.part, g.size, g.created_at, len(w.words) AS n_words, {shingles_sql("w.words")} AS sh
+        FROM g JOIN words w USING (key)
         """
     )
+    conn.execute("DROP TABLE IF EXISTS dup_norms")
     return int(scalar(conn, "SELECT count(*) FROM dup_groups"))
 
 
