@@ -95,7 +95,7 @@ SHORT_LINK = r"(?i)^https?://t\.co/"  # X's per-post wrapper
 TRAILING_PUNCTUATION = r"[.,;:!?)\]}'’\"]+$"
 LINK_PARTS = r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?]+)([^?]*)(?:\?(.*))?$"
 
-TEMP_TABLES = ("coord_keys", "coord_runs", "coord_wanted")
+TEMP_TABLES = ("coord_texts", "coord_keys", "coord_runs", "coord_wanted")
 
 
 BURST_MARGIN_MINUTES = 30  # a group must be at least half of its key's posts this long around it
@@ -139,13 +139,26 @@ def method_label(settings: Settings) -> str:
 
 
 def _stage_keys(conn: duckdb.DuckDBPyConnection) -> None:
-    """Temp `coord_keys` (kind, key, mention_id, author_id, created_at, t): each candidate post's text and links."""
+    """Temp `coord_keys` (kind, key, mention_id, author_id, created_at, t): each candidate post's text and links.
+
+    The normalised text and the links in it are computed once per distinct text (`coord_texts`,
+    a statement of its own: DuckDB would push a filter on them below the grouping), then joined
+    back to the posts."""
+    candidates = f"""{by_others("m")} AND m.repost_of IS NULL
+              AND m.author_id IS NOT NULL AND NOT {is_placeholder("m.author_id")}"""
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE coord_texts AS
+        SELECT t.title, t.text, {normalised_sql("t")} AS norm,
+               regexp_extract_all(coalesce(t.text, ''), {_literal(LINK)}) AS found
+        FROM (SELECT m.title, m.text FROM mentions m WHERE {candidates} GROUP BY ALL) t
+        """
+    )
     conn.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE coord_keys AS
         WITH posts AS MATERIALIZED (
-            SELECT m.mention_id, m.author_id, m.created_at, {normalised_sql("m")} AS norm,
-                   regexp_extract_all(coalesce(m.text, ''), {_literal(LINK)}) AS found,
+            SELECT m.mention_id, m.author_id, m.created_at, d.norm, d.found,
                    -- a raw record in the X API's shape names what its t.co links expand to
                    CASE WHEN m.raw IS NOT NULL AND contains(lower(m.text), '://t.co/')
                         THEN list_filter(json_extract_string(m.raw, '$.entities.urls[*].expanded_url'),
@@ -156,8 +169,8 @@ def _stage_keys(conn: duckdb.DuckDBPyConnection) -> None:
                                          u -> u IS NOT NULL AND regexp_matches(u, '(?i)^https?://'))
                    END AS expanded
             FROM mentions m
-            WHERE {by_others("m")} AND m.repost_of IS NULL
-              AND m.author_id IS NOT NULL AND NOT {is_placeholder("m.author_id")}
+            JOIN coord_texts d ON d.text IS NOT DISTINCT FROM m.text AND d.title IS NOT DISTINCT FROM m.title
+            WHERE {candidates}
         ),
         texts AS (
             SELECT 'text' AS kind, md5(norm) AS key, mention_id, author_id, created_at
