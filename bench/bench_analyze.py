@@ -3,6 +3,8 @@
     python bench/bench_analyze.py                 # 1,000,000 mentions, 200,000 authors, 8 weeks
     python bench/bench_analyze.py --unique        # most texts distinct (duplicates' worst case)
     python bench/bench_analyze.py --n 200000 --authors 40000 --keep
+    python bench/bench_analyze.py --scale 1,2,4    # 1M, 2M, 4M mentions (authors in step): growth per step
+    python bench/bench_analyze.py --loaded /tmp/b1m.duckdb   # load once, analyze a copy on later runs
 
 Generates canonical mentions with a heavy-tailed interaction graph (authors
 post with Zipf activity; replies, reposts and mentions go to Zipf-popular
@@ -14,15 +16,22 @@ of the whole, and peak memory (RSS). The texts are drawn from 20,000 sentences
 (Zipf), so most posts are exact copies; `--unique` appends random words, so
 near-duplicate detection has a million texts to sign. A second analyze shows the
 incremental cost when nothing changed. The anchor: DuckDB alone grouping the same
-texts by their lower-cased md5. Run by hand; not a test.
+texts by their lower-cased md5. Peak memory per step is the process's high-water
+mark (VmHWM, reset before each step through /proc/self/clear_refs; Linux).
+`--scale` runs each size in its own process and prints seconds and peak memory per
+step side by side, with each size's time as a multiple of the first size's.
+Run by hand; not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import re
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -135,12 +144,79 @@ def peak_rss_mb() -> float:
     return max(own, kids) / 1024
 
 
-def print_steps(title: str, steps: dict[str, float]) -> float:
+def high_water_mb() -> float | None:
+    """This process's peak RSS since the last `reset_high_water` (Linux VmHWM), or None elsewhere."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(found.group(1)) / 1024 if found else None
+
+
+def reset_high_water() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # 5: reset the peak RSS to the current RSS
+    except OSError:
+        pass
+
+
+class StepPeaks(logging.Handler):
+    """Peak memory per analyze step: pipeline.analyze logs "analyze: <step> done in ..." after each
+    step, so the high-water mark read there (and reset) is that step's."""
+
+    DONE = re.compile(r"^analyze: (.+) done in ")
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.peaks: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = self.DONE.match(record.getMessage())
+        if found:
+            peak = high_water_mb()
+            if peak is not None:
+                self.peaks[found.group(1)] = peak
+            reset_high_water()
+
+
+def print_steps(title: str, steps: dict[str, float], peaks: dict[str, float] | None = None) -> float:
     total = sum(steps.values())
     print(f"{title}: {total:.1f}s")
     for name, seconds in steps.items():
-        print(f"  {name:18s} {seconds:6.1f}s")
+        peak = f"  peak {peaks[name]:7,.0f} MB" if peaks and name in peaks else ""
+        print(f"  {name:18s} {seconds:6.1f}s{peak}")
     return total
+
+
+def scale_run(factors: list[int], args: argparse.Namespace) -> None:
+    """Each size in its own process (a fresh peak); seconds and peak MB per step side by side."""
+    results = []
+    for factor in factors:
+        n, authors = args.n * factor, args.authors * factor
+        print(f"scale: {n:,} mentions, {authors:,} authors ...", flush=True)
+        command = [sys.executable, __file__, "--n", str(n), "--authors", str(authors), "--json-out", "-"]
+        done = subprocess.run(command + (["--unique"] if args.unique else []), capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"scale run at {n:,} failed:\n{done.stderr[-2000:]}")
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    base = results[0]
+    head = "".join(f" | {r['n'] / 1e6:g}M s   peak MB" for r in results)
+    print(f"\n{'step':18s}{head}")
+    for name in base["steps"]:
+        cells = "".join(f" | {r['steps'].get(name, 0):6.1f} {r['peaks'].get(name, 0):9,.0f}" for r in results)
+        print(f"{name:18s}{cells}")
+    totals = "".join(f" | {r['total']:6.1f} {r['peak']:9,.0f}" for r in results)
+    print(f"{'analyze (total)':18s}{totals}")
+    anchors = "".join(f" | {r['anchor']:6.2f} {'':9s}" for r in results)
+    print(f"{'anchor (md5 group)':18s}{anchors}")
+    for r in results[1:]:
+        ratio = r["total"] / base["total"]
+        size = r["n"] / base["n"]
+        print(
+            f"{r['n'] / 1e6:g}M / {base['n'] / 1e6:g}M: {ratio:.2f}x the time for {size:g}x the mentions "
+            f"(anchor {r['anchor'] / base['anchor']:.2f}x); peak {r['peak']:,.0f} MB"
+        )
 
 
 def main() -> None:
@@ -149,7 +225,15 @@ def main() -> None:
     parser.add_argument("--authors", type=int, default=200_000)
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     parser.add_argument("--unique", action="store_true", help="append random words: most texts distinct")
+    parser.add_argument("--scale", help="comma-separated multiples of --n and --authors, e.g. 1,2,4")
+    parser.add_argument(
+        "--loaded", type=Path, help="a loaded store to analyze a copy of (written there by the first run)"
+    )
+    parser.add_argument("--json-out", help=argparse.SUPPRESS)  # '-': the figures as one JSON line (--scale)
     args = parser.parse_args()
+    if args.scale:
+        scale_run([int(f) for f in args.scale.split(",")], args)
+        return
     work = Path(tempfile.mkdtemp(prefix="listener-bench-analyze-"))
     settings = settings_from_dict(
         {
@@ -165,9 +249,16 @@ def main() -> None:
         }
     )
     today = (START + timedelta(days=DAYS - 1)).date()
+    if args.loaded and args.loaded.exists():
+        shutil.copyfile(args.loaded, settings.store_path)
+        print(f"store: a copy of {args.loaded}")
     with Store(settings.store_path) as store:
         t0 = time.perf_counter()
-        pipeline.load_batches(store, settings, batches(args.n, args.authors, unique=args.unique), run_id="bench")
+        if not (args.loaded and args.loaded.exists()):
+            pipeline.load_batches(store, settings, batches(args.n, args.authors, unique=args.unique), run_id="bench")
+            if args.loaded:
+                store.conn.execute("CHECKPOINT")
+                shutil.copyfile(settings.store_path, args.loaded)
         counts = store.conn.execute(
             "SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM authors), "
             "(SELECT count(*) FROM interactions WHERE to_author_id IS NOT NULL), "
@@ -179,9 +270,15 @@ def main() -> None:
         )
         t0 = time.perf_counter()
         store.conn.execute("SELECT md5(lower(text)) AS k, count(*) FROM mentions GROUP BY k").fetchall()
-        print(f"anchor, DuckDB alone: group {counts[0]:,} texts by md5(lower(text)) in {time.perf_counter() - t0:.2f}s")
+        anchor = time.perf_counter() - t0
+        print(f"anchor, DuckDB alone: group {counts[0]:,} texts by md5(lower(text)) in {anchor:.2f}s")
+        peaks = StepPeaks()
+        logging.getLogger("listener").addHandler(peaks)
+        logging.getLogger("listener").setLevel(logging.INFO)
+        reset_high_water()
         first = pipeline.analyze(store, settings, today=today)
-        total = print_steps("analyze, first run", first.steps)
+        logging.getLogger("listener").removeHandler(peaks)
+        total = print_steps("analyze, first run", first.steps, peaks.peaks)
         new = sum(first.steps.get(name, 0.0) for name in NEW_STEPS)
         print(f"  new steps ({', '.join(NEW_STEPS)}): {new:.1f}s = {100 * new / total:.0f}% of the analyze")
         for name in ("duplicates", "coordinated"):
@@ -189,6 +286,9 @@ def main() -> None:
         again = pipeline.analyze(store, settings, today=today)
         print_steps("analyze again, nothing new (incremental)", again.steps)
     print(f"peak memory (RSS, max of process and children): {peak_rss_mb():,.0f} MB")
+    if args.json_out:
+        figures = {"n": args.n, "steps": first.steps, "peaks": peaks.peaks, "total": total, "anchor": anchor}
+        print(json.dumps({**figures, "peak": max(peaks.peaks.values(), default=0.0)}))
     print(f"work folder: {work}" + ("" if args.keep else " (deleted)"))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -35,13 +35,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 import duckdb
-import igraph as ig
 import numpy as np
 import pyarrow as pa
-from datasketch import MinHash, MinHashLSH
 
 from analytics.conversation.state import inputs_fingerprint, record, unchanged
 from analytics.definitions import by_others
@@ -103,8 +102,10 @@ class Method:
 
     @classmethod
     def of(cls, settings: Settings) -> Method:
+        from datasketch import MinHashLSH  # with scipy: about 0.5 s, paid only when clusters are recomputed
+
         threshold = settings.analytics.near_duplicate_threshold
-        lsh = MinHashLSH(threshold=max(0.3, threshold - CANDIDATE_MARGIN), num_perm=PERMUTATIONS, weights=LSH_WEIGHTS)
+        lsh = MinHashLSH(threshold=_lsh_threshold(threshold), num_perm=PERMUTATIONS, weights=LSH_WEIGHTS)
         return cls(threshold, settings.analytics.duplicate_window_days, lsh.b, lsh.r)
 
     def label(self) -> str:
@@ -114,7 +115,26 @@ class Method:
         )
 
 
+def _lsh_threshold(threshold: float) -> float:
+    return max(0.3, threshold - CANDIDATE_MARGIN)
+
+
+def inputs_label(settings: Settings) -> str:
+    """What decides the clusters besides the data, for the fingerprint: `Method.of`'s inputs (the
+    LSH bands and rows follow from them and datasketch's version), so an unchanged store is
+    recognised without importing datasketch."""
+    a = settings.analytics
+    return (
+        f"bigram-jaccard>={a.near_duplicate_threshold:g} minhash{PERMUTATIONS} seed {MINHASH_SEED} "
+        f"lsh>={_lsh_threshold(a.near_duplicate_threshold):g} weights {LSH_WEIGHTS} "
+        f"datasketch {version('datasketch')} window {a.duplicate_window_days}d "
+        f"count_duplicates={a.count_duplicates}"
+    )
+
+
 def permutations() -> tuple[np.ndarray, np.ndarray]:
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=PERMUTATIONS, seed=MINHASH_SEED).permutations
     return np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
 
@@ -327,6 +347,8 @@ def _stage_near_pairs(conn: duckdb.DuckDBPyConnection, method: Method, groups: i
 
 def _stage_clusters(conn: duckdb.DuckDBPyConnection, groups: int) -> None:
     """Temp `dup_cluster_of` (gid, cluster): exact groups joined by near pairs (connected components)."""
+    import igraph as ig
+
     pairs = conn.execute("SELECT a, b FROM dup_pairs").fetchnumpy()
     graph = ig.Graph(n=groups, edges=np.column_stack([pairs["a"], pairs["b"]]).tolist() if len(pairs["a"]) else [])
     membership = np.asarray(graph.connected_components().membership, dtype=np.int64)
@@ -368,11 +390,11 @@ def _wanted_rows_sql(count_duplicates: bool) -> str:
 def update_duplicates(store: Store, settings: Settings) -> dict[str, Any]:
     """Recompute `duplicate_clusters` when its inputs changed; returns what it found and how long it took."""
     started = time.perf_counter()
-    method = Method.of(settings)
     count_duplicates = settings.analytics.count_duplicates
-    fingerprint = inputs_fingerprint(store.conn, f"{method.label()}|count_duplicates={count_duplicates}")
+    fingerprint = inputs_fingerprint(store.conn, inputs_label(settings))
     if unchanged(store.conn, "duplicates", fingerprint):
         return {"skipped": True, "seconds": round(time.perf_counter() - started, 3)}
+    method = Method.of(settings)
 
     def unit(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         groups = _stage_candidates(conn, method.window_days)
