@@ -396,28 +396,28 @@ def _write(conn: duckdb.DuckDBPyConnection, week: Period) -> int:
         INSERT INTO communities (period_start, community_id, kind, source, label, size, mentions,
                                  avg_sentiment, top_terms, computed_at, sentiment_n, sentiment_ci_low,
                                  sentiment_ci_high)
-        WITH stats AS (
+        WITH docs AS MATERIALIZED (  -- (community_id, mention_id) is unique
+            SELECT g.community_id, d.h, d.lang, d.compound FROM group_docs g JOIN week_docs d USING (mention_id)
+        ),
+        stats AS MATERIALIZED (
             SELECT *, {t_interval_sql("avg_sentiment", "sd", "sentiment_n", "low")} AS ci_low,
                    {t_interval_sql("avg_sentiment", "sd", "sentiment_n", "high")} AS ci_high
             FROM (
-                SELECT g.community_id, count(*) AS mentions,  -- (community_id, mention_id) is unique
-                       round(avg(d.compound), 9) AS avg_sentiment, count(d.compound) AS sentiment_n,
-                       stddev_samp(d.compound) AS sd
-                FROM group_docs g JOIN week_docs d USING (mention_id) GROUP BY ALL
+                SELECT community_id, count(*) AS mentions,
+                       round(avg(compound), 9) AS avg_sentiment, count(compound) AS sentiment_n,
+                       stddev_samp(compound) AS sd
+                FROM docs GROUP BY ALL
             )
         ),
         sizes AS (SELECT community_id, count(*) AS size FROM group_members GROUP BY ALL),
-        texts AS (
-            SELECT g.community_id, d.h, count(*) AS n FROM group_docs g JOIN week_docs d USING (mention_id)
-            GROUP BY ALL
-        ),
-        tf AS (
+        texts AS (SELECT community_id, h, count(*) AS n FROM docs GROUP BY ALL),
+        tf AS MATERIALIZED (
             SELECT c.community_id, t.token, sum(c.n) AS tf
             FROM texts c JOIN text_tokens t USING (h) GROUP BY ALL HAVING sum(c.n) >= 2
         ),
         langs AS (
-            SELECT DISTINCT g.community_id, l.lang
-            FROM group_docs g JOIN week_docs d USING (mention_id) JOIN store_lang_map l ON l.doc_lang = d.lang
+            SELECT DISTINCT c.community_id, l.lang
+            FROM (SELECT DISTINCT community_id, lang FROM docs) c JOIN store_lang_map l ON l.doc_lang = c.lang
         ),
         stopped AS (
             SELECT DISTINCT tf.community_id, tf.token FROM tf JOIN store_stopwords w ON w.word = tf.token
