@@ -199,7 +199,9 @@ def scale_run(factors: list[int], args: argparse.Namespace) -> None:
         done = subprocess.run(command + (["--unique"] if args.unique else []), capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"scale run at {n:,} failed:\n{done.stderr[-2000:]}")
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        lines = done.stdout.strip().splitlines()
+        print("\n".join(f"  | {line}" for line in lines if not line.startswith("{")), flush=True)
+        results.append(json.loads(next(line for line in reversed(lines) if line.startswith("{"))))
     base = results[0]
     head = "".join(f" | {r['n'] / 1e6:g}M s   peak MB" for r in results)
     print(f"\n{'step':18s}{head}")

@@ -145,11 +145,24 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, perms: tuple[np.ndarray,
     a, b = perms
     starts = offsets[:-1]
     out = np.empty((len(starts), len(a)), dtype=np.uint64)
+    x = np.empty_like(hashes)
+    y = np.empty_like(hashes)
     with np.errstate(over="ignore"):  # datasketch's uint64 products wrap around too
         for p in range(len(a)):
-            permuted = np.bitwise_and((hashes * a[p] + b[p]) % _MERSENNE, _MAX_HASH)
-            out[:, p] = np.minimum.reduceat(permuted, starts)
+            np.multiply(hashes, a[p], out=x)
+            np.add(x, b[p], out=x)
+            _mod_mersenne(x, y)
+            np.bitwise_and(y, _MAX_HASH, out=y)
+            out[:, p] = np.minimum.reduceat(y, starts)
     return out
+
+
+def _mod_mersenne(x: np.ndarray, out: np.ndarray) -> None:
+    """out = x % (2**61 - 1) for uint64 x, without numpy's slow 64-bit division: x = hi * 2**61 + lo
+    and 2**61 = 1 (mod 2**61 - 1), so x = lo + hi, which is below 2 * (2**61 - 1): one subtraction."""
+    np.right_shift(x, np.uint64(61), out=out)
+    np.add(out, np.bitwise_and(x, _MERSENNE), out=out)
+    np.subtract(out, _MERSENNE, out=out, where=out >= _MERSENNE)
 
 
 def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:

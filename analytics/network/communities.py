@@ -109,16 +109,26 @@ def run(store: Store, settings: Settings, today: date | None = None) -> dict[str
     the store as it is then."""
     _drop_store_terms(store.conn)
     try:
-        if store.lake is None:
-            store.conn.execute("BEGIN TRANSACTION")  # one snapshot for the terms and the posts
-            try:
-                _stage_store_terms(store.conn)
-                store.conn.execute(f"CREATE TEMP TABLE run_docs AS {_docs_sql('true')} ORDER BY created_at")
-            finally:
-                store.conn.execute("COMMIT")
-        return run_stale_weeks(store, "communities", compute_week)
+        prepare = (lambda weeks: _stage_run_docs(store.conn, weeks)) if store.lake is None else None
+        return run_stale_weeks(store, "communities", compute_week, prepare)
     finally:
         _drop_store_terms(store.conn)
+
+
+def _stage_run_docs(conn: duckdb.DuckDBPyConnection, weeks: list[Period]) -> None:
+    """The store's terms, and the posts of the stale weeks' span (`run_docs`), in one snapshot."""
+    lo, hi = weeks[0].bounds[0], weeks[-1].bounds[1]  # stale_weeks lists them oldest first
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        _stage_store_terms(conn)
+        conn.execute(
+            f"CREATE TEMP TABLE run_docs AS {_docs_sql('m.created_at >= ? AND m.created_at < ?')} ORDER BY created_at",
+            [lo, hi],
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def compute_week(conn: duckdb.DuckDBPyConnection, week: Period) -> int:

@@ -259,12 +259,18 @@ def unless_done_meanwhile(
 
 
 def run_stale_weeks(
-    store: Store, table: str, compute_week: Callable[[duckdb.DuckDBPyConnection, Period], int]
+    store: Store,
+    table: str,
+    compute_week: Callable[[duckdb.DuckDBPyConnection, Period], int],
+    prepare: Callable[[list[Period]], None] | None = None,
 ) -> dict[str, object]:
     """The weekly steps' common run: recompute the stale ISO weeks oldest first, each week in its
-    own write transaction (`compute_week` replaces the week's rows), and report them."""
+    own write transaction (`compute_week` replaces the week's rows), and report them. `prepare`
+    is called with the stale weeks first, when there are any."""
     started = time.perf_counter()
     weeks = stale_weeks(store.conn, table)
+    if weeks and prepare is not None:
+        prepare(weeks)
     rows = 0
     for week in weeks:
         unit = unless_done_meanwhile(table, week, compute_week)
