@@ -37,11 +37,15 @@ from listener.core.progress import task
 from listener.core.redact import mask
 from listener.core.settings import Settings
 from listener.ingest.loader import (
+    MERGE_BYTES,
+    MERGE_ROWS,
     LoadResult,
+    discard_staged,
     documents_batch,
-    load_batch,
+    merge_staged,
     prepare_own_accounts,
     resolve_pending_interactions,
+    stage_batch,
 )
 from listener.ingest.segments import close_dead_runs, load_segment, prune_segment_ledger
 from listener.ingest.spool import SourceBusy, Spool
@@ -464,32 +468,51 @@ def _retag(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule]) -> int:
     return tagged
 
 
-def load_batches(store: Store, settings: Settings, batches: Iterable[pa.Table], run_id: str) -> LoadResult:
-    """Bulk path for `listener import`: each batch in its own transaction.
+def load_batches(
+    store: Store, settings: Settings, batches: Iterable[pa.Table], run_id: str, merge_rows: int = MERGE_ROWS
+) -> LoadResult:
+    """Bulk path for `listener import`: batches staged as they are read, merged in large transactions.
 
-    The file is read one batch ahead in a thread while DuckDB loads the
-    previous one, in bounded memory (`Store.bulk_load`).
+    The file is read one batch ahead in a thread while DuckDB stages the previous one, in
+    bounded memory (`Store.bulk_load`); the staged rows are merged and committed, with their
+    counts in the run's row, whenever they reach `merge_rows` rows or `MERGE_BYTES` (see
+    `stage_batch`: a large merge is written once, and reads the store's tables once).
     """
     rules = prepare(store, settings)
     total = LoadResult()
-    with store.bulk_load(), task("import") as progress:
-        for batch in read_ahead(batches):
-            total.add(
-                store.write_transaction(
-                    functools.partial(_load_counted, batch=batch, run_id=run_id, rules=rules),
-                    "import",
-                    claim=Claim.LOADS,
-                )
-            )
-            progress.advance(batch.num_rows)
+    pending, pending_bytes = LoadResult(), 0
+
+    def merge() -> None:
+        nonlocal pending, pending_bytes
+        merged = store.write_transaction(
+            functools.partial(_merge_counted, received=pending.received, run_id=run_id, rules=rules),
+            "import",
+            claim=Claim.LOADS,
+        )
+        pending.inserted, pending.updated = merged.inserted, merged.updated
+        total.add(pending)
+        pending, pending_bytes = LoadResult(), 0
+
+    try:
+        with store.bulk_load(), task("import") as progress:
+            for batch in read_ahead(batches):
+                pending.add(stage_batch(store.conn, batch, run_id))
+                pending_bytes += batch.nbytes
+                if pending.received >= merge_rows or pending_bytes >= MERGE_BYTES:
+                    merge()
+                progress.advance(batch.num_rows)
+            if pending.received:
+                merge()
+    finally:
+        discard_staged(store.conn)
     return total
 
 
-def _load_counted(conn: Any, batch: pa.Table, run_id: str, rules: list[TopicRule]) -> LoadResult:
-    """One import batch and its counts in the run's `runs` row, committed together: if the import
+def _merge_counted(conn: Any, received: int, run_id: str, rules: list[TopicRule]) -> LoadResult:
+    """The staged rows and their counts in the run's `runs` row, committed together: if the import
     dies later, the row says exactly what was kept."""
-    result = load_batch(conn, batch, run_id, rules)
-    add_to_run(conn, run_id, result.received, result.inserted, result.updated)
+    result = merge_staged(conn, rules)
+    add_to_run(conn, run_id, received, result.inserted, result.updated)
     return result
 
 

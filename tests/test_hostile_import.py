@@ -597,3 +597,41 @@ def test_item16_csv_cells_convert_only_when_they_are_what_the_field_needs(tmp_pa
         ("5", 4),
     ]
     assert table_rows(tmp_path / "listener.duckdb", "SELECT verified FROM authors") == [(False,)]
+
+
+# -- staged in parts, merged in larger units ---------------------------------------------
+
+
+@pytest.mark.parametrize("merge_rows", [1_000, 4], ids=["one merge", "a merge every 4 rows"])
+def test_parts_staged_together_keep_the_last_line_of_an_id_and_every_part_s_reasons(tmp_path: Path, merge_rows: int):
+    """An import stages each read batch and merges several at once: a repeated id's last line wins
+    across parts, each part's rejected and cut rows keep their line numbers, and the counts add up."""
+    rows: list[Any] = [
+        _good(1, text="first acme"),
+        _good(2),
+        {**GOOD, "id": 3, "metrics": {"likes": "many"}},  # rejected in part 1
+        _good(4, text="x" * (MAX_TEXT_CHARS + 5)),  # part 2: cut
+        _good(1, text="second acme"),  # part 2: supersedes line 1
+        "not json",
+        _good(5),  # part 3
+        _good(1, text="third acme"),  # part 3: wins
+        {**GOOD, "id": "", "text": "acme"},
+    ]
+    path = _jsonl(tmp_path / "parts.jsonl", rows)
+    settings = settings_from_dict(
+        {"organization": {"name": "Acme", "brand_terms": ["acme"]}, "store": {"path": str(tmp_path / "s.duckdb")}}
+    )
+    with Store(settings.store_path) as store:
+        batches = read_batches(path, "jsonl", batch_lines=3)
+        result = pipeline.load_batches(store, settings, batches, "t", merge_rows=merge_rows)
+        kept = store.conn.execute("SELECT native_id, left(text, 12) FROM mentions ORDER BY 1").fetchall()
+        tagged = store.conn.execute("SELECT count(*) FROM mention_topics WHERE mention_id = 'x:1'").fetchone()
+        staged_left = store.conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'staged'").fetchone()
+    assert [n for n, _ in result.errors] == [3, 6, 9]
+    assert 'field "metrics.likes" must be a whole number' in dict(result.errors)[3]
+    assert dict(result.errors)[9] == 'missing required field "id"'
+    assert result.warnings == [(4, f'field "text" cut from {MAX_TEXT_CHARS + 5:,} to {MAX_TEXT_CHARS:,} characters')]
+    assert kept == [("1", "third acme"), ("2", "acme"), ("4", "x" * 12), ("5", "acme")]
+    assert tagged == (1,) and staged_left == (0,)
+    # two merges (after lines 1-6 and 7-9): id 1 is inserted by the first and updated by the second
+    assert (result.received, result.inserted, result.updated) == ((9, 4, 0) if merge_rows > 9 else (9, 4, 1))

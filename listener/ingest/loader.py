@@ -30,7 +30,7 @@ from listener.core.models import (
 from listener.core.settings import OwnAccounts
 from listener.core.sources import registered_sources
 from listener.ingest.topics import TopicRule, tag_mentions
-from listener.store.connection import registered, scalar
+from listener.store.connection import registered, scalar, temp_table_exists
 
 # How DuckDB reads one canonical document. Ids, counts, booleans and the nested lists
 # and objects come as JSON text, so their JSON type is checked from the same single
@@ -188,6 +188,26 @@ CASE
 END
 """
 
+# The good rows' test: true only when `_PROBLEM` is NULL. Planning `_PROBLEM` (its messages for
+# every wrong type) costs ~30 ms a statement whatever the batch's size, so a batch is staged with
+# this test, and only the rows it fails are staged again with `_PROBLEM` to say why.
+_OK = f"""
+  r.source IS NOT NULL AND trim(r.source) <> '' AND regexp_full_match(r.source, '[a-z][a-z0-9_]{{0,31}}')
+  AND {_TYPES_OK}
+  AND id_v IS NOT NULL AND trim(id_v) <> ''
+  AND ts >= {_EARLIEST_SQL} AND ts <= {_LATEST_SQL} AND regexp_full_match(r.created_at, '{_ISO_INSTANT}')
+  AND coalesce(r.text, r.title) IS NOT NULL
+  AND coalesce(nullif(trim(author_v), ''), nullif(trim(ltrim(r.author.handle, '@')), '')) IS NOT NULL
+"""
+_RECHECK = "(to be checked field by field)"  # a staged row `_OK` failed; never a reader's reason
+
+# `listener import` merges what it staged at this size: two of DuckDB's row groups (122,880 rows),
+# so the merge's inserts are written to the file directly (optimistic writes) instead of to the
+# WAL and again at the checkpoint; MERGE_BYTES bounds it for long documents (the staged rows
+# spill to disk past the memory limit).
+MERGE_ROWS = 2 * 122_880
+MERGE_BYTES = 128 * 1024 * 1024
+
 BATCH_SCHEMA = pa.schema([("line_no", pa.int64()), ("doc", pa.string())])
 # A reader may also say why it could not hand a line over (doc is then NULL).
 READER_SCHEMA = BATCH_SCHEMA.append(pa.field("problem", pa.string()))
@@ -232,24 +252,72 @@ def load_batch(
     run_id: str | None,
     rules: list[TopicRule],
 ) -> LoadResult:
-    """Merge one batch of (line_no, doc) into the store.
+    """Merge one batch of (line_no, doc) into the store: `stage_batch`, then `merge_staged`.
 
     Call inside a write transaction that claims `Claim.LOADS`: on DuckLake two workers loading
     at once then conflict at COMMIT and one re-runs after the other (the anti-join sees its
     rows), instead of both appending the same mention, since DuckLake has no primary key.
     """
+    discard_staged(conn)  # what a failed load left on this connection is not this batch's
+    result = stage_batch(conn, batch, run_id)
+    merged = merge_staged(conn, rules)
+    result.inserted, result.updated = merged.inserted, merged.updated
+    return result
+
+
+def stage_batch(conn: duckdb.DuckDBPyConnection, batch: pa.Table, run_id: str | None) -> LoadResult:
+    """Parse and check one batch into the connection's temp table `staged`, after what is staged already.
+
+    Only the temp table is written, so it may run outside a transaction: an import stages several
+    read batches and merges them at once (`merge_staged`), because each merge reads the store's
+    tables and a merge of a row group or more is written straight to the file, not to the WAL
+    and then again by the checkpoint. Returns the rejected and changed rows of this batch.
+    """
     result = LoadResult(received=batch.num_rows)
     if batch.num_rows == 0:
         return result
+    part = scalar(conn, "SELECT coalesce(max(part) + 1, 0) FROM staged") if temp_table_exists(conn, "staged") else None
+    has_problems = "problem" in batch.schema.names
     with registered(conn, "incoming_arrow", batch):
-        _stage(conn, run_id, "problem" in batch.schema.names)
-    result.errors = [
-        (int(n), str(p))
-        for n, p in conn.execute(
-            "SELECT line_no, problem FROM staged WHERE problem IS NOT NULL ORDER BY line_no"
-        ).fetchall()
-    ]
-    result.warnings = _warnings(conn)
+        _stage(conn, run_id, has_problems, part)
+        part = part or 0
+        errors = _errors(conn, part)
+        if any(why == _RECHECK for _, why in errors):
+            _restage_failed(conn, run_id, has_problems, part)
+            errors = _errors(conn, part)
+    result.errors = errors
+    result.warnings = _warnings(conn, part)
+    return result
+
+
+def _errors(conn: duckdb.DuckDBPyConnection, part: int) -> list[tuple[int, str]]:
+    rows = conn.execute(
+        "SELECT line_no, problem FROM staged WHERE part = ? AND problem IS NOT NULL ORDER BY line_no", [part]
+    ).fetchall()
+    return [(int(n), str(p)) for n, p in rows]
+
+
+def _restage_failed(conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bool, part: int) -> None:
+    """The rows of `part` that failed `_OK`, staged again with `_PROBLEM`: why each is rejected (or kept)."""
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE recheck_lines AS "
+        "SELECT line_no FROM staged WHERE part = ? AND problem = ?",
+        [part, _RECHECK],
+    )
+    conn.execute("DELETE FROM staged WHERE part = ? AND problem = ?", [part, _RECHECK])
+    _stage(conn, run_id, has_problems, part, only="line_no IN (SELECT line_no FROM recheck_lines)")
+    conn.execute("DROP TABLE recheck_lines")
+
+
+def merge_staged(conn: duckdb.DuckDBPyConnection, rules: list[TopicRule]) -> LoadResult:
+    """Merge everything `stage_batch` staged into the store (inserted and updated counts), then forget it.
+
+    Call inside a write transaction that claims `Claim.LOADS` (see `load_batch`). Rolled back, the
+    staged rows stay, so a retry merges them again.
+    """
+    result = LoadResult()
+    if not temp_table_exists(conn, "staged"):
+        return result
     _build_batch(conn)
     result.updated, result.inserted = _merge_mentions(conn)
     _merge_authors(conn)
@@ -262,8 +330,18 @@ def load_batch(
     return result
 
 
-def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bool) -> None:
+def discard_staged(conn: duckdb.DuckDBPyConnection) -> None:
+    """Forget rows staged and not merged (a load that failed half-way)."""
+    conn.execute("DROP TABLE IF EXISTS staged")
+
+
+def _stage(
+    conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bool, part: int | None, only: str | None = None
+) -> None:
     """Parse each line once, validate it and project the store's columns, in one pass.
+
+    All lines are checked with `_OK`, and the ones it fails are marked `_RECHECK`; `only` (a
+    condition on `line_no`) stages just those lines again, with `_PROBLEM`'s reasons.
 
     Guarding every row against bad JSON or unknown keys costs 2-3x, so the
     batch is checked first and the guards are used only when needed. `raw`
@@ -291,10 +369,14 @@ def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bo
     cap = MAX_TEXT_CHARS
     ids = ", ".join(f"{_id_value(j)} AS {v}" for j, v in _IDS.values())
     counts = ", ".join(f"TRY_CAST({j} AS BIGINT) AS {v}" for j, v in _COUNTS.values())
+    checks = _PROBLEM if only else f"CASE WHEN {_OK} THEN NULL ELSE '{_RECHECK}' END"
+    where = f"WHERE {only}" if only else ""
+    # The first part creates `staged`; later ones are appended (same columns, same order).
+    into = "CREATE TEMP TABLE staged AS" if part is None else "INSERT INTO staged"
     conn.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE staged AS
-        WITH parsed AS (SELECT line_no, doc, {given} AS given, {parse} AS r FROM incoming_arrow),
+        {into}
+        WITH parsed AS (SELECT line_no, doc, {given} AS given, {parse} AS r FROM incoming_arrow {where}),
         typed AS (
             SELECT *, {ids}, TRY_CAST(r.created_at AS TIMESTAMPTZ) AS ts,
                    CASE WHEN starts_with(r.metrics, '{{') THEN from_json(r.metrics, '{_METRICS}') END AS m,
@@ -317,7 +399,7 @@ def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bo
                                                  WHEN json_type(doc) = 'NULL' THEN 'a JSON null, not an object'
                                                  ELSE 'not valid JSON' END
                         WHEN r.source IS NULL AND json_type(doc) <> 'OBJECT' THEN 'not a JSON object'
-                        ELSE {_PROBLEM} END AS problem
+                        ELSE {checks} END AS problem
             FROM counted
         )
         SELECT
@@ -343,25 +425,26 @@ def _stage(conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bo
             coalesce(source || ':' || handle_key IN (SELECT source || ':' || handle FROM own_accounts), false)
               OR coalesce(source || ':' || lower(author_native) IN (SELECT source || ':' || handle FROM own_accounts), false)
               AS is_own,
-            ?::VARCHAR AS run_id
+            ?::VARCHAR AS run_id, ?::INTEGER AS part
         FROM checked
         """,
-        [run_id],
+        [run_id, part or 0],
     )
 
 
-def _warnings(conn: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+def _warnings(conn: duckdb.DuckDBPyConnection, part: int) -> list[tuple[int, str]]:
     """Kept rows whose text or title was cut to MAX_TEXT_CHARS, with their line numbers."""
     cut = f"' to {MAX_TEXT_CHARS:,} characters'"
     rows = conn.execute(
         f"""
         SELECT line_no, 'field "text" cut from ' || format('{{:,}}', text_chars) || {cut} AS message
-        FROM staged WHERE problem IS NULL AND text_chars IS NOT NULL
+        FROM staged WHERE part = $part AND problem IS NULL AND text_chars IS NOT NULL
         UNION ALL
         SELECT line_no, 'field "title" cut from ' || format('{{:,}}', title_chars) || {cut}
-        FROM staged WHERE problem IS NULL AND title_chars IS NOT NULL
+        FROM staged WHERE part = $part AND problem IS NULL AND title_chars IS NOT NULL
         ORDER BY line_no, message DESC
-        """
+        """,
+        {"part": part},
     ).fetchall()
     return [(int(n), str(m)) for n, m in rows]
 
@@ -369,21 +452,21 @@ def _warnings(conn: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
 def _build_batch(conn: duckdb.DuckDBPyConnection) -> None:
     """The batch's good rows as the view `batch`, without copying them.
 
-    Duplicate ids inside one batch: the last line wins (DuckDB would keep one
-    at random), so the earlier lines of a repeated id are left out.
+    Duplicate ids among the staged rows: the last line (of the last part) wins (DuckDB would
+    keep one at random), so the earlier lines of a repeated id are left out.
     """
     conn.execute(
         """
         CREATE OR REPLACE TEMP TABLE superseded AS
-        SELECT line_no FROM staged
+        SELECT part, line_no FROM staged
         WHERE problem IS NULL AND mention_id IN (
             SELECT mention_id FROM staged WHERE problem IS NULL GROUP BY mention_id HAVING count(*) > 1)
-        QUALIFY row_number() OVER (PARTITION BY mention_id ORDER BY line_no DESC) > 1
+        QUALIFY row_number() OVER (PARTITION BY mention_id ORDER BY part DESC, line_no DESC) > 1
         """
     )
     conn.execute(
-        "CREATE OR REPLACE TEMP VIEW batch AS SELECT * EXCLUDE (problem, text_chars, title_chars) FROM staged "
-        "WHERE problem IS NULL AND line_no NOT IN (SELECT line_no FROM superseded)"
+        "CREATE OR REPLACE TEMP VIEW batch AS SELECT s.* EXCLUDE (problem, text_chars, title_chars, part) "
+        "FROM staged s ANTI JOIN superseded x ON x.part = s.part AND x.line_no = s.line_no WHERE s.problem IS NULL"
     )
 
 
