@@ -300,8 +300,7 @@ def _errors(conn: duckdb.DuckDBPyConnection, part: int) -> list[tuple[int, str]]
 def _restage_failed(conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bool, part: int) -> None:
     """The rows of `part` that failed `_OK`, staged again with `_PROBLEM`: why each is rejected (or kept)."""
     conn.execute(
-        "CREATE OR REPLACE TEMP TABLE recheck_lines AS "
-        "SELECT line_no FROM staged WHERE part = ? AND problem = ?",
+        "CREATE OR REPLACE TEMP TABLE recheck_lines AS SELECT line_no FROM staged WHERE part = ? AND problem = ?",
         [part, _RECHECK],
     )
     conn.execute("DELETE FROM staged WHERE part = ? AND problem = ?", [part, _RECHECK])
