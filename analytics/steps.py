@@ -74,8 +74,9 @@ def _roles(store: Store, run: StepRun) -> dict[str, Any]:
     return update_roles(store, run.settings)
 
 
-# The graph steps import igraph and datasketch (which pull in matplotlib and scipy: about 1 s) when they
-# run, not when the pipeline is imported: `collect`, `import` and the scheduler's start never pay it.
+# The graph steps import igraph (without its plotting backends: analytics/network/igraph_quiet.py) and
+# datasketch (which pulls in scipy: about 0.5 s) when they run, not when the pipeline is imported:
+# `collect`, `import` and the scheduler's start never pay it.
 
 
 def _duplicates(store: Store, run: StepRun) -> dict[str, Any]:

@@ -207,31 +207,42 @@ REAL_LOOKING = {
 }
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> tuple[Path, Path]:
+    """(built, copy): a folder `build` fills once per test session, and this worker's own copy of it.
+
+    Under pytest-xdist the first worker that needs it builds it into the session's shared temp
+    folder while the others wait; each then works on its copy, so the tests may change it. Every
+    `listener.toml` in the copy is pointed at the copy."""
+    workers_share = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    shared = tmp_path_factory.getbasetemp().parent if workers_share else tmp_path_factory.mktemp(f"{name}-shared")
+    built, done = shared / f"{name}-built", shared / f"{name}-built.done"
+    with FileLock(str(shared / f"{name}-built.lock")):
+        if not done.exists():
+            shutil.rmtree(built, ignore_errors=True)
+            build(built)
+            done.touch()
+    out = tmp_path_factory.mktemp(name)
+    shutil.copytree(built, out, dirs_exist_ok=True)
+    for config in out.rglob("listener.toml"):
+        config.write_text(config.read_text(encoding="utf-8").replace(str(built), str(out)), encoding="utf-8")
+    return built, out
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    """`listener demo --json --today DEMO_TODAY` in a real process, once per test session, with the
-    user's own credentials and store in the environment (the demo must use neither). Read-only for
-    the tests that share it: copy the store before changing anything.
-
-    Under pytest-xdist the first worker that needs it runs it into the session's shared temp folder;
-    every worker then works on its own copy (only the config's comments name the folder)."""
-    workers_share = os.environ.get("PYTEST_XDIST_WORKER") is not None
-    shared = tmp_path_factory.getbasetemp().parent if workers_share else tmp_path_factory.mktemp("demo-shared")
-    built, done = shared / "demo-cli-built", shared / "demo-cli-built.json"
-    with FileLock(str(shared / "demo-cli-built.lock")):
-        if not done.exists():
-            _run_demo_once(built, done)
-    out = tmp_path_factory.mktemp("demo-cli")
-    shutil.copytree(built, out, dirs_exist_ok=True)
-    config = out / "listener.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace(str(built), str(out)), encoding="utf-8")
+    """`listener demo --json --today DEMO_TODAY` in a real process, once per test session (`built_once`),
+    with the user's own credentials and store in the environment (the demo must use neither).
+    Read-only for the tests that share it: copy the store before changing anything."""
+    built, out = built_once(tmp_path_factory, "demo-cli", _run_demo_once)
     summary = json.loads(
-        done.read_text(encoding="utf-8").replace(json.dumps(str(built))[1:-1], json.dumps(str(out))[1:-1])
+        (out / "demo.json")
+        .read_text(encoding="utf-8")
+        .replace(json.dumps(str(built))[1:-1], json.dumps(str(out))[1:-1])
     )
     return summary, out / "listener.duckdb"
 
 
-def _run_demo_once(out: Path, done: Path) -> None:
+def _run_demo_once(out: Path) -> None:
     elsewhere = out / "users-own-store.duckdb"
     with demo_port():
         result = run_cli(
@@ -248,7 +259,7 @@ def _run_demo_once(out: Path, done: Path) -> None:
     for secret in REAL_LOOKING.values():
         assert secret not in result.stdout + result.stderr
     json.loads(result.stdout)
-    done.write_text(result.stdout, encoding="utf-8")
+    (out / "demo.json").write_text(result.stdout, encoding="utf-8")
 
 
 # The demo serves its feeds on a fixed port (its RSS ids depend on it): tests take turns running

@@ -1,5 +1,5 @@
 """`listener --help`, `status` and `sql` start without the analytics, the connectors or their heavy
-libraries (igraph brings matplotlib; praw, tweepy, feedparser): most tests and every cron line start the CLI in a
+libraries (igraph; praw, tweepy, feedparser): most tests and every cron line start the CLI in a
 new process. Checked by what a fresh interpreter has imported, never by timing."""
 
 from __future__ import annotations
@@ -100,3 +100,20 @@ def store_with_snapshot(config_for) -> Path:
 def test_light_commands_run_without_analytics_connectors_or_their_libraries(store_with_snapshot, args, outcome):
     result = _last_json_line(_probe(COMMAND, "--config", str(store_with_snapshot), *args))
     assert result == {"outcome": outcome, "loaded": []}
+
+
+GRAPH_STEPS = """
+import json, sys
+import analytics.network.communities, analytics.network.shapes
+before = "matplotlib" in sys.modules
+from analytics.network.igraph_quiet import ig
+members = ig.Graph(n=3, edges=[(0, 1)]).connected_components().membership
+from matplotlib.figure import Figure  # the digest's charts, later in the same process
+Figure().add_subplot().plot([1, 2])
+print(json.dumps({"matplotlib_with_igraph": before, "members": members}))
+"""
+
+
+def test_the_graph_steps_load_igraph_without_matplotlib_and_the_charts_still_draw():
+    """igraph imports matplotlib to offer plots (about 0.3 s a process); the analysis never plots a graph."""
+    assert _last_json_line(_probe(GRAPH_STEPS)) == {"matplotlib_with_igraph": False, "members": [0, 0, 1]}

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, run_cli, table_rows
+from conftest import FIXTURES, built_once, run_cli, table_rows
 
 sys.path.insert(0, str(FIXTURES / "maturity"))
 import orgs  # noqa: E402
@@ -61,14 +61,11 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def scenarios(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    # made here, not in the threads: tmp_path_factory is not thread-safe (two threads creating the
-    # base folder at once lose each other's folders)
-    folders = {rung: tmp_path_factory.mktemp(rung.lower()) for rung in SCENARIOS}
+def _build_scenarios(root: Path) -> None:
+    """Each organization imported, analyzed and assessed through the CLI, in a folder of its own."""
 
-    def flow(rung: str) -> dict:
-        tmp = folders[rung]
+    def flow(rung: str) -> None:
+        tmp = root / rung.lower()
         cfg = str(write_org_config(tmp))
         file = SCENARIOS[rung]().write(tmp / "mentions.jsonl")
         steps = [
@@ -78,10 +75,26 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         steps.append(run_cli("--config", cfg, "maturity", "--json", "--as-of", str(AS_OF)))
         for step in steps:
             assert step.returncode == 0, step.stderr
-        return {"cfg": cfg, "db": tmp / "listener.duckdb", "json": json.loads(steps[-1].stdout)}
+        (tmp / "maturity.json").write_text(steps[-1].stdout, encoding="utf-8")
 
+    for rung in SCENARIOS:  # made here, not in the threads (two threads making one parent lose each other's)
+        (root / rung.lower()).mkdir(parents=True)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(zip(SCENARIOS, pool.map(flow, SCENARIOS)))
+        list(pool.map(flow, SCENARIOS))
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The five organizations, built once per test session (`built_once`); this worker's copies."""
+    _, root = built_once(tmp_path_factory, "maturity-scenarios", _build_scenarios)
+    return {
+        rung: {
+            "cfg": str(root / rung.lower() / "listener.toml"),
+            "db": root / rung.lower() / "listener.duckdb",
+            "json": json.loads((root / rung.lower() / "maturity.json").read_text(encoding="utf-8")),
+        }
+        for rung in SCENARIOS
+    }
 
 
 @pytest.mark.parametrize("rung", list(SCENARIOS))

@@ -360,7 +360,7 @@ def _stage_near_pairs(conn: duckdb.DuckDBPyConnection, method: Method, groups: i
 
 def _stage_clusters(conn: duckdb.DuckDBPyConnection, groups: int) -> None:
     """Temp `dup_cluster_of` (gid, cluster): exact groups joined by near pairs (connected components)."""
-    import igraph as ig
+    from analytics.network.igraph_quiet import ig
 
     pairs = conn.execute("SELECT a, b FROM dup_pairs").fetchnumpy()
     graph = ig.Graph(n=groups, edges=np.column_stack([pairs["a"], pairs["b"]]).tolist() if len(pairs["a"]) else [])
