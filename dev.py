@@ -187,7 +187,11 @@ def run_tests(extra: list[str]) -> int:
     workers = [] if chosen else ["-n", str(test_workers())]
     started = time.monotonic()
     say(f"running the test suite ({'as asked' if chosen else f'{workers[1]} workers'})")
-    code = subprocess.call([str(PYTHON), "-m", "pytest", *workers, *extra], cwd=ROOT)
+    # The suite starts a few hundred Python processes (workers, CLI runs): with bytecode caching on
+    # (some machines turn it off with PYTHONDONTWRITEBYTECODE) each imports compiled modules and
+    # pytest's rewritten tests instead of compiling them again (__pycache__ is ignored by git).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    code = subprocess.call([str(PYTHON), "-m", "pytest", *workers, *extra], cwd=ROOT, env=env)
     minutes, seconds = divmod(round(time.monotonic() - started), 60)
     say(f"test suite finished in {minutes}m{seconds:02d}s (exit {code})")
     return code
