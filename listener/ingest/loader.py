@@ -276,11 +276,11 @@ def stage_batch(conn: duckdb.DuckDBPyConnection, batch: pa.Table, run_id: str | 
     result = LoadResult(received=batch.num_rows)
     if batch.num_rows == 0:
         return result
-    part = scalar(conn, "SELECT coalesce(max(part) + 1, 0) FROM staged") if temp_table_exists(conn, "staged") else None
+    first = not temp_table_exists(conn, "staged")
+    part = 0 if first else int(scalar(conn, "SELECT max(part) + 1 FROM staged"))
     has_problems = "problem" in batch.schema.names
     with registered(conn, "incoming_arrow", batch):
-        _stage(conn, run_id, has_problems, part)
-        part = part or 0
+        _stage(conn, run_id, has_problems, part, create=first)
         errors = _errors(conn, part)
         if any(why == _RECHECK for _, why in errors):
             _restage_failed(conn, run_id, has_problems, part)
@@ -335,7 +335,12 @@ def discard_staged(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _stage(
-    conn: duckdb.DuckDBPyConnection, run_id: str | None, has_problems: bool, part: int | None, only: str | None = None
+    conn: duckdb.DuckDBPyConnection,
+    run_id: str | None,
+    has_problems: bool,
+    part: int,
+    create: bool = False,
+    only: str | None = None,
 ) -> None:
     """Parse each line once, validate it and project the store's columns, in one pass.
 
@@ -371,7 +376,7 @@ def _stage(
     checks = _PROBLEM if only else f"CASE WHEN {_OK} THEN NULL ELSE '{_RECHECK}' END"
     where = f"WHERE {only}" if only else ""
     # The first part creates `staged`; later ones are appended (same columns, same order).
-    into = "CREATE TEMP TABLE staged AS" if part is None else "INSERT INTO staged"
+    into = "CREATE TEMP TABLE staged AS" if create else "INSERT INTO staged"
     conn.execute(
         f"""
         {into}
@@ -427,7 +432,7 @@ def _stage(
             ?::VARCHAR AS run_id, ?::INTEGER AS part
         FROM checked
         """,
-        [run_id, part or 0],
+        [run_id, part],
     )
 
 
